@@ -1,0 +1,31 @@
+"""The engine: trace levels, the tape, the backward sweep and forward duals.
+
+Nothing here knows about NumPy. Values are opaque; the rule layer supplies
+primitives, and ``dispatch`` supplies the array-aware tracer class.
+"""
+
+from .trace import (
+    ForwardTrace,
+    NOT_TRACED,
+    Node,
+    Primitive,
+    ReverseTrace,
+    Trace,
+    Tracer,
+    backward,
+    set_tracer_class,
+    strip,
+)
+
+__all__ = [
+    "ForwardTrace",
+    "NOT_TRACED",
+    "Node",
+    "Primitive",
+    "ReverseTrace",
+    "Trace",
+    "Tracer",
+    "backward",
+    "set_tracer_class",
+    "strip",
+]

@@ -1,0 +1,207 @@
+"""Trace levels, tape nodes, primitives and the backward sweep.
+
+A *trace* is one differentiation in progress: ``gradient`` opens a
+:class:`ReverseTrace`, ``jvp`` a :class:`ForwardTrace`. Each trace gets a level
+that is higher than every trace opened before it, so nested differentiation
+(a gradient of a gradient) never confuses one trace's perturbation with
+another's: a :class:`Tracer` belongs to exactly one trace and wraps a value
+that may itself be traced at an outer (lower) level.
+
+A :class:`Primitive` is a function the engine knows how to differentiate.
+Calling it finds the innermost trace among its positional arguments and lets
+that trace record the call; the trace unwraps its own level and calls the
+primitive again, so outer levels record their part in turn.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+_next_level = itertools.count(1)
+
+#: Returned as the tangent by a forward rule whose output carries no derivative
+#: (an integer or boolean result): the value then leaves the trace.
+NOT_TRACED = object()
+
+
+class Tracer:
+    """A value traced at one level: ``_aux`` is a :class:`Node` (reverse) or a tangent (forward)."""
+
+    __slots__ = ("_value", "_trace", "_aux")
+
+    def __init__(self, value: Any, trace: Trace, aux: Any) -> None:
+        self._value = value
+        self._trace = trace
+        self._aux = aux
+
+
+_TracerClass: type = Tracer
+
+
+def set_tracer_class(cls: type) -> None:
+    """Let the dispatch layer choose the concrete (array-aware) tracer class."""
+    global _TracerClass
+    _TracerClass = cls
+
+
+def strip(x: Any) -> Any:
+    """The plain value under every trace level."""
+    while isinstance(x, Tracer):
+        x = x._value
+    return x
+
+
+class Node:
+    """One tape entry: the parent nodes and the pullback that maps a cotangent to theirs."""
+
+    __slots__ = ("parents", "back")
+
+    def __init__(self, parents: tuple, back: Callable | None) -> None:
+        self.parents = parents
+        self.back = back
+
+
+class Trace:
+    """A differentiation in progress; ``level`` orders nested traces."""
+
+    __slots__ = ("level",)
+
+    def __init__(self) -> None:
+        self.level = next(_next_level)
+
+    def _split(self, args: tuple):
+        vals = list(args)
+        argnums = []
+        auxes = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tracer) and a._trace is self:
+                vals[i] = a._value
+                argnums.append(i)
+                auxes.append(a._aux)
+        return vals, argnums, auxes
+
+
+class ReverseTrace(Trace):
+    """Records primitives on a tape for a later backward sweep."""
+
+    __slots__ = ()
+
+    def new(self, value: Any) -> Tracer:
+        """A leaf: a traced input whose cotangent the sweep collects."""
+        return _TracerClass(value, self, Node((), None))
+
+    constant = new  # a value with no parents receives no cotangent unless asked for
+
+    def process(self, prim: Primitive, args: tuple, kwargs: dict) -> Any:
+        vals, argnums, parents = self._split(args)
+        ans, back = prim.vjp(argnums, vals, kwargs)
+        if back is None:
+            return ans
+        return _TracerClass(ans, self, Node(tuple(parents), back))
+
+
+class ForwardTrace(Trace):
+    """Carries a tangent beside each value (dual numbers); ``None`` is a zero tangent."""
+
+    __slots__ = ()
+
+    def new(self, value: Any, tangent: Any = None) -> Tracer:
+        return _TracerClass(value, self, tangent)
+
+    def constant(self, value: Any) -> Tracer:
+        return _TracerClass(value, self, None)
+
+    def process(self, prim: Primitive, args: tuple, kwargs: dict) -> Any:
+        vals, argnums, tangents = self._split(args)
+        ans, tangent = prim.jvp(argnums, vals, tangents, kwargs)
+        if tangent is NOT_TRACED:
+            return ans
+        return _TracerClass(ans, self, tangent)
+
+
+class Primitive:
+    """A differentiable function: ``raw`` computes it on untraced values.
+
+    Subclasses supply ``vjp(argnums, vals, kwargs) -> (ans, back)`` where
+    ``back(g)`` returns one cotangent per traced argument, and
+    ``jvp(argnums, vals, tangents, kwargs) -> (ans, tangent)``.
+    """
+
+    __slots__ = ("name", "raw")
+
+    def __init__(self, raw: Callable, name: str) -> None:
+        self.raw = raw
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        top = None
+        for a in args:
+            if isinstance(a, Tracer):
+                t = a._trace
+                if top is None or t.level > top.level:
+                    top = t
+        if top is None:
+            return self.raw(*args, **kwargs)
+        return top.process(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def vjp(self, argnums, vals, kwargs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def jvp(self, argnums, vals, tangents, kwargs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def backward(roots: list, seeds: list, leaves: list) -> list:
+    """Sweep the tape from ``roots`` (nodes, or None) seeded with ``seeds``.
+
+    Iterative and reference-counted: a node runs once every consumer has
+    handed it its cotangent, and its cotangent is dropped as soon as it ran.
+    A ``None`` cotangent is a structural zero and costs nothing. Returns the
+    accumulated cotangent (or None) of each node in ``leaves``.
+    """
+    counts: dict = {}
+    stack = [r for r in roots if r is not None]
+    seen = set(map(id, stack))
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            c = counts.get(p)
+            if c is None:
+                counts[p] = 1
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append(p)
+            else:
+                counts[p] = c + 1
+    grads: dict = {}
+    for r, s in zip(roots, seeds):
+        if r is not None and s is not None:
+            old = grads.get(r)
+            grads[r] = s if old is None else old + s
+    wanted = {id(leaf) for leaf in leaves if leaf is not None}
+    found: dict = {}
+    ready = [r for r in {id(r): r for r in roots if r is not None}.values() if r not in counts]
+    while ready:
+        node = ready.pop()
+        g = grads.pop(node, None)
+        if id(node) in wanted:
+            found[id(node)] = g
+        if node.back is None:
+            continue
+        cts = node.back(g) if g is not None else None
+        for k, p in enumerate(node.parents):
+            if cts is not None:
+                ct = cts[k]
+                if ct is not None:
+                    old = grads.get(p)
+                    grads[p] = ct if old is None else old + ct
+            c = counts[p] - 1
+            counts[p] = c
+            if c == 0:
+                ready.append(p)
+        del cts
+    return [None if leaf is None else found.get(id(leaf)) for leaf in leaves]

@@ -1,0 +1,311 @@
+"""The traced array and NumPy's protocol hooks.
+
+:class:`TracedArray` stands in for an array inside a differentiated function.
+NumPy hands every ufunc call on it to ``__array_ufunc__`` and every other
+NumPy function to ``__array_function__``; both answer from the rule registry.
+Python operators call the ufunc rules directly (the lean path).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .core import Tracer, set_tracer_class, strip
+from .errors import NoRuleError, TracedConversionError
+from .rules import registry as R
+
+_KNOWN: dict[type, bool] = {}
+
+
+def _known(t: type) -> bool:
+    """Array types we answer for; anything else gets NotImplemented."""
+    ok = _KNOWN.get(t)
+    if ok is None:
+        root = (getattr(t, "__module__", "") or "").split(".")[0]
+        ok = issubclass(t, (Tracer, np.ndarray, np.generic, numbers.Number)) or root in (
+            "numpy",
+            "cupy",
+            "cupyx",
+            "dask",
+        )
+        _KNOWN[t] = ok
+    return ok
+
+
+def _ufunc(u: np.ufunc):
+    h = R.UFUNCS.get(u)
+    if h is None:
+        raise NoRuleError(f"numpy.{u.__name__}")
+    return h
+
+
+def _fast(o: Any) -> bool:
+    return isinstance(o, (Tracer, np.ndarray, np.generic, float, int, complex)) or _known(type(o))
+
+
+def _binary(u: np.ufunc, reflected: bool = False):
+    if reflected:
+
+        def op(self, other):
+            if not _fast(other):
+                return NotImplemented
+            return _ufunc(u)(other, self)
+    else:
+
+        def op(self, other):
+            if not _fast(other):
+                return NotImplemented
+            return _ufunc(u)(self, other)
+
+    op.__name__ = f"__{'r' if reflected else ''}{u.__name__}__"
+    return op
+
+
+def _inplace(u: np.ufunc):
+    def op(self, other):
+        self._become(_ufunc(u)(self, other))
+        return self
+
+    op.__name__ = f"__i{u.__name__}__"
+    return op
+
+
+def _method(func, name: str):
+    def method(self, *args, **kwargs):
+        return func(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+class TracedArray(Tracer):
+    """An array value traced at one differentiation level.
+
+    It behaves like the ndarray it wraps: NumPy functions, operators,
+    indexing, ``.real``/``.imag``/``.T`` and the common methods all work and
+    are recorded. Converting it to a plain array raises
+    :class:`~pullback.errors.TracedConversionError` instead of losing the gradient.
+    """
+
+    __slots__ = ()
+    __array_priority__ = 1000.0
+
+    # ---- what it is
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        kind = type(self._trace).__name__.replace("Trace", "").lower()
+        return f"TracedArray({strip(self)!r}, {kind} level {self._trace.level})"
+
+    # ---- conversions: never silently lose the gradient
+    def __array__(self, dtype=None, copy=None):
+        raise TracedConversionError("converting it to a plain array (np.asarray / np.array)")
+
+    def __float__(self):
+        raise TracedConversionError("float() of it")
+
+    def __complex__(self):
+        raise TracedConversionError("complex() of it")
+
+    def item(self, *args):
+        raise TracedConversionError(".item() of it")
+
+    def tolist(self):
+        raise TracedConversionError(".tolist() of it")
+
+    def __int__(self) -> int:  # piecewise constant: carries no gradient anyway
+        return int(strip(self))
+
+    def __bool__(self) -> bool:
+        return bool(strip(self))
+
+    def _become(self, other: Any) -> None:
+        """Take over another traced value's identity (in-place updates are functional)."""
+        if not isinstance(other, Tracer):
+            raise TracedConversionError("an in-place update with an untraced result")
+        self._value, self._trace, self._aux = other._value, other._trace, other._aux
+
+    # ---- protocols
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        for x in inputs:
+            if hasattr(type(x), "__array_ufunc__") and not _known(type(x)):
+                return NotImplemented
+        out = kwargs.pop("out", None)
+        if method == "__call__":
+            handler = R.UFUNCS.get(ufunc)
+        else:
+            handler = R.UFUNC_METHODS.get((ufunc, method))
+        if handler is None:
+            raise NoRuleError(f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"))
+        result = handler(*inputs, **kwargs)
+        if out is not None:
+            return _write_out(out, result)
+        return result
+
+    def __array_function__(self, func, types, args, kwargs):
+        for t in types:
+            if not _known(t):
+                return NotImplemented
+        handler = R.FUNCTIONS.get(func)
+        if handler is None:
+            raise NoRuleError(R._qualname(func))
+        if "out" in kwargs and kwargs["out"] is not None:
+            out = kwargs.pop("out")
+            return _write_out(out, _call(func, handler, args, kwargs))
+        return _call(func, handler, args, kwargs)
+
+    # ---- indexing
+    def __getitem__(self, index):
+        return R.FUNCTIONS[TracedArray.__getitem__](self, index)
+
+    def __setitem__(self, index, value):
+        self._become(R.FUNCTIONS[TracedArray.__setitem__](self, value, index))
+
+    # ---- operators (the lean path: straight to the ufunc rule)
+    __add__ = _binary(np.add)
+    __radd__ = _binary(np.add, True)
+    __sub__ = _binary(np.subtract)
+    __rsub__ = _binary(np.subtract, True)
+    __mul__ = _binary(np.multiply)
+    __rmul__ = _binary(np.multiply, True)
+    __truediv__ = _binary(np.true_divide)
+    __rtruediv__ = _binary(np.true_divide, True)
+    __floordiv__ = _binary(np.floor_divide)
+    __rfloordiv__ = _binary(np.floor_divide, True)
+    __mod__ = _binary(np.remainder)
+    __rmod__ = _binary(np.remainder, True)
+    __pow__ = _binary(np.power)
+    __rpow__ = _binary(np.power, True)
+    __matmul__ = _binary(np.matmul)
+    __rmatmul__ = _binary(np.matmul, True)
+    __lt__ = _binary(np.less)
+    __le__ = _binary(np.less_equal)
+    __gt__ = _binary(np.greater)
+    __ge__ = _binary(np.greater_equal)
+    __eq__ = _binary(np.equal)
+    __ne__ = _binary(np.not_equal)
+    __and__ = _binary(np.logical_and)
+    __or__ = _binary(np.logical_or)
+    __iadd__ = _inplace(np.add)
+    __isub__ = _inplace(np.subtract)
+    __imul__ = _inplace(np.multiply)
+    __itruediv__ = _inplace(np.true_divide)
+    __ipow__ = _inplace(np.power)
+    __imatmul__ = _inplace(np.matmul)
+    __hash__ = None  # like ndarray
+
+    def __neg__(self):
+        return _ufunc(np.negative)(self)
+
+    def __pos__(self):
+        return _ufunc(np.positive)(self)
+
+    def __abs__(self):
+        return _ufunc(np.absolute)(self)
+
+    # ---- attributes and methods
+    @property
+    def real(self):
+        return np.real(self)
+
+    @property
+    def imag(self):
+        return np.imag(self)
+
+    @property
+    def T(self):
+        return np.transpose(self)
+
+    @property
+    def mT(self):
+        return np.swapaxes(self, -1, -2)
+
+    def conj(self):
+        return _ufunc(np.conjugate)(self)
+
+    conjugate = conj
+
+    def astype(self, dtype, *args, **kwargs):
+        return R.FUNCTIONS[TracedArray.astype](self, np.dtype(dtype))
+
+    def copy(self, *args, **kwargs):
+        return type(self)(self._value, self._trace, self._aux)  # a new identity, same record
+
+    def reshape(self, *shape, order="C"):
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = shape[0]
+        return np.reshape(self, shape, order=order)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = axes[0]
+        return np.transpose(self, axes or None)
+
+    def flatten(self, order="C"):
+        return np.ravel(self, order=order)
+
+    def dot(self, other):
+        return np.dot(self, other)
+
+    def __round__(self, ndigits=0):
+        return np.round(self, ndigits)
+
+
+for _name, _func in [
+    ("sum", np.sum), ("mean", np.mean), ("prod", np.prod), ("max", np.max), ("min", np.min),
+    ("var", np.var), ("std", np.std), ("cumsum", np.cumsum), ("cumprod", np.cumprod),
+    ("ravel", np.ravel), ("squeeze", np.squeeze), ("swapaxes", np.swapaxes),
+    ("diagonal", np.diagonal), ("trace", np.trace), ("clip", np.clip), ("round", np.round),
+    ("argmax", np.argmax), ("argmin", np.argmin), ("argsort", np.argsort), ("nonzero", np.nonzero),
+    ("any", np.any), ("all", np.all), ("repeat", np.repeat), ("take", np.take),
+    ("sort", np.sort), ("ptp", np.ptp),
+]:
+    setattr(TracedArray, _name, _method(_func, _name))
+
+
+def _call(func, handler, args, kwargs):
+    for v in kwargs.values():
+        if isinstance(v, Tracer):
+            args, kwargs = R.move_traced_kwargs(func, args, kwargs)
+            break
+    return handler(*args, **kwargs)
+
+
+def _write_out(out, result):
+    target = out[0] if isinstance(out, tuple) else out
+    if isinstance(target, TracedArray):
+        if not isinstance(result, Tracer):
+            result = target._trace.constant(result)
+        target._become(result)
+        return target
+    if isinstance(result, Tracer):
+        raise TracedConversionError("writing the result into a plain `out=` array")
+    np.copyto(target, result)
+    return target
+
+
+set_tracer_class(TracedArray)

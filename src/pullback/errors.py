@@ -1,0 +1,28 @@
+"""The errors pullback raises instead of returning a wrong or missing gradient."""
+
+from __future__ import annotations
+
+
+class NoRuleError(TypeError):
+    """A traced value reached a function that has no differentiation rule."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"pullback has no differentiation rule for {name}. Register one with "
+            f"@pullback.adjoint({name}) (a function with the same signature returning "
+            f"(value, back)), or declare it with pullback.nondifferentiable({name}) if its "
+            "output carries no gradient."
+        )
+        self.name = name
+
+
+class TracedConversionError(TypeError):
+    """A traced value was converted to a plain value, which would drop its gradient."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"pullback: {what} would silently drop the gradient of a traced array. Keep using "
+            "NumPy functions on it (for an in-place update, build the array with "
+            "np.zeros_like(traced) and assign into that), or call pullback.stop_gradient(x) "
+            "first if you really want a constant."
+        )

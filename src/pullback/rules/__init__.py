@@ -1,0 +1,17 @@
+"""Differentiation rules, one module per family, all in one registry (``registry``).
+
+The families are imported by :func:`load_all` once the traced array exists.
+"""
+
+import importlib
+
+FAMILIES = (
+    "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "special",
+    "fft", "scipy_fft",
+)
+
+
+def load_all() -> None:
+    """Import every rule family, filling the registry."""
+    for name in FAMILIES:
+        importlib.import_module(f"{__name__}.{name}")

@@ -1,0 +1,485 @@
+"""Rules: elementwise functions (ufuncs and their function-style relatives).
+
+Holomorphic functions are declared by their derivative alone
+(:func:`defelementwise`): the reverse rule is ``g * conj(f'(x))`` and the
+forward rule ``t * f'(x)``, which gives the convention of DESIGN section 2
+(gradient = dL/dx + i dL/dy). Non-holomorphic functions (abs, conj, real,
+imag) spell out both rules. Ties in maximum/minimum/fmax/fmin split the
+gradient equally between the two arguments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import strip
+from .registry import _conj, defcomposite, defelementwise, defnondiff, defvjp
+
+# ---------------------------------------------------------------- arithmetic
+
+
+def _g(g, ans, *args):
+    return g
+
+
+def _neg_g(g, ans, *args):
+    return -g
+
+
+def _t(t, ans, *args):
+    return t
+
+
+def _neg_t(t, ans, *args):
+    return -t
+
+
+add = defvjp(np.add, [_g, _g], [_t, _t])
+subtract = defvjp(np.subtract, [_g, _neg_g], [_t, _neg_t])
+negative = defvjp(np.negative, [_neg_g], [_neg_t])
+positive = defvjp(np.positive, [_g], [_t])
+
+
+def multiply_vjp_x(g, ans, x, y):
+    return g * _conj(y)
+
+
+def multiply_vjp_y(g, ans, x, y):
+    return g * _conj(x)
+
+
+def multiply_jvp_x(t, ans, x, y):
+    return t * y
+
+
+def multiply_jvp_y(t, ans, x, y):
+    return x * t
+
+
+multiply = defvjp(np.multiply, [multiply_vjp_x, multiply_vjp_y], [multiply_jvp_x, multiply_jvp_y])
+
+
+def divide_vjp_x(g, ans, x, y):
+    return g / _conj(y)
+
+
+def divide_vjp_y(g, ans, x, y):
+    return -g * _conj(ans / y)
+
+
+def divide_jvp_x(t, ans, x, y):
+    return t / y
+
+
+def divide_jvp_y(t, ans, x, y):
+    return -t * (ans / y)
+
+
+divide = defvjp(np.true_divide, [divide_vjp_x, divide_vjp_y], [divide_jvp_x, divide_jvp_y])
+
+
+def _nonzero(x):
+    return np.where(x == 0, 1, x)
+
+
+def power_dx(ans, x, y):
+    return y * x ** (y - 1)
+
+
+def power_dy(ans, x, y):
+    return np.where(x == 0, 0, ans * np.log(_nonzero(x)))
+
+
+def float_power_dx(ans, x, y):
+    return y * np.float_power(x, y - 1)
+
+
+defelementwise(np.power, power_dx, power_dy)
+defelementwise(np.float_power, float_power_dx, power_dy)
+
+
+def square_d(ans, x):
+    return 2 * x
+
+
+def sqrt_d(ans, x):
+    return 0.5 / ans
+
+
+def cbrt_d(ans, x):
+    return 1 / (3 * ans * ans)
+
+
+def reciprocal_d(ans, x):
+    return -(ans * ans)
+
+
+defelementwise(np.square, square_d)
+defelementwise(np.sqrt, sqrt_d)
+defelementwise(np.cbrt, cbrt_d)
+defelementwise(np.reciprocal, reciprocal_d)
+
+
+def remainder_dx(ans, x, y):
+    return np.ones_like(ans)
+
+
+def remainder_dy(ans, x, y):
+    return -np.floor_divide(x, y)
+
+
+def fmod_dy(ans, x, y):
+    return -np.trunc(x / y)
+
+
+defelementwise(np.remainder, remainder_dx, remainder_dy)
+defelementwise(np.fmod, remainder_dx, fmod_dy)
+
+# ---------------------------------------------------------------- exponentials and logarithms
+
+
+def exp_d(ans, x):
+    return ans
+
+
+def exp2_d(ans, x):
+    return ans * np.log(2.0)
+
+
+def expm1_d(ans, x):
+    return ans + 1
+
+
+def log_d(ans, x):
+    return 1 / x
+
+
+def log2_d(ans, x):
+    return 1 / (x * np.log(2.0))
+
+
+def log10_d(ans, x):
+    return 1 / (x * np.log(10.0))
+
+
+def log1p_d(ans, x):
+    return 1 / (1 + x)
+
+
+def logaddexp_dx(ans, x, y):
+    return np.exp(x - ans)
+
+
+def logaddexp_dy(ans, x, y):
+    return np.exp(y - ans)
+
+
+def logaddexp2_dx(ans, x, y):
+    return np.exp2(x - ans)
+
+
+def logaddexp2_dy(ans, x, y):
+    return np.exp2(y - ans)
+
+
+for _f, _d in [
+    (np.exp, exp_d), (np.exp2, exp2_d), (np.expm1, expm1_d), (np.log, log_d),
+    (np.log2, log2_d), (np.log10, log10_d), (np.log1p, log1p_d),
+]:
+    defelementwise(_f, _d)
+defelementwise(np.logaddexp, logaddexp_dx, logaddexp_dy)
+defelementwise(np.logaddexp2, logaddexp2_dx, logaddexp2_dy)
+
+# ---------------------------------------------------------------- trigonometric and hyperbolic
+
+
+def sin_d(ans, x):
+    return np.cos(x)
+
+
+def cos_d(ans, x):
+    return -np.sin(x)
+
+
+def tan_d(ans, x):
+    return 1 + ans * ans
+
+
+def arcsin_d(ans, x):
+    return 1 / np.sqrt(1 - x * x)
+
+
+def arccos_d(ans, x):
+    return -1 / np.sqrt(1 - x * x)
+
+
+def arctan_d(ans, x):
+    return 1 / (1 + x * x)
+
+
+def sinh_d(ans, x):
+    return np.cosh(x)
+
+
+def cosh_d(ans, x):
+    return np.sinh(x)
+
+
+def tanh_d(ans, x):
+    return 1 - ans * ans
+
+
+def arcsinh_d(ans, x):
+    return 1 / np.sqrt(x * x + 1)
+
+
+def arccosh_d(ans, x):
+    return 1 / (np.sqrt(x - 1) * np.sqrt(x + 1))
+
+
+def arctanh_d(ans, x):
+    return 1 / (1 - x * x)
+
+
+def deg2rad_d(ans, x):
+    return np.pi / 180
+
+
+def rad2deg_d(ans, x):
+    return 180 / np.pi
+
+
+for _f, _d in [
+    (np.sin, sin_d), (np.cos, cos_d), (np.tan, tan_d), (np.arcsin, arcsin_d),
+    (np.arccos, arccos_d), (np.arctan, arctan_d), (np.sinh, sinh_d), (np.cosh, cosh_d),
+    (np.tanh, tanh_d), (np.arcsinh, arcsinh_d), (np.arccosh, arccosh_d),
+    (np.arctanh, arctanh_d), (np.deg2rad, deg2rad_d), (np.rad2deg, rad2deg_d),
+    (np.radians, deg2rad_d), (np.degrees, rad2deg_d),
+]:
+    defelementwise(_f, _d)
+
+
+def arctan2_dy(ans, y, x):
+    return x / (x * x + y * y)
+
+
+def arctan2_dx(ans, y, x):
+    return -y / (x * x + y * y)
+
+
+def hypot_dx(ans, x, y):
+    return x / ans
+
+
+def hypot_dy(ans, x, y):
+    return y / ans
+
+
+defelementwise(np.arctan2, arctan2_dy, arctan2_dx)
+defelementwise(np.hypot, hypot_dx, hypot_dy)
+
+
+def sinc_d(ans, x):
+    safe = _nonzero(x)
+    return np.where(x == 0, 0, (np.cos(np.pi * x) - ans) / safe)
+
+
+defelementwise(np.sinc, sinc_d)
+
+# ---------------------------------------------------------------- complex parts
+
+
+def abs_vjp(g, ans, x):
+    if x.dtype.kind == "c":
+        return g * x / _nonzero(ans)
+    return g * np.sign(x)
+
+
+def abs_jvp(t, ans, x):
+    if x.dtype.kind == "c":
+        return np.real(np.conj(x) * t) / _nonzero(ans)
+    return t * np.sign(x)
+
+
+defvjp(np.absolute, [abs_vjp], [abs_jvp])
+defvjp(np.fabs, [abs_vjp], [abs_jvp])
+
+
+def conj_vjp(g, ans, x):
+    return np.conj(g)
+
+
+def conj_jvp(t, ans, x):
+    return np.conj(t)
+
+
+defvjp(np.conjugate, [conj_vjp], [conj_jvp])
+
+
+def real_raw(val):
+    return np.real(val)
+
+
+def imag_raw(val):
+    return np.imag(val)
+
+
+def real_vjp(g, ans, x):
+    return g  # fit() makes it complex with zero imaginary part for a complex input
+
+
+def real_jvp(t, ans, x):
+    return np.real(t)
+
+
+def imag_vjp(g, ans, x):
+    return 1j * g
+
+
+def imag_jvp(t, ans, x):
+    return np.imag(t)
+
+
+real = defvjp(np.real, [real_vjp], [real_jvp], raw=real_raw)
+imag = defvjp(np.imag, [imag_vjp], [imag_jvp], raw=imag_raw)
+
+
+def angle(z, deg=False):
+    """``np.angle`` as ``arctan2(imag, real)``, differentiated through those."""
+    a = np.arctan2(np.imag(z), np.real(z))
+    return a * (180 / np.pi) if deg else a
+
+
+defcomposite(np.angle, angle)
+
+# ---------------------------------------------------------------- selection
+
+
+def _tie_weight(ans, mine, other):
+    """1 where ``mine`` was chosen, 0 where not, 1/2 on ties."""
+    a = (ans == mine) * 1.0
+    b = (ans == other) * 1.0
+    return a / np.maximum(a + b, 1.0)
+
+
+def _select_vjp(argpos):
+    def select_vjp(g, ans, x, y):
+        mine, other = (x, y) if argpos == 0 else (y, x)
+        return g * _tie_weight(ans, mine, other)
+
+    return select_vjp
+
+
+def _select_jvp(argpos):
+    def select_jvp(t, ans, x, y):
+        mine, other = (x, y) if argpos == 0 else (y, x)
+        return t * _tie_weight(ans, mine, other)
+
+    return select_jvp
+
+
+for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
+    defvjp(_f, [_select_vjp(0), _select_vjp(1)], [_select_jvp(0), _select_jvp(1)])
+
+
+def _clip_masks(a, lo, hi):
+    inside = np.ones(np.shape(a), dtype=bool)
+    below = above = None
+    if lo is not None:
+        below = a < lo
+        inside = inside & ~below
+    if hi is not None:
+        above = a > hi
+        inside = inside & ~above
+    return inside, below, above
+
+
+def clip_vjp_a(g, ans, a, lo, hi):
+    return g * _clip_masks(a, lo, hi)[0]
+
+
+def clip_vjp_lo(g, ans, a, lo, hi):
+    below = _clip_masks(a, lo, hi)[1]
+    if hi is not None:
+        below = below & ~(lo > hi)  # numpy applies the upper bound last
+    return g * below
+
+
+def clip_vjp_hi(g, ans, a, lo, hi):
+    above = _clip_masks(a, lo, hi)[2]
+    if lo is not None:
+        above = above | (np.broadcast_to(lo > hi, np.shape(above)) & (a < lo))
+    return g * above
+
+
+def clip_jvp_a(t, ans, a, lo, hi):
+    return t * _clip_masks(a, lo, hi)[0]
+
+
+def clip_jvp_lo(t, ans, a, lo, hi):
+    return clip_vjp_lo(t, ans, a, lo, hi)
+
+
+def clip_jvp_hi(t, ans, a, lo, hi):
+    return clip_vjp_hi(t, ans, a, lo, hi)
+
+
+def _clip_raw(a, lo, hi):
+    return np.clip(a, lo, hi)
+
+
+_clip = defvjp(
+    "clip", [clip_vjp_a, clip_vjp_lo, clip_vjp_hi], [clip_jvp_a, clip_jvp_lo, clip_jvp_hi],
+    raw=_clip_raw, name="numpy.clip", key=False,
+)
+
+_NOVALUE = getattr(np, "_NoValue", None)
+
+
+def clip(a, a_min=_NOVALUE, a_max=_NOVALUE, out=None, *, min=_NOVALUE, max=_NOVALUE, **kwargs):
+    """``np.clip``: the gradient passes where ``a_min <= a <= a_max``; clipped entries feed the bound."""
+    lo = min if a_min is _NOVALUE else a_min
+    hi = max if a_max is _NOVALUE else a_max
+    lo = None if lo is _NOVALUE else lo
+    hi = None if hi is _NOVALUE else hi
+    return _clip(a, lo, hi)
+
+
+defcomposite(np.clip, clip)
+
+
+def where_vjp_x(g, ans, cond, x, y):
+    return np.where(cond, g, 0)
+
+
+def where_vjp_y(g, ans, cond, x, y):
+    return np.where(cond, 0, g)
+
+
+_where = defvjp(
+    "where", [None, where_vjp_x, where_vjp_y], [None, where_vjp_x, where_vjp_y],
+    raw=np.where, name="numpy.where", key=False,
+)
+
+
+def where(condition, x=_NOVALUE, y=_NOVALUE):
+    """``np.where``: three arguments select (and route the gradient); one argument is nonzero()."""
+    if x is _NOVALUE and y is _NOVALUE:
+        return np.where(strip(condition))
+    return _where(strip(condition), x, y)
+
+
+defcomposite(np.where, where)
+
+# ---------------------------------------------------------------- no gradient
+
+for _u in [
+    np.sign, np.floor, np.ceil, np.rint, np.trunc, np.floor_divide, np.less, np.less_equal,
+    np.greater, np.greater_equal, np.equal, np.not_equal, np.isfinite, np.isnan, np.isinf,
+    np.signbit, np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.heaviside,
+    np.spacing, np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert,
+]:
+    defnondiff(_u)
+for _f in [np.round, np.around, np.fix, np.isclose, np.allclose, np.array_equal, np.isreal,
+           np.iscomplex, np.isrealobj, np.iscomplexobj, np.isneginf, np.isposinf]:
+    defnondiff(_f)

@@ -1,0 +1,1 @@
+"""Rules: numpy.fft (to be written)."""

@@ -1,0 +1,430 @@
+"""One registry of rules, keyed by the function they differentiate.
+
+Rules are data. Each NumPy/SciPy function that pullback understands maps to a
+*handler*, one of:
+
+- a :class:`Rule` (a primitive) built by :func:`defvjp` / :func:`deflinear`
+  / :func:`defelementwise`: the forward value plus reverse and forward rules;
+- a *composite*: a function with the same signature written with other NumPy
+  calls, so it is differentiated through them (:func:`defcomposite`);
+- a non-differentiable function whose output carries no gradient
+  (:func:`defnondiff`).
+
+The cotangent ``g`` handed to a rule and the tangent ``t`` are ordinary arrays
+(or arrays traced at an outer level, which is how higher derivatives work):
+rules must only use NumPy API calls on them, never ``np.asarray``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+
+from ..core import NOT_TRACED, Primitive, Tracer, strip
+
+FUNCTIONS: dict[Any, Callable] = {}  # numpy/scipy function -> handler
+UFUNCS: dict[Any, Callable] = {}  # ufunc -> handler for ufunc(...)
+UFUNC_METHODS: dict[tuple, Callable] = {}  # (ufunc, "reduce"|...) -> handler
+KINDS: dict[Any, str] = {}  # key -> "rule" | "linear" | "composite" | "nondiff" | "user"
+
+
+def _qualname(func: Any) -> str:
+    if isinstance(func, np.ufunc):
+        return f"numpy.{func.__name__}"
+    mod = getattr(func, "__module__", None) or ""
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    if mod.startswith("numpy"):
+        mod = {"numpy._core.fromnumeric": "numpy", "numpy._core.numeric": "numpy"}.get(mod, mod)
+    return f"{mod}.{name}" if mod else name
+
+
+def register(func: Any, handler: Callable, kind: str) -> Callable:
+    """Put ``handler`` in the table for ``func`` (a ufunc, a ``(ufunc, method)`` pair, or a function)."""
+    if isinstance(func, np.ufunc):
+        UFUNCS[func] = handler
+    elif isinstance(func, tuple):
+        UFUNC_METHODS[func] = handler
+    else:
+        FUNCTIONS[func] = handler
+    KINDS[func] = kind
+    return handler
+
+
+# ---------------------------------------------------------------- fitting
+
+
+def unbroadcast(g: Any, shape: tuple) -> Any:
+    """Sum ``g`` over the axes along which a value of ``shape`` was broadcast."""
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = np.sum(g, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes, keepdims=True)
+    if g.shape != shape:
+        g = np.broadcast_to(g, shape)
+    return g
+
+
+def fit(g: Any, shape: tuple, dtype: np.dtype) -> Any:
+    """Make a cotangent (or tangent) match a value's shape and dtype.
+
+    Broadcast axes are summed away; a complex cotangent of a real value keeps
+    its real part (DESIGN section 2); the dtype becomes the value's.
+    """
+    if g is None:
+        return None
+    if not hasattr(g, "shape"):
+        g = np.asarray(g)  # a Python scalar produced by a rule, never a traced value
+    if g.shape != shape:
+        g = unbroadcast(g, shape)
+    gd = g.dtype
+    if gd != dtype:
+        if gd.kind == "c" and dtype.kind != "c":
+            g = g.real
+        if g.dtype != dtype and dtype.kind in "fc":
+            g = g.astype(dtype)
+    return g
+
+
+def fit_tangent(t: Any, ans: Any) -> Any:
+    """Make a tangent match its primal output (broadcast, real part, dtype)."""
+    if t is None:
+        return None
+    shape = ans.shape
+    if not hasattr(t, "shape"):
+        t = np.asarray(t)
+    if t.shape != shape:
+        t = np.broadcast_to(t, shape)
+    dtype = ans.dtype
+    if t.dtype != dtype:
+        if t.dtype.kind == "c" and dtype.kind != "c":
+            t = t.real
+        if t.dtype != dtype and dtype.kind in "fc":
+            t = t.astype(dtype)
+    return t
+
+
+def _meta(v: Any) -> tuple:
+    return v.shape, v.dtype
+
+
+def _inexact(v: Any) -> bool:
+    return v.dtype.kind in "fc"
+
+
+# ---------------------------------------------------------------- rule kinds
+
+
+class Rule(Primitive):
+    """A primitive with one reverse and one forward function per argument.
+
+    ``vjps[i](g, ans, *args, **kwargs)`` returns the cotangent of argument i;
+    ``jvps[i](t, ans, *args, **kwargs)`` its contribution to the output tangent.
+    Only the entries for traced arguments are called.
+    """
+
+    __slots__ = ("vjps", "jvps")
+
+    def __init__(self, raw, name, vjps, jvps):
+        super().__init__(raw, name)
+        self.vjps = vjps
+        self.jvps = jvps
+
+    def _fn(self, table, i, mode):
+        f = table[i] if i < len(table) else None
+        if f is None:
+            raise TypeError(
+                f"pullback: argument {i} of {self.name} is not differentiable ({mode} mode); "
+                "pass it as a constant, e.g. through pb.stop_gradient"
+            )
+        return f
+
+    def vjp(self, argnums, vals, kwargs):
+        ans = self(*vals, **kwargs)
+        if not _inexact(ans):
+            return ans, None
+        fns = [self._fn(self.vjps, i, "reverse") for i in argnums]
+        metas = [_meta(vals[i]) for i in argnums]
+
+        def back(g):
+            return tuple(
+                fit(f(g, ans, *vals, **kwargs), *m) for f, m in zip(fns, metas)
+            )
+
+        return ans, back
+
+    def jvp(self, argnums, vals, tangents, kwargs):
+        ans = self(*vals, **kwargs)
+        if not _inexact(ans):
+            return ans, NOT_TRACED
+        out = None
+        for i, t in zip(argnums, tangents):
+            if t is None:
+                continue
+            ti = self._fn(self.jvps, i, "forward")(t, ans, *vals, **kwargs)
+            out = ti if out is None else out + ti
+        return ans, fit_tangent(out, ans)
+
+
+class LinearRule(Primitive):
+    """A function linear in its first argument; the other arguments are static.
+
+    One declaration gives both modes: the forward rule applies the function
+    to the tangent, and ``adjoint(g, shape, dtype, *static, **kwargs)``
+    returns the cotangent of the first argument given its shape and dtype.
+    The pullback keeps no reference to the input (only its shape and dtype).
+    """
+
+    __slots__ = ("adjoint",)
+
+    def __init__(self, raw, name, adjoint):
+        super().__init__(raw, name)
+        self.adjoint = adjoint
+
+    def _check(self, argnums):
+        if argnums != [0]:
+            bad = [i for i in argnums if i != 0]
+            raise TypeError(
+                f"pullback: {self.name} is linear in its first argument only; "
+                f"argument {bad[0]} cannot be differentiated"
+            )
+
+    def vjp(self, argnums, vals, kwargs):
+        self._check(argnums)
+        ans = self(*vals, **kwargs)
+        if not _inexact(ans):
+            return ans, None
+        shape, dtype = vals[0].shape, vals[0].dtype
+        static = vals[1:]
+        adjoint = self.adjoint
+
+        def back(g):
+            return (fit(adjoint(g, shape, dtype, *static, **kwargs), shape, dtype),)
+
+        return ans, back
+
+    def jvp(self, argnums, vals, tangents, kwargs):
+        self._check(argnums)
+        ans = self(*vals, **kwargs)
+        t = tangents[0]
+        if not _inexact(ans):
+            return ans, NOT_TRACED
+        if t is None:
+            return ans, None
+        return ans, fit_tangent(self(t, *vals[1:], **kwargs), ans)
+
+
+class UserRule(Primitive):
+    """A rule written as ``rule(*args, **kwargs) -> (value, back)``, Zygote-style.
+
+    ``back(g)`` returns one cotangent per positional argument (None for a
+    non-differentiable one). Forward mode uses ``tangent_rule`` when given;
+    otherwise it transposes ``back`` (which is linear in ``g``) by one reverse
+    pass over it, so a rule written only for reverse mode still works in
+    forward mode, at about twice the cost.
+    """
+
+    __slots__ = ("rule", "tangent_rule")
+
+    def __init__(self, raw, name, rule, tangent_rule=None):
+        super().__init__(raw, name)
+        self.rule = rule
+        self.tangent_rule = tangent_rule
+
+    def _call_back(self, back, g, n):
+        cts = back(g)
+        if not isinstance(cts, (tuple, list)):
+            cts = (cts,) if n == 1 else cts
+        if len(cts) != n:
+            raise ValueError(
+                f"pullback: the adjoint of {self.name} returned {len(cts)} cotangents "
+                f"for {n} positional arguments"
+            )
+        return cts
+
+    def vjp(self, argnums, vals, kwargs):
+        ans, uback = self.rule(*vals, **kwargs)
+        metas = [_meta(vals[i]) for i in argnums]
+        n = len(vals)
+
+        def back(g):
+            cts = self._call_back(uback, g, n)
+            return tuple(fit(cts[i], *m) for i, m in zip(argnums, metas))
+
+        back.__name__ = back.__qualname__ = f"{self.name}_pullback"
+        return ans, back
+
+    def jvp(self, argnums, vals, tangents, kwargs):
+        if self.tangent_rule is not None:
+            ans, t = self.tangent_rule(vals, tangents_full(vals, argnums, tangents), **kwargs)
+            return ans, fit_tangent(t, ans)
+        from ..api import _transpose_linear
+
+        ans, uback = self.rule(*vals, **kwargs)
+        pairs = [(i, t) for i, t in zip(argnums, tangents) if t is not None]
+        if not pairs:
+            return ans, None
+        n = len(vals)
+
+        def dot_back(g):
+            cts = self._call_back(uback, g, n)
+            total = 0.0
+            for i, t in pairs:
+                ct = cts[i]
+                if ct is not None:
+                    total = total + np.sum(np.real(np.conj(ct) * t))
+            return total
+
+        return ans, fit_tangent(_transpose_linear(dot_back, ans), ans)
+
+
+def tangents_full(vals, argnums, tangents):
+    """Tangents for every positional argument (None where untraced or zero)."""
+    full = [None] * len(vals)
+    for i, t in zip(argnums, tangents):
+        full[i] = t
+    return full
+
+
+# ---------------------------------------------------------------- declarations
+
+
+def _name(func: Any) -> str:
+    if isinstance(func, tuple):
+        return f"{_qualname(func[0])}.{func[1]}"
+    return _qualname(func)
+
+
+def defvjp(func, vjps, jvps, raw=None, name=None, key=True) -> Rule:
+    """Declare a primitive by per-argument reverse and forward functions.
+
+    Parameters
+    ----------
+    func : the function (or ufunc) whose calls on traced values the rule handles.
+    vjps, jvps : sequences indexed by positional argument; None marks an
+        argument that is not differentiable.
+    raw : what computes the value on plain arrays (default ``func``).
+    key : register under ``func`` (False: a private primitive, not registered).
+    """
+    rule = Rule(raw or func, name or _name(func), tuple(vjps), tuple(jvps))
+    if key:
+        register(func, rule, "rule")
+    return rule
+
+
+def deflinear(func, adjoint, raw=None, name=None, key=True) -> LinearRule:
+    """Declare ``func`` linear in its first argument, with its adjoint.
+
+    ``adjoint(g, shape, dtype, *static, **kwargs)`` must be written with NumPy
+    calls (or other primitives) so that it is differentiable in turn.
+    """
+    rule = LinearRule(raw or func, name or _name(func), adjoint)
+    if key:
+        register(func, rule, "linear")
+    return rule
+
+
+def _conj(x):
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return x.conjugate() if isinstance(x, complex) else x
+    return np.conj(x) if dt.kind == "c" else x
+
+
+def defelementwise(func, *derivs, raw=None) -> Rule:
+    """Declare a holomorphic (or real) elementwise function by its partial derivatives.
+
+    ``derivs[i](ans, *args)`` is d func / d arg_i; the reverse rule multiplies
+    the cotangent by its conjugate, the forward rule the tangent by it.
+    A ``None`` entry marks a non-differentiable argument.
+    """
+
+    def make_vjp(d):
+        if d is None:
+            return None
+
+        def vjp(g, ans, *args, **kwargs):
+            return g * _conj(d(ans, *args))
+
+        vjp.__name__ = vjp.__qualname__ = f"{getattr(d, '__name__', 'd')}_vjp"
+        return vjp
+
+    def make_jvp(d):
+        if d is None:
+            return None
+
+        def jvp(t, ans, *args, **kwargs):
+            return t * d(ans, *args)
+
+        jvp.__name__ = jvp.__qualname__ = f"{getattr(d, '__name__', 'd')}_jvp"
+        return jvp
+
+    return defvjp(func, [make_vjp(d) for d in derivs], [make_jvp(d) for d in derivs], raw=raw)
+
+
+def defcomposite(func, impl: Callable) -> Callable:
+    """Handle ``func`` on traced values by ``impl``, written with other NumPy calls."""
+    return register(func, impl, "composite")
+
+
+def defnondiff(func, raw=None) -> Callable:
+    """Declare that ``func``'s output carries no gradient: it runs on the plain values."""
+    target = raw or func
+
+    def nondifferentiable(*args, **kwargs):
+        return target(*strip_tree(args), **strip_tree(kwargs))
+
+    nondifferentiable.__name__ = f"nondiff_{getattr(func, '__name__', 'f')}"
+    return register(func, nondifferentiable, "nondiff")
+
+
+def strip_tree(x: Any) -> Any:
+    """Remove every trace level from values nested in tuples, lists and dicts."""
+    if isinstance(x, Tracer):
+        return strip(x)
+    if type(x) is tuple:
+        return tuple(strip_tree(v) for v in x)
+    if type(x) is list:
+        return [strip_tree(v) for v in x]
+    if type(x) is dict:
+        return {k: strip_tree(v) for k, v in x.items()}
+    return x
+
+
+def all_rules() -> dict:
+    """Every registered key and its kind (for the coverage test)."""
+    return dict(KINDS)
+
+
+# ---------------------------------------------------------------- keyword normalisation
+
+_SIGS: dict = {}
+
+
+def move_traced_kwargs(func, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Rebind keyword arguments as positional ones, so rules see traced values positionally."""
+    sig = _SIGS.get(func)
+    if sig is None:
+        sig = _SIGS[func] = inspect.signature(func)
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    new_args, new_kwargs = [], {}
+    for name, p in sig.parameters.items():
+        v = bound.arguments[name]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            new_args.append(v)
+        elif p.kind == p.VAR_POSITIONAL:
+            new_args.extend(v)
+        elif p.kind == p.VAR_KEYWORD:
+            new_kwargs.update(v)
+        else:
+            if isinstance(v, Tracer):
+                raise TypeError(
+                    f"pullback: cannot differentiate {_qualname(func)} with respect to "
+                    f"keyword-only argument {name!r}"
+                )
+            new_kwargs[name] = v
+    return tuple(new_args), new_kwargs

@@ -1,0 +1,1 @@
+"""Rules: scipy_fft (to be written)."""

@@ -1,0 +1,1 @@
+"""Rules: special (to be written)."""
