@@ -27,7 +27,7 @@ from .api import (  # noqa: E402
     value_and_grad,
     value_and_gradient,
 )
-from .errors import NoRuleError  # noqa: E402, TracedConversionError
+from .errors import NoRuleError, TracedConversionError  # noqa: E402
 
 __version__ = "0.1.0"
 

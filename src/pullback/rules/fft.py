@@ -1,1 +1,372 @@
-"""Rules: numpy.fft (to be written)."""
+"""Rules: numpy.fft — one family of linear primitives for every transform.
+
+Three primitives carry the whole family, as in JAX's ``lax.fft``:
+
+- ``c2c(x, s, axes, norm, forward)``: complex-to-complex (fft, ifft, fftn, ...);
+- ``r2c(x, s, axes, norm)``: real-to-half-spectrum (rfft, rfftn; ihfft is its conjugate);
+- ``c2r(x, s, axes, norm)``: half-spectrum-to-real (irfft, irfftn; hfft of the conjugate);
+
+plus ``resize`` (the crop / zero-pad that ``n`` and ``s`` imply). Each is
+declared linear with its adjoint, so forward mode comes from the same
+declaration; each adjoint is one transform of the same size and kind, built
+from these primitives, so it is differentiable in turn (any order):
+
+- c2c(norm)^*   = c2c(opposite direction, swapped norm), then resize back;
+- r2c(norm)^*   = c2r(swapped norm) of the cotangent with interior bins halved;
+- c2r(norm)^*   = r2c(swapped norm) of the cotangent, interior bins doubled.
+
+``norm="backward"`` and ``"forward"`` swap; ``"ortho"`` is its own adjoint.
+No pullback keeps its input alive. A cotangent that is constant along the
+transformed axes (a stride-0 view, as ``sum`` produces) transforms to a delta
+at frequency 0 in O(N), without an FFT.
+
+On NumPy arrays the transforms run through ``scipy.fft`` (pocketfft with
+native float32, ``workers``, and whatever backend ``scipy.fft.set_backend``
+selected); on other array types (CuPy, Dask) through their own ``numpy.fft``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import warnings
+
+import numpy as np
+import scipy.fft as sfft
+
+from ..core import strip
+from .registry import defcomposite, deflinear, defnondiff
+
+_NORMS = (None, "backward", "ortho", "forward")
+_SWAP = {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}
+
+
+def swap_norm(norm):
+    """The norm of the adjoint transform: backward <-> forward, ortho stays."""
+    return _SWAP[norm]
+
+
+def _scale(norm, forward: bool, n: int) -> float:
+    """The factor a transform of ``n`` points with this norm applies."""
+    if norm == "ortho":
+        return 1 / math.sqrt(n)
+    if (norm == "forward") == forward:
+        return 1 / n
+    return 1.0
+
+
+def _complex_dtype(dtype):
+    return np.result_type(dtype, np.complex64)
+
+
+# ---------------------------------------------------------------- the engine (plain arrays)
+
+
+def _engine(x, numpy_name):
+    """scipy.fft for NumPy arrays; the array's own numpy.fft (via its protocols) otherwise."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return getattr(sfft, numpy_name)
+    return getattr(np.fft, numpy_name)
+
+
+def _w(x, workers):
+    """``workers`` for scipy.fft (NumPy arrays); other engines take no such argument."""
+    return {"workers": workers} if workers is not None and isinstance(x, np.ndarray) else {}
+
+
+def _constant_along(x, axes) -> bool:
+    """A NumPy view that does not vary along ``axes`` (a broadcast constant, e.g. from ``sum``)."""
+    return (
+        isinstance(x, np.ndarray)
+        and x.size > 1
+        and all(x.strides[a] == 0 for a in axes)
+    )
+
+
+def _delta(x, axes, out_lengths, factor):
+    """Transform of a constant along ``axes``: zeros, with ``factor * x`` at frequency 0."""
+    shape = list(x.shape)
+    for a, n in zip(axes, out_lengths):
+        shape[a] = n
+    out = np.zeros(shape, dtype=_complex_dtype(x.dtype))
+    zero = tuple(slice(0, 1) if a in axes else slice(None) for a in range(x.ndim))
+    out[zero] = x[zero] * factor
+    return out
+
+
+def c2c_raw(x, s, axes, norm, forward, workers=None):
+    lengths = [x.shape[a] for a in axes]
+    if list(s) == lengths and _constant_along(x, axes):
+        n = math.prod(s)
+        return _delta(x, axes, s, n * _scale(norm, forward, n))
+    return _engine(x, "fftn" if forward else "ifftn")(x, s=s, axes=axes, norm=norm, **_w(x, workers))
+
+
+def r2c_raw(x, s, axes, norm, workers=None):
+    lengths = [x.shape[a] for a in axes]
+    if list(s) == lengths and _constant_along(x, axes):
+        n = math.prod(s)
+        half = list(s[:-1]) + [s[-1] // 2 + 1]
+        return _delta(x, axes, half, n * _scale(norm, True, n))
+    return _engine(x, "rfftn")(x, s=s, axes=axes, norm=norm, **_w(x, workers))
+
+
+def c2r_raw(x, s, axes, norm, workers=None):
+    return _engine(x, "irfftn")(x, s=s, axes=axes, norm=norm, **_w(x, workers))
+
+
+def resize_raw(x, axes, lengths):
+    """Crop or zero-pad ``x`` at the end of each axis in ``axes`` to ``lengths``."""
+    crop = [slice(None)] * x.ndim
+    pad = False
+    for a, n in zip(axes, lengths):
+        if n < x.shape[a]:
+            crop[a] = slice(0, n)
+        elif n > x.shape[a]:
+            pad = True
+    y = x[tuple(crop)]
+    if not pad:
+        return y
+    shape = list(y.shape)
+    for a, n in zip(axes, lengths):
+        shape[a] = n
+    out = np.zeros_like(y, shape=tuple(shape))
+    out[tuple(slice(0, m) for m in y.shape)] = y
+    return out
+
+
+# ---------------------------------------------------------------- adjoints
+
+
+def _bin_weights(g, axis, n, interior):
+    """Per-bin factors along ``axis`` of a half spectrum of an ``n``-point real signal."""
+    m = n // 2 + 1
+    w = np.ones_like(strip(g).real, shape=(m,))
+    stop = m if n % 2 else m - 1  # bin n/2 of an even length is not interior
+    w[1:stop] = interior
+    shape = [1] * g.ndim
+    shape[axis] = m
+    return w.reshape(shape)
+
+
+def _resize_back(g, shape, axes):
+    lengths = [shape[a] for a in axes]
+    if [g.shape[a] for a in axes] == lengths:
+        return g
+    return resize(g, axes, lengths)
+
+
+def c2c_adjoint(g, shape, dtype, s, axes, norm, forward, workers=None):
+    return _resize_back(c2c(g, s, axes, swap_norm(norm), not forward, workers=workers), shape, axes)
+
+
+def r2c_adjoint(g, shape, dtype, s, axes, norm, workers=None):
+    half = g * _bin_weights(g, axes[-1], s[-1], 0.5)
+    return _resize_back(c2r(half, s, axes, swap_norm(norm), workers=workers), shape, axes)
+
+
+def c2r_adjoint(g, shape, dtype, s, axes, norm, workers=None):
+    spec = r2c(g, s, axes, swap_norm(norm), workers=workers)
+    return _resize_back(spec * _bin_weights(spec, axes[-1], s[-1], 2.0), shape, axes)
+
+
+def resize_adjoint(g, shape, dtype, axes, lengths):
+    return _resize_back(g, shape, axes)
+
+
+c2c = deflinear("c2c", c2c_adjoint, raw=c2c_raw, name="fft.c2c", key=False)
+r2c = deflinear("r2c", r2c_adjoint, raw=r2c_raw, name="fft.r2c", key=False)
+c2r = deflinear("c2r", c2r_adjoint, raw=c2r_raw, name="fft.c2r", key=False)
+resize = deflinear("resize", resize_adjoint, raw=resize_raw, name="fft.resize", key=False)
+
+# ---------------------------------------------------------------- argument normalisation
+
+
+class _Invalid(Exception):
+    """Arguments NumPy would reject: NumPy is asked again, to raise its own error."""
+
+
+def _axis(a, ndim):
+    a = operator.index(a)
+    if not -ndim <= a < ndim:
+        raise _Invalid
+    return a % ndim
+
+
+def _cook(x, s, axes, invreal):
+    """NumPy's ``_cook_nd_args``: the transform lengths and the (non-negative) axes."""
+    shape = x.shape
+    if axes is not None:
+        axes = [_axis(a, len(shape)) for a in axes]
+    if s is None:
+        shapeless = True
+        s = list(shape) if axes is None else [shape[a] for a in axes]
+    else:
+        shapeless = False
+        s = list(s)
+    if axes is None:
+        if not shapeless:
+            warnings.warn(
+                "`axes` should not be `None` if `s` is not `None` (Deprecated in NumPy 2.0).",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+        axes = [_axis(a, len(shape)) for a in range(-len(s), 0)]
+    if len(s) != len(axes):
+        raise _Invalid
+    if invreal and shapeless:
+        s[-1] = (shape[axes[-1]] - 1) * 2
+    s = [shape[a] if n is None or n == -1 else operator.index(n) for n, a in zip(s, axes)]
+    if any(n < 1 for n in s):
+        raise _Invalid
+    return tuple(s), tuple(axes)
+
+
+def _prepare(numpy_func, x, s, axes, norm, invreal, args):
+    try:
+        if norm not in _NORMS:
+            raise _Invalid
+        if not hasattr(x, "shape"):
+            x = np.asarray(x)  # a list or a Python scalar: never traced
+        return x, *_cook(x, s, axes, invreal)
+    except (_Invalid, TypeError, IndexError):
+        numpy_func(*args)  # raises NumPy's own exception and message
+        raise
+
+
+def _as_inexact(x):
+    return x if x.dtype.kind in "fc" else x.astype(np.float64)
+
+
+def _c2c_call(numpy_func, x, s, axes, norm, forward, args):
+    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args)
+    x = _as_inexact(x)
+    if len(set(axes)) == len(axes):
+        return c2c(x, s, axes, norm, forward)
+    for n, a in reversed(list(zip(s, axes))):  # repeated axes: NumPy's own order, one by one
+        x = c2c(x, (n,), (a,), norm, forward)
+    return x
+
+
+def _r2c_call(numpy_func, x, s, axes, norm, args):
+    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args)
+    if x.dtype.kind == "c":
+        numpy_func(*args)
+        raise TypeError(f"{numpy_func.__name__} needs a real input")
+    x = _as_inexact(x)
+    if len(set(axes)) == len(axes):
+        return r2c(x, s, axes, norm)
+    x = r2c(x, s[-1:], axes[-1:], norm)
+    for n, a in reversed(list(zip(s[:-1], axes[:-1]))):
+        x = c2c(x, (n,), (a,), norm, True)
+    return x
+
+
+def _c2r_call(numpy_func, x, s, axes, norm, args):
+    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 1, args)
+    x = _as_inexact(x)
+    if len(set(axes)) == len(axes):
+        return c2r(x, s, axes, norm)
+    for n, a in zip(s[:-1], axes[:-1]):
+        x = c2c(x, (n,), (a,), norm, False)
+    return c2r(x, s[-1:], axes[-1:], norm)
+
+
+def _one(n):
+    return None if n is None else (n,)
+
+
+# ---------------------------------------------------------------- numpy.fft, one line each
+
+
+def fft(a, n=None, axis=-1, norm=None, out=None):
+    return _c2c_call(np.fft.fft, a, _one(n), (axis,), norm, True, (strip(a), n, axis, norm))
+
+
+def ifft(a, n=None, axis=-1, norm=None, out=None):
+    return _c2c_call(np.fft.ifft, a, _one(n), (axis,), norm, False, (strip(a), n, axis, norm))
+
+
+def fftn(a, s=None, axes=None, norm=None, out=None):
+    return _c2c_call(np.fft.fftn, a, s, axes, norm, True, (strip(a), s, axes, norm))
+
+
+def ifftn(a, s=None, axes=None, norm=None, out=None):
+    return _c2c_call(np.fft.ifftn, a, s, axes, norm, False, (strip(a), s, axes, norm))
+
+
+def fft2(a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _c2c_call(np.fft.fft2, a, s, axes, norm, True, (strip(a), s, axes, norm))
+
+
+def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _c2c_call(np.fft.ifft2, a, s, axes, norm, False, (strip(a), s, axes, norm))
+
+
+def rfft(a, n=None, axis=-1, norm=None, out=None):
+    return _r2c_call(np.fft.rfft, a, _one(n), (axis,), norm, (strip(a), n, axis, norm))
+
+
+def rfftn(a, s=None, axes=None, norm=None, out=None):
+    return _r2c_call(np.fft.rfftn, a, s, axes, norm, (strip(a), s, axes, norm))
+
+
+def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _r2c_call(np.fft.rfft2, a, s, axes, norm, (strip(a), s, axes, norm))
+
+
+def irfft(a, n=None, axis=-1, norm=None, out=None):
+    s = None if n is None else (n,)
+    return _c2r_call(np.fft.irfft, a, s, (axis,), norm, (strip(a), n, axis, norm))
+
+
+def irfftn(a, s=None, axes=None, norm=None, out=None):
+    return _c2r_call(np.fft.irfftn, a, s, axes, norm, (strip(a), s, axes, norm))
+
+
+def irfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _c2r_call(np.fft.irfft2, a, s, axes, norm, (strip(a), s, axes, norm))
+
+
+def hfft(a, n=None, axis=-1, norm=None, out=None):
+    """A Hermitian input's real spectrum: ``irfft(conj(a))`` with the norm swapped."""
+    if norm not in _NORMS:
+        np.fft.hfft(strip(a), n, axis, norm)
+    return _c2r_call(np.fft.hfft, np.conj(a), _one(n), (axis,), swap_norm(norm), (strip(a), n, axis, norm))
+
+
+def ihfft(a, n=None, axis=-1, norm=None, out=None):
+    """Inverse of hfft: ``conj(rfft(a))`` with the norm swapped."""
+    if norm not in _NORMS:
+        np.fft.ihfft(strip(a), n, axis, norm)
+    return np.conj(_r2c_call(np.fft.ihfft, a, _one(n), (axis,), swap_norm(norm), (strip(a), n, axis, norm)))
+
+
+for _f in (fft, ifft, fftn, ifftn, fft2, ifft2, rfft, rfftn, rfft2, irfft, irfftn, irfft2, hfft, ihfft):
+    defcomposite(getattr(np.fft, _f.__name__), _f)
+
+# ---------------------------------------------------------------- shifts and frequencies
+
+
+def fftshift_adjoint(g, shape, dtype, axes=None):
+    return np.fft.ifftshift(g, axes)
+
+
+def ifftshift_adjoint(g, shape, dtype, axes=None):
+    return np.fft.fftshift(g, axes)
+
+
+def _shift_raw(numpy_shift):
+    def shift(x, axes=None):
+        return numpy_shift(x, axes)
+
+    shift.__name__ = numpy_shift.__name__
+    return shift
+
+
+deflinear(np.fft.fftshift, fftshift_adjoint, raw=_shift_raw(np.fft.fftshift))
+deflinear(np.fft.ifftshift, ifftshift_adjoint, raw=_shift_raw(np.fft.ifftshift))
+
+for _f in (np.fft.fftfreq, np.fft.rfftfreq):
+    if hasattr(_f, "_implementation"):
+        defnondiff(_f)

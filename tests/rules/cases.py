@@ -1,0 +1,33 @@
+"""Shared helpers for rule tests.
+
+Every rule family's test module defines ``CASES``: a list of
+``(key, f, args)`` triples, where ``key`` is the registry key the case
+exercises (the NumPy function, ufunc, or ``(ufunc, method)`` pair) and
+``f(*args)`` calls it. ``test_registry.py`` fails if a registered key has no
+case, and each family module runs its cases through
+``pullback.testing.check_gradient`` in reverse and forward mode.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RNG = np.random.default_rng(1234)
+
+
+def rand(*shape, dtype=np.float64, positive=False, seed=None):
+    """A random array of ``shape`` and ``dtype`` (complex dtypes get random imaginary parts)."""
+    rng = RNG if seed is None else np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        x = x + 1j * rng.standard_normal(shape)
+    if positive:
+        x = np.abs(x) + 0.5
+    return np.asarray(x).astype(dtype)
+
+
+def case_id(case) -> str:
+    key = case[0]
+    if isinstance(key, tuple):
+        return f"{key[0].__name__}.{key[1]}"
+    return getattr(key, "__name__", str(key))

@@ -1,0 +1,144 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pullback as pb
+from pullback.testing import check_gradient
+
+from .cases import case_id, rand
+
+x3 = rand(3, 4)
+y3 = rand(4)
+pos = rand(3, 4, positive=True)
+unit = np.tanh(rand(3, 4)) * 0.9
+z = rand(3, 4, dtype=complex)
+zw = rand(4, dtype=complex)
+
+CASES = [
+    (np.add, lambda a, b: np.add(a, b), (x3, y3)),
+    (np.subtract, lambda a, b: a - b, (x3, y3)),
+    (np.multiply, lambda a, b: a * b, (z, zw)),
+    (np.true_divide, lambda a, b: a / b, (z, zw)),
+    (np.negative, lambda a: -a, (z,)),
+    (np.positive, lambda a: +a, (x3,)),
+    (np.power, lambda a, b: a ** b, (pos, y3)),
+    (np.float_power, np.float_power, (pos, y3)),
+    (np.square, np.square, (z,)),
+    (np.sqrt, np.sqrt, (pos,)),
+    (np.cbrt, np.cbrt, (pos,)),
+    (np.reciprocal, np.reciprocal, (z,)),
+    (np.remainder, np.remainder, (pos * 3, rand(4, positive=True))),
+    (np.fmod, np.fmod, (pos * 3, rand(4, positive=True))),
+    (np.exp, np.exp, (z,)),
+    (np.exp2, np.exp2, (x3,)),
+    (np.expm1, np.expm1, (x3,)),
+    (np.log, np.log, (z,)),
+    (np.log2, np.log2, (pos,)),
+    (np.log10, np.log10, (pos,)),
+    (np.log1p, np.log1p, (pos,)),
+    (np.logaddexp, np.logaddexp, (x3, y3)),
+    (np.logaddexp2, np.logaddexp2, (x3, y3)),
+    (np.sin, np.sin, (z,)),
+    (np.cos, np.cos, (z,)),
+    (np.tan, np.tan, (unit,)),
+    (np.arcsin, np.arcsin, (unit,)),
+    (np.arccos, np.arccos, (unit,)),
+    (np.arctan, np.arctan, (x3,)),
+    (np.sinh, np.sinh, (z,)),
+    (np.cosh, np.cosh, (z,)),
+    (np.tanh, np.tanh, (z,)),
+    (np.arcsinh, np.arcsinh, (x3,)),
+    (np.arccosh, np.arccosh, (pos + 1,)),
+    (np.arctanh, np.arctanh, (unit,)),
+    (np.deg2rad, np.deg2rad, (x3,)),
+    (np.rad2deg, np.rad2deg, (x3,)),
+    (np.radians, np.radians, (x3,)),
+    (np.degrees, np.degrees, (x3,)),
+    (np.arctan2, np.arctan2, (x3, pos)),
+    (np.hypot, np.hypot, (x3, y3)),
+    (np.sinc, np.sinc, (x3,)),
+    (np.absolute, np.abs, (z,)),
+    (np.fabs, np.fabs, (x3,)),
+    (np.conjugate, np.conj, (z,)),
+    (np.real, np.real, (z,)),
+    (np.imag, np.imag, (z,)),
+    (np.angle, np.angle, (z,)),
+    (np.maximum, np.maximum, (x3, y3)),
+    (np.minimum, np.minimum, (x3, y3)),
+    (np.fmax, np.fmax, (x3, y3)),
+    (np.fmin, np.fmin, (x3, y3)),
+    (np.clip, lambda a: np.clip(a, -0.5, 0.5), (x3,)),
+    (np.where, lambda a, b: np.where(x3 > 0, a, b), (x3, y3)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_rule(case):
+    _, f, args = case
+    check_gradient(f, *args)
+
+
+@pytest.mark.parametrize("case", CASES[:12], ids=case_id)
+def test_float32_stays_float32(case):
+    _, f, args = case
+    args32 = tuple(a.astype(np.complex64 if a.dtype.kind == "c" else np.float32) for a in args)
+    check_gradient(f, *args32)
+
+
+def test_complex_convention():
+    # DESIGN section 2: gradient = dL/dx + i dL/dy, so d/dz sum |z|^2 = 2 z
+    g = pb.gradient(lambda z: np.sum(np.abs(z) ** 2), z)[0]
+    np.testing.assert_allclose(g, 2 * z)
+    # a C-linear map y = A x pulls back with A^H
+    a = 2 - 3j
+    _, back = pb.pullback(lambda x: a * x, zw)
+    np.testing.assert_allclose(back(np.ones(4, complex))[0], np.conj(a) * np.ones(4))
+    # a real input to a complex function gets a real gradient
+    g = pb.gradient(lambda x: np.sum(np.abs(x * (1 + 1j)) ** 2), y3)[0]
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, 4 * y3)
+
+
+def test_clip_bounds_receive_gradient():
+    lo = np.array(-0.5)
+    check_gradient(lambda a, lo: np.clip(a, lo, 0.5), x3, lo)
+    check_gradient(lambda a, hi: np.clip(a, a_min=None, a_max=hi), x3, np.array(0.2))
+
+
+def test_ties_split_equally():
+    g = pb.gradient(lambda a, b: np.sum(np.maximum(a, b)), np.ones(3), np.ones(3))
+    np.testing.assert_allclose(g[0], 0.5)
+    np.testing.assert_allclose(g[1], 0.5)
+
+
+def test_nondifferentiable_return_plain_arrays():
+    def f(x):
+        s = np.sign(x)
+        assert type(s) is np.ndarray
+        assert type(x > 0) is np.ndarray
+        assert type(np.floor(x)) is np.ndarray
+        assert type(np.isfinite(x)) is np.ndarray
+        return np.sum(s * x)
+
+    np.testing.assert_allclose(pb.gradient(f, x3)[0], np.sign(x3))
+
+
+def test_power_with_zero_base():
+    g = pb.gradient(lambda x, y: np.sum(x ** y), np.array([0.0, 2.0]), np.array([2.0, 3.0]))
+    assert np.all(np.isfinite(g[1]))
+    np.testing.assert_allclose(g[0], [0.0, 12.0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape_a=st.lists(st.integers(1, 3), min_size=0, max_size=3),
+    drop=st.integers(0, 3),
+    dtype=st.sampled_from([np.float32, np.float64, np.complex64, np.complex128]),
+    op=st.sampled_from([np.add, np.subtract, np.multiply, np.true_divide]),
+)
+def test_broadcasting_binary_ops(shape_a, drop, dtype, op):
+    shape_b = [1 if i % 2 else n for i, n in enumerate(shape_a[drop:])]
+    a = rand(*shape_a, dtype=dtype, positive=True, seed=len(shape_a))
+    b = rand(*shape_b, dtype=dtype, positive=True, seed=drop)
+    check_gradient(lambda a, b: np.sum(np.abs(op(a, b)) ** 2), a, b)

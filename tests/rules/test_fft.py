@@ -1,0 +1,395 @@
+"""numpy.fft: dense-matrix adjoint tests, JVP tests, the seed's cases, and FFT programs."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import scipy.fft
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pullback as pb
+from pullback.core import Tracer
+from pullback.rules import fft as fft_rules
+from pullback.testing import check_adjoint, check_gradient
+
+from .cases import case_id, rand
+
+NORMS = [None, "backward", "ortho", "forward"]
+LENGTHS = [1, 2, 3, 4, 5, 7, 8, 11, 12, 13]
+
+x8 = rand(8)
+z8 = rand(8, dtype=complex)
+x45 = rand(4, 5)
+z45 = rand(4, 5, dtype=complex)
+h5 = rand(5, dtype=complex)
+
+CASES = [
+    (np.fft.fft, lambda x: np.fft.fft(x, n=10), (z8,)),
+    (np.fft.ifft, lambda x: np.fft.ifft(x, n=6, norm="ortho"), (z8,)),
+    (np.fft.fft2, np.fft.fft2, (z45,)),
+    (np.fft.ifft2, lambda x: np.fft.ifft2(x, s=(3, 6)), (z45,)),
+    (np.fft.fftn, lambda x: np.fft.fftn(x, axes=(1,)), (x45,)),
+    (np.fft.ifftn, np.fft.ifftn, (z45,)),
+    (np.fft.rfft, np.fft.rfft, (x8,)),
+    (np.fft.irfft, lambda x: np.fft.irfft(x, n=9), (h5,)),
+    (np.fft.rfft2, np.fft.rfft2, (x45,)),
+    (np.fft.irfft2, np.fft.irfft2, (z45,)),
+    (np.fft.rfftn, lambda x: np.fft.rfftn(x, s=(5, 4), axes=(1, 0)), (x45,)),
+    (np.fft.irfftn, lambda x: np.fft.irfftn(x, norm="forward"), (z45,)),
+    (np.fft.hfft, np.fft.hfft, (h5,)),
+    (np.fft.ihfft, np.fft.ihfft, (x8,)),
+    (np.fft.fftshift, np.fft.fftshift, (z45,)),
+    (np.fft.ifftshift, lambda x: np.fft.ifftshift(x, axes=0), (x45,)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_rule(case):
+    _, f, args = case
+    check_gradient(lambda *a: np.abs(f(*a)) ** 2, *args)
+
+
+# ---------------------------------------------------------------- dense-matrix adjoints, swept
+
+
+def _dtype(complex_input, single):
+    if complex_input:
+        return np.complex64 if single else np.complex128
+    return np.float32 if single else np.float64
+
+
+ONE_D = {
+    "fft": (np.fft.fft, True),
+    "ifft": (np.fft.ifft, True),
+    "rfft": (np.fft.rfft, False),
+    "irfft": (np.fft.irfft, True),
+    "hfft": (np.fft.hfft, True),
+    "ihfft": (np.fft.ihfft, False),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(ONE_D)),
+    length=st.sampled_from(LENGTHS),
+    n=st.sampled_from([None, 1, 2, 3, 6, 7, 9, 16]),
+    norm=st.sampled_from(NORMS),
+    axis=st.sampled_from([0, 1, -1, -2]),
+    complex_input=st.booleans(),
+    single=st.booleans(),
+)
+def test_1d_adjoint_matches_dense_matrix(name, length, n, norm, axis, complex_input, single):
+    func, accepts_complex = ONE_D[name]
+    complex_input = complex_input and accepts_complex
+    shape = [2, 2]
+    shape[axis] = length
+    x = rand(*shape, dtype=_dtype(complex_input, single), seed=length)
+    if name in ("irfft", "hfft") and n is None and length == 1:
+        n = 2  # the default n = 2 (m - 1) is 0 for one bin: NumPy rejects it
+    check_adjoint(lambda v: func(v, n=n, axis=axis, norm=norm), x)
+
+
+ND = {
+    "fftn": (np.fft.fftn, True),
+    "ifftn": (np.fft.ifftn, True),
+    "rfftn": (np.fft.rfftn, False),
+    "irfftn": (np.fft.irfftn, True),
+    "fft2": (np.fft.fft2, True),
+    "ifft2": (np.fft.ifft2, True),
+    "rfft2": (np.fft.rfft2, False),
+    "irfft2": (np.fft.irfft2, True),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(ND)),
+    shape=st.lists(st.sampled_from([1, 2, 3, 4, 5]), min_size=2, max_size=3),
+    axes=st.sampled_from([None, (0,), (-1,), (0, 1), (1, 0), (-1, 0), (0, -1)]),
+    pad=st.sampled_from([None, "crop", "pad", "mixed"]),
+    norm=st.sampled_from(NORMS),
+    complex_input=st.booleans(),
+    single=st.booleans(),
+)
+def test_nd_adjoint_matches_dense_matrix(name, shape, axes, pad, norm, complex_input, single):
+    func, accepts_complex = ND[name]
+    if name.endswith("2"):
+        axes = (-2, -1) if axes is None or len(axes) != 2 else axes
+    complex_input = complex_input and accepts_complex
+    x = rand(*shape, dtype=_dtype(complex_input, single), seed=sum(shape))
+    ax = list(range(len(shape))) if axes is None else [a % len(shape) for a in axes]
+    s = None
+    if pad is not None:
+        deltas = {"crop": -1, "pad": 2, "mixed": None}[pad]
+        s = [max(1, shape[a] + (deltas if deltas is not None else (-1) ** k * 2)) for k, a in enumerate(ax)]
+        if axes is None:
+            axes = tuple(ax)
+    if name.startswith("irfft") and s is None and shape[ax[-1]] == 1:
+        s = [shape[a] for a in ax[:-1]] + [2]
+        axes = tuple(ax)
+    check_adjoint(lambda v: func(v, s=s, axes=axes, norm=norm), x)
+
+
+def test_repeated_axes_follow_numpy():
+    x = rand(4, 3, dtype=complex)
+    check_adjoint(lambda v: np.fft.fftn(v, s=(3, 5), axes=(0, 0)), x)
+    check_adjoint(lambda v: np.fft.rfftn(v, axes=(1, 0, 1)), x.real.copy())
+    check_adjoint(lambda v: np.fft.irfftn(v, axes=(0, 1, 1)), x)
+
+
+@pytest.mark.parametrize("axes", [None, 0, 1, (0, 1), (1, 0)])
+def test_shift_adjoints(axes):
+    x = rand(5, 4, dtype=complex)
+    check_adjoint(lambda v: np.fft.fftshift(v, axes), x)
+    check_adjoint(lambda v: np.fft.ifftshift(v, axes), x)
+
+
+def test_frequencies_are_constants():
+    def f(x):
+        k = np.fft.fftfreq(x.shape[0], d=0.5)
+        kr = np.fft.rfftfreq(x.shape[0])
+        assert type(k) is np.ndarray and type(kr) is np.ndarray
+        return np.sum(np.abs(np.fft.fft(x) * k) ** 2)
+
+    check_gradient(f, x8)
+
+
+# ---------------------------------------------------------------- values, dtypes, cost
+
+
+def test_values_match_numpy_to_rounding():
+    seen = {}
+
+    def f(x):
+        seen["fft"] = pb.stop_gradient(np.fft.fft(x, n=12))
+        seen["rfftn"] = pb.stop_gradient(np.fft.rfftn(x.reshape(2, 4)))
+        seen["hfft"] = pb.stop_gradient(np.fft.hfft(x))
+        return np.sum(x)
+
+    pb.gradient(f, x8)
+    np.testing.assert_allclose(seen["fft"], np.fft.fft(x8, n=12), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(seen["rfftn"], np.fft.rfftn(x8.reshape(2, 4)), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(seen["hfft"], np.fft.hfft(x8), rtol=1e-13, atol=1e-13)
+
+
+def test_float32_stays_float32_end_to_end():
+    x = rand(16, dtype=np.float32)
+    dtypes = []
+
+    def f(x):
+        X = np.fft.rfft(x)
+        dtypes.append(X.dtype)
+        y = np.fft.irfft(X * 2, n=16)
+        dtypes.append(y.dtype)
+        return np.sum(y ** 2)
+
+    (g,) = pb.gradient(f, x)
+    assert g.dtype == np.float32
+    assert dtypes == [np.complex64, np.float32]
+    np.testing.assert_allclose(g, 8 * x, rtol=1e-5)
+
+
+def test_linear_rules_keep_no_reference_to_their_input():
+    refs = []
+
+    def f(x):
+        y = np.fft.ifft(x)  # an intermediate that only the next rule could keep alive
+        refs.append(weakref.ref(pb.stop_gradient(y)))
+        out = np.fft.fft(y, n=20)
+        del y
+        return out
+
+    z = rand(16, dtype=complex)
+    _, back = pb.pullback(f, z)
+    gc.collect()
+    assert refs[0]() is None, "the fft rule kept its input alive"
+    check_adjoint(lambda v: np.fft.fft(np.fft.ifft(v), n=20), z)
+
+
+def test_constant_cotangent_needs_no_transform(monkeypatch):
+    calls = []
+    real_engine = fft_rules._engine
+
+    def counting_engine(x, name):
+        calls.append(name)
+        return real_engine(x, name)
+
+    monkeypatch.setattr(fft_rules, "_engine", counting_engine)
+    x = rand(64, dtype=complex)
+    _, back = pb.pullback(lambda x: np.sum(np.fft.fft(x)), x)
+    calls.clear()
+    (g,) = back(np.array(1.0 + 0.5j))
+    assert calls == []  # a delta at frequency 0, O(N)
+    expected = np.zeros(64, complex)
+    expected[0] = 64 * (1.0 + 0.5j)
+    np.testing.assert_allclose(g, expected)
+    for norm in NORMS:
+        for f in (np.fft.fft, np.fft.ifft, np.fft.fft2, np.fft.irfft):
+            xs = rand(6, 4, dtype=complex)
+            check_adjoint(lambda v: np.sum(f(v, norm=norm), axis=-1), xs)
+    check_adjoint(lambda v: np.sum(np.fft.irfft2(v), axis=(0, 1)), rand(3, 4, 3, dtype=complex))
+
+
+# ---------------------------------------------------------------- the seed (Zygote issue #204)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32, np.complex64])
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: np.abs(np.sum(np.fft.fft(x))),
+        lambda x: np.abs(np.sum(np.fft.ifft(x))),
+        lambda x: np.abs(np.fft.fft(x)[1]),
+    ],
+    ids=["abs_sum_fft", "abs_sum_ifft", "abs_fft_1"],
+)
+def test_seed_examples(f, dtype):
+    x = rand(10, dtype=dtype, seed=204)
+    (g,) = pb.gradient(f, x)
+    assert g.dtype == dtype
+    check_gradient(f, x)
+
+
+def test_seed_abs_fft_1_value():
+    # Zygote's thread printed the gradient of abs(fft(x)[1]) at [1, 2, 3]; check ours by hand:
+    x = np.array([1.0, 2.0, 3.0])
+    w = np.exp(-2j * np.pi * np.arange(3) / 3)
+    X1 = np.sum(x * w)
+    expected = np.real(np.conj(w) * X1) / np.abs(X1)
+    got = pb.gradient(lambda x: np.abs(np.fft.fft(x)[1]), x)[0]
+    np.testing.assert_allclose(got, expected, atol=1e-14)
+
+
+def test_seed_user_written_adjoint_with_the_n_scaling():
+    @pb.custom_adjoint
+    def my_fft(x):
+        def my_fft_back(g):
+            # g is the gradient of sum: a broadcast view every NumPy function accepts
+            assert isinstance(g, np.ndarray)
+            return (len(g) * np.fft.ifft(g),)
+
+        return np.fft.fft(x), my_fft_back
+
+    x = rand(10, dtype=complex, seed=204)
+    ours = pb.gradient(lambda x: np.abs(np.sum(my_fft(x))), x)[0]
+    builtin = pb.gradient(lambda x: np.abs(np.sum(np.fft.fft(x))), x)[0]
+    np.testing.assert_allclose(ours, builtin, atol=1e-13)
+    check_gradient(lambda x: np.abs(np.sum(my_fft(x))), x, modes=("reverse",))
+
+
+# ---------------------------------------------------------------- programs
+
+
+def phase_retrieval_loss(x, m):
+    return np.sum((np.abs(np.fft.fft2(x)) - m) ** 2)
+
+
+def test_phase_retrieval():
+    x = rand(6, 6)
+    m = np.abs(np.fft.fft2(rand(6, 6, seed=5)))
+    check_gradient(phase_retrieval_loss, x, m)
+
+
+def heat_equation_loss(u0, nu):
+    n = u0.shape[0]
+    k = 2 * np.pi * np.fft.rfftfreq(n, d=1.0 / n)
+    u = u0
+    for _ in range(20):
+        u = np.fft.irfft(np.fft.rfft(u) * np.exp(-nu * k ** 2 * 1e-3), n=n)
+        u = u + 0.01 * np.sin(u)
+    return np.sum(u ** 2)
+
+
+def test_heat_equation_solver():
+    check_gradient(heat_equation_loss, rand(16), np.array(0.3))
+
+
+def fno_layer(x, w_re, w_im, modes=3):
+    X = np.fft.rfft2(x)
+    W = w_re + 1j * w_im
+    Y = np.zeros_like(X)
+    Y[:, :modes, :modes] = X[:, :modes, :modes] * W
+    y = np.fft.irfft2(Y, s=x.shape[-2:])
+    return np.sum(np.tanh(y + x) ** 2)
+
+
+def test_fno_layer():
+    x = rand(2, 8, 8)
+    check_gradient(fno_layer, x, rand(3, 3), rand(3, 3))
+    check_gradient(fno_layer, x.astype(np.float32), rand(3, 3, dtype=np.float32), rand(3, 3, dtype=np.float32))
+
+
+def test_second_order_through_fft():
+    def inner(x, y):
+        return np.sum(np.fft.irfft(np.fft.rfft(x) * np.fft.rfft(y), n=8) ** 2)
+
+    check_gradient(lambda x: pb.gradient(inner, x, x8)[1], rand(8))
+    check_gradient(lambda z: pb.gradient(lambda w: np.sum(np.abs(np.fft.fft(w * z)) ** 2), z8)[0], z8)
+
+
+# ---------------------------------------------------------------- engine, errors
+
+
+def test_set_backend_runs_forward_and_adjoint_transforms():
+    calls = []
+
+    class Counting:
+        __ua_domain__ = "numpy.scipy.fft"
+
+        @staticmethod
+        def __ua_function__(method, args, kwargs):
+            if any(isinstance(a, Tracer) for a in args):
+                return NotImplemented
+            calls.append(method.__name__)
+            with scipy.fft.skip_backend(Counting):
+                return method(*args, **kwargs)
+
+    with scipy.fft.set_backend(Counting):
+        g = pb.gradient(lambda x: np.sum(np.abs(np.fft.rfft(x)) ** 2), x8)[0]
+    assert "rfftn" in calls and "irfftn" in calls
+    expected = pb.gradient(lambda x: np.sum(np.abs(np.fft.rfft(x)) ** 2), x8)[0]
+    np.testing.assert_allclose(g, expected)
+
+
+def test_set_workers_is_honoured():
+    x = rand(64, 64)
+    with scipy.fft.set_workers(2):
+        g = pb.gradient(lambda x: np.sum(np.abs(np.fft.fft2(x)) ** 2), x)[0]
+    np.testing.assert_allclose(g, 2 * 64 * 64 * x)
+
+
+def _numpy_error(call):
+    try:
+        call()
+    except Exception as e:  # noqa: BLE001
+        return type(e), str(e)
+    return None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: np.fft.fft(x, n=0),
+        lambda x: np.fft.fft(x, axis=3),
+        lambda x: np.fft.fft(x, norm="bad"),
+        lambda x: np.fft.fftn(x, s=(3, 3), axes=(0,)),
+        lambda x: np.fft.rfft(x + 1j),
+        lambda x: np.fft.irfft(x, n=-2),
+        lambda x: np.fft.fft2(x.reshape(-1)),
+    ],
+)
+def test_bad_input_raises_numpys_own_error(call):
+    x = rand(4, 3)
+    want = _numpy_error(lambda: call(x))
+    assert want is not None
+    with pytest.raises(want[0]) as info:
+        pb.gradient(lambda x: np.sum(np.abs(call(x))), x)
+    assert str(info.value) == want[1]
+
+
+def test_out_argument_under_tracing_is_a_clear_error():
+    buf = np.empty(8, complex)
+    with pytest.raises(pb.TracedConversionError):
+        pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x, out=buf))), x8)
