@@ -110,13 +110,6 @@ class TracedArray(Tracer):
     def size(self) -> int:
         return self._value.size
 
-    def __len__(self) -> int:
-        return len(self._value)
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
     def __repr__(self) -> str:
         kind = type(self._trace).__name__.replace("Trace", "").lower()
         return f"TracedArray({strip(self)!r}, {kind} level {self._trace.level})"
@@ -148,6 +141,7 @@ class TracedArray(Tracer):
         if not isinstance(other, Tracer):
             raise TracedConversionError("an in-place update with an untraced result")
         self._value, self._trace, self._aux = other._value, other._trace, other._aux
+        self.__class__ = type(other)
 
     # ---- protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -177,13 +171,6 @@ class TracedArray(Tracer):
             out = kwargs.pop("out")
             return _write_out(out, _call(func, handler, args, kwargs))
         return _call(func, handler, args, kwargs)
-
-    # ---- indexing
-    def __getitem__(self, index):
-        return R.FUNCTIONS[TracedArray.__getitem__](self, index)
-
-    def __setitem__(self, index, value):
-        self._become(R.FUNCTIONS[TracedArray.__setitem__](self, value, index))
 
     # ---- operators (the lean path: straight to the ufunc rule)
     __add__ = _binary(np.add)
@@ -253,7 +240,7 @@ class TracedArray(Tracer):
         return R.FUNCTIONS[TracedArray.astype](self, np.dtype(dtype))
 
     def copy(self, *args, **kwargs):
-        return type(self)(self._value, self._trace, self._aux)  # a new identity, same record
+        return traced(self._value, self._trace, self._aux)  # a new identity, same record
 
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and not isinstance(shape[0], int):
@@ -287,6 +274,36 @@ for _name, _func in [
     setattr(TracedArray, _name, _method(_func, _name))
 
 
+class TracedNDArray(TracedArray):
+    """A traced array of one or more dimensions: it also indexes, iterates and has a length.
+
+    (A 0-d traced value has no sequence protocol, so that NumPy converts it with
+    ``float()`` when it is assigned into a plain array, and the error is ours.)
+    """
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, index):
+        return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
+
+    def __setitem__(self, index, value):
+        self._become(R.FUNCTIONS[TracedNDArray.__setitem__](self, value, index))
+
+
+def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
+    """A tracer of the right class for ``value``'s number of dimensions."""
+    if getattr(value, "ndim", 0):
+        return TracedNDArray(value, trace, aux)
+    return TracedArray(value, trace, aux)
+
+
 def _call(func, handler, args, kwargs):
     for v in kwargs.values():
         if isinstance(v, Tracer):
@@ -308,4 +325,4 @@ def _write_out(out, result):
     return target
 
 
-set_tracer_class(TracedArray)
+set_tracer_class(traced)

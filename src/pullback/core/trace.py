@@ -36,13 +36,16 @@ class Tracer:
         self._aux = aux
 
 
-_TracerClass: type = Tracer
+_TracerClass: Callable = Tracer
 
 
-def set_tracer_class(cls: type) -> None:
-    """Let the dispatch layer choose the concrete (array-aware) tracer class."""
+def set_tracer_class(factory: Callable) -> None:
+    """Let the dispatch layer choose the concrete (array-aware) tracer class.
+
+    ``factory(value, trace, aux)`` builds a tracer.
+    """
     global _TracerClass
-    _TracerClass = cls
+    _TracerClass = factory
 
 
 def strip(x: Any) -> Any:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Tracer, strip
-from ..dispatch import TracedArray
-from .registry import deflinear, register
+from ..dispatch import TracedArray, traced
+from .registry import deflinear, defnondiff, register
 
 
 def _top_trace(*args):
@@ -40,9 +40,10 @@ for _f in (np.zeros_like, np.ones_like, np.empty_like):
 def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
     """``np.full_like``; a traced ``fill_value`` is broadcast, so its gradient flows."""
     if isinstance(fill_value, Tracer):
-        dt = np.result_type(a) if dtype is None else np.dtype(dtype)
-        shp = np.shape(a) if shape is None else shape
-        return np.broadcast_to(fill_value, shp).astype(dt) + np.zeros_like(strip(a), dtype=dt, shape=shp)
+        plain = strip(a)
+        dt = plain.dtype if dtype is None else np.dtype(dtype)
+        shp = plain.shape if shape is None else shape
+        return np.broadcast_to(fill_value, shp).astype(dt) + np.zeros_like(plain, dtype=dt, shape=shp)
     return _like(np.full_like)(a, fill_value, dtype, order, subok, shape, **kwargs)
 
 
@@ -50,7 +51,7 @@ register(np.full_like, full_like, "composite")
 
 
 def copy(a, *args, **kwargs):
-    return TracedArray(a._value, a._trace, a._aux) if isinstance(a, TracedArray) else np.copy(a)
+    return traced(a._value, a._trace, a._aux) if isinstance(a, TracedArray) else np.copy(a)
 
 
 register(np.copy, copy, "composite")
@@ -65,3 +66,8 @@ def astype_adjoint(g, shape, dtype, new_dtype):
 
 
 deflinear(TracedArray.astype, astype_adjoint, raw=astype_raw, name="astype")
+
+
+# dtype and shape queries: their answers carry no gradient
+for _f in (np.result_type, np.can_cast, np.min_scalar_type, np.may_share_memory, np.shares_memory):
+    defnondiff(_f)

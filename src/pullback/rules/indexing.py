@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dispatch import TracedArray
+from ..dispatch import TracedNDArray
 from .registry import deflinear, defvjp
 
 
@@ -36,7 +36,7 @@ def scatter_adjoint(g, shape, dtype, out_shape, out_dtype, index):
     return getitem(g, index)
 
 
-getitem = deflinear(TracedArray.__getitem__, getitem_adjoint, raw=getitem_raw, name="getitem")
+getitem = deflinear(TracedNDArray.__getitem__, getitem_adjoint, raw=getitem_raw, name="getitem")
 scatter = deflinear(scatter_raw, scatter_adjoint, name="scatter_add", key=False)
 
 
@@ -63,7 +63,7 @@ def setitem_jvp_value(t, ans, x, value, index):
 
 
 setitem = defvjp(
-    TracedArray.__setitem__,
+    TracedNDArray.__setitem__,
     [setitem_vjp_x, setitem_vjp_value, None],
     [setitem_jvp_x, setitem_jvp_value, None],
     raw=setitem_raw,

@@ -1,0 +1,137 @@
+"""``python -m pullback demo | bench | check | info``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import pullback as pb
+
+
+def _fd_gradient(f, x, eps=1e-6):
+    """Central finite differences, one real coordinate at a time (complex-aware)."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float64))
+    g = np.zeros_like(x)
+    units = [1.0, 1j] if x.dtype.kind == "c" else [1.0]
+    for idx in np.ndindex(x.shape):
+        for u in units:
+            e = np.zeros_like(x)
+            e[idx] = u * eps
+            d = (f(x + e) - f(x - e)) / (2 * eps)
+            g[idx] += d if u == 1.0 else 1j * d
+    return g
+
+
+def _show(title, x, f):
+    (g,) = pb.gradient(f, x)
+    fd = _fd_gradient(f, x)
+    err = float(np.max(np.abs(g - fd)))
+    print(f"\n{title}")
+    ok = err < 1e-5 * max(1.0, float(np.max(np.abs(fd))))
+    with np.printoptions(precision=5, suppress=True, linewidth=150):
+        print(f"  x[:5]                  = {np.asarray(x).ravel()[:5]}")
+        print(f"  pullback gradient[:5]  = {np.asarray(g).ravel()[:5]}")
+        print(f"  finite differences[:5] = {np.asarray(fd).ravel()[:5]}")
+    print(f"  max |difference| over all {np.size(x)} entries = {err:.1e}   {'OK' if ok else 'MISMATCH'}")
+    return ok
+
+
+def demo() -> int:
+    """The seed problem (Zygote issue #204) and a phase-retrieval loss, with unmodified np.fft."""
+    rng = np.random.default_rng(204)
+    print("pullback demo: gradients of unmodified NumPy FFT code, checked against finite differences")
+    ok = True
+    x = rng.standard_normal(10)
+    ok &= _show("1. the seed problem: abs(sum(np.fft.fft(x))), x real[10]", x, lambda x: np.abs(np.sum(np.fft.fft(x))))
+    z = rng.standard_normal(10) + 1j * rng.standard_normal(10)
+    ok &= _show("   ... and abs(sum(np.fft.ifft(z))), z complex[10]", z, lambda z: np.abs(np.sum(np.fft.ifft(z))))
+    ok &= _show("   ... and abs(np.fft.fft(x)[1])", x, lambda x: np.abs(np.fft.fft(x)[1]))
+
+    truth = rng.standard_normal((8, 8))
+    m = np.abs(np.fft.fft2(truth))
+    x0 = truth + 0.3 * rng.standard_normal((8, 8))
+
+    def loss(x):
+        return np.sum((np.abs(np.fft.fft2(x)) - m) ** 2)
+
+    ok &= _show("2. phase retrieval: sum((abs(np.fft.fft2(x)) - m)**2), x real[8, 8]", x0, loss)
+
+    x = x0.copy()
+    first = float(loss(x))
+    for _ in range(200):
+        x = x - 2e-4 * pb.gradient(loss, x)[0]
+    print(f"\n   200 gradient-descent steps on the phase-retrieval loss: {first:.3f} -> {float(loss(x)):.3f}")
+    print("\nall gradients match finite differences" if ok else "\nSOME GRADIENTS DID NOT MATCH")
+    return 0 if ok else 1
+
+
+def check() -> int:
+    """Adjoint (dot-product) checks of every numpy.fft transform at small sizes, on this install."""
+    from pullback.testing import check_adjoint
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 6))
+    z = x + 1j * rng.standard_normal((5, 6))
+    cases = {
+        "fft": (np.fft.fft, z), "ifft": (np.fft.ifft, z), "fftn": (np.fft.fftn, z), "ifftn": (np.fft.ifftn, z),
+        "rfft": (np.fft.rfft, x), "irfft": (np.fft.irfft, z), "rfftn": (np.fft.rfftn, x),
+        "irfftn": (np.fft.irfftn, z), "hfft": (np.fft.hfft, z), "ihfft": (np.fft.ihfft, x),
+    }
+    failed = 0
+    for name, (f, arg) in cases.items():
+        for norm in (None, "ortho", "forward"):
+            try:
+                check_adjoint(lambda v, f=f, norm=norm: f(v, norm=norm), arg)
+            except AssertionError as e:
+                failed += 1
+                print(f"FAIL {name} norm={norm}: {e}")
+    print(f"{len(cases) * 3 - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def info() -> int:
+    import scipy
+    import scipy.fft
+
+    from pullback.rules import registry
+
+    kinds: dict = {}
+    for kind in registry.all_rules().values():
+        kinds[kind] = kinds.get(kind, 0) + 1
+    print(f"pullback {pb.__version__}  numpy {np.__version__}  scipy {scipy.__version__}")
+    print(f"scipy.fft workers: {scipy.fft.get_workers()}")
+    print("rules: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    return 0
+
+
+def bench(argv: list[str]) -> int:
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "peers.py"
+    if not script.exists():
+        print("the benchmarks live in the repository's benchmarks/ folder: run this from a clone")
+        return 1
+    import runpy
+
+    sys.argv = [str(script), *argv]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    cmd = argv[0] if argv else "demo"
+    if cmd == "demo":
+        return demo()
+    if cmd == "check":
+        return check()
+    if cmd == "info":
+        return info()
+    if cmd == "bench":
+        return bench(argv[1:])
+    print("usage: python -m pullback [demo | bench [options] | check | info]")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The engine: iterative sweep, released cotangents, structural zeros, nesting."""
+
+import gc
+import sys
+import weakref
+
+import numpy as np
+import pytest
+
+import pullback as pb
+from pullback.core import Node, backward
+
+
+def test_long_chain_does_not_hit_the_recursion_limit():
+    n = 100_000
+    assert n > sys.getrecursionlimit()
+
+    def f(x):
+        for _ in range(n):
+            x = x * 1.0
+        return x
+
+    assert pb.gradient(f, 2.0) == (1.0,)
+
+
+def test_cotangents_are_released_after_their_last_consumer():
+    alive = []
+
+    @pb.custom_adjoint
+    def probe(x):
+        def probe_back(g):
+            g = g + 0.0  # a cotangent this node allocated
+            alive.append(weakref.ref(g))
+            gc.collect()
+            # every earlier probe's cotangent has been consumed by now
+            assert all(r() is None for r in alive[:-2])
+            return (g,)
+
+        return x, probe_back
+
+    def f(x):
+        for _ in range(20):
+            x = np.sin(probe(x))
+        return np.sum(x)
+
+    pb.gradient(f, np.ones(1000))
+    assert len(alive) == 20
+
+
+def test_structural_zero_skips_branches_without_gradient():
+    @pb.custom_adjoint
+    def never(x):
+        def never_back(g):
+            raise AssertionError("a branch that does not reach the output was differentiated")
+
+        return x * 1.0, never_back
+
+    def f(x):
+        unused = never(x) * 3  # noqa: F841
+        return np.sum(x ** 2)
+
+    np.testing.assert_allclose(pb.gradient(f, np.ones(3))[0], 2 * np.ones(3))
+
+
+def test_backward_on_hand_built_tape():
+    leaf = Node((), None)
+    mid = Node((leaf, leaf), lambda g: (2 * g, 3 * g))
+    root = Node((mid,), lambda g: (g,))
+    assert backward([root], [1.0], [leaf]) == [5.0]
+
+
+def test_perturbation_confusion():
+    # d/dx [x * d/dy (x + y)] = 1 (Siskind & Pearlmutter)
+    assert pb.gradient(lambda x: x * pb.gradient(lambda y: x + y, 2.0)[0], 3.0) == (1.0,)
+    # forward over reverse and reverse over forward
+    inner = lambda x: x * pb.jvp(lambda y: x + y, (2.0,), (1.0,))[1]
+    assert float(pb.gradient(inner, 3.0)[0]) == 1.0
+    _, t = pb.jvp(lambda x: x * pb.gradient(lambda y: x + y, 2.0)[0], (3.0,), (1.0,))
+    assert float(t) == 1.0
+    _, t = pb.jvp(lambda x: x * pb.jvp(lambda y: x * y, (2.0,), (1.0,))[1], (3.0,), (1.0,))
+    assert float(t) == 6.0  # d/dx [x * x] at 3
+
+
+def test_third_derivative():
+    f = lambda x: np.sin(x) * x
+    d1 = lambda x: pb.gradient(f, x)[0]
+    d2 = lambda x: pb.gradient(d1, x)[0]
+    d3 = lambda x: pb.gradient(d2, x)[0]
+    x = 0.7
+    want = -3 * np.sin(x) - x * np.cos(x)
+    assert abs(d3(x) - want) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hessian_of_fft_loss_matches_finite_differences(dtype):
+    m = np.abs(np.fft.fft(np.linspace(0, 1, 6)))
+
+    def loss(x):
+        return np.sum((np.abs(np.fft.fft(x)) - m) ** 2)
+
+    x = np.linspace(-1, 1, 6).astype(dtype) + 0.1
+    H = pb.hessian(loss, x)
+    eps = 1e-6
+    x64 = x.astype(np.float64)
+    fd = np.stack(
+        [
+            (pb.gradient(loss, x64 + eps * e)[0] - pb.gradient(loss, x64 - eps * e)[0]) / (2 * eps)
+            for e in np.eye(6)
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(H, fd, rtol=1e-3 if dtype == np.float32 else 1e-6, atol=1e-4)

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+import pullback as pb
+from pullback.dispatch import TracedArray
+from pullback.testing import check_gradient
+
+from .cases import case_id, rand
+
+x = rand(3, 4)
+z = rand(3, 4, dtype=complex)
+
+
+def _fill(x, op):
+    y = op(x)
+    y[:, 1:3] = x[:, 1:3] ** 2
+    return y
+
+
+CASES = [
+    (np.zeros_like, lambda x: _fill(x, np.zeros_like), (x,)),
+    (np.ones_like, lambda x: _fill(x, np.ones_like) * x, (z,)),
+    (np.empty_like, lambda x: _fill(x, lambda v: np.empty_like(v) * 0) + x, (x,)),
+    (np.full_like, lambda x, c: np.full_like(x, c) * x, (x, np.array(1.5))),
+    (np.copy, lambda x: np.copy(x) * x, (z,)),
+    (TracedArray.astype, lambda x: x.astype(np.complex128) * 1j + x.astype(np.float64) + x.astype(complex).real, (x,)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_rule(case):
+    _, f, args = case
+    check_gradient(f, *args)
+
+
+def test_like_creators_give_traced_constants():
+    def f(x):
+        z = np.zeros_like(x)
+        assert isinstance(z, TracedArray)
+        z[0] = x[0] * 3
+        return np.sum(z)
+
+    np.testing.assert_allclose(pb.gradient(f, np.ones(3))[0], [3.0, 0.0, 0.0])
+
+
+def test_integer_like_is_plain():
+    def f(x):
+        k = np.zeros_like(x, dtype=int)
+        assert type(k) is np.ndarray
+        return np.sum(x)
+
+    pb.gradient(f, np.ones(3))
+
+
+def test_copy_is_independent():
+    def f(x):
+        y = x.copy()
+        y[0] = 0.0
+        return np.sum(x) + 2 * np.sum(y)
+
+    np.testing.assert_allclose(pb.gradient(f, np.ones(3))[0], [1.0, 3.0, 3.0])
+
+
+def test_astype_round_trip_keeps_dtype():
+    (g,) = pb.gradient(lambda x: np.sum(x.astype(np.float64) ** 2), np.ones(3, np.float32))
+    assert g.dtype == np.float32

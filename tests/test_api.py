@@ -1,0 +1,303 @@
+"""The user-facing API (DESIGN section 1) and its contract (section 2)."""
+
+import dataclasses
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+import pullback as pb
+
+from . import _thirdparty
+
+x3 = np.array([0.5, -1.0, 2.0])
+
+
+def test_gradient_value_and_gradient():
+    f = lambda x, y: np.sum(x * y) + np.sum(np.sin(x))
+    y = np.array([1.0, 2.0, 3.0])
+    gx, gy = pb.gradient(f, x3, y)
+    np.testing.assert_allclose(gx, y + np.cos(x3))
+    np.testing.assert_allclose(gy, x3)
+    v, (gx2, _) = pb.value_and_gradient(f, x3, y)
+    assert v == pytest.approx(f(x3, y))
+    np.testing.assert_allclose(gx2, gx)
+
+
+def test_keyword_arguments_pass_through():
+    f = lambda x, scale=1.0: scale * np.sum(x ** 2)
+    (g,) = pb.gradient(f, x3, scale=3.0)
+    np.testing.assert_allclose(g, 6 * x3)
+
+
+def test_pullback_back_can_be_called_twice():
+    y, back = pb.pullback(lambda x: np.sin(x) * 2, x3)
+    np.testing.assert_allclose(y, 2 * np.sin(x3))
+    g1 = back(np.ones(3))[0]
+    g2 = back(np.ones(3))[0]
+    np.testing.assert_allclose(g1, 2 * np.cos(x3))
+    np.testing.assert_allclose(g2, g1)
+    np.testing.assert_allclose(back(2 * np.ones(3))[0], 2 * g1)
+
+
+def test_pullback_of_several_outputs():
+    out, back = pb.pullback(lambda x: (x * 2, {"s": np.sum(x)}), x3)
+    (g,) = back((np.ones(3), {"s": 1.0}))
+    np.testing.assert_allclose(g, 3 * np.ones(3))
+
+
+def test_grad_argnums_has_aux():
+    f = lambda x, y: (np.sum(x * y), "aux")
+    gx, aux = pb.grad(f, has_aux=True)(x3, 2.0)
+    np.testing.assert_allclose(gx, 2 * np.ones(3))
+    assert aux == "aux"
+    gs = pb.grad(lambda x, y: np.sum(x * y), argnums=(0, 1))(x3, 2.0)
+    np.testing.assert_allclose(gs[0], 2 * np.ones(3))
+    assert gs[1] == pytest.approx(np.sum(x3))
+    (v, aux), g = pb.value_and_grad(f, argnums=1, has_aux=True)(x3, 2.0)
+    assert v == pytest.approx(2 * np.sum(x3)) and aux == "aux"
+    assert g == pytest.approx(np.sum(x3))
+
+
+Point = namedtuple("Point", "x y")
+
+
+@dataclasses.dataclass
+class Params:
+    w: np.ndarray
+    b: float
+
+
+def test_argument_trees():
+    def f(t, lst, d, p, params):
+        return np.sum(t[0] * t[1]) + lst[0] ** 2 + np.sum(d["a"]) + p.x * p.y + np.sum(params.w) * params.b
+
+    args = ((x3, x3), [3.0], {"a": x3}, Point(2.0, 5.0), Params(np.ones(2), 4.0))
+    gt, gl, gd, gp, gparams = pb.gradient(f, *args)
+    assert isinstance(gt, tuple) and isinstance(gl, list) and isinstance(gp, Point)
+    np.testing.assert_allclose(gt[0], x3)
+    assert gl == [6.0]
+    np.testing.assert_allclose(gd["a"], np.ones(3))
+    assert gp == Point(5.0, 2.0)
+    assert isinstance(gparams, Params)
+    np.testing.assert_allclose(gparams.w, 4 * np.ones(2))
+    assert gparams.b == 2.0
+
+
+def test_scalars_and_non_differentiable_arguments():
+    g = pb.gradient(lambda x, n, mask, name, none: x ** n * np.sum(mask), 3.0, 2, np.array([True, True]), "s", None)
+    assert g == (12.0, None, None, None, None)
+    assert isinstance(g[0], float)
+    (gi,) = pb.gradient(lambda k: np.sum(k * 2.0), np.arange(3))
+    assert gi is None
+    (g32,) = pb.gradient(lambda x: x * x, np.float32(3.0))
+    assert isinstance(g32, np.float32) and g32 == 6.0
+
+
+def test_dtype_is_preserved():
+    for dtype in (np.float32, np.float64, np.complex64, np.complex128):
+        x = np.ones(4, dtype=dtype)
+        (g,) = pb.gradient(lambda x: np.sum(np.abs(x * 2.0) ** 2), x)
+        assert g.dtype == dtype
+
+
+def test_gradient_of_a_constant_is_zero():
+    (g,) = pb.gradient(lambda x: 3.0, x3)
+    np.testing.assert_array_equal(g, np.zeros(3))
+
+
+def test_gradient_needs_a_real_scalar():
+    with pytest.raises(TypeError, match="real scalar"):
+        pb.gradient(lambda x: x * 2, x3)
+    with pytest.raises(TypeError, match="complex"):
+        pb.gradient(lambda x: np.sum(x * 1j), x3)
+
+
+def test_sum_pullback_is_a_broadcast_view_every_function_accepts():
+    seen = {}
+
+    @pb.custom_adjoint
+    def spy(x):
+        def spy_back(g):
+            seen["g"] = g
+            return (np.fft.ifft(g) * len(g),)
+
+        return x * 1.0, spy_back
+
+    pb.gradient(lambda x: np.abs(np.sum(spy(x))), x3 + 0j)
+    g = seen["g"]
+    assert isinstance(g, np.ndarray) and g.strides == (0,)
+
+
+def test_stop_gradient():
+    (g,) = pb.gradient(lambda x: np.sum(x * pb.stop_gradient(x)), x3)
+    np.testing.assert_allclose(g, x3)
+
+
+def test_imperative_updates():
+    def f(X, W):
+        Y = np.zeros_like(X)
+        Y[:, :2] = X[:, :2] * W
+        Y[:, 2] += X[:, 2] ** 2
+        Y *= 2.0
+        return np.sum(Y ** 2)
+
+    X = np.arange(6.0).reshape(2, 3) + 1
+    W = np.array([1.0, 2.0])
+    pb.testing.check_gradient(f, X, W)
+
+
+def test_value_dependent_control_flow():
+    def f(x):
+        total = 0.0
+        for xi in x:  # iteration
+            if xi > 0:  # __bool__ of a comparison
+                total = total + xi ** 2
+            else:
+                total = total - xi
+        return total if len(x) == 3 and x.shape == (3,) and x.ndim == 1 else 0.0
+
+    np.testing.assert_allclose(pb.gradient(f, x3)[0], [1.0, -1.0, 4.0])
+
+
+def test_attributes_and_methods():
+    z = np.array([[1 + 2j, 3 - 1j], [0.5j, 2.0]])
+
+    def f(z):
+        a = z.real.sum() + z.imag.mean() + z.T.conj()[0, 1].real
+        b = z.reshape(4).astype(np.complex128).sum().real + np.abs(z).max()
+        return a + b + z.size + np.real(z.copy()).min()
+
+    pb.testing.check_gradient(f, z)
+
+
+def test_custom_adjoint_records_only_when_traced():
+    calls = []
+
+    @pb.custom_adjoint
+    def double(x):
+        def double_back(g):
+            calls.append(1)
+            return (2 * g,)
+
+        return 2 * x, double_back
+
+    np.testing.assert_allclose(double(x3), 2 * x3)
+    (g,) = pb.gradient(lambda x: np.sum(double(x) ** 2), x3)
+    np.testing.assert_allclose(g, 8 * x3)
+    assert calls == [1]
+    # forward mode by transposing the pullback
+    _, t = pb.jvp(double, (x3,), (np.ones(3),))
+    np.testing.assert_allclose(t, 2 * np.ones(3))
+
+
+def test_adjoint_for_another_librarys_function():
+    x = np.array([0.3, -0.2])
+    with pytest.raises(pb.TracedConversionError):
+        pb.gradient(lambda x: np.sum(_thirdparty.softplus(x)), x)
+
+    original = _thirdparty.softplus
+
+    @pb.adjoint(_thirdparty.softplus)
+    def softplus_rule(x):
+        y = original(x) if not isinstance(x, pb.core.Tracer) else np.log1p(np.exp(x))
+        return y, lambda g: (g / (1 + np.exp(-x)),)
+
+    try:
+        (g,) = pb.gradient(lambda x: np.sum(_thirdparty.softplus(x)), x)
+        np.testing.assert_allclose(g, 1 / (1 + np.exp(-x)))
+        np.testing.assert_allclose(_thirdparty.softplus(x), original(x))
+    finally:
+        _thirdparty.softplus = original
+
+
+def test_adjoint_overrides_a_numpy_rule():
+    from pullback.rules import registry
+
+    saved = registry.UFUNCS[np.cbrt], registry.KINDS[np.cbrt]
+
+    @pb.adjoint(np.cbrt)
+    def cbrt_rule(x):
+        return np.cbrt(x), lambda g: (g * 0 + 42.0,)
+
+    try:
+        (g,) = pb.gradient(lambda x: np.sum(np.cbrt(x)), x3)
+        np.testing.assert_allclose(g, 42.0)
+    finally:
+        registry.UFUNCS[np.cbrt], registry.KINDS[np.cbrt] = saved
+
+
+def test_nondifferentiable_declaration():
+    def bucket(x):
+        return np.floor(x)
+
+    def f(x):
+        return np.sum(np.unwrap(x) * 0) + np.sum(x)
+
+    with pytest.raises(pb.NoRuleError, match="numpy.unwrap"):
+        pb.gradient(f, x3)
+
+
+def test_unknown_function_error_names_it_and_says_how_to_register():
+    with pytest.raises(pb.NoRuleError) as info:
+        pb.gradient(lambda x: np.sum(np.nextafter(x, 1.0)), x3)
+    msg = str(info.value)
+    assert "numpy.nextafter" in msg and "pullback.adjoint" in msg and "nondifferentiable" in msg
+
+
+def test_bad_input_raises_numpys_own_error():
+    for call in (lambda x: np.reshape(x, (7,)), lambda x: x + np.ones(4), lambda x: np.sum(x, axis=3)):
+        try:
+            call(x3)
+        except Exception as e:  # noqa: BLE001
+            want = (type(e), str(e))
+        with pytest.raises(want[0]) as info:
+            pb.gradient(lambda x: np.sum(call(x)), x3)
+        assert str(info.value) == want[1]
+
+
+def test_converting_a_traced_value_is_a_clear_error():
+    plain = np.zeros(3)
+
+    def assign(x):
+        plain[0] = x[0]
+        return np.sum(x)
+
+    for f in (lambda x: np.sum(np.asarray(x)), lambda x: float(np.sum(x)), assign, lambda x: np.array(x).sum()):
+        with pytest.raises(pb.TracedConversionError, match="drop the gradient"):
+            pb.gradient(f, x3)
+
+
+def test_checkpoint_gives_the_same_gradient():
+    k = np.exp(-np.arange(33) / 8.0)
+    block = lambda x: np.tanh(np.fft.irfft(np.fft.rfft(x) * k, n=64))
+
+    def deep(x, blk):
+        for _ in range(5):
+            x = blk(x)
+        return np.sum(x ** 2)
+
+    x = np.linspace(-1, 1, 64)
+    g_plain = pb.gradient(deep, x, block)[0]
+    g_ckpt = pb.gradient(deep, x, pb.checkpoint(block))[0]
+    np.testing.assert_allclose(g_ckpt, g_plain, rtol=1e-12)
+    v = np.random.default_rng(0).standard_normal(64)
+    _, t = pb.jvp(lambda x: deep(x, pb.checkpoint(block)), (x,), (v,))
+    np.testing.assert_allclose(t, np.dot(g_plain, v), rtol=1e-10)
+
+
+def test_jacobian_forward_and_reverse_agree():
+    f = lambda z: np.fft.fft(z) * z[0]
+    z = np.array([1 + 1j, 2.0, -1j])
+    Jf = pb.jacobian(f, z, mode="forward")
+    Jr = pb.jacobian(f, z, mode="reverse")
+    np.testing.assert_allclose(Jf, Jr, atol=1e-12)
+    J = pb.jacobian(np.fft.fft, z)
+    np.testing.assert_allclose(J, np.fft.fft(np.eye(3), axis=0), atol=1e-12)
+
+
+def test_hvp_matches_hessian():
+    f = lambda x: np.sum(np.sin(x) * x ** 2)
+    v = np.array([1.0, 0.5, -2.0])
+    (hv,) = pb.hvp(f, (x3,), (v,))
+    np.testing.assert_allclose(hv, pb.hessian(f, x3) @ v)
