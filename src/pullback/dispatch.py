@@ -35,6 +35,9 @@ def _known(t: type) -> bool:
     return ok
 
 
+_COMMON: set = {np.ndarray, float, int, complex, np.float64, np.float32, np.complex128, np.complex64}
+
+
 def _ufunc(u: np.ufunc):
     h = R.UFUNCS.get(u)
     if h is None:
@@ -146,7 +149,8 @@ class TracedArray(Tracer):
     # ---- protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         for x in inputs:
-            if hasattr(type(x), "__array_ufunc__") and not _known(type(x)):
+            t = type(x)
+            if t not in _COMMON and hasattr(t, "__array_ufunc__") and not _known(t):
                 return NotImplemented
         out = kwargs.pop("out", None)
         if method == "__call__":
@@ -325,4 +329,5 @@ def _write_out(out, result):
     return target
 
 
+_COMMON.update((TracedArray, TracedNDArray))
 set_tracer_class(traced)

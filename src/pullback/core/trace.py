@@ -74,15 +74,23 @@ class Trace:
         self.level = next(_next_level)
 
     def _split(self, args: tuple):
+        """Unwrap this level: the values, which arguments were traced here, their
+        nodes or tangents, and whether any value is still traced at an outer level."""
         vals = list(args)
         argnums = []
         auxes = []
+        nested = False
         for i, a in enumerate(args):
-            if isinstance(a, Tracer) and a._trace is self:
-                vals[i] = a._value
-                argnums.append(i)
-                auxes.append(a._aux)
-        return vals, argnums, auxes
+            if isinstance(a, Tracer):
+                if a._trace is self:
+                    vals[i] = v = a._value
+                    argnums.append(i)
+                    auxes.append(a._aux)
+                    if isinstance(v, Tracer):
+                        nested = True
+                else:
+                    nested = True
+        return vals, argnums, auxes, nested
 
 
 class ReverseTrace(Trace):
@@ -97,8 +105,8 @@ class ReverseTrace(Trace):
     constant = new  # a value with no parents receives no cotangent unless asked for
 
     def process(self, prim: Primitive, args: tuple, kwargs: dict) -> Any:
-        vals, argnums, parents = self._split(args)
-        ans, back = prim.vjp(argnums, vals, kwargs)
+        vals, argnums, parents, nested = self._split(args)
+        ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:
             return ans
         return _TracerClass(ans, self, Node(tuple(parents), back))
@@ -116,8 +124,8 @@ class ForwardTrace(Trace):
         return _TracerClass(value, self, None)
 
     def process(self, prim: Primitive, args: tuple, kwargs: dict) -> Any:
-        vals, argnums, tangents = self._split(args)
-        ans, tangent = prim.jvp(argnums, vals, tangents, kwargs)
+        vals, argnums, tangents, nested = self._split(args)
+        ans, tangent = prim.jvp(argnums, vals, tangents, kwargs, nested)
         if tangent is NOT_TRACED:
             return ans
         return _TracerClass(ans, self, tangent)
@@ -126,9 +134,11 @@ class ForwardTrace(Trace):
 class Primitive:
     """A differentiable function: ``raw`` computes it on untraced values.
 
-    Subclasses supply ``vjp(argnums, vals, kwargs) -> (ans, back)`` where
-    ``back(g)`` returns one cotangent per traced argument, and
-    ``jvp(argnums, vals, tangents, kwargs) -> (ans, tangent)``.
+    Subclasses supply ``vjp(argnums, vals, kwargs, nested) -> (ans, back)``
+    where ``back(g)`` returns one cotangent per traced argument, and
+    ``jvp(argnums, vals, tangents, kwargs, nested) -> (ans, tangent)``.
+    ``nested`` says whether ``vals`` still hold values traced at outer levels
+    (then :meth:`evaluate` dispatches again; otherwise it calls ``raw``).
     """
 
     __slots__ = ("name", "raw")
@@ -151,10 +161,14 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
-    def vjp(self, argnums, vals, kwargs):  # pragma: no cover - interface
+    def evaluate(self, vals, kwargs, nested):
+        """The primitive's value on arguments unwrapped at one level."""
+        return self(*vals, **kwargs) if nested else self.raw(*vals, **kwargs)
+
+    def vjp(self, argnums, vals, kwargs, nested):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def jvp(self, argnums, vals, tangents, kwargs):  # pragma: no cover - interface
+    def jvp(self, argnums, vals, tangents, kwargs, nested):  # pragma: no cover - interface
         raise NotImplementedError
 
 

@@ -32,9 +32,9 @@ import operator
 import warnings
 
 import numpy as np
-import scipy.fft as sfft
 
 from ..core import strip
+from . import fft_engine as engine
 from .registry import defcomposite, deflinear, defnondiff
 
 _NORMS = (None, "backward", "ortho", "forward")
@@ -62,25 +62,12 @@ def _complex_dtype(dtype):
 # ---------------------------------------------------------------- the engine (plain arrays)
 
 
-def _engine(x, numpy_name):
-    """scipy.fft for NumPy arrays; the array's own numpy.fft (via its protocols) otherwise."""
-    if isinstance(x, (np.ndarray, np.generic)):
-        return getattr(sfft, numpy_name)
-    return getattr(np.fft, numpy_name)
-
-
-def _w(x, workers):
-    """``workers`` for scipy.fft (NumPy arrays); other engines take no such argument."""
-    return {"workers": workers} if workers is not None and isinstance(x, np.ndarray) else {}
-
-
 def _constant_along(x, axes) -> bool:
     """A NumPy view that does not vary along ``axes`` (a broadcast constant, e.g. from ``sum``)."""
-    return (
-        isinstance(x, np.ndarray)
-        and x.size > 1
-        and all(x.strides[a] == 0 for a in axes)
-    )
+    if type(x) is not np.ndarray or x.size <= 1:
+        return False
+    strides = x.strides
+    return all(strides[a] == 0 for a in axes)
 
 
 def _delta(x, axes, out_lengths, factor):
@@ -95,24 +82,22 @@ def _delta(x, axes, out_lengths, factor):
 
 
 def c2c_raw(x, s, axes, norm, forward, workers=None):
-    lengths = [x.shape[a] for a in axes]
-    if list(s) == lengths and _constant_along(x, axes):
+    if _constant_along(x, axes) and all(x.shape[a] == n for a, n in zip(axes, s)):
         n = math.prod(s)
         return _delta(x, axes, s, n * _scale(norm, forward, n))
-    return _engine(x, "fftn" if forward else "ifftn")(x, s=s, axes=axes, norm=norm, **_w(x, workers))
+    return engine.c2c(x, s, axes, norm, forward, workers)
 
 
 def r2c_raw(x, s, axes, norm, workers=None):
-    lengths = [x.shape[a] for a in axes]
-    if list(s) == lengths and _constant_along(x, axes):
+    if _constant_along(x, axes) and all(x.shape[a] == n for a, n in zip(axes, s)):
         n = math.prod(s)
         half = list(s[:-1]) + [s[-1] // 2 + 1]
         return _delta(x, axes, half, n * _scale(norm, True, n))
-    return _engine(x, "rfftn")(x, s=s, axes=axes, norm=norm, **_w(x, workers))
+    return engine.r2c(x, s, axes, norm, workers)
 
 
 def c2r_raw(x, s, axes, norm, workers=None):
-    return _engine(x, "irfftn")(x, s=s, axes=axes, norm=norm, **_w(x, workers))
+    return engine.c2r(x, s, axes, norm, workers)
 
 
 def resize_raw(x, axes, lengths):
@@ -138,15 +123,26 @@ def resize_raw(x, axes, lengths):
 # ---------------------------------------------------------------- adjoints
 
 
+_WEIGHTS: dict = {}
+
+
 def _bin_weights(g, axis, n, interior):
     """Per-bin factors along ``axis`` of a half spectrum of an ``n``-point real signal."""
-    m = n // 2 + 1
-    w = np.ones_like(strip(g).real, shape=(m,))
-    stop = m if n % 2 else m - 1  # bin n/2 of an even length is not interior
-    w[1:stop] = interior
-    shape = [1] * g.ndim
-    shape[axis] = m
-    return w.reshape(shape)
+    plain = strip(g)
+    key = (type(plain), plain.dtype, g.ndim, axis, n, interior)
+    w = _WEIGHTS.get(key) if type(plain) is np.ndarray else None
+    if w is None:
+        m = n // 2 + 1
+        w = np.ones_like(plain.real, shape=(m,))
+        stop = m if n % 2 else m - 1  # bin n/2 of an even length is not interior
+        w[1:stop] = interior
+        shape = [1] * g.ndim
+        shape[axis] = m
+        w = w.reshape(shape)
+        if type(plain) is np.ndarray and len(_WEIGHTS) < 256:
+            w.flags.writeable = False
+            _WEIGHTS[key] = w
+    return w
 
 
 def _resize_back(g, shape, axes):
@@ -228,6 +224,18 @@ def _prepare(numpy_func, x, s, axes, norm, invreal, args):
             raise _Invalid
         if not hasattr(x, "shape"):
             x = np.asarray(x)  # a list or a Python scalar: never traced
+        if axes is not None and len(axes) == 1 and type(axes[0]) is int and (s is None or (len(s) == 1 and type(s[0]) is int)):  # 1-D
+            ndim = x.ndim
+            a = axes[0]
+            if -ndim <= a < ndim:
+                a %= ndim
+                if s is None:
+                    n = (x.shape[a] - 1) * 2 if invreal else x.shape[a]
+                else:
+                    n = s[0]
+                if n >= 1:
+                    return x, (n,), (a,)
+            raise _Invalid
         return x, *_cook(x, s, axes, invreal)
     except (_Invalid, TypeError, IndexError):
         numpy_func(*args)  # raises NumPy's own exception and message

@@ -74,9 +74,12 @@ def fit(g: Any, shape: tuple, dtype: np.dtype) -> Any:
     Broadcast axes are summed away; a complex cotangent of a real value keeps
     its real part (DESIGN section 2); the dtype becomes the value's.
     """
-    if g is None:
-        return None
-    if not hasattr(g, "shape"):
+    try:
+        if g.shape == shape and g.dtype == dtype:
+            return g
+    except AttributeError:
+        if g is None:
+            return None
         g = np.asarray(g)  # a Python scalar produced by a rule, never a traced value
     if g.shape != shape:
         g = unbroadcast(g, shape)
@@ -142,22 +145,30 @@ class Rule(Primitive):
             )
         return f
 
-    def vjp(self, argnums, vals, kwargs):
-        ans = self(*vals, **kwargs)
-        if not _inexact(ans):
+    def vjp(self, argnums, vals, kwargs, nested=True):
+        ans = self.evaluate(vals, kwargs, nested)
+        if ans.dtype.kind not in "fc":
             return ans, None
+        if len(argnums) == 1:  # the common case, kept lean
+            i = argnums[0]
+            f = self._fn(self.vjps, i, "reverse")
+            v = vals[i]
+            shape, dtype = v.shape, v.dtype
+
+            def back(g):
+                return (fit(f(g, ans, *vals, **kwargs), shape, dtype),)
+
+            return ans, back
         fns = [self._fn(self.vjps, i, "reverse") for i in argnums]
         metas = [_meta(vals[i]) for i in argnums]
 
         def back(g):
-            return tuple(
-                fit(f(g, ans, *vals, **kwargs), *m) for f, m in zip(fns, metas)
-            )
+            return tuple([fit(f(g, ans, *vals, **kwargs), *m) for f, m in zip(fns, metas)])
 
         return ans, back
 
-    def jvp(self, argnums, vals, tangents, kwargs):
-        ans = self(*vals, **kwargs)
+    def jvp(self, argnums, vals, tangents, kwargs, nested=True):
+        ans = self.evaluate(vals, kwargs, nested)
         if not _inexact(ans):
             return ans, NOT_TRACED
         out = None
@@ -192,10 +203,11 @@ class LinearRule(Primitive):
                 f"argument {bad[0]} cannot be differentiated"
             )
 
-    def vjp(self, argnums, vals, kwargs):
-        self._check(argnums)
-        ans = self(*vals, **kwargs)
-        if not _inexact(ans):
+    def vjp(self, argnums, vals, kwargs, nested=True):
+        if len(argnums) != 1 or argnums[0] != 0:
+            self._check(argnums)
+        ans = self.evaluate(vals, kwargs, nested)
+        if ans.dtype.kind not in "fc":
             return ans, None
         shape, dtype = vals[0].shape, vals[0].dtype
         static = vals[1:]
@@ -206,9 +218,9 @@ class LinearRule(Primitive):
 
         return ans, back
 
-    def jvp(self, argnums, vals, tangents, kwargs):
+    def jvp(self, argnums, vals, tangents, kwargs, nested=True):
         self._check(argnums)
-        ans = self(*vals, **kwargs)
+        ans = self.evaluate(vals, kwargs, nested)
         t = tangents[0]
         if not _inexact(ans):
             return ans, NOT_TRACED
@@ -245,8 +257,10 @@ class UserRule(Primitive):
             )
         return cts
 
-    def vjp(self, argnums, vals, kwargs):
+    def vjp(self, argnums, vals, kwargs, nested=True):
         ans, uback = self.rule(*vals, **kwargs)
+        if isinstance(ans, (float, complex, int)):
+            ans = np.asarray(ans)
         metas = [_meta(vals[i]) for i in argnums]
         n = len(vals)
 
@@ -257,7 +271,7 @@ class UserRule(Primitive):
         back.__name__ = back.__qualname__ = f"{self.name}_pullback"
         return ans, back
 
-    def jvp(self, argnums, vals, tangents, kwargs):
+    def jvp(self, argnums, vals, tangents, kwargs, nested=True):
         if self.tangent_rule is not None:
             ans, t = self.tangent_rule(vals, tangents_full(vals, argnums, tangents), **kwargs)
             return ans, fit_tangent(t, ans)
