@@ -22,7 +22,8 @@ class TracedConversionError(TypeError):
     def __init__(self, what: str) -> None:
         super().__init__(
             f"pullback: {what} would silently drop the gradient of a traced array. Keep using "
-            "NumPy functions on it (for an in-place update, build the array with "
-            "np.zeros_like(traced) and assign into that), or call pullback.stop_gradient(x) "
-            "first if you really want a constant."
+            "NumPy functions on it. To assign traced values into a buffer, create the buffer "
+            "from a traced value (y = np.zeros_like(traced); y[...] = ...) rather than as a "
+            "plain array, or build it with np.pad / np.concatenate / np.where. Call "
+            "pullback.stop_gradient(x) first if you really want a constant."
         )

@@ -1,0 +1,24 @@
+"""The examples run, and each one's optimisation makes progress."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [("phase_retrieval", (16, 60)), ("heat_inverse", (64, 40)), ("fno_layer", (16, 4, 30))],
+)
+def test_example_makes_progress(name, args):
+    ratio = _load(name).main(*args)
+    assert ratio < 0.5
