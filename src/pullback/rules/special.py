@@ -1,1 +1,221 @@
-"""Rules: special (to be written)."""
+"""Rules: ``scipy.special`` (expit, erf, gammaln, digamma, xlogy, ..., logsumexp, softmax).
+
+Most of ``scipy.special`` are ufuncs, which NumPy hands to the traced array's
+``__array_ufunc__``: they are declared by their derivatives like any NumPy
+ufunc. ``logsumexp``, ``softmax``, ``log_softmax`` and ``polygamma`` are plain
+Python functions that NumPy never dispatches, so their attributes on
+``scipy.special`` (and on the module that defines them) are replaced by
+wrappers that use the rule when an argument is traced and call the original,
+untouched, otherwise. Code that imported one of them by name *before*
+pullback was imported keeps the original; call it as ``scipy.special.f``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import numpy as np
+import scipy.special as sc
+
+from ..core import Primitive, Tracer, strip
+from .registry import FUNCTIONS, defcomposite, defelementwise, defvjp, move_traced_kwargs
+
+#: original function -> the wrapper installed on its modules
+PATCHED: dict = {}
+
+
+def _named(rule, name):
+    rule.name = f"scipy.special.{name}"
+    return rule
+
+
+def _traced(args, kwargs) -> bool:
+    return any(isinstance(a, Tracer) for a in args) or any(isinstance(v, Tracer) for v in kwargs.values())
+
+
+def _patch(func, handler):
+    """Route ``scipy.special.<name>`` (and its defining module's attribute) through ``handler``."""
+    orig = getattr(func, "__pullback_original__", func)
+
+    @functools.wraps(orig)
+    def with_rule(*args, **kwargs):
+        if not _traced(args, kwargs):
+            return orig(*args, **kwargs)
+        rule = FUNCTIONS.get(with_rule, handler)  # a later pb.adjoint(scipy.special.f) takes over
+        if isinstance(rule, Primitive) and kwargs:
+            args, kwargs = move_traced_kwargs(orig, args, kwargs)
+        return rule(*args, **kwargs)
+
+    with_rule.__pullback_original__ = orig
+    FUNCTIONS[with_rule] = handler
+    PATCHED[orig] = with_rule
+    for modname in ("scipy.special", orig.__module__):
+        mod = sys.modules.get(modname)
+        if mod is not None and getattr(mod, orig.__name__, None) in (orig, func):
+            setattr(mod, orig.__name__, with_rule)
+    return with_rule
+
+
+def _original(func):
+    return getattr(func, "__pullback_original__", func)
+
+
+# ---------------------------------------------------------------- ufuncs, by their derivatives
+
+_SQRT_PI = float(np.sqrt(np.pi))
+
+
+def expit_d(ans, x):
+    return ans * (1 - ans)
+
+
+def logit_d(ans, x):
+    return 1 / (x * (1 - x))
+
+
+def log_expit_d(ans, x):
+    return sc.expit(-x)
+
+
+def erf_d(ans, x):
+    return (2 / _SQRT_PI) * np.exp(-(x * x))
+
+
+def erfc_d(ans, x):
+    return (-2 / _SQRT_PI) * np.exp(-(x * x))
+
+
+def erfinv_d(ans, x):
+    return (_SQRT_PI / 2) * np.exp(ans * ans)
+
+
+def erfcinv_d(ans, x):
+    return (-_SQRT_PI / 2) * np.exp(ans * ans)
+
+
+def gammaln_d(ans, x):
+    return sc.digamma(x)
+
+
+def digamma_d(ans, x):
+    return polygamma(1, x)
+
+
+def gamma_d(ans, x):
+    return ans * sc.digamma(x)
+
+
+def xlogy_dx(ans, x, y):
+    return np.log(y)
+
+
+def xlogy_dy(ans, x, y):
+    return x / y
+
+
+def xlog1py_dx(ans, x, y):
+    return np.log1p(y)
+
+
+def xlog1py_dy(ans, x, y):
+    return x / (1 + y)
+
+
+for _name, _derivs in [
+    ("expit", (expit_d,)),
+    ("logit", (logit_d,)),
+    ("log_expit", (log_expit_d,)),
+    ("erf", (erf_d,)),
+    ("erfc", (erfc_d,)),
+    ("erfinv", (erfinv_d,)),
+    ("erfcinv", (erfcinv_d,)),
+    ("gammaln", (gammaln_d,)),
+    ("psi", (digamma_d,)),  # scipy.special.digamma is the same ufunc
+    ("gamma", (gamma_d,)),
+    ("xlogy", (xlogy_dx, xlogy_dy)),
+    ("xlog1py", (xlog1py_dx, xlog1py_dy)),
+]:
+    if isinstance(getattr(sc, _name, None), np.ufunc):
+        _named(defelementwise(getattr(sc, _name), *_derivs), _name)
+
+# ---------------------------------------------------------------- polygamma (a Python function)
+
+
+def polygamma_vjp_x(g, ans, n, x):
+    return g * polygamma(n + 1, x)
+
+
+def polygamma_jvp_x(t, ans, n, x):
+    return t * polygamma(n + 1, x)
+
+
+_polygamma_orig = _original(sc.polygamma)
+polygamma = defvjp(_polygamma_orig, [None, polygamma_vjp_x], [None, polygamma_jvp_x])
+_named(polygamma, "polygamma")
+_patch(_polygamma_orig, polygamma)
+
+# ---------------------------------------------------------------- logsumexp, softmax, log_softmax
+
+
+def _shape(x):
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def _reduced_shape(shape, axis):
+    if axis is None:
+        return ()
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = {int(a) % len(shape) for a in axes}
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _shift(a, shape, axis):
+    """The max-shift: a constant (no gradient), finite where the maximum is."""
+    p = strip(a)
+    p = np.real(p) if np.iscomplexobj(p) else p
+    m = np.max(np.broadcast_to(p, shape), axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """``log(sum(b * exp(a), axis))`` written with NumPy calls around a constant max-shift."""
+    shape = _shape(a) if b is None else np.broadcast_shapes(_shape(a), _shape(b))
+    m = _shift(a, shape, axis)
+    e = np.exp(a - m)
+    if b is not None:
+        e = b * e
+    s = np.sum(e, axis=axis, keepdims=True)
+    if return_sign:
+        ps = strip(s)
+        if np.iscomplexobj(ps):
+            sign = s / np.abs(s)
+        else:
+            sign = np.sign(ps)
+        out = np.log(np.abs(s)) + m
+    else:
+        out = np.log(s) + m
+    if not keepdims:
+        red = _reduced_shape(shape, axis)
+        out = np.reshape(out, red)
+        if return_sign:
+            sign = np.reshape(sign, red)
+    return (out, sign) if return_sign else out
+
+
+def softmax(x, axis=None):
+    m = _shift(x, _shape(x), axis)
+    e = np.exp(x - m)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=None):
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+for _f in (logsumexp, softmax, log_softmax):
+    _orig = _original(getattr(sc, _f.__name__))
+    defcomposite(_orig, _f)
+    _patch(_orig, _f)
+
+ORIGINALS = {f.__name__: f for f in PATCHED}

@@ -1,0 +1,275 @@
+"""Linear algebra: products (matmul, dot, einsum, ...), solve/inv/det/slogdet and norms."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pullback as pb
+from pullback.errors import NoRuleError
+from pullback.testing import check_gradient
+
+from .cases import case_id, rand
+
+A = rand(3, 4)
+B = rand(4, 5)
+v4 = rand(4)
+Z = rand(3, 4, dtype=complex)
+W = rand(4, 5, dtype=complex)
+zv4 = rand(4, dtype=complex)
+T = rand(2, 3, 4)
+S3 = rand(3, 3) + 3 * np.eye(3)  # well conditioned
+SB = rand(2, 3, 3) + 3 * np.eye(3)
+SZ = rand(2, 3, 3, dtype=complex) + 3 * np.eye(3)
+PATH = np.einsum_path("ij,jk,kl", A, B, rand(5, 2))[0]  # an explicit contraction path
+
+CASES = [
+    (np.matmul, lambda a, b: a @ b, (A, B)),
+    (np.matmul, lambda a, b: np.matmul(a, b), (Z, W)),
+    (np.matmul, lambda a, b: a @ b, (v4, rand(2, 4, 3))),
+    (np.matmul, lambda a, b: a @ b, (rand(2, 1, 3, 4, dtype=complex), zv4)),
+    (np.matmul, lambda a, b: a @ b, (zv4, zv4)),
+    (np.matmul, lambda a, b: a @ b, (rand(2, 1, 3, 4), rand(5, 4, 2))),
+    (np.tensordot, lambda a, b: np.tensordot(a, b, axes=([2, 0], [0, 1])), (T, rand(4, 2, 5))),
+    (np.tensordot, lambda a, b: np.tensordot(a, b, 1), (Z, rand(4, 2, dtype=complex))),
+    (np.tensordot, lambda a, b: np.tensordot(a, b, axes=0), (v4, A)),
+    (np.einsum, lambda a, b: np.einsum("ij,jk->ik", a, b), (Z, W)),
+    (np.einsum, lambda a, b: np.einsum("...ij,...jk", a, b), (rand(2, 1, 3, 4), rand(5, 4, 2))),
+    (np.einsum, lambda a: np.einsum("ii->i", a), (S3,)),
+    (np.einsum, lambda a: np.einsum("ii", a), (rand(3, 3, dtype=complex),)),
+    (np.einsum, lambda a, b: np.einsum("iij,k->jk", a, b), (rand(3, 3, 2), v4)),
+    (np.einsum, lambda a, b: np.einsum("ab,b->a", a, b), (rand(2, 1), rand(3))),
+    (np.einsum, lambda a, b: np.einsum(a, [0, 1], b, [1, Ellipsis], [Ellipsis, 0]), (A, B)),
+    (np.einsum, lambda a, b, c: np.einsum("ij,jk,kl->li", a, b, c, optimize=True), (A, B, rand(5, 2))),
+    (np.einsum, lambda a, b, c: np.einsum("ij,jk,kl", a, b, c, optimize=PATH), (A, B, rand(5, 2))),
+    (np.dot, np.dot, (A, B)),
+    (np.dot, np.dot, (T, rand(3, 4, 2))),
+    (np.dot, np.dot, (Z, zv4)),
+    (np.dot, lambda a, b: np.dot(a, b), (A, np.array(2.5))),
+    (np.inner, np.inner, (T, rand(5, 4))),
+    (np.inner, np.inner, (zv4, zv4)),
+    (np.outer, np.outer, (Z, zv4)),
+    (np.vdot, np.vdot, (Z, rand(12, dtype=complex))),
+    (np.vdot, np.vdot, (A, rand(4, 3))),
+    (np.kron, np.kron, (A, rand(2, 1, 3))),
+    (np.kron, np.kron, (zv4, Z)),
+    (np.linalg.multi_dot, lambda a, b, c: np.linalg.multi_dot([a, b, c]), (v4, B, rand(5, 2))),
+    (np.linalg.solve, np.linalg.solve, (S3, rand(3, 2))),
+    (np.linalg.solve, np.linalg.solve, (SB, rand(3))),
+    (np.linalg.solve, np.linalg.solve, (SZ, rand(2, 3, 4, dtype=complex))),
+    (np.linalg.inv, np.linalg.inv, (SB,)),
+    (np.linalg.inv, np.linalg.inv, (SZ,)),
+    (np.linalg.det, np.linalg.det, (SB,)),
+    (np.linalg.det, np.linalg.det, (rand(3, 3, dtype=complex),)),
+    (np.linalg.slogdet, lambda a: np.linalg.slogdet(a).logabsdet, (rand(2, 3, 3),)),
+    (np.linalg.slogdet, lambda a: np.linalg.slogdet(a)[1], (rand(3, 3, dtype=complex),)),
+    (np.linalg.slogdet, lambda a: np.linalg.slogdet(a).sign, (rand(2, 3, 3, dtype=complex),)),
+    (np.linalg.norm, np.linalg.norm, (T,)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, axis=1, keepdims=True), (Z,)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, 3), (zv4,)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, np.inf, axis=-1), (T,)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, "fro", axis=(2, 0)), (T,)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, 1), (Z,)),
+]
+
+if isinstance(getattr(np, "vecdot", None), np.ufunc):
+    CASES += [
+        (np.vecdot, np.vecdot, (Z, zv4)),
+        (np.vecdot, lambda a, b: np.vecdot(a, b, axis=0), (rand(4, 3), rand(4, 3))),
+        (np.linalg.vecdot, lambda a, b: np.linalg.vecdot(a, b, axis=-2), (T, rand(3, 1))),
+        (np.matvec, np.matvec, (rand(2, 3, 4, dtype=complex), zv4)),
+        (np.vecmat, np.vecmat, (rand(3, dtype=complex), rand(2, 3, 4, dtype=complex))),
+        (np.linalg.matmul, np.linalg.matmul, (A, B)),
+        (np.linalg.outer, np.linalg.outer, (v4, rand(3, dtype=complex))),
+        (np.linalg.tensordot, lambda a, b: np.linalg.tensordot(a, b, axes=1), (A, B)),
+        (np.linalg.vector_norm, lambda a: np.linalg.vector_norm(a, axis=(0, 2), ord=-np.inf), (T,)),
+        (np.linalg.vector_norm, lambda a: np.linalg.vector_norm(a, keepdims=True), (Z,)),
+        (np.linalg.matrix_norm, np.linalg.matrix_norm, (rand(2, 3, 4, dtype=complex),)),
+        (np.linalg.matrix_norm, lambda a: np.linalg.matrix_norm(a, ord=-1, keepdims=True), (T,)),
+    ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_rule(case):
+    _, f, args = case
+    check_gradient(f, *args)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_value_matches_numpy(case):
+    _, f, args = case
+    want = f(*args)
+    got = pb.pullback(f, *args)[0]
+    assert np.result_type(got) == np.result_type(want)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def _single(a):
+    return a.astype(np.complex64 if a.dtype.kind == "c" else np.float32)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_float32_stays_float32(case):
+    _, f, args = case
+    args32 = tuple(_single(a) for a in args)
+    want = f(*args32)
+    assert np.result_type(want) in (np.float32, np.complex64)
+    assert np.result_type(pb.pullback(f, *args32)[0]) == np.result_type(want)
+    check_gradient(f, *args32)
+
+
+# ---------------------------------------------------------------- conventions and special cases
+
+
+def test_matmul_pulls_back_with_conjugate_transposes():
+    g = rand(3, 5, dtype=complex)
+    _, back = pb.pullback(lambda a, b: a @ b, Z, W)
+    ga, gb = back(g)
+    np.testing.assert_allclose(ga, g @ W.conj().T)
+    np.testing.assert_allclose(gb, Z.conj().T @ g)
+
+
+def test_plain_array_on_the_left_of_matmul():
+    g = pb.gradient(lambda b: np.sum(A @ b), B)[0]
+    np.testing.assert_allclose(g, A.T @ np.ones((3, 5)))
+
+
+def test_slogdet_real_sign_is_constant():
+    def f(a):
+        sign, logabsdet = np.linalg.slogdet(a)
+        assert type(sign) is np.ndarray or np.isscalar(sign)
+        return sign * logabsdet
+
+    a = rand(3, 3)
+    g = pb.gradient(f, a)[0]
+    np.testing.assert_allclose(g, np.linalg.slogdet(a).sign * np.linalg.inv(a).T)
+
+
+def test_det_gradient_is_cofactor_matrix():
+    a = rand(3, 3)
+    np.testing.assert_allclose(pb.gradient(np.linalg.det, a)[0], np.linalg.det(a) * np.linalg.inv(a).T)
+
+
+def test_norm_ties_share_the_gradient():
+    x = np.array([3.0, -3.0, 1.0])
+    np.testing.assert_allclose(pb.gradient(lambda x: np.linalg.norm(x, np.inf), x)[0], [0.5, -0.5, 0.0])
+
+
+def test_errors_are_numpys():
+    def raised(f, *args):
+        with pytest.raises(Exception) as info:
+            f(*args)
+        return type(info.value), str(info.value)
+
+    cases = [
+        (lambda a: np.einsum("ij,jk->ik", a, a), A),
+        (lambda a: np.einsum("ijk", a), A),
+        (lambda a: np.einsum("...i->i", a), A),
+        (lambda a: np.linalg.norm(a, 2), T),
+        (lambda a: np.linalg.norm(a, "fro"), v4),
+        (lambda a: np.linalg.norm(a, axis=(0, 0)), A),
+        (lambda a: np.tensordot(a, a, axes=([0], [0, 1])), A),
+        (lambda a: np.linalg.solve(a, v4), S3),
+        (lambda a: np.dot(a, a), A),
+        (lambda a: np.dot(a, T), A),
+        (lambda a: np.inner(a, B), A),
+        (lambda a: np.vdot(a, v4), A),
+        (lambda a: np.linalg.multi_dot([a, a]), A),
+        (lambda a: a @ v4[:3], A),
+    ]
+    for f, x in cases:
+        want = raised(f, x)
+        got = raised(lambda x: pb.gradient(lambda y: np.sum(np.abs(f(y))), x), x)
+        assert got == want
+
+
+def test_unsupported_matrix_norm_names_itself():
+    with pytest.raises(NoRuleError, match="norm"):
+        pb.gradient(lambda a: np.linalg.norm(a, "nuc"), A)
+
+
+# ---------------------------------------------------------------- second order
+
+
+def test_second_order_matmul():
+    b0 = rand(4, 2)
+    check_gradient(lambda a: pb.gradient(lambda b: np.sum(np.sin(a @ b)), b0)[0], A)
+    check_gradient(lambda b: pb.gradient(lambda a: np.sum(np.sin(a @ b)), A)[0], b0)
+    check_gradient(lambda z: pb.gradient(lambda w: np.sum(np.abs(z @ w) ** 2), W)[0], Z)
+
+
+def test_second_order_solve():
+    b0 = rand(3)
+    check_gradient(lambda a: pb.gradient(lambda b: np.sum(np.sin(np.linalg.solve(a, b))), b0)[0], S3)
+    check_gradient(lambda a: pb.gradient(lambda a: np.sum(np.sin(np.linalg.solve(a, b0))), a)[0], S3)
+
+
+def test_second_order_einsum_det_inv_norm():
+    check_gradient(lambda a: pb.gradient(lambda a: np.sum(np.sin(np.einsum("ii,ij->j", a, a))), a)[0], S3)
+    check_gradient(lambda a: pb.gradient(np.linalg.det, a)[0], S3)
+    check_gradient(lambda a: pb.gradient(lambda a: np.linalg.slogdet(a)[1], a)[0], S3)
+    check_gradient(lambda a: pb.gradient(lambda a: np.sum(np.abs(np.linalg.inv(a)) ** 2), a)[0], SZ[0])
+    check_gradient(lambda x: pb.gradient(lambda x: np.linalg.norm(x, 3), x)[0], v4)
+
+
+def test_hessian_of_quadratic_form():
+    h = pb.hessian(lambda x: x @ S3 @ x, rand(3))
+    np.testing.assert_allclose(h, S3 + S3.T)
+
+
+# ---------------------------------------------------------------- property sweeps
+
+
+def _batch(draw, n):
+    return tuple(draw(st.sampled_from([1, 2])) for _ in range(n))
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_matmul_shapes(data):
+    draw = data.draw
+    n, k, m = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    a_vec, b_vec = draw(st.booleans()), draw(st.booleans())
+    a_shape = (k,) if a_vec else _batch(draw, draw(st.integers(0, 2))) + (n, k)
+    b_shape = (k,) if b_vec else _batch(draw, draw(st.integers(0, 2))) + (k, m)
+    dtype = draw(st.sampled_from([np.float64, np.complex128, np.float32]))
+    a = rand(*a_shape, dtype=dtype, seed=1)
+    b = rand(*b_shape, dtype=dtype, seed=2)
+    check_gradient(lambda a, b: a @ b, a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_einsum_subscripts(data):
+    draw = data.draw
+    sizes = {"a": 2, "b": 3, "c": 1, "d": 2}
+    n_ops = draw(st.integers(1, 3))
+    ins, ops = [], []
+    for i in range(n_ops):
+        letters = draw(st.lists(st.sampled_from("abcd"), min_size=0, max_size=3))
+        ell = draw(st.booleans())
+        shape = [sizes[c] if draw(st.integers(0, 4)) else 1 for c in letters]  # sometimes broadcast
+        if ell:
+            batch = _batch(draw, draw(st.integers(0, 2)))
+            ins.append("..." + "".join(letters))
+            shape = list(batch) + shape
+        else:
+            ins.append("".join(letters))
+        dtype = draw(st.sampled_from([np.float64, np.complex128]))
+        ops.append(rand(*shape, dtype=dtype, seed=i))
+    present = sorted(set("".join(ins)) - set("."))
+    explicit = draw(st.booleans())
+    if explicit:
+        out = "".join(draw(st.permutations(present))[: draw(st.integers(0, len(present)))])
+        if any("..." in s for s in ins):
+            out = "..." + out
+        subs = ",".join(ins) + "->" + out
+    else:
+        subs = ",".join(ins)
+    try:
+        np.einsum(subs, *ops)
+    except ValueError:
+        return  # not a valid einsum (e.g. repeated letters of different sizes)
+    check_gradient(lambda *xs: np.einsum(subs, *xs), *ops)
+
