@@ -2,7 +2,7 @@
 
 >>> import numpy as np, pullback as pb
 >>> pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x)) ** 2), np.array([1.0, 2.0]))[0]
-array([ 8., 16.])
+array([4., 8.])
 """
 
 from . import dispatch as _dispatch  # noqa: F401  (installs the traced array class)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..dispatch import TracedNDArray
@@ -50,8 +52,39 @@ def setitem_vjp_x(g, ans, x, value, index):
     return setitem(g, np.zeros((), dtype=g.dtype), index)
 
 
+def _may_repeat(index) -> bool:
+    """Whether an index can name an entry twice (only integer arrays can)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis:
+            continue
+        if getattr(p, "dtype", None) == np.bool_ or isinstance(p, (bool, np.bool_)):
+            continue
+        return True
+    return False
+
+
+def _winners(shape, target_shape, index):
+    """Which entries of ``x[index]`` keep their assigned value in ``x[index] = value``.
+
+    With repeated advanced indices NumPy's assignment keeps one of the values
+    written to an entry (the last); the others are overwritten and get no
+    gradient. Found by assigning position ids the same way.
+    """
+    ids = np.arange(math.prod(target_shape)).reshape(target_shape)
+    slot = np.full(shape, -1, dtype=ids.dtype)
+    slot[index] = ids
+    return slot[index] == ids
+
+
 def setitem_vjp_value(g, ans, x, value, index):
-    return getitem(g, index)  # the rule's fit() sums over any broadcasting of the value
+    gv = getitem(g, index)  # the rule's fit() sums over any broadcasting of the value
+    if _may_repeat(index):
+        gv = gv * _winners(x.shape, gv.shape, index)
+    extra = value.ndim - gv.ndim
+    if extra > 0:  # NumPy drops leading length-1 axes of the value: put them back before fit()
+        gv = np.reshape(gv, (1,) * extra + gv.shape)
+    return gv
 
 
 def setitem_jvp_x(t, ans, x, value, index):

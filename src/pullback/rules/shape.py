@@ -1,30 +1,693 @@
-"""Rules: shape manipulation (reshape, transpose, broadcasting, joining, ...)."""
+"""Rules: shape manipulation (reshape, transpose, broadcasting, joining, splitting, padding, ...).
+
+Every function here is linear in its array argument(s). Most are declared with
+:func:`deflinear` (one adjoint gives both modes; the pullback keeps only the
+input's shape and dtype). Functions that are naturally a combination of others
+(``ravel``, ``hstack``, ``split``, ``tile``, ``take``, ``sort``, ...) are
+composites. ``concatenate`` and ``stack`` take a *sequence* of arrays, which
+NumPy's protocols hand over as one argument: they go through :class:`JoinRule`,
+a private primitive that takes the arrays as separate positional arguments and
+is linear in all of them jointly (its adjoint slices the cotangent; its
+tangent is the join of the tangents, with zeros for constant inputs).
+
+Selections (``take``, ``take_along_axis``, ``repeat`` with per-entry counts,
+``pad`` in the modes that copy entries) go through indexing or a scatter-add,
+so repeated picks accumulate their cotangents (``np.add.at``). ``sort`` is a
+permutation along its axis, whose adjoint is the inverse permutation.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .registry import deflinear
+from ..core import NOT_TRACED, Primitive, Tracer, strip
+from ..errors import NoRuleError
+from .indexing import scatter
+from .registry import defcomposite, deflinear, defnondiff, fit, fit_tangent
+
+try:  # NumPy >= 2
+    from numpy.lib.array_utils import normalize_axis_index
+except ImportError:  # pragma: no cover - NumPy 1.x
+    from numpy.core.multiarray import normalize_axis_index
 
 
-def reshape_adjoint(g, shape, dtype, *args, **kwargs):
-    return np.reshape(g, shape)
+def _arr(x):
+    """An array-like that is not an array (a list, a scalar) as an ndarray; arrays untouched."""
+    return x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
 
 
-deflinear(np.reshape, reshape_adjoint)
+def _layout_order(a, order, layouts=("A", "a", "K", "k")):
+    """Resolve NumPy's memory-layout orders ('A', 'K') to 'C' or 'F' from the plain value's layout.
+
+    (A tangent or cotangent has its own layout, so the rule must fix the order once.)
+    """
+    if order in layouts:
+        flags = getattr(strip(a), "flags", None)
+        if flags is not None and flags.f_contiguous and not flags.c_contiguous:
+            return "F"
+        return "C"
+    return order
 
 
-def broadcast_to_adjoint(g, shape, dtype, target_shape, subok=False):
+# ---------------------------------------------------------------- reshaping
+
+
+def _reshape_raw(a, shape, order="C", **kwargs):
+    return np.reshape(a, shape, order=order, **kwargs)
+
+
+def reshape_adjoint(g, in_shape, in_dtype, /, shape, order="C", **kwargs):
+    return np.reshape(g, in_shape, order=order)
+
+
+_reshape = deflinear(_reshape_raw, reshape_adjoint, name="numpy.reshape", key=False)
+
+
+def reshape(a, /, *args, **kwargs):
+    """``np.reshape`` (any NumPy spelling: ``shape``/``newshape``, ``order``, ``copy``)."""
+    args = list(args)
+    shape = args.pop(0) if args else kwargs.pop("shape", kwargs.pop("newshape", None))
+    order = args.pop(0) if args else kwargs.pop("order", "C")
+    if shape is None:
+        raise TypeError("reshape() missing required argument 'shape' (pos 2)")
+    return _reshape(_arr(a), shape, _layout_order(a, order, ("A", "a")), **kwargs)
+
+
+def ravel(a, order="C"):
+    """``np.ravel`` = ``reshape(a, -1)``."""
+    return _reshape(_arr(a), (-1,), _layout_order(a, order))
+
+
+defcomposite(np.reshape, reshape)
+defcomposite(np.ravel, ravel)
+
+
+def _to_shape(g, in_shape, in_dtype, /, *args, **kwargs):
+    return np.reshape(g, in_shape)
+
+
+deflinear(np.expand_dims, _to_shape)
+deflinear(np.squeeze, _to_shape)
+
+
+def broadcast_to_adjoint(g, in_shape, in_dtype, /, shape, subok=False):
     return g  # fit() sums over the broadcast axes
 
 
 deflinear(np.broadcast_to, broadcast_to_adjoint)
 
+_BROADCAST_SEQ = type(np.broadcast_arrays(np.zeros(1), np.zeros(1)))
 
-def transpose_adjoint(g, shape, dtype, axes=None):
+
+def broadcast_arrays(*args, subok=False):
+    """``np.broadcast_arrays`` as ``broadcast_to`` of each argument."""
+    arrs = [_arr(a) for a in args]
+    shape = np.broadcast_shapes(*[a.shape for a in arrs])
+    if all(a.shape == shape for a in arrs):
+        return _BROADCAST_SEQ(arrs)
+    return _BROADCAST_SEQ(np.broadcast_to(a, shape) for a in arrs)
+
+
+defcomposite(np.broadcast_arrays, broadcast_arrays)
+
+_ATLEAST_SEQ = type(np.atleast_1d(0, 0))
+
+
+def _atleast(a, n):
+    a = _arr(a)
+    if a.ndim >= n:
+        return a
+    if n == 1:
+        return np.reshape(a, (1,))
+    if n == 2:
+        return np.reshape(a, (1,) * (2 - a.ndim) + a.shape)
+    if a.ndim == 0:
+        return np.reshape(a, (1, 1, 1))
+    if a.ndim == 1:
+        return np.reshape(a, (1, a.shape[0], 1))
+    return np.reshape(a, a.shape + (1,))
+
+
+def _atleast_nd(n):
+    def atleast(*arys):
+        res = [_atleast(a, n) for a in arys]
+        return res[0] if len(res) == 1 else _ATLEAST_SEQ(res)
+
+    atleast.__name__ = f"atleast_{n}d"
+    return atleast
+
+
+defcomposite(np.atleast_1d, _atleast_nd(1))
+defcomposite(np.atleast_2d, _atleast_nd(2))
+defcomposite(np.atleast_3d, _atleast_nd(3))
+
+# ---------------------------------------------------------------- permuting axes
+
+
+def transpose_adjoint(g, in_shape, in_dtype, /, axes=None):
     if axes is None:
         return np.transpose(g)
-    return np.transpose(g, np.argsort([a % len(shape) for a in axes]))
+    return np.transpose(g, np.argsort([a % len(in_shape) for a in axes]))
 
 
 deflinear(np.transpose, transpose_adjoint)
+
+
+def moveaxis_adjoint(g, in_shape, in_dtype, /, source, destination):
+    return np.moveaxis(g, destination, source)
+
+
+def swapaxes_adjoint(g, in_shape, in_dtype, /, axis1, axis2):
+    return np.swapaxes(g, axis1, axis2)
+
+
+deflinear(np.moveaxis, moveaxis_adjoint)
+deflinear(np.swapaxes, swapaxes_adjoint)
+
+if hasattr(np, "matrix_transpose"):  # NumPy >= 2.2
+
+    def matrix_transpose(x, /):
+        if x.ndim < 2:
+            raise ValueError(f"Input array must be at least 2-dimensional, but it is {x.ndim}")
+        return np.swapaxes(x, -1, -2)
+
+    defcomposite(np.matrix_transpose, matrix_transpose)
+
+# ---------------------------------------------------------------- flips and rotations
+
+
+def flip_adjoint(g, in_shape, in_dtype, /, axis=None):
+    return np.flip(g, axis)
+
+
+def fliplr_adjoint(g, in_shape, in_dtype, /):
+    return np.fliplr(g)
+
+
+def flipud_adjoint(g, in_shape, in_dtype, /):
+    return np.flipud(g)
+
+
+def rot90_adjoint(g, in_shape, in_dtype, /, k=1, axes=(0, 1)):
+    return np.rot90(g, -k, axes)
+
+
+def _negate(shift):
+    return tuple(-s for s in shift) if isinstance(shift, (tuple, list)) else -shift
+
+
+def roll_adjoint(g, in_shape, in_dtype, /, shift, axis=None):
+    return np.roll(g, _negate(shift), axis)
+
+
+deflinear(np.flip, flip_adjoint)
+deflinear(np.fliplr, fliplr_adjoint)
+deflinear(np.flipud, flipud_adjoint)
+deflinear(np.rot90, rot90_adjoint)
+deflinear(np.roll, roll_adjoint)
+
+# ---------------------------------------------------------------- diagonals and triangles
+
+
+def _diag_index(shape2, offset):
+    """Row and column indices of diagonal ``offset`` of a matrix of shape ``shape2``."""
+    rows, cols = shape2
+    n = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    i = np.arange(n)
+    return i + max(-offset, 0), i + max(offset, 0)
+
+
+def diagonal_adjoint(g, in_shape, in_dtype, /, offset=0, axis1=0, axis2=1):
+    nd = len(in_shape)
+    a1, a2 = normalize_axis_index(axis1, nd), normalize_axis_index(axis2, nd)
+    rest = [i for i in range(nd) if i not in (a1, a2)]
+    mshape = tuple(in_shape[i] for i in rest) + (in_shape[a1], in_shape[a2])
+    rows, cols = _diag_index(mshape[-2:], offset)
+    out = scatter(g, mshape, in_dtype, (Ellipsis, rows, cols))
+    return np.moveaxis(out, (-2, -1), (a1, a2))
+
+
+def diag_adjoint(g, in_shape, in_dtype, /, k=0):
+    if len(in_shape) == 1:
+        return np.diagonal(g, k)
+    return scatter(g, in_shape, in_dtype, _diag_index(in_shape, k))
+
+
+def triu_adjoint(g, in_shape, in_dtype, /, k=0):
+    return np.triu(g, k)
+
+
+def tril_adjoint(g, in_shape, in_dtype, /, k=0):
+    return np.tril(g, k)
+
+
+deflinear(np.diagonal, diagonal_adjoint)
+deflinear(np.diag, diag_adjoint)
+deflinear(np.triu, triu_adjoint)
+deflinear(np.tril, tril_adjoint)
+
+
+def diagflat(v, k=0):
+    """``np.diagflat`` = ``diag(ravel(v), k)``."""
+    return np.diag(np.ravel(v), k)
+
+
+defcomposite(np.diagflat, diagflat)
+
+# ---------------------------------------------------------------- joining
+
+
+class JoinRule(Primitive):
+    """A join of arrays passed as separate positional arguments, linear in all of them jointly.
+
+    ``raw(*arrays, **kwargs)`` computes the value; ``pieces(g, shapes, argnums,
+    **kwargs)`` returns the cotangent of each argument in ``argnums`` (slices of
+    ``g``). The pullback keeps only the shapes and dtypes of the inputs.
+    """
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, raw, name, pieces):
+        super().__init__(raw, name)
+        self.pieces = pieces
+
+    def vjp(self, argnums, vals, kwargs, nested=True):
+        ans = self.evaluate(vals, kwargs, nested)
+        if ans.dtype.kind not in "fc":
+            return ans, None
+        shapes = [v.shape for v in vals]
+        metas = [(vals[i].shape, vals[i].dtype) for i in argnums]
+        pieces = self.pieces
+
+        def join_back(g):
+            cts = pieces(g, shapes, argnums, **kwargs)
+            return tuple(fit(ct, *m) for ct, m in zip(cts, metas, strict=True))
+
+        return ans, join_back
+
+    def jvp(self, argnums, vals, tangents, kwargs, nested=True):
+        ans = self.evaluate(vals, kwargs, nested)
+        if ans.dtype.kind not in "fc":
+            return ans, NOT_TRACED
+        if all(t is None for t in tangents):
+            return ans, None
+        ts = [None] * len(vals)
+        for i, t in zip(argnums, tangents, strict=True):
+            ts[i] = t
+        ts = [np.zeros_like(v) if t is None else t for v, t in zip(vals, ts, strict=True)]
+        return ans, fit_tangent(self(*ts, **kwargs), ans)
+
+
+def _concat_raw(*arrays, axis=0, **kwargs):
+    return np.concatenate(arrays, axis=axis, **kwargs)
+
+
+def concat_pieces(g, shapes, argnums, axis=0, **kwargs):
+    if axis is None:
+        sizes = [math.prod(s) for s in shapes]
+        starts = np.cumsum([0] + sizes).tolist()
+        return [np.reshape(g[starts[i]:starts[i] + sizes[i]], shapes[i]) for i in argnums]
+    ax = normalize_axis_index(axis, g.ndim)
+    starts = np.cumsum([0] + [s[ax] for s in shapes]).tolist()
+    lead = (slice(None),) * ax
+    return [g[lead + (slice(starts[i], starts[i + 1]),)] for i in argnums]
+
+
+def _stack_raw(*arrays, axis=0, **kwargs):
+    return np.stack(arrays, axis=axis, **kwargs)
+
+
+def stack_pieces(g, shapes, argnums, axis=0, **kwargs):
+    lead = (slice(None),) * normalize_axis_index(axis, g.ndim)
+    return [g[lead + (i,)] for i in argnums]
+
+
+_concatenate = JoinRule(_concat_raw, "numpy.concatenate", concat_pieces)
+_stack = JoinRule(_stack_raw, "numpy.stack", stack_pieces)
+
+
+def concatenate(arrays, axis=0, out=None, **kwargs):
+    """``np.concatenate`` (``dtype``/``casting`` honoured)."""
+    return _concatenate(*[_arr(a) for a in arrays], axis=axis, **kwargs)
+
+
+def stack(arrays, axis=0, out=None, **kwargs):
+    """``np.stack``."""
+    return _stack(*[_arr(a) for a in arrays], axis=axis, **kwargs)
+
+
+def hstack(tup, **kwargs):
+    arrs = [_atleast(a, 1) for a in tup]
+    axis = 0 if arrs and arrs[0].ndim == 1 else 1
+    return _concatenate(*arrs, axis=axis, **kwargs)
+
+
+def vstack(tup, **kwargs):
+    return _concatenate(*[_atleast(a, 2) for a in tup], axis=0, **kwargs)
+
+
+def dstack(tup):
+    return _concatenate(*[_atleast(a, 3) for a in tup], axis=2)
+
+
+def column_stack(tup):
+    arrs = []
+    for v in tup:
+        v = _arr(v)
+        if v.ndim < 2:
+            v = np.reshape(v, (-1, 1)) if v.ndim == 1 else np.reshape(v, (1, 1))
+        arrs.append(v)
+    return _concatenate(*arrs, axis=1)
+
+
+def append(arr, values, axis=None):
+    """``np.append``: concatenation (of the flattened arrays when ``axis`` is None)."""
+    arr, values = _arr(arr), _arr(values)
+    if axis is None:
+        arr = np.ravel(arr) if arr.ndim != 1 else arr
+        values = np.ravel(values)
+        axis = arr.ndim - 1
+    return _concatenate(arr, values, axis=axis)
+
+
+for _f, _impl in [
+    (np.concatenate, concatenate), (np.stack, stack), (np.hstack, hstack), (np.vstack, vstack),
+    (np.dstack, dstack), (np.column_stack, column_stack), (np.append, append),
+]:
+    defcomposite(_f, _impl)
+
+# ---------------------------------------------------------------- splitting
+
+
+def _slices(a, axis, bounds):
+    lead = (slice(None),) * axis
+    return [a[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    """``np.array_split`` by slicing (each piece is a view of the input, so gradients flow)."""
+    ary = _arr(ary)
+    total = ary.shape[axis]  # NumPy's own error for a bad axis
+    axis = normalize_axis_index(axis, ary.ndim)
+    try:
+        bounds = [0] + list(indices_or_sections) + [total]
+    except TypeError:
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError("number sections must be larger than 0.") from None
+        each, extras = divmod(total, sections)
+        sizes = [0] + extras * [each + 1] + (sections - extras) * [each]
+        bounds = np.cumsum(sizes).tolist()
+    return _slices(ary, axis, bounds)
+
+
+def split(ary, indices_or_sections, axis=0):
+    """``np.split``: ``array_split`` that insists on equal sections."""
+    try:
+        len(indices_or_sections)
+    except TypeError:
+        sections = indices_or_sections
+        n = _arr(ary).shape[axis]
+        if n % sections:
+            raise ValueError("array split does not result in an equal division") from None
+    return array_split(ary, indices_or_sections, axis)
+
+
+def hsplit(ary, indices_or_sections):
+    ary = _arr(ary)
+    if ary.ndim == 0:
+        raise ValueError("hsplit only works on arrays of 1 or more dimensions")
+    return split(ary, indices_or_sections, 1 if ary.ndim > 1 else 0)
+
+
+def vsplit(ary, indices_or_sections):
+    ary = _arr(ary)
+    if ary.ndim < 2:
+        raise ValueError("vsplit only works on arrays of 2 or more dimensions")
+    return split(ary, indices_or_sections, 0)
+
+
+def dsplit(ary, indices_or_sections):
+    ary = _arr(ary)
+    if ary.ndim < 3:
+        raise ValueError("dsplit only works on arrays of 3 or more dimensions")
+    return split(ary, indices_or_sections, 2)
+
+
+for _f, _impl in [
+    (np.split, split), (np.array_split, array_split), (np.hsplit, hsplit), (np.vsplit, vsplit),
+    (np.dsplit, dsplit),
+]:
+    defcomposite(_f, _impl)
+
+if hasattr(np, "unstack"):  # NumPy >= 2.1
+
+    def unstack(x, /, *, axis=0):
+        x = _arr(x)
+        if x.ndim == 0:
+            raise ValueError("Input array must be at least 1-d.")
+        axis = normalize_axis_index(axis, x.ndim)
+        lead = (slice(None),) * axis
+        return tuple(x[lead + (i,)] for i in range(x.shape[axis]))
+
+    defcomposite(np.unstack, unstack)
+
+# ---------------------------------------------------------------- tiling and repeating
+
+
+def tile(A, reps):
+    """``np.tile`` as a broadcast of ``A`` to interleaved repeat axes, then a reshape."""
+    A = _arr(A)
+    reps = tuple(reps) if np.ndim(reps) else (int(reps),)
+    d = max(len(reps), A.ndim)
+    reps = (1,) * (d - len(reps)) + reps
+    shape = (1,) * (d - A.ndim) + A.shape
+    inter = tuple(v for s in shape for v in (1, s))
+    target = tuple(v for r, s in zip(reps, shape, strict=True) for v in (r, s))
+    out = np.broadcast_to(np.reshape(A, inter), target)
+    return np.reshape(out, tuple(r * s for r, s in zip(reps, shape, strict=True)))
+
+
+def repeat(a, repeats, axis=None):
+    """``np.repeat``: a broadcast for one count, an indexed selection for per-entry counts."""
+    a = _arr(a)
+    if axis is None:
+        a = np.ravel(a)
+        axis = 0
+    axis = normalize_axis_index(axis, a.ndim)
+    r = np.asarray(repeats)
+    if r.size == 1:
+        k = int(r.reshape(-1)[0])
+        if k < 0:
+            raise ValueError("negative dimensions are not allowed")
+        b = np.expand_dims(a, axis + 1)
+        b = np.broadcast_to(b, a.shape[: axis + 1] + (k,) + a.shape[axis + 1:])
+        return np.reshape(b, a.shape[:axis] + (a.shape[axis] * k,) + a.shape[axis + 1:])
+    idx = np.repeat(np.arange(a.shape[axis]), r)
+    return a[(slice(None),) * axis + (idx,)]
+
+
+defcomposite(np.tile, tile)
+defcomposite(np.repeat, repeat)
+
+# ---------------------------------------------------------------- selections
+
+
+def take(a, indices, axis=None, out=None, mode="raise"):
+    """``np.take`` by indexing (repeated indices accumulate their cotangents)."""
+    a = _arr(a)
+    if axis is None:
+        a = np.ravel(a)
+        axis = 0
+    axis = normalize_axis_index(axis, a.ndim)
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        idx = idx.astype(np.intp)  # NumPy casts (booleans select 0 and 1, they are not a mask)
+    n = a.shape[axis]
+    if mode == "wrap":
+        idx = idx % n
+    elif mode == "clip":
+        idx = np.clip(idx, 0, n - 1)
+    elif mode != "raise":
+        raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
+    if idx.ndim == 0:
+        idx = int(idx)
+    return a[(slice(None),) * axis + (idx,)]
+
+
+def _along_axis_index(arr_shape, indices, axis):
+    if indices.dtype.kind not in "iu":
+        raise IndexError("`indices` must be an integer array")
+    if indices.ndim != len(arr_shape):
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    ones = (1,) * indices.ndim
+    fancy = []
+    for dim, n in enumerate(arr_shape):
+        if dim == axis:
+            fancy.append(indices)
+        else:
+            fancy.append(np.arange(n).reshape(ones[:dim] + (-1,) + ones[dim + 1:]))
+    return tuple(fancy)
+
+
+def take_along_axis(arr, indices, axis=-1):
+    """``np.take_along_axis`` as fancy indexing."""
+    arr = _arr(arr)
+    indices = np.asarray(indices)
+    if axis is None:
+        if indices.ndim != 1:
+            raise ValueError("when axis=None, `indices` must have a single dimension.")
+        arr = np.ravel(arr)
+        axis = 0
+    axis = normalize_axis_index(axis, arr.ndim)
+    return arr[_along_axis_index(arr.shape, indices, axis)]
+
+
+def put_along_axis(arr, indices, values, axis):
+    """``np.put_along_axis``: an in-place (functional) ``__setitem__`` on a traced ``arr``."""
+    indices = np.asarray(indices)
+    if axis is None:
+        if indices.ndim != 1:
+            raise ValueError("when axis=None, `indices` must have a single dimension.")
+        flat = np.ravel(arr)
+        flat[indices] = values
+        arr[...] = np.reshape(flat, arr.shape)
+        return None
+    axis = normalize_axis_index(axis, arr.ndim)
+    arr[_along_axis_index(arr.shape, indices, axis)] = values
+    return None
+
+
+def _permute_raw(a, perm, axis):
+    return np.take_along_axis(a, perm, axis)
+
+
+def permute_adjoint(g, in_shape, in_dtype, /, perm, axis):
+    return _unpermute(g, perm, axis)
+
+
+def _unpermute_raw(g, perm, axis):
+    out = np.empty_like(g)
+    np.put_along_axis(out, perm, g, axis)
+    return out
+
+
+def unpermute_adjoint(g, in_shape, in_dtype, /, perm, axis):
+    return _permute(g, perm, axis)
+
+
+# a permutation along an axis and its inverse: each other's adjoints, no scatter-add needed
+_permute = deflinear(_permute_raw, permute_adjoint, name="permute_along_axis", key=False)
+_unpermute = deflinear(_unpermute_raw, unpermute_adjoint, name="unpermute_along_axis", key=False)
+
+
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    """``np.sort`` as the permutation ``argsort(a)`` of ``a``: the gradient follows each entry."""
+    if order is not None:
+        raise ValueError("pullback: np.sort(order=...) applies to structured arrays, which have no gradient")
+    a = _arr(a)
+    if axis is None:
+        a = np.ravel(a)
+        axis = -1
+    kw = {} if kind is None else {"kind": kind}
+    if stable is not None:
+        kw["stable"] = stable
+    axis = normalize_axis_index(axis, a.ndim)
+    return _permute(a, np.argsort(strip(a), axis=axis, **kw), axis)
+
+
+for _f, _impl in [
+    (np.take, take), (np.take_along_axis, take_along_axis), (np.put_along_axis, put_along_axis),
+    (np.sort, sort),
+]:
+    defcomposite(_f, _impl)
+
+# ---------------------------------------------------------------- padding
+
+_GATHER_MODES = ("edge", "wrap", "reflect", "symmetric")
+_PAD_KWARGS = {  # NumPy's table of the keywords each mode takes
+    "empty": (), "edge": (), "wrap": (), "constant": ("constant_values",), "linear_ramp": ("end_values",),
+    "maximum": ("stat_length",), "mean": ("stat_length",), "median": ("stat_length",),
+    "minimum": ("stat_length",), "reflect": ("reflect_type",), "symmetric": ("reflect_type",),
+}
+
+
+def _pad_pairs(pad_width, ndim):
+    """``pad_width`` normalised to ``ndim`` (before, after) pairs, as NumPy reads it."""
+    if isinstance(pad_width, dict):
+        pairs = [(0, 0)] * ndim
+        for ax, w in pad_width.items():
+            w = np.broadcast_to(np.asarray(w), (2,))
+            pairs[normalize_axis_index(ax, ndim)] = (int(w[0]), int(w[1]))
+        return pairs
+    pw = np.broadcast_to(np.round(np.asarray(pad_width)).astype(np.intp), (ndim, 2))
+    return [(int(b), int(e)) for b, e in pw]
+
+
+def _pad_zero_raw(a, pad_width):
+    return np.pad(a, pad_width, mode="constant")
+
+
+def pad_zero_adjoint(g, in_shape, in_dtype, /, pad_width):
+    """Zero padding's adjoint crops the cotangent."""
+    pairs = _pad_pairs(pad_width, len(in_shape))
+    return g[tuple(slice(b, b + n) for (b, _), n in zip(pairs, in_shape, strict=True))]
+
+
+def _pad_gather_raw(a, pad_width, mode, **kwargs):
+    return np.pad(a, pad_width, mode=mode, **kwargs)
+
+
+def pad_gather_adjoint(g, in_shape, in_dtype, /, pad_width, mode, **kwargs):
+    """Each output entry is a copy of one input entry: pad an index array the same way, scatter-add."""
+    n = math.prod(in_shape)
+    src = np.pad(np.arange(n).reshape(in_shape), pad_width, mode=mode, **kwargs)
+    return np.reshape(scatter(np.ravel(g), (n,), in_dtype, np.ravel(src)), in_shape)
+
+
+_pad_zero = deflinear(_pad_zero_raw, pad_zero_adjoint, name="numpy.pad", key=False)
+_pad_gather = deflinear(_pad_gather_raw, pad_gather_adjoint, name="numpy.pad", key=False)
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """``np.pad`` in the modes 'constant' (any, even traced scalar, ``constant_values``), 'edge',
+    'wrap', 'reflect' and 'symmetric' (``reflect_type='even'``), and 'empty' (padded with zeros)."""
+    a = _arr(array)
+    if isinstance(mode, str):
+        allowed = _PAD_KWARGS.get(mode)
+        if allowed is None:
+            raise ValueError(f"mode '{mode}' is not supported")
+        unsupported = set(kwargs) - set(allowed)
+        if unsupported:
+            raise ValueError(f"unsupported keyword arguments for mode '{mode}': {unsupported}")
+    if mode in ("constant", "empty"):
+        cv = kwargs.pop("constant_values", 0)
+        out = _pad_zero(a, pad_width)
+        if isinstance(cv, Tracer):
+            if cv.ndim != 0:
+                raise NoRuleError("numpy.pad with a traced non-scalar constant_values")
+            mask = np.pad(np.zeros(a.shape, dtype=bool), pad_width, constant_values=True)
+            return out + np.where(mask, cv, 0)
+        if mode == "constant" and np.any(np.asarray(cv) != 0):
+            zeros = np.zeros_like(strip(out), shape=a.shape)
+            out = out + np.pad(zeros, pad_width, mode="constant", constant_values=cv)
+        return out
+    if mode in _GATHER_MODES and kwargs.get("reflect_type") != "odd":  # NumPy: anything else is even
+        return _pad_gather(a, pad_width, mode, **kwargs)
+    detail = f"mode={mode!r}" + (", reflect_type='odd'" if mode in _GATHER_MODES else "")
+    raise NoRuleError(f"numpy.pad({detail})")
+
+
+defcomposite(np.pad, pad)
+
+# ---------------------------------------------------------------- no gradient
+
+for _f in (
+    np.argmax, np.argmin, np.argsort, np.argpartition, np.lexsort, np.nonzero, np.flatnonzero,
+    np.argwhere, np.searchsorted, np.shape, np.ndim, np.size, np.digitize,
+):
+    defnondiff(_f)
+
+__all__ = ["JoinRule"]
