@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .core import Tracer, set_tracer_class, strip
-from .errors import NoRuleError, TracedConversionError
+from .errors import NoRuleError, TracedArrayConversionError, TracedConversionError
 from .rules import registry as R
 
 _KNOWN: dict[type, bool] = {}
@@ -119,7 +119,7 @@ class TracedArray(Tracer):
 
     # ---- conversions: never silently lose the gradient
     def __array__(self, dtype=None, copy=None):
-        raise TracedConversionError("converting it to a plain array (np.asarray / np.array)")
+        raise TracedArrayConversionError("converting it to a plain array (np.asarray / np.array)")
 
     def __float__(self):
         raise TracedConversionError("float() of it")
@@ -262,6 +262,10 @@ class TracedArray(Tracer):
     def dot(self, other):
         return np.dot(self, other)
 
+    def sort(self, axis=-1, kind=None, order=None, **kwargs):
+        """In place, like ``ndarray.sort``: the traced value becomes its sorted self."""
+        self._become(np.sort(self, axis=axis, kind=kind, order=order, **kwargs))
+
     def __round__(self, ndigits=0):
         return np.round(self, ndigits)
 
@@ -273,7 +277,7 @@ for _name, _func in [
     ("diagonal", np.diagonal), ("trace", np.trace), ("clip", np.clip), ("round", np.round),
     ("argmax", np.argmax), ("argmin", np.argmin), ("argsort", np.argsort), ("nonzero", np.nonzero),
     ("any", np.any), ("all", np.all), ("repeat", np.repeat), ("take", np.take),
-    ("sort", np.sort), ("ptp", np.ptp),
+    ("ptp", np.ptp),
 ]:
     setattr(TracedArray, _name, _method(_func, _name))
 

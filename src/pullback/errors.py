@@ -27,3 +27,21 @@ class TracedConversionError(TypeError):
             "plain array, or build it with np.pad / np.concatenate / np.where. Call "
             "pullback.stop_gradient(x) first if you really want a constant."
         )
+
+
+try:  # uarray's "this backend does not implement the call": scipy.fft then tries the next backend
+    from scipy._lib.uarray import BackendNotImplementedError as _BackendDeclines
+except ImportError:  # pragma: no cover - a SciPy without uarray
+
+    class _BackendDeclines(Exception):
+        pass
+
+
+class TracedArrayConversionError(TracedConversionError, _BackendDeclines):
+    """``np.asarray`` of a traced array (raised by its ``__array__``).
+
+    It is also uarray's ``BackendNotImplementedError``: a ``scipy.fft`` backend that
+    converts its input to an array (pyFFTW's, or SciPy's own when chosen with
+    ``scipy.fft.set_backend`` or ``set_global_backend``) thereby declines a traced call,
+    and uarray hands the call on to the next backend, pullback's, instead of failing.
+    """

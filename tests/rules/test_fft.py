@@ -1,6 +1,7 @@
 """numpy.fft: dense-matrix adjoint tests, JVP tests, the seed's cases, and FFT programs."""
 
 import gc
+import re
 import weakref
 
 import numpy as np
@@ -319,7 +320,8 @@ def fno_layer(x, w_re, w_im, modes=3):
 def test_fno_layer():
     x = rand(2, 8, 8)
     check_gradient(fno_layer, x, rand(3, 3), rand(3, 3))
-    check_gradient(fno_layer, x.astype(np.float32), rand(3, 3, dtype=np.float32), rand(3, 3, dtype=np.float32))
+    w32 = [rand(3, 3, dtype=np.float32) for _ in range(2)]
+    check_gradient(fno_layer, x.astype(np.float32), *w32)
 
 
 def test_second_order_through_fft():
@@ -394,3 +396,14 @@ def test_out_argument_under_tracing_is_a_clear_error():
     buf = np.empty(8, complex)
     with pytest.raises(pb.TracedConversionError):
         pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x, out=buf))), x8)
+
+
+def test_minus_one_length_means_the_whole_axis():
+    # regression: the one-axis fast path rejected s=(-1,), which NumPy's n-d functions accept
+    x = rand(5, 3)
+    np.testing.assert_allclose(
+        pb.gradient(lambda x: np.sum(np.abs(np.fft.fftn(x, s=(-1,), axes=(0,))) ** 2), x)[0], 2 * 5 * x
+    )
+    want = _numpy_error(lambda: np.fft.fft(x, n=-1))
+    with pytest.raises(want[0], match=re.escape(want[1])):
+        pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x, n=-1))), x)

@@ -218,27 +218,38 @@ def _cook(x, s, axes, invreal):
     return tuple(s), tuple(axes)
 
 
-def _prepare(numpy_func, x, s, axes, norm, invreal, args):
+def _cook_numpy(x, s, axes, invreal):
+    """NumPy's rules (:func:`_cook`), with a fast path for one axis."""
+    one_axis = axes is not None and len(axes) == 1 and type(axes[0]) is int
+    if one_axis and (s is None or (len(s) == 1 and type(s[0]) is int)):  # 1-D
+        ndim = x.ndim
+        a = axes[0]
+        if -ndim <= a < ndim:
+            a %= ndim
+            if s is None:
+                n = (x.shape[a] - 1) * 2 if invreal else x.shape[a]
+            else:
+                n = s[0]
+            if n >= 1:
+                return (n,), (a,)
+    return _cook(x, s, axes, invreal)  # NumPy's full rules (s=-1, errors, ...)
+
+
+def _prepare(numpy_func, x, s, axes, norm, invreal, args, kwargs=None, cook=_cook_numpy):
+    """``x`` as an array, the lengths ``s`` and the axes, by the library's rules (``cook``).
+
+    Arguments the library would reject make it raise its own exception and message:
+    ``numpy_func(*args, **kwargs)`` runs on the plain values (scipy.fft passes its own
+    function, argument values and ``cook``).
+    """
     try:
         if norm not in _NORMS:
             raise _Invalid
         if not hasattr(x, "shape"):
             x = np.asarray(x)  # a list or a Python scalar: never traced
-        if axes is not None and len(axes) == 1 and type(axes[0]) is int and (s is None or (len(s) == 1 and type(s[0]) is int)):  # 1-D
-            ndim = x.ndim
-            a = axes[0]
-            if -ndim <= a < ndim:
-                a %= ndim
-                if s is None:
-                    n = (x.shape[a] - 1) * 2 if invreal else x.shape[a]
-                else:
-                    n = s[0]
-                if n >= 1:
-                    return x, (n,), (a,)
-            raise _Invalid
-        return x, *_cook(x, s, axes, invreal)
+        return x, *cook(x, s, axes, invreal)
     except (_Invalid, TypeError, IndexError):
-        numpy_func(*args)  # raises NumPy's own exception and message
+        numpy_func(*args, **(kwargs or {}))  # raises the library's own exception and message
         raise
 
 
@@ -246,42 +257,50 @@ def _as_inexact(x):
     return x if x.dtype.kind in "fc" else x.astype(np.float64)
 
 
-def _c2c_call(numpy_func, x, s, axes, norm, forward, args):
-    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args)
+# The three calls below serve numpy.fft and scipy.fft alike: scipy.fft passes its own function
+# and argument values (``kwargs``) to raise its errors with, its own ``cook``, and ``workers``.
+
+
+def _c2c_call(numpy_func, x, s, axes, norm, forward, args, *, kwargs=None, cook=_cook_numpy, workers=None):
+    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args, kwargs, cook)
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return c2c(x, s, axes, norm, forward)
+        return c2c(x, s, axes, norm, forward, workers=workers)
     for n, a in reversed(list(zip(s, axes))):  # repeated axes: NumPy's own order, one by one
-        x = c2c(x, (n,), (a,), norm, forward)
+        x = c2c(x, (n,), (a,), norm, forward, workers=workers)
     return x
 
 
-def _r2c_call(numpy_func, x, s, axes, norm, args):
-    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args)
+def _r2c_call(numpy_func, x, s, axes, norm, args, *, kwargs=None, cook=_cook_numpy, workers=None):
+    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args, kwargs, cook)
     if x.dtype.kind == "c":
-        numpy_func(*args)
+        numpy_func(*args, **(kwargs or {}))
         raise TypeError(f"{numpy_func.__name__} needs a real input")
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return r2c(x, s, axes, norm)
-    x = r2c(x, s[-1:], axes[-1:], norm)
+        return r2c(x, s, axes, norm, workers=workers)
+    x = r2c(x, s[-1:], axes[-1:], norm, workers=workers)
     for n, a in reversed(list(zip(s[:-1], axes[:-1]))):
-        x = c2c(x, (n,), (a,), norm, True)
+        x = c2c(x, (n,), (a,), norm, True, workers=workers)
     return x
 
 
-def _c2r_call(numpy_func, x, s, axes, norm, args):
-    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 1, args)
+def _c2r_call(numpy_func, x, s, axes, norm, args, *, kwargs=None, cook=_cook_numpy, workers=None):
+    x, s, axes = _prepare(numpy_func, x, s, axes, norm, 1, args, kwargs, cook)
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return c2r(x, s, axes, norm)
+        return c2r(x, s, axes, norm, workers=workers)
     for n, a in zip(s[:-1], axes[:-1]):
-        x = c2c(x, (n,), (a,), norm, False)
-    return c2r(x, s[-1:], axes[-1:], norm)
+        x = c2c(x, (n,), (a,), norm, False, workers=workers)
+    return c2r(x, s[-1:], axes[-1:], norm, workers=workers)
 
 
 def _one(n):
-    return None if n is None else (n,)
+    """``s`` for a 1-D function's ``n``. Unlike ``s``, ``n=-1`` is no shorthand for the whole
+    axis: any ``n < 1`` becomes 0, which the argument checks reject with NumPy's own error."""
+    if n is None:
+        return None
+    return (n,) if not (type(n) is int and n < 1) else (0,)
 
 
 # ---------------------------------------------------------------- numpy.fft, one line each
@@ -324,7 +343,7 @@ def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 
 
 def irfft(a, n=None, axis=-1, norm=None, out=None):
-    s = None if n is None else (n,)
+    s = _one(n)
     return _c2r_call(np.fft.irfft, a, s, (axis,), norm, (strip(a), n, axis, norm))
 
 

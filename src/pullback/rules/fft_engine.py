@@ -136,3 +136,21 @@ def c2r(x, s, axes, norm, workers=None):
     if isinstance(x, np.ndarray):
         return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     return np.fft.irfftn(x, s=s, axes=axes, norm=norm)
+
+
+def r2r(x, kind, type, s, axes, norm, orthogonalize=None, workers=None):
+    """SciPy's ``dctn``, ``idctn``, ``dstn`` or ``idstn`` (``kind``) of ``x``.
+
+    ``orthogonalize=None`` is not passed on (pyFFTW's backend does not know it). The
+    fast path runs SciPy's own pocketfft call for real input; complex input goes
+    through ``scipy.fft``, which transforms its real and imaginary parts.
+    """
+    workers = workers_for(x, workers)
+    if _fast(x) and x.dtype.kind == "f" and type in (1, 2, 3, 4):
+        inverse = kind[0] == "i"
+        inorm = 2 - _INORM[norm] if inverse else _INORM[norm]
+        ptype = 5 - type if inverse and type in (2, 3) else type
+        transform = _pocketfft.dct if kind.endswith("dct") else _pocketfft.dst
+        return transform(_fit(x, s, axes), ptype, axes, inorm, None, _nthreads(workers), orthogonalize)
+    kw = {k: v for k, v in (("workers", workers), ("orthogonalize", orthogonalize)) if v is not None}
+    return getattr(sfft, kind + "n")(x, type, s=s, axes=axes, norm=norm, **kw)
