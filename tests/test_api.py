@@ -25,7 +25,7 @@ def test_gradient_value_and_gradient():
 
 
 def test_keyword_arguments_pass_through():
-    f = lambda x, scale=1.0: scale * np.sum(x ** 2)
+    f = lambda x, scale=1.0: scale * np.sum(x**2)
     (g,) = pb.gradient(f, x3, scale=3.0)
     np.testing.assert_allclose(g, 6 * x3)
 
@@ -85,7 +85,9 @@ def test_argument_trees():
 
 
 def test_scalars_and_non_differentiable_arguments():
-    g = pb.gradient(lambda x, n, mask, name, none: x ** n * np.sum(mask), 3.0, 2, np.array([True, True]), "s", None)
+    g = pb.gradient(
+        lambda x, n, mask, name, none: x**n * np.sum(mask), 3.0, 2, np.array([True, True]), "s", None
+    )
     assert g == (12.0, None, None, None, None)
     assert isinstance(g[0], float)
     (gi,) = pb.gradient(lambda k: np.sum(k * 2.0), np.arange(3))
@@ -140,7 +142,7 @@ def test_imperative_updates():
         Y[:, :2] = X[:, :2] * W
         Y[:, 2] += X[:, 2] ** 2
         Y *= 2.0
-        return np.sum(Y ** 2)
+        return np.sum(Y**2)
 
     X = np.arange(6.0).reshape(2, 3) + 1
     W = np.array([1.0, 2.0])
@@ -152,7 +154,7 @@ def test_value_dependent_control_flow():
         total = 0.0
         for xi in x:  # iteration
             if xi > 0:  # __bool__ of a comparison
-                total = total + xi ** 2
+                total = total + xi**2
             else:
                 total = total - xi
         return total if len(x) == 3 and x.shape == (3,) and x.ndim == 1 else 0.0
@@ -263,7 +265,12 @@ def test_converting_a_traced_value_is_a_clear_error():
         plain[0] = x[0]
         return np.sum(x)
 
-    for f in (lambda x: np.sum(np.asarray(x)), lambda x: float(np.sum(x)), assign, lambda x: np.array(x).sum()):
+    for f in (
+        lambda x: np.sum(np.asarray(x)),
+        lambda x: float(np.sum(x)),
+        assign,
+        lambda x: np.array(x).sum(),
+    ):
         with pytest.raises(pb.TracedConversionError, match="drop the gradient"):
             pb.gradient(f, x3)
 
@@ -275,7 +282,7 @@ def test_checkpoint_gives_the_same_gradient():
     def deep(x, blk):
         for _ in range(5):
             x = blk(x)
-        return np.sum(x ** 2)
+        return np.sum(x**2)
 
     x = np.linspace(-1, 1, 64)
     g_plain = pb.gradient(deep, x, block)[0]
@@ -297,7 +304,26 @@ def test_jacobian_forward_and_reverse_agree():
 
 
 def test_hvp_matches_hessian():
-    f = lambda x: np.sum(np.sin(x) * x ** 2)
+    f = lambda x: np.sum(np.sin(x) * x**2)
     v = np.array([1.0, 0.5, -2.0])
     (hv,) = pb.hvp(f, (x3,), (v,))
     np.testing.assert_allclose(hv, pb.hessian(f, x3) @ v)
+
+
+def test_sort_method_sorts_in_place():
+    # regression: TracedArray.sort() returned a sorted copy and left the array unsorted
+    def f(x):
+        y = x * 1.0
+        assert y.sort() is None
+        return y[0] * 10 + y[-1]
+
+    np.testing.assert_allclose(pb.gradient(f, x3)[0], [0.0, 10.0, 1.0])
+
+
+def test_cotangent_with_fewer_dimensions_than_the_value():
+    # regression: unbroadcast summed the wrong axis when g had fewer dimensions
+    from pullback.rules.registry import unbroadcast
+
+    g = np.arange(8.0)
+    np.testing.assert_array_equal(unbroadcast(g, (1, 8)), g.reshape(1, 8))
+    np.testing.assert_array_equal(unbroadcast(np.ones((2, 3)), (1, 1, 3)), 2 * np.ones((1, 1, 3)))

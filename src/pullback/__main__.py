@@ -44,9 +44,13 @@ def demo() -> int:
     print("pullback demo: gradients of unmodified NumPy FFT code, checked against finite differences")
     ok = True
     x = rng.standard_normal(10)
-    ok &= _show("1. the seed problem: abs(sum(np.fft.fft(x))), x real[10]", x, lambda x: np.abs(np.sum(np.fft.fft(x))))
+    ok &= _show(
+        "1. the seed problem: abs(sum(np.fft.fft(x))), x real[10]", x, lambda x: np.abs(np.sum(np.fft.fft(x)))
+    )
     z = rng.standard_normal(10) + 1j * rng.standard_normal(10)
-    ok &= _show("   ... and abs(sum(np.fft.ifft(z))), z complex[10]", z, lambda z: np.abs(np.sum(np.fft.ifft(z))))
+    ok &= _show(
+        "   ... and abs(sum(np.fft.ifft(z))), z complex[10]", z, lambda z: np.abs(np.sum(np.fft.ifft(z)))
+    )
     ok &= _show("   ... and abs(np.fft.fft(x)[1])", x, lambda x: np.abs(np.fft.fft(x)[1]))
 
     truth = rng.standard_normal((8, 8))
@@ -75,9 +79,16 @@ def check() -> int:
     x = rng.standard_normal((5, 6))
     z = x + 1j * rng.standard_normal((5, 6))
     cases = {
-        "fft": (np.fft.fft, z), "ifft": (np.fft.ifft, z), "fftn": (np.fft.fftn, z), "ifftn": (np.fft.ifftn, z),
-        "rfft": (np.fft.rfft, x), "irfft": (np.fft.irfft, z), "rfftn": (np.fft.rfftn, x),
-        "irfftn": (np.fft.irfftn, z), "hfft": (np.fft.hfft, z), "ihfft": (np.fft.ihfft, x),
+        "fft": (np.fft.fft, z),
+        "ifft": (np.fft.ifft, z),
+        "fftn": (np.fft.fftn, z),
+        "ifftn": (np.fft.ifftn, z),
+        "rfft": (np.fft.rfft, x),
+        "irfft": (np.fft.irfft, z),
+        "rfftn": (np.fft.rfftn, x),
+        "irfftn": (np.fft.irfftn, z),
+        "hfft": (np.fft.hfft, z),
+        "ihfft": (np.fft.ihfft, x),
     }
     failed = 0
     for name, (f, arg) in cases.items():

@@ -6,7 +6,8 @@ coordinates*: a complex entry contributes its real and its imaginary part.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,9 @@ def check_gradient(
             if check_dtypes and y0.dtype.kind in "fc":
                 want_kind = np.result_type(strip(f(*args))).kind
                 if t_out.dtype.kind != want_kind and not (want_kind == "f" and t_out.dtype.kind == "f"):
-                    raise AssertionError(f"forward mode: tangent dtype {t_out.dtype} for a {want_kind} output")
+                    raise AssertionError(
+                        f"forward mode: tangent dtype {t_out.dtype} for a {want_kind} output"
+                    )
             if not np.allclose(t_out, num, rtol=rtol, atol=atol * scale):
                 err = float(np.max(np.abs(t_out - num)))
                 raise AssertionError(f"forward mode: jvp differs from finite differences by {err:.3g}")
@@ -127,7 +130,9 @@ def check_gradient(
 def _check_dtype(ct: Any, arg: Any, mode: str, i: int) -> None:
     if isinstance(arg, (float, complex)):
         if not isinstance(ct, type(arg)):
-            raise AssertionError(f"{mode} mode: argument {i} is {type(arg).__name__}, its gradient {type(ct)}")
+            raise AssertionError(
+                f"{mode} mode: argument {i} is {type(arg).__name__}, its gradient {type(ct)}"
+            )
         return
     if np.result_type(ct) != np.result_type(arg) or np.shape(ct) != np.shape(arg):
         raise AssertionError(
@@ -199,19 +204,27 @@ def check_adjoint(
         r, a = _default_tol([x.dtype, y.dtype])
         rtol = r if rtol is None else rtol
         atol = a if atol is None else atol
-    M = dense_matrix(lambda v: f(v.astype(np.complex128 if v.dtype.kind == "c" else np.float64)), x) if matrix is None else matrix
+    M = (
+        dense_matrix(lambda v: f(v.astype(np.complex128 if v.dtype.kind == "c" else np.float64)), x)
+        if matrix is None
+        else matrix
+    )
     g = _random_like(y, rng)
     _, back = pullback(f, x)
     (ct,) = back(g)
     _check_dtype(ct, x, "reverse", 0)
-    want = _from_real_coords(M.T @ _real_coords(g.astype(np.complex128 if g.dtype.kind == "c" else np.float64)), x)
+    want = _from_real_coords(
+        M.T @ _real_coords(g.astype(np.complex128 if g.dtype.kind == "c" else np.float64)), x
+    )
     scale = max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
     if not np.allclose(np.asarray(ct), want, rtol=rtol, atol=atol * scale):
         err = float(np.max(np.abs(np.asarray(ct) - want)))
         raise AssertionError(f"adjoint: back(g) differs from M^T g by {err:.3g} (scale {scale:.3g})")
     t = _random_like(x, rng)
     _, tout = jvp(f, (x,), (t,))
-    want_t = _from_real_coords(M @ _real_coords(t.astype(np.complex128 if t.dtype.kind == "c" else np.float64)), y)
+    want_t = _from_real_coords(
+        M @ _real_coords(t.astype(np.complex128 if t.dtype.kind == "c" else np.float64)), y
+    )
     scale_t = max(1.0, float(np.max(np.abs(want_t))) if want_t.size else 1.0)
     if not np.allclose(np.asarray(tout), want_t, rtol=rtol, atol=atol * scale_t):
         err = float(np.max(np.abs(np.asarray(tout) - want_t)))

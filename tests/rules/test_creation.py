@@ -23,7 +23,11 @@ CASES = [
     (np.empty_like, lambda x: _fill(x, lambda v: np.empty_like(v) * 0) + x, (x,)),
     (np.full_like, lambda x, c: np.full_like(x, c) * x, (x, np.array(1.5))),
     (np.copy, lambda x: np.copy(x) * x, (z,)),
-    (TracedArray.astype, lambda x: x.astype(np.complex128) * 1j + x.astype(np.float64) + x.astype(complex).real, (x,)),
+    (
+        TracedArray.astype,
+        lambda x: x.astype(np.complex128) * 1j + x.astype(np.float64) + x.astype(complex).real,
+        (x,),
+    ),
 ]
 
 

@@ -5,8 +5,8 @@ primitives, and ``dispatch`` supplies the array-aware tracer class.
 """
 
 from .trace import (
-    ForwardTrace,
     NOT_TRACED,
+    ForwardTrace,
     Node,
     Primitive,
     ReverseTrace,

@@ -16,7 +16,8 @@ primitive again, so outer levels record their part in turn.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _next_level = itertools.count(1)
 
