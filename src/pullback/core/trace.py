@@ -110,7 +110,7 @@ class ReverseTrace(Trace):
         ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:
             return ans
-        return _TracerClass(ans, self, Node(tuple(parents), back))
+        return _TracerClass(ans, self, Node(parents, back))
 
 
 class ForwardTrace(Trace):
@@ -182,17 +182,17 @@ def backward(roots: list, seeds: list, leaves: list) -> list:
     accumulated cotangent (or None) of each node in ``leaves``.
     """
     counts: dict = {}
-    stack = [r for r in roots if r is not None]
-    seen = set(map(id, stack))
-    while stack:
-        node = stack.pop()
-        for p in node.parents:
+    stack = []
+    for r in roots:
+        if r is not None and r not in counts:
+            counts[r] = 0
+            stack.append(r)
+    while stack:  # count each node's consumers
+        for p in stack.pop().parents:
             c = counts.get(p)
             if c is None:
                 counts[p] = 1
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append(p)
+                stack.append(p)
             else:
                 counts[p] = c + 1
     grads: dict = {}
@@ -200,26 +200,28 @@ def backward(roots: list, seeds: list, leaves: list) -> list:
         if r is not None and s is not None:
             old = grads.get(r)
             grads[r] = s if old is None else old + s
-    wanted = {id(leaf) for leaf in leaves if leaf is not None}
+    wanted = {leaf for leaf in leaves if leaf is not None}
     found: dict = {}
-    ready = [r for r in {id(r): r for r in roots if r is not None}.values() if r not in counts]
+    ready = [r for r, c in counts.items() if c == 0]
     while ready:
         node = ready.pop()
         g = grads.pop(node, None)
-        if id(node) in wanted:
-            found[id(node)] = g
-        if node.back is None:
+        if node in wanted:
+            found[node] = g
+        back = node.back
+        if back is None:
             continue
-        cts = node.back(g) if g is not None else None
-        for k, p in enumerate(node.parents):
-            if cts is not None:
-                ct = cts[k]
+        parents = node.parents
+        if g is not None:
+            cts = back(g)
+            for p, ct in zip(parents, cts):
                 if ct is not None:
                     old = grads.get(p)
                     grads[p] = ct if old is None else old + ct
+            del cts, g
+        for p in parents:
             c = counts[p] - 1
             counts[p] = c
-            if c == 0:
+            if not c:
                 ready.append(p)
-        del cts
-    return [None if leaf is None else found.get(id(leaf)) for leaf in leaves]
+    return [None if leaf is None else found.get(leaf) for leaf in leaves]

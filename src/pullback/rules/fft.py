@@ -64,10 +64,13 @@ def _complex_dtype(dtype):
 
 def _constant_along(x, axes) -> bool:
     """A NumPy view that does not vary along ``axes`` (a broadcast constant, e.g. from ``sum``)."""
-    if type(x) is not np.ndarray or x.size <= 1:
+    if type(x) is not np.ndarray:
         return False
     strides = x.strides
-    return all(strides[a] == 0 for a in axes)
+    for a in axes:
+        if strides[a] != 0:
+            return False
+    return x.size > 1
 
 
 def _delta(x, axes, out_lengths, factor):
@@ -146,23 +149,24 @@ def _bin_weights(g, axis, n, interior):
 
 
 def _resize_back(g, shape, axes):
-    lengths = [shape[a] for a in axes]
-    if [g.shape[a] for a in axes] == lengths:
-        return g
-    return resize(g, axes, lengths)
+    gshape = g.shape
+    for a in axes:
+        if gshape[a] != shape[a]:
+            return resize(g, axes, [shape[a] for a in axes])
+    return g
 
 
 def c2c_adjoint(g, shape, dtype, s, axes, norm, forward, workers=None):
-    return _resize_back(c2c(g, s, axes, swap_norm(norm), not forward, workers=workers), shape, axes)
+    return _resize_back(c2c(g, s, axes, swap_norm(norm), not forward, workers), shape, axes)
 
 
 def r2c_adjoint(g, shape, dtype, s, axes, norm, workers=None):
     half = g * _bin_weights(g, axes[-1], s[-1], 0.5)
-    return _resize_back(c2r(half, s, axes, swap_norm(norm), workers=workers), shape, axes)
+    return _resize_back(c2r(half, s, axes, swap_norm(norm), workers), shape, axes)
 
 
 def c2r_adjoint(g, shape, dtype, s, axes, norm, workers=None):
-    spec = r2c(g, s, axes, swap_norm(norm), workers=workers)
+    spec = r2c(g, s, axes, swap_norm(norm), workers)
     return _resize_back(spec * _bin_weights(spec, axes[-1], s[-1], 2.0), shape, axes)
 
 
@@ -265,9 +269,9 @@ def _c2c_call(numpy_func, x, s, axes, norm, forward, args, *, kwargs=None, cook=
     x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args, kwargs, cook)
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return c2c(x, s, axes, norm, forward, workers=workers)
+        return c2c(x, s, axes, norm, forward, workers)
     for n, a in reversed(list(zip(s, axes))):  # repeated axes: NumPy's own order, one by one
-        x = c2c(x, (n,), (a,), norm, forward, workers=workers)
+        x = c2c(x, (n,), (a,), norm, forward, workers)
     return x
 
 
@@ -278,10 +282,10 @@ def _r2c_call(numpy_func, x, s, axes, norm, args, *, kwargs=None, cook=_cook_num
         raise TypeError(f"{numpy_func.__name__} needs a real input")
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return r2c(x, s, axes, norm, workers=workers)
-    x = r2c(x, s[-1:], axes[-1:], norm, workers=workers)
+        return r2c(x, s, axes, norm, workers)
+    x = r2c(x, s[-1:], axes[-1:], norm, workers)
     for n, a in reversed(list(zip(s[:-1], axes[:-1]))):
-        x = c2c(x, (n,), (a,), norm, True, workers=workers)
+        x = c2c(x, (n,), (a,), norm, True, workers)
     return x
 
 
@@ -289,10 +293,10 @@ def _c2r_call(numpy_func, x, s, axes, norm, args, *, kwargs=None, cook=_cook_num
     x, s, axes = _prepare(numpy_func, x, s, axes, norm, 1, args, kwargs, cook)
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return c2r(x, s, axes, norm, workers=workers)
+        return c2r(x, s, axes, norm, workers)
     for n, a in zip(s[:-1], axes[:-1]):
-        x = c2c(x, (n,), (a,), norm, False, workers=workers)
-    return c2r(x, s[-1:], axes[-1:], norm, workers=workers)
+        x = c2c(x, (n,), (a,), norm, False, workers)
+    return c2r(x, s[-1:], axes[-1:], norm, workers)
 
 
 def _one(n):

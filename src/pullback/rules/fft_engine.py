@@ -44,71 +44,79 @@ FAST_PATH = True
 _CPUS = os.cpu_count() or 1
 
 
+_EXPECTED: list = []  # the global state when only SciPy's backend and ours are in force
+
+
 def _default_backend_in_force() -> bool:
     glob, local, _ = _uarray.get_state()._pickle()
     entry = glob.get(_DOMAIN)
+    if _EXPECTED and entry == _EXPECTED[0]:  # the common case: one comparison
+        loc = local.get(_DOMAIN) if local else None
+        return not (loc and loc[1])
     if entry is None or entry[0] is None or entry[0][0] is not _ScipyBackend:
         return False
     if any(b not in OWN_BACKENDS for b in entry[1]):
         return False
+    _EXPECTED[:] = [entry]
     loc = local.get(_DOMAIN)
     return not (loc and loc[1])
 
 
-def _fast(x) -> bool:
-    return (
-        FAST_PATH
-        and _pocketfft is not None
-        and type(x) is np.ndarray
-        and x.dtype in _FAST_DTYPES
-        and x.dtype.isnative
-        and x.flags.aligned
-        and _default_backend_in_force()
-    )
+def _fast_threads(x, workers):
+    """Threads for a direct pocketfft call on ``x``, or 0 when the call must go through scipy.fft."""
+    if (
+        not FAST_PATH
+        or _pocketfft is None
+        or type(x) is not np.ndarray
+        or x.dtype not in _FAST_DTYPES
+        or not x.dtype.isnative
+        or not x.flags.aligned
+        or not _default_backend_in_force()
+    ):
+        return 0
+    if workers is not None:
+        return _helper._workers(workers)
+    chosen = _helper._config.__dict__.get("default_workers")  # inside scipy.fft.set_workers
+    if chosen is not None:
+        return chosen
+    return _CPUS if x.size >= PARALLEL_SIZE else 1
 
 
 def workers_for(x, workers):
     """The ``workers`` to use: the caller's, else ``set_workers``'s, else all cores for large arrays."""
     if workers is not None:
         return workers
-    if _pocketfft is not None and hasattr(_helper._config, "default_workers"):
+    if _pocketfft is not None and "default_workers" in _helper._config.__dict__:
         return None  # inside scipy.fft.set_workers: SciPy applies it
     return -1 if x.size >= PARALLEL_SIZE and _CPUS > 1 else None
 
 
-def _nthreads(workers):
-    if workers is None:
-        return getattr(_helper._config, "default_workers", 1)
-    return _helper._workers(workers)
-
-
 def _fit(x, lengths, axes):
     """Crop or zero-pad ``x`` along ``axes`` (what ``s`` asks of a transform's input)."""
-    if all(x.shape[a] == n for a, n in zip(axes, lengths)):
+    shape = x.shape
+    if len(axes) == 1:
+        if shape[axes[0]] == lengths[0]:
+            return x
+    elif all(shape[a] == n for a, n in zip(axes, lengths)):
         return x
-    crop = tuple(slice(0, min(n, x.shape[a])) if a in axes else slice(None)
-                 for a, n in zip(range(x.ndim), _per_axis(x, lengths, axes)))
-    y = x[crop]
-    if all(y.shape[a] == n for a, n in zip(axes, lengths)):
+    target = list(shape)
+    for a, n in zip(axes, lengths):
+        target[a] = n
+    y = x[tuple(slice(0, min(n, m)) for n, m in zip(target, shape))]
+    if y.shape == tuple(target):
         return y
-    out = np.zeros(tuple(_per_axis(x, lengths, axes)), dtype=x.dtype)
+    out = np.zeros(target, dtype=x.dtype)
     out[tuple(slice(0, m) for m in y.shape)] = y
     return out
 
 
-def _per_axis(x, lengths, axes):
-    shape = list(x.shape)
-    for a, n in zip(axes, lengths):
-        shape[a] = n
-    return shape
-
-
 def c2c(x, s, axes, norm, forward, workers=None):
     """``fftn`` (forward) or ``ifftn`` of ``x`` with lengths ``s`` along ``axes``."""
-    workers = workers_for(x, workers)
-    if _fast(x):
+    threads = _fast_threads(x, workers)
+    if threads:
         inorm = _INORM[norm] if forward else 2 - _INORM[norm]
-        return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, _nthreads(workers))
+        return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+    workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)
     return (np.fft.fftn if forward else np.fft.ifftn)(x, s=s, axes=axes, norm=norm)
@@ -116,9 +124,10 @@ def c2c(x, s, axes, norm, forward, workers=None):
 
 def r2c(x, s, axes, norm, workers=None):
     """``rfftn`` of the real ``x``."""
+    threads = _fast_threads(x, workers)
+    if threads and x.dtype.kind == "f":
+        return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, threads)
     workers = workers_for(x, workers)
-    if _fast(x) and x.dtype.kind == "f":
-        return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, _nthreads(workers))
     if isinstance(x, np.ndarray):
         return sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     return np.fft.rfftn(x, s=s, axes=axes, norm=norm)
@@ -126,13 +135,13 @@ def r2c(x, s, axes, norm, workers=None):
 
 def c2r(x, s, axes, norm, workers=None):
     """``irfftn`` of the half spectrum ``x`` to real lengths ``s``."""
-    workers = workers_for(x, workers)
-    if _fast(x):
+    threads = _fast_threads(x, workers)
+    if threads:
         if x.dtype.kind == "f":
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
-        half = list(s[:-1]) + [s[-1] // 2 + 1]
-        return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None,
-                              _nthreads(workers))
+        half = (*s[:-1], s[-1] // 2 + 1)
+        return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None, threads)
+    workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     return np.fft.irfftn(x, s=s, axes=axes, norm=norm)
@@ -145,12 +154,13 @@ def r2r(x, kind, type, s, axes, norm, orthogonalize=None, workers=None):
     fast path runs SciPy's own pocketfft call for real input; complex input goes
     through ``scipy.fft``, which transforms its real and imaginary parts.
     """
-    workers = workers_for(x, workers)
-    if _fast(x) and x.dtype.kind == "f" and type in (1, 2, 3, 4):
+    threads = _fast_threads(x, workers)
+    if threads and x.dtype.kind == "f" and type in (1, 2, 3, 4):
         inverse = kind[0] == "i"
         inorm = 2 - _INORM[norm] if inverse else _INORM[norm]
         ptype = 5 - type if inverse and type in (2, 3) else type
         transform = _pocketfft.dct if kind.endswith("dct") else _pocketfft.dst
-        return transform(_fit(x, s, axes), ptype, axes, inorm, None, _nthreads(workers), orthogonalize)
+        return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
+    workers = workers_for(x, workers)
     kw = {k: v for k, v in (("workers", workers), ("orthogonalize", orthogonalize)) if v is not None}
     return getattr(sfft, kind + "n")(x, type, s=s, axes=axes, norm=norm, **kw)

@@ -149,7 +149,7 @@ class Rule(Primitive):
         return f
 
     def vjp(self, argnums, vals, kwargs, nested=True):
-        ans = self.evaluate(vals, kwargs, nested)
+        ans = self(*vals, **kwargs) if nested else self.raw(*vals, **kwargs)
         if ans.dtype.kind not in "fc":
             return ans, None
         if len(argnums) == 1:  # the common case, kept lean
@@ -209,7 +209,7 @@ class LinearRule(Primitive):
     def vjp(self, argnums, vals, kwargs, nested=True):
         if len(argnums) != 1 or argnums[0] != 0:
             self._check(argnums)
-        ans = self.evaluate(vals, kwargs, nested)
+        ans = self(*vals, **kwargs) if nested else self.raw(*vals, **kwargs)
         if ans.dtype.kind not in "fc":
             return ans, None
         shape, dtype = vals[0].shape, vals[0].dtype
