@@ -312,16 +312,27 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     return rebuild(values), rebuild(touts)
 
 
-def _real_basis(x: np.ndarray):
-    """Unit directions of the real coordinates of ``x`` (and i times them if complex)."""
-    x = np.asarray(x)
-    flat = np.zeros(x.size, dtype=x.dtype)
-    units = [1.0, 1j] if x.dtype.kind == "c" else [1.0]
-    for u in units:
-        for j in range(x.size):
-            flat[:] = 0
-            flat[j] = u
-            yield flat.reshape(x.shape).copy()
+def _unit_tangents(xs: list, k: int):
+    """Tangents for every argument: zero except one real unit entry of argument ``k``, in turn."""
+    x = xs[k]
+    for j in range(x.size):
+        e = np.zeros(x.size, dtype=x.dtype)
+        e[j] = 1
+        tangents = [np.zeros_like(a) for a in xs]
+        tangents[k] = e.reshape(x.shape)
+        yield tangents
+
+
+def _flat(v: Any) -> Any:
+    """``v`` raveled, keeping any outer trace (so a Jacobian nested in a derivative stays traced)."""
+    return np.reshape(_as_value(v), (-1,))
+
+
+def _assemble(cols: list, out_shape: tuple, in_shape: tuple, dtype) -> Any:
+    """Stack flat columns (or, with ``in_shape`` first, rows) into ``out_shape + in_shape``."""
+    if not cols:
+        return np.zeros(out_shape + in_shape, dtype=dtype)
+    return np.reshape(np.stack(cols, axis=-1), out_shape + in_shape)
 
 
 def jacobian(f: Callable, *args: Any, mode: str | None = None) -> Any:
@@ -330,9 +341,11 @@ def jacobian(f: Callable, *args: Any, mode: str | None = None) -> Any:
     ``J[out_index + in_index] = d f[out_index] / d Re(x[in_index])``: the
     derivative along the real direction of each input entry. For a
     holomorphic or C-linear ``f`` this is the complex derivative (for a
-    C-linear FFT it is the transform's matrix). Forward mode is used when the
-    inputs have fewer real coordinates than the outputs, reverse otherwise;
-    ``mode="forward"`` or ``"reverse"`` forces one.
+    C-linear FFT it is the transform's matrix); for a real ``f`` of a complex
+    input it is real. Forward mode is used when the inputs have fewer real
+    coordinates than the outputs, reverse otherwise; ``mode="forward"`` or
+    ``"reverse"`` forces one. Nested inside another derivative (``jacobian``
+    of a ``jacobian``, a gradient of a Hessian) the result stays traced.
 
     Returns an array for one argument, else a tuple with one per argument.
 
@@ -343,36 +356,44 @@ def jacobian(f: Callable, *args: Any, mode: str | None = None) -> Any:
     array([[2., 0.],
            [0., 6.]])
     """
+    if mode not in (None, "forward", "reverse"):
+        raise ValueError(f"jacobian: mode must be None, 'forward' or 'reverse', got {mode!r}")
     xs = [np.asarray(_as_value(strip(a))) for a in args]
-    y0 = f(*args)
-    y = np.asarray(strip(y0))
-    n_in = sum(x.size for x in xs)
-    n_out = y.size * (2 if y.dtype.kind == "c" else 1)
+    if mode == "reverse":
+        value, back = pullback(f, *args)
+    else:
+        value, back = f(*args), None
+    y = np.asarray(strip(value))
     if mode is None:
+        n_in = sum(x.size * (2 if x.dtype.kind == "c" else 1) for x in xs)
+        n_out = y.size * (2 if y.dtype.kind == "c" else 1)
         mode = "forward" if n_in <= n_out else "reverse"
-    out_dtype = np.result_type(y.dtype, *[x.dtype for x in xs])
+        if mode == "reverse":
+            value, back = pullback(f, *args)
+    real_in = [np.zeros((), x.dtype).real.dtype for x in xs]
+    dtype = np.result_type(y.dtype, *real_in) if y.dtype.kind in "fc" else np.result_type(*real_in)
     jacs = []
-    for k, x in enumerate(xs):
-        J = np.zeros(y.shape + x.shape, dtype=out_dtype)
-        Jf = J.reshape(y.size, x.size)
-        if mode == "forward":
-            for j in range(x.size):
-                e = np.zeros(x.size, dtype=x.dtype)
-                e[j] = 1
-                tangents = [np.zeros_like(a) for a in xs]
-                tangents[k] = e.reshape(x.shape)
-                Jf[:, j] = np.asarray(strip(jvp(f, args, tangents)[1])).ravel()
-        else:
-            _, back = pullback(f, *args)
-            for i in range(y.size):
-                e = np.zeros(y.size, dtype=y.dtype)
-                e[i] = 1
-                row = np.real(np.asarray(back(e.reshape(y.shape))[k])).ravel()
+    if mode == "forward":
+        for k, x in enumerate(xs):
+            cols = [_flat(jvp(f, args, ts)[1]) for ts in _unit_tangents(xs, k)]
+            jacs.append(_assemble(cols, y.shape, x.shape, dtype))
+    else:
+        rows: list[list] = [[] for _ in xs]
+        for i in range(y.size):
+            e = np.zeros(y.size, dtype=y.dtype if y.dtype.kind in "fc" else dtype)
+            e[i] = 1
+            cts = back(e.reshape(y.shape))
+            if y.dtype.kind == "c":
+                e[i] = 1j
+                cts_i = back(e.reshape(y.shape))
+            for k in range(len(xs)):
+                row = np.real(_flat(cts[k]))
                 if y.dtype.kind == "c":
-                    e[i] = 1j
-                    row = row + 1j * np.real(np.asarray(back(e.reshape(y.shape))[k])).ravel()
-                Jf[i, :] = row
-        jacs.append(J)
+                    row = row + 1j * np.real(_flat(cts_i[k]))
+                rows[k].append(row)
+        for k, x in enumerate(xs):
+            J = _assemble(rows[k], x.shape, y.shape, dtype)  # J^T: in_shape + out_shape
+            jacs.append(np.transpose(J, tuple(range(x.ndim, J.ndim)) + tuple(range(x.ndim))))
     return jacs[0] if len(args) == 1 else tuple(jacs)
 
 
@@ -394,7 +415,10 @@ def hessian(f: Callable, *args: Any) -> Any:
     """Dense Hessian of the real scalar ``f``, computed forward-over-reverse.
 
     For one argument of shape S the result has shape S + S; for several it is
-    a tuple of tuples ``H[i][j]``.
+    a tuple of tuples ``H[i][j]`` of shape ``S_i + S_j`` (the derivative of the
+    gradient w.r.t. argument i along the real coordinates of argument j).
+    One forward pass over the gradient per input coordinate gives a column of
+    every block at once.
 
     Examples
     --------
@@ -403,21 +427,129 @@ def hessian(f: Callable, *args: Any) -> Any:
     array([[4., 2.],
            [2., 0.]])
     """
+    xs = [np.asarray(_as_value(strip(a))) for a in args]
+
+    def grad_f(*a):
+        return gradient(f, *a)
+
+    blocks = [[None] * len(xs) for _ in xs]
+    for j, x in enumerate(xs):
+        cols: list[list] = [[] for _ in xs]
+        for ts in _unit_tangents(xs, j):
+            touts = jvp(grad_f, args, ts)[1]
+            for i in range(len(xs)):
+                cols[i].append(_flat(touts[i]))
+        for i, xi in enumerate(xs):
+            blocks[i][j] = _assemble(cols[i], xi.shape, x.shape, xi.dtype)
     if len(args) == 1:
-        return jacobian(lambda *a: gradient(f, *a)[0], *args, mode="forward")
-    return tuple(
-        jacobian(lambda *a, i=i: gradient(f, *a)[i], *args, mode="forward") for i in range(len(args))
-    )
+        return blocks[0][0]
+    return tuple(tuple(row) for row in blocks)
 
 
 # ---------------------------------------------------------------- checkpointing
+
+
+def _top_level(leaves: list) -> int | None:
+    levels = [v._trace.level for v in leaves if isinstance(v, Tracer)]
+    return max(levels) if levels else None
+
+
+class _CheckpointCall:
+    """One call of a checkpointed function: how to rebuild its arguments and its output.
+
+    The primitive sees only flat leaves (positional and keyword arguments,
+    nested containers included), so every traced value is a positional input
+    of the primitive, and a single (packed) array as output.
+    """
+
+    __slots__ = ("f", "rebuild_in", "level", "out")
+
+    def __init__(self, f: Callable, rebuild_in: Callable, level: int) -> None:
+        self.f = f
+        self.rebuild_in = rebuild_in
+        self.level = level
+        self.out = None  # (rebuild, [(shape, dtype) or ("const", value)]) when the output is not one array
+
+    def run(self, *leaves: Any) -> Any:
+        args, kwargs = self.rebuild_in(list(leaves))
+        out = self.f(*args, **kwargs)
+        out_leaves, rebuild = flatten(out)
+        if len(out_leaves) == 1 and out_leaves[0] is out and hasattr(out, "dtype"):
+            return out
+        # several outputs (or a Python scalar): pack the inexact ones into one flat array
+        specs, parts = [], []
+        for o in out_leaves:
+            if _differentiable(o):
+                o = _as_value(o)
+                specs.append((o.shape, o.dtype))
+                parts.append(o)
+            else:
+                specs.append(("const", o))
+        self.out = (rebuild, specs)
+        if not parts:
+            return np.zeros(0)
+        dtype = np.result_type(*[p.dtype for p in parts])
+        return np.concatenate([np.reshape(p, (-1,)).astype(dtype) for p in parts])
+
+    def check(self, value: Any) -> Any:
+        """``value`` (computed at this level) must not be traced at this level or above."""
+        if isinstance(value, Tracer) and value._trace.level >= self.level:
+            raise TypeError(
+                f"pullback.checkpoint({getattr(self.f, '__name__', 'f')}): the function uses a "
+                "value being differentiated that is not one of its arguments (a closure over a "
+                "traced variable), so its gradient would be lost; pass that value as an argument"
+            )
+        return value
+
+    def unpack(self, packed: Any) -> Any:
+        if self.out is None:
+            return packed
+        rebuild, specs = self.out
+        values, start = [], 0
+        for spec in specs:
+            if spec[0] == "const":
+                values.append(spec[1])
+                continue
+            shape, dtype = spec
+            n = int(np.prod(shape))
+            piece = np.reshape(packed[start : start + n], shape)
+            start += n
+            if piece.dtype.kind == "c" and dtype.kind != "c":
+                piece = np.real(piece)
+            if piece.dtype != dtype:
+                piece = piece.astype(dtype)
+            values.append(piece)
+        return rebuild(values)
+
+
+def _checkpoint_rule(*leaves: Any, _call: _CheckpointCall):
+    value = _call.check(_call.run(*leaves))
+
+    def checkpoint_back(g):
+        _, back = pullback(_call.run, *leaves)
+        return back(g)
+
+    return value, checkpoint_back
+
+
+def _checkpoint_tangent(vals: list, tangents: list, _call: _CheckpointCall):
+    ts = [np.zeros_like(strip(v)) if t is None and _differentiable(v) else t for v, t in zip(vals, tangents)]
+    value, tangent = jvp(_call.run, vals, ts)
+    return _call.check(value), tangent
+
+
+def _checkpoint_raw(*leaves: Any, _call: _CheckpointCall):
+    return _call.run(*leaves)
 
 
 def checkpoint(f: Callable) -> Callable:
     """Wrap ``f`` so reverse mode stores only its inputs and recomputes the rest.
 
     The forward pass runs ``f`` untraced (no intermediates kept); the backward
-    pass runs it again under a pullback. Forward mode is unaffected.
+    pass runs it again under a pullback. Forward mode is unaffected. Traced
+    values may be passed positionally, by keyword or inside containers, and
+    ``f`` may return a container of arrays; a value being differentiated must
+    reach ``f`` as an argument, not through a closure (that raises a TypeError).
 
     Examples
     --------
@@ -426,25 +558,18 @@ def checkpoint(f: Callable) -> Callable:
     >>> pb.gradient(lambda x: np.sum(block(x)), np.zeros(4))[0]
     array([1., 1., 1., 1.])
     """
-
-    def rule(*args, **kwargs):
-        value = f(*args, **kwargs)
-
-        def checkpoint_back(g):
-            _, back = pullback(f, *args, **kwargs)
-            return back(g)
-
-        return value, checkpoint_back
-
-    def tangent_rule(vals, tangents, **kwargs):
-        ts = [np.zeros_like(strip(v)) if t is None else t for v, t in zip(vals, tangents)]
-        return jvp(lambda *a: f(*a, **kwargs), vals, ts)
-
-    prim = R.UserRule(f, f"checkpoint({getattr(f, '__name__', 'f')})", rule, tangent_rule)
+    prim = R.UserRule(
+        _checkpoint_raw, f"checkpoint({getattr(f, '__name__', 'f')})", _checkpoint_rule, _checkpoint_tangent
+    )
 
     @functools.wraps(f)
     def checkpointed(*args, **kwargs):
-        return prim(*args, **kwargs)
+        leaves, rebuild_in = flatten((args, kwargs))
+        level = _top_level(leaves)
+        if level is None:
+            return f(*args, **kwargs)
+        call = _CheckpointCall(f, rebuild_in, level)
+        return call.unpack(prim(*leaves, _call=call))
 
     return checkpointed
 

@@ -407,3 +407,51 @@ def test_minus_one_length_means_the_whole_axis():
     want = _numpy_error(lambda: np.fft.fft(x, n=-1))
     with pytest.raises(want[0], match=re.escape(want[1])):
         pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x, n=-1))), x)
+
+
+def _installed_engines():
+    engines = ["auto", "pocketfft", "scipy"]
+    if fft_engine._fftw_module() is not None:
+        engines.append("pyfftw")
+    return engines
+
+
+@pytest.fixture(params=_installed_engines())
+def engine(request):
+    previous = fft_engine.set_engine(request.param)
+    yield request.param
+    fft_engine.set_engine(previous)
+
+
+def test_every_installed_engine_gives_exact_adjoints(engine):
+    z = rand(6, 5, dtype=complex, seed=3)
+    x = z.real.copy()
+    for norm in NORMS:
+        check_adjoint(lambda v: np.fft.fftn(v, s=(7, 4), axes=(0, 1), norm=norm), z)
+        check_adjoint(lambda v: np.fft.ifft(v, n=4, axis=0, norm=norm), z)
+        check_adjoint(lambda v: np.fft.rfftn(v, s=(5, 6), axes=(0, 1), norm=norm), x)
+        check_adjoint(lambda v: np.fft.irfftn(v, s=(4, 7), axes=(0, 1), norm=norm), z)
+        check_adjoint(lambda v: np.fft.hfft(v, n=9, norm=norm), z)
+    check_adjoint(lambda v: np.fft.rfft2(v), x.astype(np.float32))
+    check_gradient(fno_layer, rand(2, 8, 8), rand(3, 3), rand(3, 3))
+
+
+def test_large_transforms_use_pyfftw_when_installed(monkeypatch):
+    fftw = fft_engine._fftw_module()
+    if fftw is None:
+        pytest.skip("pyFFTW is not installed")
+    calls = []
+    real = fftw.fftn
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fftw, "fftn", spy)
+    x = rand(fft_engine.FFTW_SIZE, dtype=complex)
+    g = pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x)) ** 2), x)[0]
+    np.testing.assert_allclose(g, 2 * x.size * x, rtol=1e-10)
+    assert calls  # the forward transform ran on pyFFTW
+    calls.clear()
+    pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x[:64])) ** 2), x)
+    assert calls == []  # small transforms stay on pocketfft

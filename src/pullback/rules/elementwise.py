@@ -83,6 +83,8 @@ def _nonzero(x):
 
 
 def power_dx(ans, x, y):
+    if type(y) in (int, float) and y == 2:
+        return 2 * x  # the common square: no pow
     return y * x ** (y - 1)
 
 
@@ -289,9 +291,32 @@ defelementwise(np.sinc, sinc_d)
 # ---------------------------------------------------------------- complex parts
 
 
+def _scale_complex(z, r):
+    """``z * r`` for complex ``z`` and real ``r``, without promoting ``r`` to complex.
+
+    On plain NumPy arrays the real and imaginary parts are scaled in place of a
+    fresh buffer (two real products instead of a cast and a complex product);
+    anything else (traced values, other array types) uses ``z * r``.
+    """
+    if type(z) is np.ndarray and type(r) is np.ndarray:
+        out = np.empty(np.broadcast_shapes(z.shape, r.shape), dtype=np.result_type(z.dtype, r.dtype))
+        np.multiply(z.real, r, out=out.real)
+        np.multiply(z.imag, r, out=out.imag)
+        return out
+    return z * r
+
+
+def _safe_ratio(g, a):
+    """``g / a`` with 0 where ``a == 0`` (the subgradient we give |z| at 0)."""
+    if type(a) is np.ndarray and type(g) in (np.ndarray, np.float64, np.float32):
+        out = np.zeros(np.broadcast_shapes(np.shape(g), a.shape), dtype=np.result_type(g, a))
+        return np.divide(g, a, out=out, where=a != 0)
+    return g / _nonzero(a) * (a != 0)
+
+
 def abs_vjp(g, ans, x):
     if x.dtype.kind == "c":
-        return g * x / _nonzero(ans)
+        return _scale_complex(x, _safe_ratio(g, ans))
     return g * np.sign(x)
 
 

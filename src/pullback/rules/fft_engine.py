@@ -14,6 +14,19 @@ the transform. The result is the same computation SciPy would run.
 Large transforms use every core by default (``workers=-1`` above
 :data:`PARALLEL_SIZE` elements) unless ``scipy.fft.set_workers`` or an explicit
 ``workers=`` says otherwise.
+
+Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable):
+
+- ``"auto"`` (default): pyFFTW for transforms of at least :data:`FFTW_SIZE`
+  elements when pyFFTW is installed (``pip install pullback[pyfftw]``), with its
+  plan cache; pocketfft's kernels otherwise;
+- ``"pocketfft"``: pocketfft's kernels for every size;
+- ``"pyfftw"``: pyFFTW for every size it supports;
+- ``"scipy"``: always the public ``scipy.fft`` functions.
+
+Only the default backend situation is affected: inside ``scipy.fft.set_backend``
+(or with another registered backend) every transform goes to ``scipy.fft`` and so
+to the user's backend. DCT/DST always use pocketfft's kernels or ``scipy.fft``.
 """
 
 from __future__ import annotations
@@ -43,6 +56,60 @@ OWN_BACKENDS: set = set()
 FAST_PATH = True
 _CPUS = os.cpu_count() or 1
 
+ENGINES = ("auto", "pocketfft", "pyfftw", "scipy")
+#: Transforms of at least this many elements use pyFFTW under the "auto" engine.
+FFTW_SIZE = 1 << 15
+#: pyFFTW's planner effort ("FFTW_ESTIMATE" plans in milliseconds; "FFTW_MEASURE" plans
+#: for seconds on large sizes and then runs faster; plans are cached either way).
+FFTW_PLANNER = os.environ.get("PULLBACK_FFTW_PLANNER", "FFTW_ESTIMATE")
+_engine = os.environ.get("PULLBACK_FFT_ENGINE", "auto")
+_fftw = None  # pyfftw.interfaces.scipy_fft once imported; False when not installed
+
+
+def set_engine(name: str) -> str:
+    """Choose the transform engine for NumPy arrays; returns the previous one.
+
+    Examples
+    --------
+    >>> from pullback.rules import fft_engine
+    >>> previous = fft_engine.set_engine("pocketfft")
+    >>> _ = fft_engine.set_engine(previous)
+    """
+    global _engine
+    if name not in ENGINES:
+        raise ValueError(f"unknown FFT engine {name!r}; choose one of {ENGINES}")
+    if name == "pyfftw" and _fftw_module() is None:
+        raise ImportError("the pyfftw engine needs pyFFTW: pip install pyfftw")
+    previous, _engine = _engine, name
+    return previous
+
+
+def get_engine() -> str:
+    """The engine in use (see :func:`set_engine`)."""
+    return _engine
+
+
+def _fftw_module():
+    global _fftw
+    if _fftw is None:
+        try:
+            import pyfftw
+            import pyfftw.interfaces.scipy_fft as fftw_scipy
+        except ImportError:
+            _fftw = False
+        else:
+            pyfftw.interfaces.cache.enable()
+            pyfftw.interfaces.cache.set_keepalive_time(300)
+            _fftw = fftw_scipy
+    return _fftw or None
+
+
+def _fftw_for(x):
+    """pyFFTW's scipy-style interface when it should run a transform of ``x``, else None."""
+    if _engine == "pyfftw" or (_engine == "auto" and x.size >= FFTW_SIZE):
+        return _fftw_module()
+    return None
+
 
 _EXPECTED: list = []  # the global state when only SciPy's backend and ours are in force
 
@@ -66,6 +133,7 @@ def _fast_threads(x, workers):
     """Threads for a direct pocketfft call on ``x``, or 0 when the call must go through scipy.fft."""
     if (
         not FAST_PATH
+        or _engine == "scipy"
         or _pocketfft is None
         or type(x) is not np.ndarray
         or x.dtype not in _FAST_DTYPES
@@ -114,6 +182,11 @@ def c2c(x, s, axes, norm, forward, workers=None):
     """``fftn`` (forward) or ``ifftn`` of ``x`` with lengths ``s`` along ``axes``."""
     threads = _fast_threads(x, workers)
     if threads:
+        fftw = _fftw_for(x)
+        if fftw is not None:
+            return (fftw.fftn if forward else fftw.ifftn)(
+                x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER
+            )
         inorm = _INORM[norm] if forward else 2 - _INORM[norm]
         return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
     workers = workers_for(x, workers)
@@ -126,6 +199,9 @@ def r2c(x, s, axes, norm, workers=None):
     """``rfftn`` of the real ``x``."""
     threads = _fast_threads(x, workers)
     if threads and x.dtype.kind == "f":
+        fftw = _fftw_for(x)
+        if fftw is not None:
+            return fftw.rfftn(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
         return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, threads)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
@@ -139,6 +215,9 @@ def c2r(x, s, axes, norm, workers=None):
     if threads:
         if x.dtype.kind == "f":
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
+        fftw = _fftw_for(x)
+        if fftw is not None:
+            return fftw.irfftn(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
         half = (*s[:-1], s[-1] // 2 + 1)
         return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None, threads)
     workers = workers_for(x, workers)
