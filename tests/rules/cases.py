@@ -10,6 +10,9 @@ case, and each family module runs its cases through
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import numpy as np
 
 RNG = np.random.default_rng(1234)
@@ -31,3 +34,15 @@ def case_id(case) -> str:
     if isinstance(key, tuple):
         return f"{key[0].__name__}.{key[1]}"
     return getattr(key, "__name__", str(key))
+
+
+def all_cases() -> list:
+    """Every family module's CASES, each as ``(module_name, key, f, args)``."""
+    from . import __path__ as here
+
+    found = []
+    for mod in pkgutil.iter_modules(here):
+        if mod.name.startswith("test_"):
+            m = importlib.import_module(f"{__package__}.{mod.name}")
+            found.extend((mod.name[5:], *c) for c in getattr(m, "CASES", []))
+    return found

@@ -1,21 +1,13 @@
 """Every registered rule is exercised by the generic checker."""
 
-import importlib
-import pkgutil
-
 import pullback  # noqa: F401
 from pullback.rules import registry
 
-from . import __path__ as _here
+from .cases import all_cases
 
 
 def _all_cases():
-    keys = []
-    for mod in pkgutil.iter_modules(_here):
-        if mod.name.startswith("test_") and mod.name != "test_registry":
-            m = importlib.import_module(f"{__package__}.{mod.name}")
-            keys.extend(c[0] for c in getattr(m, "CASES", []))
-    return keys
+    return [c[1] for c in all_cases()]
 
 
 def test_every_rule_has_a_generic_check():
