@@ -327,3 +327,14 @@ def test_cotangent_with_fewer_dimensions_than_the_value():
     g = np.arange(8.0)
     np.testing.assert_array_equal(unbroadcast(g, (1, 8)), g.reshape(1, 8))
     np.testing.assert_array_equal(unbroadcast(np.ones((2, 3)), (1, 1, 3)), 2 * np.ones((1, 1, 3)))
+
+
+def test_custom_adjoint_returning_a_python_float_in_both_modes():
+    # regression: forward mode wrapped the rule's Python float without making it an array
+    @pb.custom_adjoint
+    def total(x):
+        return float(np.sum(pb.stop_gradient(x))), lambda g: (g * np.ones(3),)
+
+    assert pb.gradient(lambda x: total(x) * 2.0, x3)[0].tolist() == [2.0, 2.0, 2.0]
+    _, t = pb.jvp(total, (x3,), (np.ones(3),))
+    assert float(t) == 3.0

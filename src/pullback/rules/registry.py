@@ -260,10 +260,14 @@ class UserRule(Primitive):
             )
         return cts
 
-    def vjp(self, argnums, vals, kwargs, nested=True):
+    def _run(self, vals, kwargs):
         ans, uback = self.rule(*vals, **kwargs)
         if isinstance(ans, (float, complex, int)):
-            ans = np.asarray(ans)
+            ans = np.asarray(ans)  # a traced value is always an array
+        return ans, uback
+
+    def vjp(self, argnums, vals, kwargs, nested=True):
+        ans, uback = self._run(vals, kwargs)
         metas = [_meta(vals[i]) for i in argnums]
         n = len(vals)
 
@@ -280,7 +284,7 @@ class UserRule(Primitive):
             return ans, fit_tangent(t, ans)
         from ..api import _transpose_linear
 
-        ans, uback = self.rule(*vals, **kwargs)
+        ans, uback = self._run(vals, kwargs)
         pairs = [(i, t) for i, t in zip(argnums, tangents) if t is not None]
         if not pairs:
             return ans, None
