@@ -491,6 +491,14 @@ class _CheckpointCall:
         dtype = np.result_type(*[p.dtype for p in parts])
         return np.concatenate([np.reshape(p, (-1,)).astype(dtype) for p in parts])
 
+    def value(self, *leaves: Any) -> Any:
+        """``f``'s (packed) value, computed by the same rules, and so the same transform engine, as
+        the recomputation in the backward pass, under a forward trace with zero tangents: every
+        traced value is dropped as soon as it is used, so nothing is kept."""
+        trace = ForwardTrace()
+        out = self.run(*[trace.new(_as_value(v)) if _differentiable(v) else v for v in leaves])
+        return _unwrap(out, trace)
+
     def check(self, value: Any) -> Any:
         """``value`` (computed at this level) must not be traced at this level or above."""
         if isinstance(value, Tracer) and value._trace.level >= self.level:
@@ -523,7 +531,7 @@ class _CheckpointCall:
 
 
 def _checkpoint_rule(*leaves: Any, _call: _CheckpointCall):
-    value = _call.check(_call.run(*leaves))
+    value = _call.check(_call.value(*leaves))
 
     def checkpoint_back(g):
         _, back = pullback(_call.run, *leaves)
@@ -533,8 +541,7 @@ def _checkpoint_rule(*leaves: Any, _call: _CheckpointCall):
 
 
 def _checkpoint_tangent(vals: list, tangents: list, _call: _CheckpointCall):
-    ts = [np.zeros_like(strip(v)) if t is None and _differentiable(v) else t for v, t in zip(vals, tangents)]
-    value, tangent = jvp(_call.run, vals, ts)
+    value, tangent = jvp(_call.run, vals, tangents)  # a None tangent is a structural zero
     return _call.check(value), tangent
 
 
@@ -545,7 +552,8 @@ def _checkpoint_raw(*leaves: Any, _call: _CheckpointCall):
 def checkpoint(f: Callable) -> Callable:
     """Wrap ``f`` so reverse mode stores only its inputs and recomputes the rest.
 
-    The forward pass runs ``f`` untraced (no intermediates kept); the backward
+    The forward pass runs ``f`` keeping no intermediates (through pullback's
+    rules, so with the same FFT engine as the recomputation); the backward
     pass runs it again under a pullback. Forward mode is unaffected. Traced
     values may be passed positionally, by keyword or inside containers, and
     ``f`` may return a container of arrays; a value being differentiated must
