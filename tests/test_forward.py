@@ -828,8 +828,9 @@ def test_checkpoint_reduces_peak_memory():
     assert_close(g1[0], g0[0], rtol=1e-10)
     p0 = _peak_bytes(lambda: pb.gradient(plain, x, k))
     p1 = _peak_bytes(lambda: pb.gradient(ck, x, k))
-    # checkpointed: one stored input per block; plain: every intermediate each rule keeps
-    assert p1 < 0.6 * p0, (p0 / 8 / n, p1 / 8 / n)
+    # plain: each block keeps what its pullbacks read — tanh's output, and the spectrum
+    # (needed for k's gradient): two signals; checkpointed: only the block's input
+    assert p1 < 0.75 * p0, (p0 / 8 / n, p1 / 8 / n)
 
 
 # ================================================================ jvp / hvp on argument trees

@@ -110,3 +110,28 @@ def test_hessian_of_fft_loss_matches_finite_differences(dtype):
         axis=1,
     )
     np.testing.assert_allclose(H, fd, rtol=1e-3 if dtype == np.float32 else 1e-6, atol=1e-4)
+
+
+def test_pullbacks_keep_only_what_they_read():
+    # tanh's pullback reads its output, not its input; multiplying by a constant keeps
+    # only the constant: the intermediate x * 2 must die once the forward pass is done
+    refs = []
+
+    def f(x):
+        y = x * 2.0
+        refs.append(weakref.ref(pb.stop_gradient(y)))
+        return np.sum(np.tanh(y * 3.0))
+
+    x = np.linspace(-1, 1, 1000)
+    _, back = pb.pullback(f, x)
+    gc.collect()
+    assert refs[0]() is None
+    np.testing.assert_allclose(back(1.0)[0], 6.0 * (1 - np.tanh(6.0 * x) ** 2))
+
+
+def test_reads_analysis():
+    from pullback.rules import registry
+
+    assert registry.UFUNCS[np.tanh].uses == ((True, (False,)),)
+    assert registry.UFUNCS[np.multiply].uses == ((False, (False, True)), (False, (True, False)))
+    assert registry.reads(lambda g, ans, *args: g * len(args), 1) == (False, True)

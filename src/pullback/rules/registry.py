@@ -17,6 +17,7 @@ rules must only use NumPy API calls on them, never ``np.asarray``.
 
 from __future__ import annotations
 
+import dis
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -121,6 +122,55 @@ def _inexact(v: Any) -> bool:
     return v.dtype.kind in "fc"
 
 
+# ---------------------------------------------------------------- what a pullback reads
+
+
+def reads(f: Callable, skip: int) -> tuple[bool, Any]:
+    """Which parameters after the first ``skip`` the function ``f`` reads.
+
+    Returns ``(first, rest)``: whether it reads the first of them (a rule's
+    ``ans``), and for the following ones (the rule's arguments) either a tuple of
+    flags or ``True`` for all (unknown). Found from ``f``'s code, conservatively:
+    any load of a name, or its capture by a nested function, counts as a read.
+    A function may declare the answer itself as ``f.__pullback_reads__``.
+    """
+    declared = getattr(f, "__pullback_reads__", None)
+    if declared is not None:
+        return declared
+    code = getattr(f, "__code__", None)
+    if code is None:
+        return True, True
+    loaded = set(code.co_cellvars)
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith(("LOAD_", "STORE_", "DELETE_")):
+            val = ins.argval
+            loaded.update(val if isinstance(val, tuple) else (val,))
+    names = code.co_varnames[: code.co_argcount]
+    params = names[skip:]
+    first = bool(params) and params[0] in loaded
+    rest = tuple(p in loaded for p in params[1:])
+    if code.co_flags & inspect.CO_VARARGS:
+        star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+        if star in loaded:
+            return first, True
+    return first, rest
+
+
+def _keep(vals: list, flags) -> list:
+    """The argument values a pullback reads; the others are dropped (None), so they can be freed."""
+    if flags is True:
+        return vals
+    return [v if i < len(flags) and flags[i] else None for i, v in enumerate(vals)]
+
+
+def _merge(uses: list) -> tuple[bool, Any]:
+    first = any(u[0] for u in uses)
+    if any(u[1] is True for u in uses):
+        return first, True
+    n = max((len(u[1]) for u in uses), default=0)
+    return first, tuple(any(i < len(u[1]) and u[1][i] for u in uses) for i in range(n))
+
+
 # ---------------------------------------------------------------- rule kinds
 
 
@@ -129,15 +179,18 @@ class Rule(Primitive):
 
     ``vjps[i](g, ans, *args, **kwargs)`` returns the cotangent of argument i;
     ``jvps[i](t, ans, *args, **kwargs)`` its contribution to the output tangent.
-    Only the entries for traced arguments are called.
+    Only the entries for traced arguments are called. The pullback keeps alive
+    only the values its functions read (:func:`reads`): ``tanh`` keeps its
+    output, multiplication by a constant keeps the constant.
     """
 
-    __slots__ = ("vjps", "jvps")
+    __slots__ = ("vjps", "jvps", "uses")
 
     def __init__(self, raw, name, vjps, jvps):
         super().__init__(raw, name)
         self.vjps = vjps
         self.jvps = jvps
+        self.uses = tuple(None if f is None else reads(f, 1) for f in vjps)
 
     def _fn(self, table, i, mode):
         f = table[i] if i < len(table) else None
@@ -157,16 +210,22 @@ class Rule(Primitive):
             f = self._fn(self.vjps, i, "reverse")
             v = vals[i]
             shape, dtype = v.shape, v.dtype
+            keep_ans, flags = self.uses[i]
+            kept = _keep(vals, flags)
+            out = ans if keep_ans else None
 
             def back(g):
-                return (fit(f(g, ans, *vals, **kwargs), shape, dtype),)
+                return (fit(f(g, out, *kept, **kwargs), shape, dtype),)
 
             return ans, back
         fns = [self._fn(self.vjps, i, "reverse") for i in argnums]
         metas = [_meta(vals[i]) for i in argnums]
+        keep_ans, flags = _merge([self.uses[i] for i in argnums])
+        kept = _keep(vals, flags)
+        out = ans if keep_ans else None
 
         def back(g):
-            return tuple([fit(f(g, ans, *vals, **kwargs), *m) for f, m in zip(fns, metas)])
+            return tuple([fit(f(g, out, *kept, **kwargs), *m) for f, m in zip(fns, metas)])
 
         return ans, back
 
@@ -371,6 +430,7 @@ def defelementwise(func, *derivs, raw=None) -> Rule:
             return g * _conj(d(ans, *args))
 
         vjp.__name__ = vjp.__qualname__ = f"{getattr(d, '__name__', 'd')}_vjp"
+        vjp.__pullback_reads__ = reads(d, 0)  # it passes (ans, *args) straight to d
         return vjp
 
     def make_jvp(d):
