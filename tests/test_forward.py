@@ -654,13 +654,8 @@ def test_hvp_on_rule_families(f, args):
         assert_close(hv[i], fd, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/special.py: digamma_d calls scipy.special.polygamma(1, x), which has no complex "
-    "implementation, so d/dz digamma(z) (and the second derivative of gamma) raises SciPy's "
-    "'ufunc _zeta not supported' TypeError for complex z",
-)
 def test_second_derivative_of_gamma_at_complex_input():
+    # regression: digamma's derivative called SciPy's polygamma, which rejects complex input
     z = np.array([1.5 + 0.5j, 2.0 - 0.3j])
     v = np.array([1.0 + 0.5j, -0.2 + 1.0j])
 
