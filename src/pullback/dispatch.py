@@ -166,15 +166,20 @@ class TracedArray(Tracer):
 
     def __array_function__(self, func, types, args, kwargs):
         for t in types:
-            if not _known(t):
+            if t not in _COMMON and not _known(t):
                 return NotImplemented
         handler = R.FUNCTIONS.get(func)
         if handler is None:
             raise NoRuleError(R._qualname(func))
-        if "out" in kwargs and kwargs["out"] is not None:
-            out = kwargs.pop("out")
-            return _write_out(out, _call(func, handler, args, kwargs))
-        return _call(func, handler, args, kwargs)
+        if kwargs:
+            out = kwargs.pop("out", None)
+            for v in kwargs.values():
+                if isinstance(v, Tracer):
+                    args, kwargs = R.move_traced_kwargs(func, args, kwargs)
+                    break
+            if out is not None:
+                return _write_out(out, handler(*args, **kwargs))
+        return handler(*args, **kwargs)
 
     # ---- operators (the lean path: straight to the ufunc rule)
     __add__ = _binary(np.add)
@@ -310,14 +315,6 @@ def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
     if getattr(value, "ndim", 0):
         return TracedNDArray(value, trace, aux)
     return TracedArray(value, trace, aux)
-
-
-def _call(func, handler, args, kwargs):
-    for v in kwargs.values():
-        if isinstance(v, Tracer):
-            args, kwargs = R.move_traced_kwargs(func, args, kwargs)
-            break
-    return handler(*args, **kwargs)
 
 
 def _write_out(out, result):

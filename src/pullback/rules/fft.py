@@ -307,14 +307,43 @@ def _one(n):
     return (n,) if not (type(n) is int and n < 1) else (0,)
 
 
+def _simple_1d(a, n, axis, norm, kinds, inverse_real=False):
+    """``(n, axis)`` for a plainly valid 1-D call on an array of dtype kind in ``kinds``, else None.
+
+    The per-operation fast path of the 1-D functions; anything unusual (invalid or
+    unusual arguments, integer input) takes the general path, with NumPy's errors.
+    """
+    if type(axis) is not int or norm not in _NORMS:
+        return None
+    dtype = getattr(a, "dtype", None)
+    if dtype is None or dtype.kind not in kinds:
+        return None
+    shape = a.shape
+    nd = len(shape)
+    if not -nd <= axis < nd:
+        return None
+    axis %= nd
+    if n is None:
+        n = (shape[axis] - 1) * 2 if inverse_real else shape[axis]
+    elif type(n) is not int:
+        return None
+    return (n, axis) if n >= 1 else None
+
+
 # ---------------------------------------------------------------- numpy.fft, one line each
 
 
 def fft(a, n=None, axis=-1, norm=None, out=None):
+    simple = _simple_1d(a, n, axis, norm, "fc")
+    if simple is not None:
+        return c2c(a, simple[:1], simple[1:], norm, True, None)
     return _c2c_call(np.fft.fft, a, _one(n), (axis,), norm, True, (strip(a), n, axis, norm))
 
 
 def ifft(a, n=None, axis=-1, norm=None, out=None):
+    simple = _simple_1d(a, n, axis, norm, "fc")
+    if simple is not None:
+        return c2c(a, simple[:1], simple[1:], norm, False, None)
     return _c2c_call(np.fft.ifft, a, _one(n), (axis,), norm, False, (strip(a), n, axis, norm))
 
 
@@ -335,6 +364,9 @@ def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 
 
 def rfft(a, n=None, axis=-1, norm=None, out=None):
+    simple = _simple_1d(a, n, axis, norm, "f")
+    if simple is not None:
+        return r2c(a, simple[:1], simple[1:], norm, None)
     return _r2c_call(np.fft.rfft, a, _one(n), (axis,), norm, (strip(a), n, axis, norm))
 
 
@@ -347,6 +379,9 @@ def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 
 
 def irfft(a, n=None, axis=-1, norm=None, out=None):
+    simple = _simple_1d(a, n, axis, norm, "fc", inverse_real=True)
+    if simple is not None:
+        return c2r(a, simple[:1], simple[1:], norm, None)
     s = _one(n)
     return _c2r_call(np.fft.irfft, a, s, (axis,), norm, (strip(a), n, axis, norm))
 

@@ -158,7 +158,7 @@ def reads(f: Callable, skip: int) -> tuple[bool, Any]:
 
 def _keep(vals: list, flags) -> list:
     """The argument values a pullback reads; the others are dropped (None), so they can be freed."""
-    if flags is True:
+    if flags is True or (len(flags) >= len(vals) and all(flags)):
         return vals
     return [v if i < len(flags) and flags[i] else None for i, v in enumerate(vals)]
 
@@ -211,7 +211,7 @@ class Rule(Primitive):
             v = vals[i]
             shape, dtype = v.shape, v.dtype
             keep_ans, flags = self.uses[i]
-            kept = _keep(vals, flags)
+            kept = vals if flags is True else _keep(vals, flags)
             out = ans if keep_ans else None
 
             def back(g):
