@@ -31,6 +31,7 @@ import numpy as np
 
 from ..core import Tracer, strip
 from .registry import _conj, defcomposite, deflinear, defnondiff, defvjp, register
+from .registry import array_like as _arr
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
@@ -41,11 +42,6 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 _NOVALUE = getattr(np, "_NoValue", None)
 
 # ---------------------------------------------------------------- helpers
-
-
-def _arr(x):
-    """An array-like that is not an array (a list, a scalar) as an ndarray; arrays untouched."""
-    return x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
 
 
 def _axes(axis, ndim):

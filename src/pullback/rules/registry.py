@@ -114,6 +114,11 @@ def fit_tangent(t: Any, ans: Any) -> Any:
     return t
 
 
+def array_like(x: Any) -> Any:
+    """A list or scalar as an ndarray; arrays of any type (traced, CuPy, Dask) untouched."""
+    return x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
+
+
 def _meta(v: Any) -> tuple:
     return v.shape, v.dtype
 

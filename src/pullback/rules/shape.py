@@ -25,17 +25,13 @@ import numpy as np
 from ..core import NOT_TRACED, Primitive, Tracer, strip
 from ..errors import NoRuleError
 from .indexing import scatter
+from .registry import array_like as _arr
 from .registry import defcomposite, deflinear, defnondiff, fit, fit_tangent
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
-
-
-def _arr(x):
-    """An array-like that is not an array (a list, a scalar) as an ndarray; arrays untouched."""
-    return x if hasattr(x, "shape") and hasattr(x, "dtype") else np.asarray(x)
 
 
 def _layout_order(a, order, layouts=("A", "a", "K", "k")):
@@ -502,7 +498,7 @@ def take(a, indices, axis=None, out=None, mode="raise"):
         a = np.ravel(a)
         axis = 0
     axis = normalize_axis_index(axis, a.ndim)
-    idx = np.asarray(indices)
+    idx = _arr(indices)  # an index array stays what it is (a CuPy index stays on the GPU)
     if idx.dtype.kind not in "iu":
         idx = idx.astype(np.intp)  # NumPy casts (booleans select 0 and 1, they are not a mask)
     n = a.shape[axis]
@@ -535,7 +531,7 @@ def _along_axis_index(arr_shape, indices, axis):
 def take_along_axis(arr, indices, axis=-1):
     """``np.take_along_axis`` as fancy indexing."""
     arr = _arr(arr)
-    indices = np.asarray(indices)
+    indices = _arr(indices)
     if axis is None:
         if indices.ndim != 1:
             raise ValueError("when axis=None, `indices` must have a single dimension.")
@@ -547,7 +543,7 @@ def take_along_axis(arr, indices, axis=-1):
 
 def put_along_axis(arr, indices, values, axis):
     """``np.put_along_axis``: an in-place (functional) ``__setitem__`` on a traced ``arr``."""
-    indices = np.asarray(indices)
+    indices = _arr(indices)
     if axis is None:
         if indices.ndim != 1:
             raise ValueError("when axis=None, `indices` must have a single dimension.")
