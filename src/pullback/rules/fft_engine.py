@@ -17,9 +17,12 @@ Large transforms use every core by default (``workers=-1`` above
 
 Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable):
 
-- ``"auto"`` (default): pyFFTW for transforms of at least :data:`FFTW_SIZE`
-  elements when pyFFTW is installed (``pip install pullback[pyfftw]``), with its
-  plan cache; pocketfft's kernels otherwise;
+- ``"auto"`` (default): for transforms of at least :data:`FFTW_SIZE` elements,
+  when pyFFTW is installed (``pip install pullback[pyfftw]``), the first transform
+  of each kind, shape, dtype and axes is timed on both pyFFTW (with its plan
+  cache) and pocketfft, and the faster one runs it from then on (neither wins
+  everywhere: pyFFTW is faster for 1-D and 3-D complex transforms here, pocketfft
+  for large 2-D real ones); pocketfft's kernels below that size;
 - ``"pocketfft"``: pocketfft's kernels for every size;
 - ``"pyfftw"``: pyFFTW for every size it supports;
 - ``"scipy"``: always the public ``scipy.fft`` functions.
@@ -32,6 +35,7 @@ to the user's backend. DCT/DST always use pocketfft's kernels or ``scipy.fft``.
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import scipy.fft as sfft
@@ -104,11 +108,32 @@ def _fftw_module():
     return _fftw or None
 
 
-def _fftw_for(x):
-    """pyFFTW's scipy-style interface when it should run a transform of ``x``, else None."""
-    if _engine == "pyfftw" or (_engine == "auto" and x.size >= FFTW_SIZE):
+_FASTER: dict = {}  # (kind, shape, dtype, axes, s, threads) -> True when pyFFTW won the timing
+
+
+def _fftw_for(x, key, fftw_call, pocket_call):
+    """pyFFTW's scipy-style interface when it should run this transform of ``x``, else None.
+
+    Under "auto", the first call with a given ``key`` times ``fftw_call`` (after one
+    untimed call that lets pyFFTW plan) against ``pocket_call`` and keeps the faster.
+    """
+    if _engine == "pyfftw":
         return _fftw_module()
-    return None
+    if _engine != "auto" or x.size < FFTW_SIZE:
+        return None
+    fftw = _fftw_module()
+    if fftw is None:
+        return None
+    faster = _FASTER.get(key)
+    if faster is None:
+        fftw_call(fftw)  # plans (cached by pyFFTW)
+        t0 = time.perf_counter()
+        fftw_call(fftw)
+        t1 = time.perf_counter()
+        pocket_call()
+        t2 = time.perf_counter()
+        faster = _FASTER[key] = (t1 - t0) < (t2 - t1)
+    return fftw if faster else None
 
 
 _EXPECTED: list = []  # the global state when only SciPy's backend and ours are in force
@@ -182,13 +207,17 @@ def c2c(x, s, axes, norm, forward, workers=None):
     """``fftn`` (forward) or ``ifftn`` of ``x`` with lengths ``s`` along ``axes``."""
     threads = _fast_threads(x, workers)
     if threads:
-        fftw = _fftw_for(x)
-        if fftw is not None:
-            return (fftw.fftn if forward else fftw.ifftn)(
-                x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER
-            )
         inorm = _INORM[norm] if forward else 2 - _INORM[norm]
-        return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+
+        def pocket():
+            return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+
+        def fftw_call(fftw):
+            transform = fftw.fftn if forward else fftw.ifftn
+            return transform(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
+
+        fftw = _fftw_for(x, ("c2c", x.shape, x.dtype, axes, s, threads), fftw_call, pocket)
+        return pocket() if fftw is None else fftw_call(fftw)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)
@@ -199,10 +228,15 @@ def r2c(x, s, axes, norm, workers=None):
     """``rfftn`` of the real ``x``."""
     threads = _fast_threads(x, workers)
     if threads and x.dtype.kind == "f":
-        fftw = _fftw_for(x)
-        if fftw is not None:
+
+        def pocket():
+            return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, threads)
+
+        def fftw_call(fftw):
             return fftw.rfftn(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
-        return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, threads)
+
+        fftw = _fftw_for(x, ("r2c", x.shape, x.dtype, axes, s, threads), fftw_call, pocket)
+        return pocket() if fftw is None else fftw_call(fftw)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
@@ -215,11 +249,16 @@ def c2r(x, s, axes, norm, workers=None):
     if threads:
         if x.dtype.kind == "f":
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
-        fftw = _fftw_for(x)
-        if fftw is not None:
-            return fftw.irfftn(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
         half = (*s[:-1], s[-1] // 2 + 1)
-        return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None, threads)
+
+        def pocket():
+            return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None, threads)
+
+        def fftw_call(fftw):
+            return fftw.irfftn(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
+
+        fftw = _fftw_for(x, ("c2r", x.shape, x.dtype, axes, s, threads), fftw_call, pocket)
+        return pocket() if fftw is None else fftw_call(fftw)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
