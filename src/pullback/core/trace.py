@@ -106,6 +106,13 @@ class ReverseTrace(Trace):
     constant = new  # a value with no parents receives no cotangent unless asked for
 
     def process(self, prim: Primitive, args: tuple, kwargs: dict) -> Any:
+        if len(args) == 1:  # unary: no lists to build
+            a = args[0]
+            v = a._value
+            ans, back = prim.vjp([0], [v], kwargs, isinstance(v, Tracer))
+            if back is None:
+                return ans
+            return _TracerClass(ans, self, Node((a._aux,), back))
         vals, argnums, parents, nested = self._split(args)
         ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:

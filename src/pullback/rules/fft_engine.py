@@ -208,6 +208,8 @@ def c2c(x, s, axes, norm, forward, workers=None):
     threads = _fast_threads(x, workers)
     if threads:
         inorm = _INORM[norm] if forward else 2 - _INORM[norm]
+        if x.size < FFTW_SIZE and _engine != "pyfftw":  # small: straight to pocketfft
+            return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
 
         def pocket():
             return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
@@ -228,6 +230,8 @@ def r2c(x, s, axes, norm, workers=None):
     """``rfftn`` of the real ``x``."""
     threads = _fast_threads(x, workers)
     if threads and x.dtype.kind == "f":
+        if x.size < FFTW_SIZE and _engine != "pyfftw":  # small: straight to pocketfft
+            return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, threads)
 
         def pocket():
             return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, threads)
@@ -250,6 +254,8 @@ def c2r(x, s, axes, norm, workers=None):
         if x.dtype.kind == "f":
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
         half = (*s[:-1], s[-1] // 2 + 1)
+        if x.size < FFTW_SIZE and _engine != "pyfftw":  # small: straight to pocketfft
+            return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None, threads)
 
         def pocket():
             return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None, threads)
