@@ -17,14 +17,15 @@ Large transforms use every core by default (``workers=-1`` above
 
 Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable):
 
-- ``"auto"`` (default): for transforms of at least :data:`FFTW_SIZE` elements,
-  when pyFFTW is installed (``pip install pullback[pyfftw]``), the first transform
-  of each kind, shape, dtype and axes is timed on both pyFFTW (with its plan
-  cache) and pocketfft, and the faster one runs it from then on (neither wins
-  everywhere: pyFFTW is faster for 1-D and 3-D complex transforms here, pocketfft
-  for large 2-D real ones); pocketfft's kernels below that size;
-- ``"pocketfft"``: pocketfft's kernels for every size;
-- ``"pyfftw"``: pyFFTW for every size it supports;
+- ``"auto"`` (default): pocketfft's kernels for transforms below :data:`ENGINE_SIZE`
+  elements; for larger ones, when an accelerated engine is installed (``pip install
+  pullback[fast]`` installs ducc0 and pyFFTW), the first transform of each kind, shape,
+  dtype, layout and axes is timed on every installed engine, and the fastest runs it
+  from then on (none wins everywhere: here ducc0 is fastest for 2-D and 3-D
+  transforms, pyFFTW for long 1-D complex ones);
+- ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
+- ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size;
+- ``"pyfftw"``: pyFFTW, with its plan cache, for every size;
 - ``"scipy"``: always the public ``scipy.fft`` functions.
 
 Only the default backend situation is affected: inside ``scipy.fft.set_backend``
@@ -60,14 +61,14 @@ OWN_BACKENDS: set = set()
 FAST_PATH = True
 _CPUS = os.cpu_count() or 1
 
-ENGINES = ("auto", "pocketfft", "pyfftw", "scipy")
-#: Transforms of at least this many elements use pyFFTW under the "auto" engine.
-FFTW_SIZE = 1 << 15
+ENGINES = ("auto", "pocketfft", "ducc0", "pyfftw", "scipy")
+#: Transforms of at least this many elements may use an accelerated engine under "auto".
+ENGINE_SIZE = 1 << 15
 #: pyFFTW's planner effort ("FFTW_ESTIMATE" plans in milliseconds; "FFTW_MEASURE" plans
 #: for seconds on large sizes and then runs faster; plans are cached either way).
 FFTW_PLANNER = os.environ.get("PULLBACK_FFTW_PLANNER", "FFTW_ESTIMATE")
 _engine = os.environ.get("PULLBACK_FFT_ENGINE", "auto")
-_fftw = None  # pyfftw.interfaces.scipy_fft once imported; False when not installed
+_modules: dict = {}  # "pyfftw" / "ducc0" -> the imported module, or None when not installed
 
 
 def set_engine(name: str) -> str:
@@ -82,8 +83,8 @@ def set_engine(name: str) -> str:
     global _engine
     if name not in ENGINES:
         raise ValueError(f"unknown FFT engine {name!r}; choose one of {ENGINES}")
-    if name == "pyfftw" and _fftw_module() is None:
-        raise ImportError("the pyfftw engine needs pyFFTW: pip install pyfftw")
+    if name in _IMPORTS and _module(name) is None:
+        raise ImportError(f"the {name} engine needs {name}: pip install {name}")
     previous, _engine = _engine, name
     return previous
 
@@ -93,47 +94,139 @@ def get_engine() -> str:
     return _engine
 
 
-def _fftw_module():
-    global _fftw
-    if _fftw is None:
+def installed_engines() -> list[str]:
+    """The engines that can run here: the built-in ones and the optional ones installed."""
+    return [e for e in ENGINES if e not in _IMPORTS or _module(e) is not None]
+
+
+def _import_fftw():
+    import pyfftw
+    import pyfftw.interfaces.scipy_fft as fftw_scipy
+
+    pyfftw.interfaces.cache.enable()
+    pyfftw.interfaces.cache.set_keepalive_time(300)
+    return fftw_scipy
+
+
+def _import_ducc0():
+    import ducc0.fft
+
+    return ducc0.fft
+
+
+_IMPORTS = {"ducc0": _import_ducc0, "pyfftw": _import_fftw}
+
+
+def _module(name):
+    if name not in _modules:
         try:
-            import pyfftw
-            import pyfftw.interfaces.scipy_fft as fftw_scipy
+            _modules[name] = _IMPORTS[name]()
         except ImportError:
-            _fftw = False
-        else:
-            pyfftw.interfaces.cache.enable()
-            pyfftw.interfaces.cache.set_keepalive_time(300)
-            _fftw = fftw_scipy
-    return _fftw or None
+            _modules[name] = None
+    return _modules[name]
 
 
-_FASTER: dict = {}  # (kind, shape, dtype, axes, s, threads) -> True when pyFFTW won the timing
+# ---------------------------------------------------------------- kernels
+#
+# One function per (engine, kind), all with the signature
+# ``(x, s, axes, forward, inorm, threads)``: ``s`` the transform lengths (for c2r the
+# real output's), ``inorm`` pocketfft's normalisation code (0: none, 1: 1/sqrt(N), 2: 1/N).
 
 
-def _fftw_for(x, key, fftw_call, pocket_call):
-    """pyFFTW's scipy-style interface when it should run this transform of ``x``, else None.
+def _half(s):
+    return (*s[:-1], s[-1] // 2 + 1)
 
-    Under "auto", the first call with a given ``key`` times ``fftw_call`` (after one
-    untimed call that lets pyFFTW plan) against ``pocket_call`` and keeps the faster.
+
+def _pocket_c2c(x, s, axes, forward, inorm, threads):
+    return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+
+
+def _pocket_r2c(x, s, axes, forward, inorm, threads):
+    return _pocketfft.r2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+
+
+def _pocket_c2r(x, s, axes, forward, inorm, threads):
+    return _pocketfft.c2r(_fit(x, _half(s), axes), axes, s[-1], forward, inorm, None, threads)
+
+
+def _ducc_c2c(x, s, axes, forward, inorm, threads):
+    return _modules["ducc0"].c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+
+
+def _ducc_r2c(x, s, axes, forward, inorm, threads):
+    return _modules["ducc0"].r2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+
+
+def _ducc_c2r(x, s, axes, forward, inorm, threads):
+    return _modules["ducc0"].c2r(_fit(x, _half(s), axes), axes, s[-1], forward, inorm, None, threads)
+
+
+def _fftw_norm(forward, inorm):
+    return ("backward", "ortho", "forward")[inorm if forward else 2 - inorm]
+
+
+def _fftw_c2c(x, s, axes, forward, inorm, threads):
+    transform = _modules["pyfftw"].fftn if forward else _modules["pyfftw"].ifftn
+    norm = _fftw_norm(forward, inorm)
+    return transform(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
+
+
+def _fftw_r2c(x, s, axes, forward, inorm, threads):
+    return _modules["pyfftw"].rfftn(
+        x, s=s, axes=axes, norm=_fftw_norm(True, inorm), workers=threads, planner_effort=FFTW_PLANNER
+    )
+
+
+def _fftw_c2r(x, s, axes, forward, inorm, threads):
+    return _modules["pyfftw"].irfftn(
+        x, s=s, axes=axes, norm=_fftw_norm(False, inorm), workers=threads, planner_effort=FFTW_PLANNER
+    )
+
+
+_KERNELS = {
+    "pocketfft": {"c2c": _pocket_c2c, "r2c": _pocket_r2c, "c2r": _pocket_c2r},
+    "ducc0": {"c2c": _ducc_c2c, "r2c": _ducc_r2c, "c2r": _ducc_c2r},
+    "pyfftw": {"c2c": _fftw_c2c, "r2c": _fftw_r2c, "c2r": _fftw_c2r},
+}
+_KERNELS["auto"] = _KERNELS["pocketfft"]
+
+_FASTEST: dict = {}  # (kind, shape, dtype, strides, axes, s, forward, inorm, threads) -> engine name
+#: Timed calls per candidate engine when "auto" first meets a large transform (the minimum counts).
+TIMING_ROUNDS = 2
+
+
+def _fastest(kind, x, s, axes, forward, inorm, threads):
+    """The kernel "auto" uses for this large transform: the installed engine that ran it fastest.
+
+    The first transform with a given key runs once on every candidate (pyFFTW plans
+    then), then :data:`TIMING_ROUNDS` more times on each, interleaved; the engine with
+    the shortest time runs it from then on. The key includes the strides because
+    pocketfft and FFTW both prefer some layouts.
     """
-    if _engine == "pyfftw":
-        return _fftw_module()
-    if _engine != "auto" or x.size < FFTW_SIZE:
-        return None
-    fftw = _fftw_module()
-    if fftw is None:
-        return None
-    faster = _FASTER.get(key)
-    if faster is None:
-        fftw_call(fftw)  # plans (cached by pyFFTW)
-        t0 = time.perf_counter()
-        fftw_call(fftw)
-        t1 = time.perf_counter()
-        pocket_call()
-        t2 = time.perf_counter()
-        faster = _FASTER[key] = (t1 - t0) < (t2 - t1)
-    return fftw if faster else None
+    key = (kind, x.shape, x.dtype, x.strides, axes, s, forward, inorm, threads)
+    name = _FASTEST.get(key)
+    if name is None:
+        names = ["pocketfft"] + [e for e in _IMPORTS if _module(e) is not None]
+        best = dict.fromkeys(names, float("inf"))
+        if len(names) > 1:
+            for e in names:
+                _KERNELS[e][kind](x, s, axes, forward, inorm, threads)
+            for _ in range(TIMING_ROUNDS):
+                for e in names:
+                    t0 = time.perf_counter()
+                    _KERNELS[e][kind](x, s, axes, forward, inorm, threads)
+                    best[e] = min(best[e], time.perf_counter() - t0)
+        name = _FASTEST[key] = min(names, key=best.__getitem__)
+    return _KERNELS[name][kind]
+
+
+def _run(kind, x, s, axes, forward, inorm, threads):
+    """Transform ``x`` with the engine in force (``threads`` from :func:`_fast_threads`)."""
+    if _engine == "auto" and x.size >= ENGINE_SIZE:
+        kernel = _fastest(kind, x, s, axes, forward, inorm, threads)
+    else:
+        kernel = _KERNELS[_engine][kind]
+    return kernel(x, s, axes, forward, inorm, threads)
 
 
 _EXPECTED: list = []  # the global state when only SciPy's backend and ours are in force
@@ -207,19 +300,7 @@ def c2c(x, s, axes, norm, forward, workers=None):
     """``fftn`` (forward) or ``ifftn`` of ``x`` with lengths ``s`` along ``axes``."""
     threads = _fast_threads(x, workers)
     if threads:
-        inorm = _INORM[norm] if forward else 2 - _INORM[norm]
-        if x.size < FFTW_SIZE and _engine != "pyfftw":  # small: straight to pocketfft
-            return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
-
-        def pocket():
-            return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
-
-        def fftw_call(fftw):
-            transform = fftw.fftn if forward else fftw.ifftn
-            return transform(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
-
-        fftw = _fftw_for(x, ("c2c", x.shape, x.dtype, axes, s, threads), fftw_call, pocket)
-        return pocket() if fftw is None else fftw_call(fftw)
+        return _run("c2c", x, s, axes, forward, _INORM[norm] if forward else 2 - _INORM[norm], threads)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)
@@ -230,17 +311,7 @@ def r2c(x, s, axes, norm, workers=None):
     """``rfftn`` of the real ``x``."""
     threads = _fast_threads(x, workers)
     if threads and x.dtype.kind == "f":
-        if x.size < FFTW_SIZE and _engine != "pyfftw":  # small: straight to pocketfft
-            return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, threads)
-
-        def pocket():
-            return _pocketfft.r2c(_fit(x, s, axes), axes, True, _INORM[norm], None, threads)
-
-        def fftw_call(fftw):
-            return fftw.rfftn(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
-
-        fftw = _fftw_for(x, ("r2c", x.shape, x.dtype, axes, s, threads), fftw_call, pocket)
-        return pocket() if fftw is None else fftw_call(fftw)
+        return _run("r2c", x, s, axes, True, _INORM[norm], threads)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
@@ -253,18 +324,7 @@ def c2r(x, s, axes, norm, workers=None):
     if threads:
         if x.dtype.kind == "f":
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
-        half = (*s[:-1], s[-1] // 2 + 1)
-        if x.size < FFTW_SIZE and _engine != "pyfftw":  # small: straight to pocketfft
-            return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None, threads)
-
-        def pocket():
-            return _pocketfft.c2r(_fit(x, half, axes), axes, s[-1], False, 2 - _INORM[norm], None, threads)
-
-        def fftw_call(fftw):
-            return fftw.irfftn(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
-
-        fftw = _fftw_for(x, ("c2r", x.shape, x.dtype, axes, s, threads), fftw_call, pocket)
-        return pocket() if fftw is None else fftw_call(fftw)
+        return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
