@@ -19,13 +19,13 @@ Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable
 
 - ``"auto"`` (default): pocketfft's kernels for transforms below :data:`ENGINE_SIZE`
   elements; for larger ones, when an accelerated engine is installed (``pip install
-  pullback[fast]`` installs ducc0 and pyFFTW), the first transform of each kind, shape,
-  dtype, layout and axes is timed on every installed engine, and the fastest runs it
-  from then on (none wins everywhere: here ducc0 is fastest for 2-D and 3-D
-  transforms, pyFFTW for long 1-D complex ones);
+  pullback[fast]`` installs ducc0 and pyFFTW, ``pullback[mkl]`` Intel's MKL), the
+  first transform of each kind, shape, dtype, layout and axes is timed on every
+  installed engine, and the fastest runs it from then on (none wins everywhere);
 - ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
 - ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size;
 - ``"pyfftw"``: pyFFTW, with its plan cache, for every size;
+- ``"mkl"``: Intel oneMKL's DFTI (see :mod:`pullback.rules.fft_mkl`) for every size;
 - ``"scipy"``: always the public ``scipy.fft`` functions.
 
 Only the default backend situation is affected: inside ``scipy.fft.set_backend``
@@ -61,7 +61,7 @@ OWN_BACKENDS: set = set()
 FAST_PATH = True
 _CPUS = os.cpu_count() or 1
 
-ENGINES = ("auto", "pocketfft", "ducc0", "pyfftw", "scipy")
+ENGINES = ("auto", "pocketfft", "ducc0", "pyfftw", "mkl", "scipy")
 #: Transforms of at least this many elements may use an accelerated engine under "auto".
 ENGINE_SIZE = 1 << 15
 #: pyFFTW's planner effort ("FFTW_ESTIMATE" plans in milliseconds; "FFTW_MEASURE" plans
@@ -114,7 +114,15 @@ def _import_ducc0():
     return ducc0.fft
 
 
-_IMPORTS = {"ducc0": _import_ducc0, "pyfftw": _import_fftw}
+def _import_mkl():
+    from . import fft_mkl
+
+    if fft_mkl.load() is None:
+        raise ImportError("MKL's runtime library (libmkl_rt) was not found")
+    return fft_mkl
+
+
+_IMPORTS = {"ducc0": _import_ducc0, "pyfftw": _import_fftw, "mkl": _import_mkl}
 
 
 def _module(name):
@@ -183,25 +191,40 @@ def _fftw_c2r(x, s, axes, forward, inorm, threads):
     )
 
 
+def _mkl(kind, fallback):
+    def kernel(x, s, axes, forward, inorm, threads):
+        fitted = _fit(x, _half(s) if kind == "c2r" else s, axes)
+        out = _modules["mkl"].transform(kind, fitted, s, axes, forward, inorm, threads)
+        return fallback(fitted, s, axes, forward, inorm, threads) if out is None else out
+
+    kernel.__name__ = kernel.__qualname__ = f"_mkl_{kind}"
+    return kernel
+
+
 _KERNELS = {
     "pocketfft": {"c2c": _pocket_c2c, "r2c": _pocket_r2c, "c2r": _pocket_c2r},
     "ducc0": {"c2c": _ducc_c2c, "r2c": _ducc_r2c, "c2r": _ducc_c2r},
     "pyfftw": {"c2c": _fftw_c2c, "r2c": _fftw_r2c, "c2r": _fftw_c2r},
+    # layouts DFTI cannot describe (see fft_mkl) go to pocketfft
+    "mkl": {kind: _mkl(kind, pocket) for kind, pocket in (("c2c", _pocket_c2c), ("r2c", _pocket_r2c),
+                                                           ("c2r", _pocket_c2r))},
 }
 _KERNELS["auto"] = _KERNELS["pocketfft"]
 
 _FASTEST: dict = {}  # (kind, shape, dtype, strides, axes, s, forward, inorm, threads) -> engine name
 #: Timed calls per candidate engine when "auto" first meets a large transform (the minimum counts).
-TIMING_ROUNDS = 2
+TIMING_ROUNDS = 3
 
 
 def _fastest(kind, x, s, axes, forward, inorm, threads):
     """The kernel "auto" uses for this large transform: the installed engine that ran it fastest.
 
-    The first transform with a given key runs once on every candidate (pyFFTW plans
-    then), then :data:`TIMING_ROUNDS` more times on each, interleaved; the engine with
-    the shortest time runs it from then on. The key includes the strides because
-    pocketfft and FFTW both prefer some layouts.
+    The first transform with a given key runs once untimed on every candidate (pyFFTW
+    plans, MKL commits a descriptor), then :data:`TIMING_ROUNDS` timed times; the
+    engine with the shortest time runs it from then on. Each engine is timed in one
+    block, MKL's last: its OpenMP threads spin for a while after a call and would
+    slow the engines timed right after it. The key includes the strides because the
+    engines prefer different layouts.
     """
     key = (kind, x.shape, x.dtype, x.strides, axes, s, forward, inorm, threads)
     name = _FASTEST.get(key)
@@ -210,11 +233,11 @@ def _fastest(kind, x, s, axes, forward, inorm, threads):
         best = dict.fromkeys(names, float("inf"))
         if len(names) > 1:
             for e in names:
-                _KERNELS[e][kind](x, s, axes, forward, inorm, threads)
-            for _ in range(TIMING_ROUNDS):
-                for e in names:
+                kernel = _KERNELS[e][kind]
+                kernel(x, s, axes, forward, inorm, threads)
+                for _ in range(TIMING_ROUNDS):
                     t0 = time.perf_counter()
-                    _KERNELS[e][kind](x, s, axes, forward, inorm, threads)
+                    kernel(x, s, axes, forward, inorm, threads)
                     best[e] = min(best[e], time.perf_counter() - t0)
         name = _FASTEST[key] = min(names, key=best.__getitem__)
     return _KERNELS[name][kind]

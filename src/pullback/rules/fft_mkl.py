@@ -1,0 +1,208 @@
+"""Intel oneMKL's DFT interface (DFTI) as a transform engine, called through ctypes.
+
+``pip install pullback[mkl]`` installs Intel's ``mkl`` wheel, whose ``libmkl_rt``
+this module finds and drives; nothing is compiled. MKL's multi-dimensional
+real and complex transforms are the fastest we measured on x86 (the engine
+PyTorch's CPU FFT uses): W2's 16x256x256 float32 ``rfft2`` 1.5 ms with two threads,
+against 2.4-4 ms for ducc0 and 3.4-7 ms for pocketfft.
+
+One committed descriptor per transform key (kind, precision, lengths, strides,
+batch, normalisation, threads) is cached. A layout DFTI cannot describe (repeated
+axes, negative or unaligned strides, batch axes that do not collapse into one)
+makes :func:`kernel` return ``None``, and the caller uses another engine.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import sys
+import threading
+
+import numpy as np
+
+# DFTI configuration parameters and values (mkl_dfti.h).
+_FORWARD_SCALE, _BACKWARD_SCALE = 4, 5
+_NUMBER_OF_TRANSFORMS = 7
+_CONJUGATE_EVEN_STORAGE = 10
+_PLACEMENT = 11
+_INPUT_STRIDES, _OUTPUT_STRIDES = 12, 13
+_INPUT_DISTANCE, _OUTPUT_DISTANCE = 14, 15
+_THREAD_LIMIT = 27
+_COMPLEX, _REAL = 32, 33
+_SINGLE, _DOUBLE = 35, 36
+_COMPLEX_COMPLEX = 39
+_NOT_INPLACE = 44
+
+_Long = ctypes.c_long
+_lib = None  # the loaded libmkl_rt, False when it cannot be found
+_lock = threading.Lock()
+_PLANS: dict = {}
+#: Descriptors kept (each holds MKL's twiddle tables; the oldest are freed first).
+MAX_PLANS = 64
+
+
+def _candidates():
+    names = ("libmkl_rt.so*", "libmkl_rt*.dylib", "mkl_rt*.dll")
+    folders = [os.path.join(sys.prefix, "lib"), os.path.join(sys.prefix, "Library", "bin")]
+    folders += os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)
+    for folder in folders:
+        for name in names:
+            yield from sorted(glob.glob(os.path.join(folder, name)))
+    yield "libmkl_rt.so.2"
+    yield "libmkl_rt.so"
+
+
+def load():
+    """The MKL runtime library, or ``None`` when it is not installed."""
+    global _lib
+    if _lib is None:
+        _lib = False
+        for path in _candidates():
+            try:
+                lib = ctypes.CDLL(path)
+                lib.DftiCreateDescriptor  # noqa: B018 - the symbol must be there
+            except (OSError, AttributeError):
+                continue
+            lib.DftiErrorMessage.restype = ctypes.c_char_p
+            lib.DftiErrorMessage.argtypes = [_Long]
+            _lib = lib
+            break
+    return _lib or None
+
+
+def _check(status):
+    if status:
+        raise RuntimeError("MKL DFTI: " + _lib.DftiErrorMessage(status).decode())
+
+
+class _Plan:
+    """A committed DFTI descriptor."""
+
+    def __init__(self, precision, domain, lengths, in_strides, out_strides, batch, scale, forward, threads):
+        lib = _lib
+        self.handle = handle = ctypes.c_void_p()
+        # one dimension: the length itself; more: a pointer to the lengths
+        dims = _Long(lengths[0]) if len(lengths) == 1 else (_Long * len(lengths))(*lengths)
+        _check(lib.DftiCreateDescriptor(ctypes.byref(handle), ctypes.c_int(precision), ctypes.c_int(domain),
+                                        _Long(len(lengths)), dims))
+        setv = lib.DftiSetValue
+        _check(setv(handle, ctypes.c_int(_PLACEMENT), ctypes.c_int(_NOT_INPLACE)))
+        _check(setv(handle, ctypes.c_int(_CONJUGATE_EVEN_STORAGE), ctypes.c_int(_COMPLEX_COMPLEX)))
+        _check(setv(handle, ctypes.c_int(_INPUT_STRIDES), (_Long * len(in_strides))(*in_strides)))
+        _check(setv(handle, ctypes.c_int(_OUTPUT_STRIDES), (_Long * len(out_strides))(*out_strides)))
+        count, in_dist, out_dist = batch
+        if count > 1:
+            _check(setv(handle, ctypes.c_int(_NUMBER_OF_TRANSFORMS), _Long(count)))
+            _check(setv(handle, ctypes.c_int(_INPUT_DISTANCE), _Long(in_dist)))
+            _check(setv(handle, ctypes.c_int(_OUTPUT_DISTANCE), _Long(out_dist)))
+        if scale != 1.0:
+            which = _FORWARD_SCALE if forward else _BACKWARD_SCALE
+            _check(setv(handle, ctypes.c_int(which), ctypes.c_double(scale)))
+        _check(setv(handle, ctypes.c_int(_THREAD_LIMIT), ctypes.c_int(threads)))
+        _check(lib.DftiCommitDescriptor(handle))
+        self.compute = lib.DftiComputeForward if forward else lib.DftiComputeBackward
+        self.lock = threading.Lock()  # a descriptor serves one thread at a time
+
+    def __call__(self, x, out):
+        src, dst = ctypes.c_void_p(x.ctypes.data), ctypes.c_void_p(out.ctypes.data)
+        with self.lock:
+            status = self.compute(self.handle, src, dst)
+        _check(status)
+        return out
+
+    def __del__(self):
+        if _lib and self.handle:
+            _lib.DftiFreeDescriptor(ctypes.byref(self.handle))
+
+
+def _elements(shape, strides, itemsize):
+    """Strides in elements, or None for layouts DFTI cannot take (negative, unaligned, broadcast)."""
+    if any(s % itemsize or s < 0 or (s == 0 and n > 1) for n, s in zip(shape, strides)):
+        return None
+    return [s // itemsize for s in strides]
+
+
+def _batch(shape, in_strides, out_strides, axes):
+    """(count, input distance, output distance) of the non-transformed axes, or None."""
+    rest = [a for a in range(len(shape)) if a not in axes and shape[a] != 1]
+    if not rest:
+        return 1, 0, 0
+    for first, second in zip(rest, rest[1:]):  # collapse into one batch dimension
+        for st in (in_strides, out_strides):
+            if st[first] != st[second] * shape[second]:
+                return None
+    count = 1
+    for a in rest:
+        count *= shape[a]
+    return count, in_strides[rest[-1]], out_strides[rest[-1]]
+
+
+_DOMAIN = {"c2c": _COMPLEX, "r2c": _REAL, "c2r": _REAL}
+
+
+def transform(kind, x, s, axes, forward, inorm, threads):
+    """``kind`` ("c2c", "r2c", "c2r") of ``x`` (already cropped or padded to ``s``), or None.
+
+    ``s`` are the transform lengths (for c2r, of the real output), ``inorm``
+    pocketfft's normalisation code. ``None`` means DFTI cannot describe this layout.
+    """
+    if len(set(axes)) != len(axes) or x.size == 0 or not x.flags.aligned:
+        return None
+    n = 1
+    for m in s:
+        n *= m
+    scale = (1.0, n**-0.5, 1.0 / n)[inorm]
+    if kind != "r2c" and x.dtype.kind == "f":  # a complex transform of real data
+        x = x.astype(np.result_type(x.dtype, np.complex64))
+    if kind == "c2r" and len(axes) > 1:
+        # NumPy's irfftn is ifftn over the leading axes, then irfft along the last (which drops
+        # the imaginary parts of its first and Nyquist bins); DFTI's multi-dimensional c2r
+        # assumes a conjugate-even input instead, which cotangents need not be.
+        x = _compute("c2c", x, s[:-1], axes[:-1], False, 1.0, threads)
+        if x is None:
+            return None
+        return _compute("c2r", x, s[-1:], axes[-1:], False, scale, threads)
+    return _compute(kind, x, s, axes, forward, scale, threads)
+
+
+def _compute(kind, x, s, axes, forward, scale, threads):
+    if kind == "r2c":
+        out_dtype = np.result_type(x.dtype, np.complex64)
+        out_shape = list(x.shape)
+        out_shape[axes[-1]] = s[-1] // 2 + 1
+    elif kind == "c2r":
+        out_dtype = x.real.dtype
+        out_shape = list(x.shape)
+        out_shape[axes[-1]] = s[-1]
+    else:
+        out_dtype, out_shape = x.dtype, list(x.shape)
+    out = np.empty(out_shape, dtype=out_dtype)
+    in_strides = _elements(x.shape, x.strides, x.itemsize)
+    out_strides = _elements(out.shape, out.strides, out.itemsize)
+    if in_strides is None or out_strides is None:
+        return None
+    key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), axes, s, forward, scale, threads)
+    plan = _PLANS.get(key)
+    if plan is None:
+        batch = _batch(x.shape, in_strides, out_strides, axes)
+        if batch is None:
+            return None
+        precision = _SINGLE if x.dtype in (np.float32, np.complex64) else _DOUBLE
+        plan = _Plan(
+            precision,
+            _DOMAIN[kind],
+            list(s),
+            [0] + [in_strides[a] for a in axes],
+            [0] + [out_strides[a] for a in axes],
+            batch,
+            scale,
+            forward if kind == "c2c" else kind == "r2c",
+            threads,
+        )
+        with _lock:
+            if len(_PLANS) >= MAX_PLANS:
+                _PLANS.pop(next(iter(_PLANS)))
+            _PLANS[key] = plan
+    return plan(x, out)

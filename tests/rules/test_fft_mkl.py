@@ -1,0 +1,112 @@
+"""The MKL (DFTI) engine: every layout it accepts gives NumPy's values; the rest fall back."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pullback.rules import fft_engine, fft_mkl
+
+pytestmark = pytest.mark.skipif(fft_mkl.load() is None, reason="MKL (pip install mkl) is not installed")
+
+NORMS = [None, "ortho", "forward"]
+
+
+@pytest.fixture(autouse=True)
+def mkl_engine():
+    previous = fft_engine.set_engine("mkl")
+    yield
+    fft_engine.set_engine(previous)
+
+
+def _tol(dtype):
+    return 2e-5 if dtype in (np.float32, np.complex64) else 1e-12
+
+
+@st.composite
+def problems(draw):
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=ndim, max_size=ndim)))
+    k = draw(st.integers(1, ndim))
+    axes = tuple(draw(st.permutations(range(ndim)))[:k])
+    s = tuple(draw(st.integers(1, 10)) for _ in axes) if draw(st.booleans()) else None
+    norm = draw(st.sampled_from(NORMS))
+    single = draw(st.booleans())
+    step = draw(st.sampled_from([1, 2]))
+    seed = draw(st.integers(0, 2**16))
+    return shape, axes, s, norm, single, step, seed
+
+
+def _data(shape, step, single, complex_, seed):
+    rng = np.random.default_rng(seed)
+    big = tuple(n * step for n in shape)
+    x = rng.standard_normal(big) + (1j * rng.standard_normal(big) if complex_ else 0)
+    x = x[tuple(slice(None, None, step) for _ in shape)]  # strided views too
+    if single:
+        x = x.astype(np.complex64 if complex_ else np.float32)
+    return x
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems())
+def test_every_kind_matches_numpy(problem):
+    shape, axes, s, norm, single, step, seed = problem
+    z = _data(shape, step, single, True, seed)
+    x = _data(shape, step, single, False, seed)
+    ss = s or tuple(shape[a] for a in axes)
+    for got, want in [
+        (fft_engine.c2c(z, ss, axes, norm, True), np.fft.fftn(z, s=s, axes=axes, norm=norm)),
+        (fft_engine.c2c(z, ss, axes, norm, False), np.fft.ifftn(z, s=s, axes=axes, norm=norm)),
+        (fft_engine.c2c(x, ss, axes, norm, True), np.fft.fftn(x, s=s, axes=axes, norm=norm)),
+        (fft_engine.r2c(x, ss, axes, norm), np.fft.rfftn(x, s=s, axes=axes, norm=norm)),
+        (fft_engine.c2r(z, ss, axes, norm), np.fft.irfftn(z, s=ss, axes=axes, norm=norm)),
+    ]:
+        assert got.shape == want.shape
+        assert got.dtype == (want.astype(np.complex64 if got.dtype.kind == "c" else np.float32).dtype
+                             if single else want.dtype)
+        scale = max(1.0, float(np.abs(want).max()) if want.size else 1.0)
+        np.testing.assert_allclose(got, want, rtol=0, atol=_tol(got.dtype) * scale * 10)
+
+
+def test_c2r_of_a_spectrum_that_is_not_conjugate_even():
+    # regression: DFTI's n-d c2r assumed a conjugate-even input; NumPy's irfftn does not
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((6, 5)) + 1j * rng.standard_normal((6, 5))
+    want = np.fft.irfftn(z, s=(6, 8), axes=(0, 1))
+    np.testing.assert_allclose(fft_engine.c2r(z, (6, 8), (0, 1), None), want, atol=1e-14)
+
+
+def test_input_is_left_alone():
+    z = np.random.default_rng(2).standard_normal((8, 5)) + 0j
+    before = z.copy()
+    fft_engine.c2r(z, (8, 8), (0, 1), None)
+    fft_engine.c2c(z, (8, 5), (0, 1), None, False)
+    np.testing.assert_array_equal(z, before)
+
+
+@pytest.mark.parametrize(
+    "make, axes",
+    [
+        (lambda z: np.broadcast_to(z[:, :1], (6, 5)), (1,)),  # stride 0: not DFTI's
+        (lambda z: z[::-1], (0,)),  # negative stride
+        (lambda z: np.moveaxis(np.stack([z] * 3), 0, 1), (0,)),  # batch axes that do not collapse
+    ],
+)
+def test_layouts_dfti_cannot_describe_fall_back(make, axes):
+    z = make(np.random.default_rng(3).standard_normal((6, 5)) + 1j)
+    s = tuple(z.shape[a] for a in axes)
+    assert fft_mkl.transform("c2c", z, s, axes, True, 0, 1) is None
+    assert fft_mkl.transform("c2c", z, s * 2, axes * 2, True, 0, 1) is None  # repeated axes
+    np.testing.assert_allclose(fft_engine.c2c(z, s, axes, None, True), np.fft.fftn(z, axes=axes), atol=1e-12)
+
+
+def test_descriptors_are_cached_and_bounded(monkeypatch):
+    monkeypatch.setattr(fft_mkl, "_PLANS", {})
+    monkeypatch.setattr(fft_mkl, "MAX_PLANS", 3)
+    z = np.ones(8, complex)
+    fft_engine.c2c(z, (8,), (0,), None, True)
+    fft_engine.c2c(z, (8,), (0,), None, True)
+    assert len(fft_mkl._PLANS) == 1
+    for n in (3, 4, 5, 6):
+        fft_engine.c2c(np.ones(n, complex), (n,), (0,), None, True)
+    assert len(fft_mkl._PLANS) == 3
