@@ -154,6 +154,8 @@ def prepare_pullback(loss, args, consts, static):
     f = lambda *a: loss(np, *a, **consts, **static)
     forward = lambda: f(*args)
     gradient = lambda: pb.gradient(f, *args)
+    # pullback's own forward: the traced pass (its engine, its tape) that a gradient starts with
+    gradient.own_forward = lambda: pb.pullback(f, *args)[0]
     return forward, gradient, lambda g: tuple(np.asarray(t) for t in g)
 
 
@@ -167,6 +169,11 @@ def prepare_pullback_1t(loss, args, consts, static):
         with scipy.fft.set_workers(1):
             return gradient()
 
+    def own_forward_1t():
+        with scipy.fft.set_workers(1):
+            return gradient.own_forward()
+
+    gradient_1t.own_forward = own_forward_1t
     return forward, gradient_1t, to_numpy
 
 
@@ -276,8 +283,13 @@ def run_worker(lib: str, wl: str, scale: str, reps: int, warmup: int, check_path
         res["grad_error"] = _error(e)
         res["forward_s"] = C.median_time(forward, reps, warmup)
         return res
-    t = C.median_times({"forward": forward, "gradient": gradient}, reps, warmup)
+    calls = {"forward": forward, "gradient": gradient}
+    if hasattr(gradient, "own_forward"):
+        calls["own_forward"] = gradient.own_forward
+    t = C.median_times(calls, reps, warmup)
     res["forward_s"], res["gradient_s"] = t["forward"], t["gradient"]
+    if "own_forward" in t:
+        res["own_forward_s"] = t["own_forward"]
 
     # 3. memory the gradient adds (RSS first: tracemalloc's own bookkeeping would count there)
     res["rss_mib"], res["rss_method"] = C.peak_rss_mib(gradient)
@@ -325,9 +337,17 @@ def run_pair(lib: str, wl: str, scale: str, reps: int, warmup: int, timeout: flo
     return res
 
 
+def _engines_line() -> str:
+    C.ensure_pullback_importable()
+    from pullback.rules import fft_engine
+
+    return (f"pullback's FFT engine: {fft_engine.get_engine()!r}, over the installed engines "
+            f"{', '.join(e for e in fft_engine.installed_engines() if e not in ('auto', 'scipy'))}.")
+
+
 def _table(results: list[dict], tol: float) -> str:
-    headers = ["workload", "library", "forward ms", "gradient ms", "grad/fwd",
-               "peak MiB (tracemalloc)", "peak MiB (RSS)", "check vs FD", "note"]
+    headers = ["workload", "library", "forward ms", "gradient ms", "grad/fwd", "traced fwd ms",
+               "grad/traced fwd", "peak MiB (tracemalloc)", "peak MiB (RSS)", "check vs FD", "note"]
     rows = []
     for r in results:
         note = r.get("grad_error") or r.get("check_error") or ""
@@ -336,11 +356,14 @@ def _table(results: list[dict], tol: float) -> str:
         err = r.get("check_rel_err")
         check = "-" if err is None else (f"ok {err:.0e}" if err < tol else f"WRONG {err:.1e}")
         ratio = r["gradient_s"] / r["forward_s"] if "gradient_s" in r else None
+        own = r.get("own_forward_s")
+        own_ratio = r["gradient_s"] / own if own and "gradient_s" in r else None
         rows.append([
             r["workload"], r["lib"],
             C.fmt(r.get("forward_s", 0) * 1e3 if "forward_s" in r else None),
             C.fmt(r["gradient_s"] * 1e3 if "gradient_s" in r else None),
-            C.fmt(ratio, 2), C.fmt(r.get("tracemalloc_mib")), C.fmt(r.get("rss_mib")), check, note,
+            C.fmt(ratio, 2), C.fmt(own * 1e3 if own else None), C.fmt(own_ratio, 2),
+            C.fmt(r.get("tracemalloc_mib")), C.fmt(r.get("rss_mib")), check, note,
         ])
     return C.markdown_table(headers, rows)
 
@@ -446,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         "of 2^16 elements or more (pullback-1t: scipy.fft.set_workers(1)); its forward column is plain "
         "NumPy, single-threaded. autograd is single-threaded NumPy; torch and JAX use their own pools "
         "(torch-1t: torch.set_num_threads(1)).",
+        "'traced fwd' is pullback's own forward pass (its FFT engine and its tape: the first half of a "
+        "gradient); 'grad/traced fwd' is the gradient's cost relative to it. " + _engines_line(),
     ]
     sizes = "\n".join(f"- {wl}: {DESCRIPTIONS[wl]}; {describe_inputs(wl, scale)}" for wl in workloads)
     report = (f"# pullback vs peers ({scale} sizes)\n\n{C.machine_line()}\n\n{sizes}\n\n{table}\n\n"

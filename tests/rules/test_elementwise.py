@@ -96,6 +96,17 @@ def test_complex_convention():
     np.testing.assert_allclose(g, 4 * y3)
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_abs_at_zero_has_subgradient_zero(dtype):
+    # both branches of the pullback: no zero in |z| (plain division) and some zeros (masked)
+    z = np.array([3 + 4j, 0, -1j, 0], dtype=dtype)
+    g = pb.gradient(lambda z: np.sum(np.abs(z)), z)[0]
+    assert g.dtype == dtype
+    np.testing.assert_allclose(g, [0.6 + 0.8j, 0, -1j, 0], rtol=1e-6)
+    g = pb.gradient(lambda z: np.sum(np.abs(z)), z[[0, 2]])[0]
+    np.testing.assert_allclose(g, [0.6 + 0.8j, -1j], rtol=1e-6)
+
+
 def test_clip_bounds_receive_gradient():
     lo = np.array(-0.5)
     check_gradient(lambda a, lo: np.clip(a, lo, 0.5), x3, lo)

@@ -461,3 +461,9 @@ def test_unknown_or_missing_engine_is_a_clear_error(monkeypatch):
     with pytest.raises(ImportError, match="pip install ducc0"):
         fft_engine.set_engine("ducc0")
     assert "ducc0" not in fft_engine.installed_engines()
+
+
+def test_non_native_byte_order_takes_the_general_path():
+    x = np.arange(8.0)
+    f = lambda x: np.sum(np.abs(np.fft.rfft(x)) ** 2)
+    np.testing.assert_allclose(pb.gradient(f, x.astype(">f8"))[0], pb.gradient(f, x)[0])

@@ -309,6 +309,8 @@ def _scale_complex(z, r):
 def _safe_ratio(g, a):
     """``g / a`` with 0 where ``a == 0`` (the subgradient we give |z| at 0)."""
     if type(a) is np.ndarray and type(g) in (np.ndarray, np.float64, np.float32):
+        if a.all():  # the common case, no zeros: one read pass to know, then a plain division
+            return g / a
         out = np.zeros(np.broadcast_shapes(np.shape(g), a.shape), dtype=np.result_type(g, a))
         return np.divide(g, a, out=out, where=a != 0)
     return g / _nonzero(a) * (a != 0)

@@ -273,12 +273,11 @@ def _default_backend_in_force() -> bool:
 def _fast_threads(x, workers):
     """Threads for a direct pocketfft call on ``x``, or 0 when the call must go through scipy.fft."""
     if (
-        not FAST_PATH
+        type(x) is not np.ndarray
+        or x.dtype not in _FAST_DTYPES  # native byte order only, like the set's members
+        or not FAST_PATH
         or _engine == "scipy"
         or _pocketfft is None
-        or type(x) is not np.ndarray
-        or x.dtype not in _FAST_DTYPES
-        or not x.dtype.isnative
         or not x.flags.aligned
         or not _default_backend_in_force()
     ):
