@@ -467,3 +467,29 @@ def test_non_native_byte_order_takes_the_general_path():
     x = np.arange(8.0)
     f = lambda x: np.sum(np.abs(np.fft.rfft(x)) ** 2)
     np.testing.assert_allclose(pb.gradient(f, x.astype(">f8"))[0], pb.gradient(f, x)[0])
+
+
+@pytest.mark.parametrize(
+    "name", ["pocketfft", "fftpack"] + [e for e in fft_engine.installed_engines() if e in fft_engine._IMPORTS]
+)
+def test_engine_chosen_by_environment_variable(name):
+    # regression: PULLBACK_FFT_ENGINE=mkl (or ducc0) set the engine without loading it
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, pullback as pb\n"
+        "from pullback.rules import fft_engine\n"
+        "x = np.random.default_rng(0).standard_normal(40000)\n"
+        "g = pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x)) ** 2), x)[0]\n"
+        "assert np.allclose(g, 2 * x.size * x, rtol=1e-9, atol=1e-9 * x.size), 'wrong gradient'\n"
+        "print(fft_engine.get_engine())\n"
+    )
+    env = dict(os.environ, PULLBACK_FFT_ENGINE=name)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if name == "fftpack":
+        assert run.returncode != 0 and "PULLBACK_FFT_ENGINE='fftpack': unknown FFT engine" in run.stderr
+    else:
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == name

@@ -67,8 +67,8 @@ ENGINE_SIZE = 1 << 15
 #: pyFFTW's planner effort ("FFTW_ESTIMATE" plans in milliseconds; "FFTW_MEASURE" plans
 #: for seconds on large sizes and then runs faster; plans are cached either way).
 FFTW_PLANNER = os.environ.get("PULLBACK_FFTW_PLANNER", "FFTW_ESTIMATE")
-_engine = os.environ.get("PULLBACK_FFT_ENGINE", "auto")
-_modules: dict = {}  # "pyfftw" / "ducc0" -> the imported module, or None when not installed
+_engine = "auto"  # PULLBACK_FFT_ENGINE is applied through set_engine at the end of this module
+_modules: dict = {}  # "ducc0" / "pyfftw" / "mkl" -> the imported module, or None when not installed
 
 
 def set_engine(name: str) -> str:
@@ -370,3 +370,14 @@ def r2r(x, kind, type, s, axes, norm, orthogonalize=None, workers=None):
     workers = workers_for(x, workers)
     kw = {k: v for k, v in (("workers", workers), ("orthogonalize", orthogonalize)) if v is not None}
     return getattr(sfft, kind + "n")(x, type, s=s, axes=axes, norm=norm, **kw)
+
+
+def _engine_from_environment():
+    name = os.environ.get("PULLBACK_FFT_ENGINE", "auto")
+    try:
+        set_engine(name)
+    except (ValueError, ImportError) as e:
+        raise type(e)(f"PULLBACK_FFT_ENGINE={name!r}: {e}") from None
+
+
+_engine_from_environment()

@@ -30,6 +30,7 @@ _PLACEMENT = 11
 _INPUT_STRIDES, _OUTPUT_STRIDES = 12, 13
 _INPUT_DISTANCE, _OUTPUT_DISTANCE = 14, 15
 _THREAD_LIMIT = 27
+_DESTROY_INPUT, _ALLOW = 28, 51
 _COMPLEX, _REAL = 32, 33
 _SINGLE, _DOUBLE = 35, 36
 _COMPLEX_COMPLEX = 39
@@ -80,7 +81,8 @@ def _check(status):
 class _Plan:
     """A committed DFTI descriptor."""
 
-    def __init__(self, precision, domain, lengths, in_strides, out_strides, batch, scale, forward, threads):
+    def __init__(self, precision, domain, lengths, in_strides, out_strides, batch, scale, forward, threads,
+                 destroy):
         lib = _lib
         self.handle = handle = ctypes.c_void_p()
         # one dimension: the length itself; more: a pointer to the lengths
@@ -101,6 +103,8 @@ class _Plan:
             which = _FORWARD_SCALE if forward else _BACKWARD_SCALE
             _check(setv(handle, ctypes.c_int(which), ctypes.c_double(scale)))
         _check(setv(handle, ctypes.c_int(_THREAD_LIMIT), ctypes.c_int(threads)))
+        if destroy:  # the input is a scratch copy: DFTI may work in it
+            _check(setv(handle, ctypes.c_int(_DESTROY_INPUT), ctypes.c_int(_ALLOW)))
         _check(lib.DftiCommitDescriptor(handle))
         self.compute = lib.DftiComputeForward if forward else lib.DftiComputeBackward
         self.lock = threading.Lock()  # a descriptor serves one thread at a time
@@ -157,17 +161,33 @@ def transform(kind, x, s, axes, forward, inorm, threads):
     if kind != "r2c" and x.dtype.kind == "f":  # a complex transform of real data
         x = x.astype(np.result_type(x.dtype, np.complex64))
     if kind == "c2r" and len(axes) > 1:
-        # NumPy's irfftn is ifftn over the leading axes, then irfft along the last (which drops
-        # the imaginary parts of its first and Nyquist bins); DFTI's multi-dimensional c2r
-        # assumes a conjugate-even input instead, which cotangents need not be.
-        x = _compute("c2c", x, s[:-1], axes[:-1], False, 1.0, threads)
-        if x is None:
-            return None
-        return _compute("c2r", x, s[-1:], axes[-1:], False, scale, threads)
+        # DFTI's n-d c2r takes a conjugate-even input, which a cotangent need not be; NumPy's
+        # irfftn (ifftn over the leading axes, then irfft, which drops the imaginary parts of
+        # its first and Nyquist bins) equals the c2r of the input with those two planes
+        # replaced by their conjugate-even parts. That copy is ours, so DFTI may overwrite it.
+        return _compute("c2r", _conjugate_even_edges(x, s, axes), s, axes, False, scale, threads, True)
     return _compute(kind, x, s, axes, forward, scale, threads)
 
 
-def _compute(kind, x, s, axes, forward, scale, threads):
+def _conjugate_even_edges(x, s, axes):
+    """A copy of the half spectrum ``x`` whose first (and Nyquist) planes are conjugate-even."""
+    y = x.copy()
+    last = axes[-1]
+    lead = [a - (a > last) for a in axes[:-1]]  # the leading axes' positions within a plane
+    edges = (0, s[-1] // 2) if s[-1] % 2 == 0 else (0,)
+    for e in edges:
+        index = [slice(None)] * y.ndim
+        index[last] = e
+        plane = y[tuple(index)]
+        mirror = plane
+        for a in lead:  # mirror[k] = plane[-k mod n] along every leading axis
+            n = plane.shape[a]
+            mirror = np.take(mirror, (-np.arange(n)) % n, axis=a)
+        plane[...] = 0.5 * (plane + np.conj(mirror))
+    return y
+
+
+def _compute(kind, x, s, axes, forward, scale, threads, destroy=False):
     if kind == "r2c":
         out_dtype = np.result_type(x.dtype, np.complex64)
         out_shape = list(x.shape)
@@ -183,7 +203,7 @@ def _compute(kind, x, s, axes, forward, scale, threads):
     out_strides = _elements(out.shape, out.strides, out.itemsize)
     if in_strides is None or out_strides is None:
         return None
-    key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), axes, s, forward, scale, threads)
+    key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), axes, s, forward, scale, threads, destroy)
     plan = _PLANS.get(key)
     if plan is None:
         batch = _batch(x.shape, in_strides, out_strides, axes)
@@ -200,6 +220,7 @@ def _compute(kind, x, s, axes, forward, scale, threads):
             scale,
             forward if kind == "c2c" else kind == "r2c",
             threads,
+            destroy,
         )
         with _lock:
             if len(_PLANS) >= MAX_PLANS:
