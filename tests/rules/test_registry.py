@@ -46,3 +46,24 @@ def test_registered_handlers_are_named():
                 fns = [handler.adjoint]
             for f in fns:
                 assert f.__name__ != "<lambda>", f"{handler.name} uses an anonymous rule function"
+
+
+def test_unit_cotangent_skips_the_product_without_aliasing():
+    # after a sum the cotangent is a broadcast 1: an elementwise pullback returns its fresh
+    # derivative, but never an array the forward pass made (exp's derivative is its value)
+    import numpy as np
+
+    import pullback as pb
+
+    x = np.linspace(-1, 1, 7)
+    g, aux = pb.grad(lambda x: (np.sum(np.exp(x)), np.exp(x)), has_aux=True)(x)
+    np.testing.assert_allclose(g, np.exp(x))
+    assert not np.shares_memory(g, aux)
+    np.testing.assert_allclose(pb.gradient(lambda x: np.sum(x**2), x)[0], 2 * x)
+    np.testing.assert_allclose(pb.gradient(lambda x: np.sum(np.sin(x) * 3), x)[0], 3 * np.cos(x))
+    value, back = pb.pullback(lambda x: np.exp(x), x)
+    (ct,) = back(np.broadcast_to(np.ones(()), x.shape))
+    assert not np.shares_memory(ct, value)
+    np.testing.assert_allclose(ct, value)
+    ct32 = back(np.broadcast_to(np.ones((), np.float32), x.shape))[0]
+    assert ct32.dtype == np.float64  # the float64 derivative keeps its precision

@@ -422,6 +422,19 @@ def _conj(x):
     return np.conj(x) if dt.kind == "c" else x
 
 
+def _unit(g, dx) -> bool:
+    """Whether ``g * dx`` equals the fresh array ``dx``: ``g`` a broadcast one of ``dx``'s shape."""
+    return (
+        type(g) is np.ndarray
+        and type(dx) is np.ndarray
+        and g.shape == dx.shape
+        and not any(g.strides)
+        and g.size > 0
+        and g.flat[0] == 1
+        and np.result_type(g, dx) == dx.dtype
+    )
+
+
 def defelementwise(func, *derivs, raw=None) -> Rule:
     """Declare a holomorphic (or real) elementwise function by its partial derivatives.
 
@@ -435,7 +448,10 @@ def defelementwise(func, *derivs, raw=None) -> Rule:
             return None
 
         def vjp(g, ans, *args, **kwargs):
-            return g * _conj(d(ans, *args))
+            dx = _conj(d(ans, *args))
+            if _unit(g, dx) and dx is not ans and all(dx is not a for a in args):
+                return dx  # g is a broadcast 1 (the pullback of a sum): the product is dx itself
+            return g * dx
 
         vjp.__name__ = vjp.__qualname__ = f"{getattr(d, '__name__', 'd')}_vjp"
         vjp.__pullback_reads__ = reads(d, 0)  # it passes (ans, *args) straight to d
