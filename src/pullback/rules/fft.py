@@ -167,7 +167,10 @@ def r2c_adjoint(g, shape, dtype, s, axes, norm, workers=None):
 
 def c2r_adjoint(g, shape, dtype, s, axes, norm, workers=None):
     spec = r2c(g, s, axes, swap_norm(norm), workers)
-    return _resize_back(spec * _bin_weights(spec, axes[-1], s[-1], 2.0), shape, axes)
+    weights = _bin_weights(spec, axes[-1], s[-1], 2.0)
+    if type(spec) is np.ndarray and spec.flags.writeable:  # the engine's fresh output: ours to scale
+        return _resize_back(np.multiply(spec, weights, out=spec), shape, axes)
+    return _resize_back(spec * weights, shape, axes)
 
 
 def resize_adjoint(g, shape, dtype, axes, lengths):
