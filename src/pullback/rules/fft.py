@@ -162,6 +162,8 @@ def c2c_adjoint(g, shape, dtype, s, axes, norm, forward, workers=None):
 
 def r2c_adjoint(g, shape, dtype, s, axes, norm, workers=None):
     half = g * _bin_weights(g, axes[-1], s[-1], 0.5)
+    if type(half) is np.ndarray:  # a plain temporary, only read here: the engine may work in it
+        return _resize_back(engine.c2r(half, s, axes, swap_norm(norm), workers, scratch=True), shape, axes)
     return _resize_back(c2r(half, s, axes, swap_norm(norm), workers), shape, axes)
 
 

@@ -137,64 +137,66 @@ def _module(name):
 # ---------------------------------------------------------------- kernels
 #
 # One function per (engine, kind), all with the signature
-# ``(x, s, axes, forward, inorm, threads)``: ``s`` the transform lengths (for c2r the
-# real output's), ``inorm`` pocketfft's normalisation code (0: none, 1: 1/sqrt(N), 2: 1/N).
+# ``(x, s, axes, forward, inorm, threads, scratch=False)``: ``s`` the transform lengths (for
+# c2r the real output's), ``inorm`` pocketfft's normalisation code (0: none, 1: 1/sqrt(N),
+# 2: 1/N); ``scratch=True`` lets an engine that can use it overwrite ``x`` (a c2r's input).
 
 
 def _half(s):
     return (*s[:-1], s[-1] // 2 + 1)
 
 
-def _pocket_c2c(x, s, axes, forward, inorm, threads):
+def _pocket_c2c(x, s, axes, forward, inorm, threads, scratch=False):
     return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
 
 
-def _pocket_r2c(x, s, axes, forward, inorm, threads):
+def _pocket_r2c(x, s, axes, forward, inorm, threads, scratch=False):
     return _pocketfft.r2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
 
 
-def _pocket_c2r(x, s, axes, forward, inorm, threads):
+def _pocket_c2r(x, s, axes, forward, inorm, threads, scratch=False):
     return _pocketfft.c2r(_fit(x, _half(s), axes), axes, s[-1], forward, inorm, None, threads)
 
 
-def _ducc_c2c(x, s, axes, forward, inorm, threads):
+def _ducc_c2c(x, s, axes, forward, inorm, threads, scratch=False):
     return _modules["ducc0"].c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
 
 
-def _ducc_r2c(x, s, axes, forward, inorm, threads):
+def _ducc_r2c(x, s, axes, forward, inorm, threads, scratch=False):
     return _modules["ducc0"].r2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
 
 
-def _ducc_c2r(x, s, axes, forward, inorm, threads):
-    return _modules["ducc0"].c2r(_fit(x, _half(s), axes), axes, s[-1], forward, inorm, None, threads)
+def _ducc_c2r(x, s, axes, forward, inorm, threads, scratch=False):
+    fitted = _fit(x, _half(s), axes)
+    return _modules["ducc0"].c2r(fitted, axes, s[-1], forward, inorm, None, threads, scratch)
 
 
 def _fftw_norm(forward, inorm):
     return ("backward", "ortho", "forward")[inorm if forward else 2 - inorm]
 
 
-def _fftw_c2c(x, s, axes, forward, inorm, threads):
+def _fftw_c2c(x, s, axes, forward, inorm, threads, scratch=False):
     transform = _modules["pyfftw"].fftn if forward else _modules["pyfftw"].ifftn
     norm = _fftw_norm(forward, inorm)
     return transform(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
 
 
-def _fftw_r2c(x, s, axes, forward, inorm, threads):
+def _fftw_r2c(x, s, axes, forward, inorm, threads, scratch=False):
     return _modules["pyfftw"].rfftn(
         x, s=s, axes=axes, norm=_fftw_norm(True, inorm), workers=threads, planner_effort=FFTW_PLANNER
     )
 
 
-def _fftw_c2r(x, s, axes, forward, inorm, threads):
+def _fftw_c2r(x, s, axes, forward, inorm, threads, scratch=False):
     return _modules["pyfftw"].irfftn(
         x, s=s, axes=axes, norm=_fftw_norm(False, inorm), workers=threads, planner_effort=FFTW_PLANNER
     )
 
 
 def _mkl(kind, fallback):
-    def kernel(x, s, axes, forward, inorm, threads):
+    def kernel(x, s, axes, forward, inorm, threads, scratch=False):
         fitted = _fit(x, _half(s) if kind == "c2r" else s, axes)
-        out = _modules["mkl"].transform(kind, fitted, s, axes, forward, inorm, threads)
+        out = _modules["mkl"].transform(kind, fitted, s, axes, forward, inorm, threads, scratch)
         return fallback(fitted, s, axes, forward, inorm, threads) if out is None else out
 
     kernel.__name__ = kernel.__qualname__ = f"_mkl_{kind}"
@@ -216,7 +218,7 @@ _FASTEST: dict = {}  # (kind, shape, dtype, strides, axes, s, forward, inorm, th
 TIMING_ROUNDS = 3
 
 
-def _fastest(kind, x, s, axes, forward, inorm, threads):
+def _fastest(kind, x, s, axes, forward, inorm, threads):  # timing runs never overwrite x
     """The kernel "auto" uses for this large transform: the installed engine that ran it fastest.
 
     The first transform with a given key runs once untimed on every candidate (pyFFTW
@@ -243,13 +245,13 @@ def _fastest(kind, x, s, axes, forward, inorm, threads):
     return _KERNELS[name][kind]
 
 
-def _run(kind, x, s, axes, forward, inorm, threads):
+def _run(kind, x, s, axes, forward, inorm, threads, scratch=False):
     """Transform ``x`` with the engine in force (``threads`` from :func:`_fast_threads`)."""
     if _engine == "auto" and x.size >= ENGINE_SIZE:
         kernel = _fastest(kind, x, s, axes, forward, inorm, threads)
     else:
         kernel = _KERNELS[_engine][kind]
-    return kernel(x, s, axes, forward, inorm, threads)
+    return kernel(x, s, axes, forward, inorm, threads, scratch)
 
 
 _EXPECTED: list = []  # the global state when only SciPy's backend and ours are in force
@@ -340,13 +342,17 @@ def r2c(x, s, axes, norm, workers=None):
     return np.fft.rfftn(x, s=s, axes=axes, norm=norm)
 
 
-def c2r(x, s, axes, norm, workers=None):
-    """``irfftn`` of the half spectrum ``x`` to real lengths ``s``."""
+def c2r(x, s, axes, norm, workers=None, scratch=False):
+    """``irfftn`` of the half spectrum ``x`` to real lengths ``s``.
+
+    ``scratch=True`` says ``x`` is a temporary the caller will not read again, which
+    the MKL and ducc0 engines may then overwrite instead of copying.
+    """
     threads = _fast_threads(x, workers)
     if threads:
         if x.dtype.kind == "f":
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
-        return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads)
+        return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads, scratch)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)

@@ -146,11 +146,12 @@ def _batch(shape, in_strides, out_strides, axes):
 _DOMAIN = {"c2c": _COMPLEX, "r2c": _REAL, "c2r": _REAL}
 
 
-def transform(kind, x, s, axes, forward, inorm, threads):
+def transform(kind, x, s, axes, forward, inorm, threads, scratch=False):
     """``kind`` ("c2c", "r2c", "c2r") of ``x`` (already cropped or padded to ``s``), or None.
 
     ``s`` are the transform lengths (for c2r, of the real output), ``inorm``
-    pocketfft's normalisation code. ``None`` means DFTI cannot describe this layout.
+    pocketfft's normalisation code; ``scratch=True`` allows overwriting ``x``.
+    ``None`` means DFTI cannot describe this layout.
     """
     if len(set(axes)) != len(axes) or x.size == 0 or not x.flags.aligned:
         return None
@@ -164,14 +165,15 @@ def transform(kind, x, s, axes, forward, inorm, threads):
         # DFTI's n-d c2r takes a conjugate-even input, which a cotangent need not be; NumPy's
         # irfftn (ifftn over the leading axes, then irfft, which drops the imaginary parts of
         # its first and Nyquist bins) equals the c2r of the input with those two planes
-        # replaced by their conjugate-even parts. That copy is ours, so DFTI may overwrite it.
-        return _compute("c2r", _conjugate_even_edges(x, s, axes), s, axes, False, scale, threads, True)
+        # replaced by their conjugate-even parts. That copy (or the caller's scratch input) is
+        # ours, so DFTI may overwrite it.
+        y = _conjugate_even_edges(x if scratch and x.flags.writeable else x.copy(), s, axes)
+        return _compute("c2r", y, s, axes, False, scale, threads, True)
     return _compute(kind, x, s, axes, forward, scale, threads)
 
 
-def _conjugate_even_edges(x, s, axes):
-    """A copy of the half spectrum ``x`` whose first (and Nyquist) planes are conjugate-even."""
-    y = x.copy()
+def _conjugate_even_edges(y, s, axes):
+    """The half spectrum ``y``, its first (and Nyquist) planes made conjugate-even in place."""
     last = axes[-1]
     lead = [a - (a > last) for a in axes[:-1]]  # the leading axes' positions within a plane
     edges = (0, s[-1] // 2) if s[-1] % 2 == 0 else (0,)
