@@ -213,7 +213,7 @@ _KERNELS = {
 }
 _KERNELS["auto"] = _KERNELS["pocketfft"]
 
-_FASTEST: dict = {}  # (kind, shape, dtype, strides, axes, s, forward, inorm, threads) -> engine name
+_FASTEST: dict = {}  # (kind, shape, dtype, strides, axes, s, threads) -> engine name
 #: Timed calls per candidate engine when "auto" first meets a large transform (the minimum counts).
 TIMING_ROUNDS = 3
 
@@ -228,7 +228,7 @@ def _fastest(kind, x, s, axes, forward, inorm, threads):  # timing runs never ov
     slow the engines timed right after it. The key includes the strides because the
     engines prefer different layouts.
     """
-    key = (kind, x.shape, x.dtype, x.strides, axes, s, forward, inorm, threads)
+    key = (kind, x.shape, x.dtype, x.strides, axes, s, threads)  # a transform and its inverse alike
     name = _FASTEST.get(key)
     if name is None:
         names = ["pocketfft"] + [e for e in _IMPORTS if _module(e) is not None]
