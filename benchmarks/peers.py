@@ -299,6 +299,10 @@ def run_worker(lib: str, wl: str, scale: str, reps: int, warmup: int, check_path
         import torch
 
         res["threads"] = torch.get_num_threads()
+    if lib.startswith("pullback"):  # which engine "auto" chose for each large transform
+        from pullback.rules import fft_engine
+
+        res["engines"] = sorted(set(fft_engine._FASTEST.values()))
     return res
 
 
@@ -353,6 +357,8 @@ def _table(results: list[dict], tol: float) -> str:
         note = r.get("grad_error") or r.get("check_error") or ""
         if "threads" in r:
             note = (note + f" {r['threads']} thread(s)").strip()
+        if r.get("engines"):
+            note = (note + " FFT: " + "+".join(r["engines"])).strip()
         err = r.get("check_rel_err")
         check = "-" if err is None else (f"ok {err:.0e}" if err < tol else f"WRONG {err:.1e}")
         ratio = r["gradient_s"] / r["forward_s"] if "gradient_s" in r else None

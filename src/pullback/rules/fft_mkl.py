@@ -9,7 +9,7 @@ against 2.4-4 ms for ducc0 and 3.4-7 ms for pocketfft.
 One committed descriptor per transform key (kind, precision, lengths, strides,
 batch, normalisation, threads) is cached. A layout DFTI cannot describe (repeated
 axes, negative or unaligned strides, batch axes that do not collapse into one)
-makes :func:`kernel` return ``None``, and the caller uses another engine.
+makes :func:`transform` return ``None``, and the caller uses another engine.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ MAX_PLANS = 64
 def _candidates():
     names = ("libmkl_rt.so*", "libmkl_rt*.dylib", "mkl_rt*.dll")
     folders = [os.path.join(sys.prefix, "lib"), os.path.join(sys.prefix, "Library", "bin")]
-    folders += os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)
+    folders += [f for f in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if f]
     for folder in folders:
         for name in names:
             yield from sorted(glob.glob(os.path.join(folder, name)))
@@ -55,8 +55,14 @@ def _candidates():
     yield "libmkl_rt.so"
 
 
-def load():
-    """The MKL runtime library, or ``None`` when it is not installed."""
+def load() -> ctypes.CDLL | None:
+    """The MKL runtime library, or ``None`` when it is not installed.
+
+    Examples
+    --------
+    >>> from pullback.rules import fft_mkl
+    >>> lib = fft_mkl.load()  # None without ``pip install mkl``
+    """
     global _lib
     if _lib is None:
         _lib = False
@@ -146,7 +152,10 @@ def _batch(shape, in_strides, out_strides, axes):
 _DOMAIN = {"c2c": _COMPLEX, "r2c": _REAL, "c2r": _REAL}
 
 
-def transform(kind, x, s, axes, forward, inorm, threads, scratch=False):
+def transform(
+    kind: str, x: np.ndarray, s: tuple, axes: tuple, forward: bool, inorm: int, threads: int,
+    scratch: bool = False,
+) -> np.ndarray | None:
     """``kind`` ("c2c", "r2c", "c2r") of ``x`` (already cropped or padded to ``s``), or None.
 
     ``s`` are the transform lengths (for c2r, of the real output), ``inorm``
