@@ -444,9 +444,13 @@ def test_pullbacks_leave_the_cotangent_alone(engine):
         check_adjoint(lambda v: np.fft.rfftn(v, axes=axes), x[..., :4, :5])
 
 
-def test_auto_engine_times_installed_engines_for_large_transforms_only(monkeypatch):
+@pytest.mark.parametrize("with_mkl", [True, False])
+def test_auto_engine_times_installed_engines_for_large_transforms_only(monkeypatch, with_mkl):
     optional = [e for e in fft_engine.installed_engines() if e in fft_engine._IMPORTS]
-    if not optional:
+    if not with_mkl and "mkl" in optional:
+        optional.remove("mkl")
+        monkeypatch.setitem(fft_engine._modules, "mkl", None)  # as if not installed
+    if not optional or (with_mkl and "mkl" not in optional):
         pytest.skip("no accelerated engine (ducc0, pyFFTW, MKL) is installed")
     calls = []
     for name in ("pocketfft", *optional):
@@ -463,7 +467,10 @@ def test_auto_engine_times_installed_engines_for_large_transforms_only(monkeypat
     g = pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x)) ** 2), x)[0]
     np.testing.assert_allclose(g, 2 * x.size * x, rtol=1e-10)
     timed = {name for name, shape in calls if shape == x.shape}
-    assert timed == {"pocketfft", *optional}  # every installed engine was timed on this transform
+    if "mkl" in optional:
+        assert timed == {"mkl"}  # MKL, when installed, runs every large transform untimed
+    else:
+        assert timed == {"pocketfft", *optional}  # every installed engine was timed on this transform
     keys = [k for k in fft_engine._FASTEST if k[0] == "c2c" and k[1] == x.shape]
     assert len(keys) == 1  # the fft and its adjoint (an inverse fft) share one timing and one engine
     assert fft_engine._FASTEST[keys[0]] in timed

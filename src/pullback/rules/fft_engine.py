@@ -18,10 +18,10 @@ Large transforms use every core by default (``workers=-1`` above
 Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable):
 
 - ``"auto"`` (default): pocketfft's kernels for transforms below :data:`ENGINE_SIZE`
-  elements; for larger ones, when an accelerated engine is installed (``pip install
-  pullback[fast]`` installs ducc0 and pyFFTW, ``pullback[mkl]`` Intel's MKL), the
-  first transform of each kind, shape, dtype, layout and axes is timed on every
-  installed engine, and the fastest runs it from then on (none wins everywhere);
+  elements; for larger ones MKL when it is installed (``pip install pullback[mkl]``),
+  else, when ducc0 or pyFFTW is installed (``pip install pullback[fast]``), the first
+  transform of each kind, shape, dtype, layout and axes is timed on every installed
+  engine and the fastest runs it from then on (none of these wins everywhere);
 - ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
 - ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size;
 - ``"pyfftw"``: pyFFTW, with its plan cache, for every size;
@@ -219,19 +219,23 @@ TIMING_ROUNDS = 3
 
 
 def _fastest(kind, x, s, axes, forward, inorm, threads):  # timing runs never overwrite x
-    """The kernel "auto" uses for this large transform: the installed engine that ran it fastest.
+    """The kernel "auto" uses for this large transform.
 
-    The first transform with a given key runs once untimed on every candidate (pyFFTW
-    plans, MKL commits a descriptor), then :data:`TIMING_ROUNDS` timed times; the
-    engine with the shortest time runs it from then on. Each engine is timed in one
-    block, MKL's last: its OpenMP threads spin for a while after a call and would
-    slow the engines timed right after it. The key includes the strides because the
+    MKL when it is installed: in every gradient we measured it was the fastest or
+    tied, while timing engines in isolation sometimes picked ducc0 for W1's 2^20-point
+    transform, which then ran at half MKL's speed inside the gradient. Otherwise the
+    first transform with a given key runs once untimed on every installed engine
+    (pyFFTW plans), then :data:`TIMING_ROUNDS` timed times, and the fastest runs it from
+    then on, and its inverse too: they cost the same, and one engine for both keeps
+    a gradient's threads from competing. The key includes the strides because the
     engines prefer different layouts.
     """
     key = (kind, x.shape, x.dtype, x.strides, axes, s, threads)  # a transform and its inverse alike
     name = _FASTEST.get(key)
     if name is None:
         names = ["pocketfft"] + [e for e in _IMPORTS if _module(e) is not None]
+        if "mkl" in names:
+            names = ["mkl"]
         best = dict.fromkeys(names, float("inf"))
         if len(names) > 1:
             for e in names:
