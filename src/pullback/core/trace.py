@@ -113,8 +113,24 @@ class ReverseTrace(Trace):
             if back is None:
                 return ans
             return _TracerClass(ans, self, Node((a._aux,), back))
-        vals, argnums, parents, nested = self._split(args)
-        ans, back = prim.vjp(argnums, vals, kwargs, nested)
+        if len(args) == 2:  # binary: the same unwrapping as _split, without its loop
+            a, b = args
+            ta = isinstance(a, Tracer)
+            tb = isinstance(b, Tracer)
+            if ta and a._trace is self and not (tb and b._trace is self):
+                va = a._value
+                ans, back = prim.vjp([0], [va, b], kwargs, tb or isinstance(va, Tracer))
+                parents = (a._aux,)
+            elif tb and b._trace is self and not ta:
+                vb = b._value
+                ans, back = prim.vjp([1], [a, vb], kwargs, isinstance(vb, Tracer))
+                parents = (b._aux,)
+            else:
+                vals, argnums, parents, nested = self._split(args)
+                ans, back = prim.vjp(argnums, vals, kwargs, nested)
+        else:
+            vals, argnums, parents, nested = self._split(args)
+            ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:
             return ans
         return _TracerClass(ans, self, Node(parents, back))

@@ -163,7 +163,13 @@ def reads(f: Callable, skip: int) -> tuple[bool, Any]:
 
 def _keep(vals: list, flags) -> list:
     """The argument values a pullback reads; the others are dropped (None), so they can be freed."""
-    if flags is True or (len(flags) >= len(vals) and all(flags)):
+    if flags is True:
+        return vals
+    n = len(vals)
+    if n == 2 and len(flags) >= 2:  # binary operators: the common case, without a comprehension
+        a, b = flags[0], flags[1]
+        return vals if a and b else [vals[0] if a else None, vals[1] if b else None]
+    if len(flags) >= n and all(flags):
         return vals
     return [v if i < len(flags) and flags[i] else None for i, v in enumerate(vals)]
 
@@ -177,6 +183,42 @@ def _merge(uses: list) -> tuple[bool, Any]:
 
 
 # ---------------------------------------------------------------- rule kinds
+
+
+class _OneArgPullback:
+    """``back(g)`` of a :class:`Rule` with one traced argument: its vjp function and what it reads.
+
+    A slotted object rather than a closure: one allocation per traced operation
+    instead of a function and six cells (the tape builds one per operation).
+    """
+
+    __slots__ = ("f", "out", "kept", "kwargs", "shape", "dtype")
+
+    def __init__(self, f, out, kept, kwargs, shape, dtype):
+        self.f, self.out, self.kept, self.kwargs, self.shape, self.dtype = f, out, kept, kwargs, shape, dtype
+
+    def __call__(self, g):
+        return (fit(self.f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype),)
+
+    def __repr__(self) -> str:
+        return f"<pullback {getattr(self.f, '__name__', self.f)}>"
+
+
+class _LinearPullback:
+    """``back(g)`` of a :class:`LinearRule`: its adjoint at the input's shape and dtype."""
+
+    __slots__ = ("adjoint", "shape", "dtype", "static", "kwargs")
+
+    def __init__(self, adjoint, shape, dtype, static, kwargs):
+        self.adjoint, self.shape, self.dtype, self.static, self.kwargs = adjoint, shape, dtype, static, kwargs
+
+    def __call__(self, g):
+        shape, dtype = self.shape, self.dtype
+        return (fit(self.adjoint(g, shape, dtype, *self.static, **self.kwargs), shape, dtype),)
+
+    def __repr__(self) -> str:
+        return f"<pullback {getattr(self.adjoint, '__name__', self.adjoint)}>"
+
 
 
 class Rule(Primitive):
@@ -217,15 +259,9 @@ class Rule(Primitive):
             if f is None:
                 f = self._fn(vjps, i, "reverse")  # raises the error
             v = vals[i]
-            shape, dtype = v.shape, v.dtype
             keep_ans, flags = self.uses[i]
             kept = vals if flags is True else _keep(vals, flags)
-            out = ans if keep_ans else None
-
-            def back(g):
-                return (fit(f(g, out, *kept, **kwargs), shape, dtype),)
-
-            return ans, back
+            return ans, _OneArgPullback(f, ans if keep_ans else None, kept, kwargs, v.shape, v.dtype)
         fns = [self._fn(self.vjps, i, "reverse") for i in argnums]
         metas = [_meta(vals[i]) for i in argnums]
         keep_ans, flags = _merge([self.uses[i] for i in argnums])
@@ -279,14 +315,8 @@ class LinearRule(Primitive):
         ans = self(*vals, **kwargs) if nested else self.raw(*vals, **kwargs)
         if ans.dtype.kind not in "fc":
             return ans, None
-        shape, dtype = vals[0].shape, vals[0].dtype
-        static = vals[1:]
-        adjoint = self.adjoint
-
-        def back(g):
-            return (fit(adjoint(g, shape, dtype, *static, **kwargs), shape, dtype),)
-
-        return ans, back
+        v = vals[0]
+        return ans, _LinearPullback(self.adjoint, v.shape, v.dtype, vals[1:], kwargs)
 
     def jvp(self, argnums, vals, tangents, kwargs, nested=True):
         self._check(argnums)
