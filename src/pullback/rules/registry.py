@@ -456,9 +456,9 @@ def _unit(g, dx) -> bool:
     """Whether ``g * dx`` equals the fresh array ``dx``: ``g`` a broadcast one of ``dx``'s shape."""
     return (
         type(g) is np.ndarray
+        and not any(g.strides)  # false at once for an ordinary cotangent
         and type(dx) is np.ndarray
         and g.shape == dx.shape
-        and not any(g.strides)
         and g.size > 0
         and g.flat[0] == 1
         and np.result_type(g, dx) == dx.dtype
