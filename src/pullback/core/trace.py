@@ -129,8 +129,21 @@ class ReverseTrace(Trace):
                 vals, argnums, parents, nested = self._split(args)
                 ans, back = prim.vjp(argnums, vals, kwargs, nested)
         else:
-            vals, argnums, parents, nested = self._split(args)
-            ans, back = prim.vjp(argnums, vals, kwargs, nested)
+            a = args[0]
+            first_only = isinstance(a, Tracer) and a._trace is self
+            if first_only:  # a linear rule's call: the traced value first, then static arguments?
+                for b in args[1:]:
+                    if isinstance(b, Tracer):
+                        first_only = False
+                        break
+            if first_only:
+                vals = list(args)
+                vals[0] = va = a._value
+                ans, back = prim.vjp([0], vals, kwargs, isinstance(va, Tracer))
+                parents = (a._aux,)
+            else:
+                vals, argnums, parents, nested = self._split(args)
+                ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:
             return ans
         return _TracerClass(ans, self, Node(parents, back))
