@@ -220,7 +220,6 @@ class _LinearPullback:
         return f"<pullback {getattr(self.adjoint, '__name__', self.adjoint)}>"
 
 
-
 class Rule(Primitive):
     """A primitive with one reverse and one forward function per argument.
 
