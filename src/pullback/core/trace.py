@@ -248,6 +248,20 @@ def backward(roots: list, seeds: list, leaves: list) -> list:
         if back is None:
             continue
         parents = node.parents
+        if len(parents) == 1:  # a chain link: one parent, one cotangent, no loops
+            p = parents[0]
+            if g is not None:
+                ct = back(g)[0]
+                del g
+                if ct is not None:
+                    old = grads.get(p)
+                    grads[p] = ct if old is None else old + ct
+                del ct
+            c = counts[p] - 1
+            counts[p] = c
+            if not c:
+                ready.append(p)
+            continue
         if g is not None:
             cts = back(g)
             for p, ct in zip(parents, cts):
