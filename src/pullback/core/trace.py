@@ -113,8 +113,10 @@ class ReverseTrace(Trace):
             if back is None:
                 return ans
             return _TracerClass(ans, self, Node((a._aux,), back))
+        parents = None  # set by a fast path below; else the general unwrapping runs
+        a = args[0]
         if len(args) == 2:  # binary: the same unwrapping as _split, without its loop
-            a, b = args
+            b = args[1]
             ta = isinstance(a, Tracer)
             tb = isinstance(b, Tracer)
             if ta and a._trace is self and not (tb and b._trace is self):
@@ -125,25 +127,18 @@ class ReverseTrace(Trace):
                 vb = b._value
                 ans, back = prim.vjp([1], [a, vb], kwargs, isinstance(vb, Tracer))
                 parents = (b._aux,)
+        elif isinstance(a, Tracer) and a._trace is self:
+            for b in args[1:]:  # a linear rule's call: the traced value first, then static arguments?
+                if isinstance(b, Tracer):
+                    break
             else:
-                vals, argnums, parents, nested = self._split(args)
-                ans, back = prim.vjp(argnums, vals, kwargs, nested)
-        else:
-            a = args[0]
-            first_only = isinstance(a, Tracer) and a._trace is self
-            if first_only:  # a linear rule's call: the traced value first, then static arguments?
-                for b in args[1:]:
-                    if isinstance(b, Tracer):
-                        first_only = False
-                        break
-            if first_only:
                 vals = list(args)
                 vals[0] = va = a._value
                 ans, back = prim.vjp([0], vals, kwargs, isinstance(va, Tracer))
                 parents = (a._aux,)
-            else:
-                vals, argnums, parents, nested = self._split(args)
-                ans, back = prim.vjp(argnums, vals, kwargs, nested)
+        if parents is None:
+            vals, argnums, parents, nested = self._split(args)
+            ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:
             return ans
         return _TracerClass(ans, self, Node(parents, back))

@@ -209,11 +209,11 @@ def _compute(kind, x, s, axes, forward, scale, threads, destroy=False):
         out_shape[axes[-1]] = s[-1]
     else:
         out_dtype, out_shape = x.dtype, list(x.shape)
-    out = np.empty(out_shape, dtype=out_dtype)
     in_strides = _elements(x.shape, x.strides, x.itemsize)
-    out_strides = _elements(out.shape, out.strides, out.itemsize)
-    if in_strides is None or out_strides is None:
+    if in_strides is None:  # a layout DFTI cannot take: nothing allocated
         return None
+    out = np.empty(out_shape, dtype=out_dtype)  # C-contiguous, so its strides always qualify
+    out_strides = _elements(out.shape, out.strides, out.itemsize)
     key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), axes, s, forward, scale, threads, destroy)
     plan = _PLANS.get(key)
     if plan is None:
