@@ -45,31 +45,37 @@ def _ufunc(u: np.ufunc):
     return h
 
 
+def _operator(u: np.ufunc):
+    """The rule Python's operator for ``u`` uses: NumPy's ``**`` squares rather than calls pow."""
+    h = R.OPERATORS.get(u)
+    return _ufunc(u) if h is None else h
+
+
 def _fast(o: Any) -> bool:
     return isinstance(o, (Tracer, np.ndarray, np.generic, float, int, complex)) or _known(type(o))
 
 
-def _binary(u: np.ufunc, reflected: bool = False):
+def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
     if reflected:
 
         def op(self, other):
             if not _fast(other):
                 return NotImplemented
-            return _ufunc(u)(other, self)
+            return rule(u)(other, self)
     else:
 
         def op(self, other):
             if not _fast(other):
                 return NotImplemented
-            return _ufunc(u)(self, other)
+            return rule(u)(self, other)
 
     op.__name__ = f"__{'r' if reflected else ''}{u.__name__}__"
     return op
 
 
-def _inplace(u: np.ufunc):
+def _inplace(u: np.ufunc, rule=_ufunc):
     def op(self, other):
-        self._become(_ufunc(u)(self, other))
+        self._become(rule(u)(self, other))
         return self
 
     op.__name__ = f"__i{u.__name__}__"
@@ -194,8 +200,8 @@ class TracedArray(Tracer):
     __rfloordiv__ = _binary(np.floor_divide, True)
     __mod__ = _binary(np.remainder)
     __rmod__ = _binary(np.remainder, True)
-    __pow__ = _binary(np.power)
-    __rpow__ = _binary(np.power, True)
+    __pow__ = _binary(np.power, rule=_operator)
+    __rpow__ = _binary(np.power, True, rule=_operator)
     __matmul__ = _binary(np.matmul)
     __rmatmul__ = _binary(np.matmul, True)
     __lt__ = _binary(np.less)
@@ -210,7 +216,7 @@ class TracedArray(Tracer):
     __isub__ = _inplace(np.subtract)
     __imul__ = _inplace(np.multiply)
     __itruediv__ = _inplace(np.true_divide)
-    __ipow__ = _inplace(np.power)
+    __ipow__ = _inplace(np.power, rule=_operator)
     __imatmul__ = _inplace(np.matmul)
     __hash__ = None  # like ndarray
 

@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pullback as pb
+from pullback.core import strip
 from pullback.testing import check_gradient
 
 from .cases import case_id, rand
@@ -135,6 +136,31 @@ def test_power_with_zero_base():
     g = pb.gradient(lambda x, y: np.sum(x ** y), np.array([0.0, 2.0]), np.array([2.0, 3.0]))
     assert np.all(np.isfinite(g[1]))
     np.testing.assert_allclose(g[0], [0.0, 12.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+@pytest.mark.parametrize("exponent", [2, 2.0, 0.5, -1, 1, 0, 3, -0.5])
+def test_power_operator_matches_numpy_operator(exponent, dtype):
+    # NumPy's ``a ** 2`` squares (and ``** 0.5`` takes sqrt), unlike np.power: the traced
+    # operator computes exactly what the plain one does, and np.power what np.power does.
+    a = rand(3, 4, dtype=dtype, positive=True)
+    seen = {}
+
+    def f(a):
+        seen["op"], seen["power"] = strip(a ** exponent), strip(np.power(a, exponent))
+        b = a.copy()
+        b **= exponent
+        seen["inplace"] = strip(b)
+        return np.sum(np.abs(a ** exponent + b) ** 2)
+
+    pb.gradient(f, a)
+    np.testing.assert_array_equal(seen["op"], a ** exponent)
+    np.testing.assert_array_equal(seen["inplace"], a ** exponent)
+    np.testing.assert_array_equal(seen["power"], np.power(a, exponent))
+    assert seen["op"].dtype == (a ** exponent).dtype
+    if dtype in (np.float64, np.complex128):
+        check_gradient(f, a)
+    check_gradient(lambda a: np.sum(np.abs(2.0 ** a) ** 2), a.real.astype(np.float64))
 
 
 @settings(max_examples=25, deadline=None)

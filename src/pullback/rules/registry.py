@@ -28,6 +28,7 @@ from ..core import NOT_TRACED, Primitive, Tracer, strip
 
 FUNCTIONS: dict[Any, Callable] = {}  # numpy/scipy function -> handler
 UFUNCS: dict[Any, Callable] = {}  # ufunc -> handler for ufunc(...)
+OPERATORS: dict[Any, Callable] = {}  # ufunc -> handler for its Python operator, where that differs
 UFUNC_METHODS: dict[tuple, Callable] = {}  # (ufunc, "reduce"|...) -> handler
 KINDS: dict[Any, str] = {}  # key -> "rule" | "linear" | "composite" | "nondiff" | "user"
 
@@ -464,12 +465,13 @@ def _unit(g, dx) -> bool:
     )
 
 
-def defelementwise(func, *derivs, raw=None) -> Rule:
+def defelementwise(func, *derivs, raw=None, name=None, key=True) -> Rule:
     """Declare a holomorphic (or real) elementwise function by its partial derivatives.
 
     ``derivs[i](ans, *args)`` is d func / d arg_i; the reverse rule multiplies
     the cotangent by its conjugate, the forward rule the tangent by it.
-    A ``None`` entry marks a non-differentiable argument.
+    A ``None`` entry marks a non-differentiable argument. ``raw``, ``name`` and
+    ``key`` are :func:`defvjp`'s.
     """
 
     def make_vjp(d):
@@ -496,7 +498,8 @@ def defelementwise(func, *derivs, raw=None) -> Rule:
         jvp.__name__ = jvp.__qualname__ = f"{getattr(d, '__name__', 'd')}_jvp"
         return jvp
 
-    return defvjp(func, [make_vjp(d) for d in derivs], [make_jvp(d) for d in derivs], raw=raw)
+    vjps = [make_vjp(d) for d in derivs]
+    return defvjp(func, vjps, [make_jvp(d) for d in derivs], raw=raw, name=name, key=key)
 
 
 def defcomposite(func, impl: Callable) -> Callable:
