@@ -1,3 +1,5 @@
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -175,3 +177,47 @@ def test_broadcasting_binary_ops(shape_a, drop, dtype, op):
     a = rand(*shape_a, dtype=dtype, positive=True, seed=len(shape_a))
     b = rand(*shape_b, dtype=dtype, positive=True, seed=drop)
     check_gradient(lambda a, b: np.sum(np.abs(op(a, b)) ** 2), a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
+    plane=st.lists(st.integers(1, 4), min_size=0, max_size=2),
+    dtypes=st.sampled_from([(np.float32, np.complex64), (np.complex64, np.complex64),
+                            (np.float64, np.float32), (np.complex128, np.float64)]),
+    view=st.booleans(),
+)
+def test_product_sum_equals_the_summed_product(lead, plane, dtypes, view):
+    from pullback.rules import elementwise
+
+    shape = tuple(lead) + tuple(plane)
+    g = rand(*shape, dtype=dtypes[0], seed=1)
+    a = rand(*shape, dtype=dtypes[1], seed=2)
+    if view:  # strided planes
+        g = np.stack([g, g], axis=-1)[..., 0]
+    want = np.sum(g * np.conj(a), axis=tuple(range(len(lead))))
+    with mock.patch.object(elementwise, "PLANE_MIN", 1):  # every plane takes the plane-by-plane path
+        got = elementwise.product_sum(g, a, tuple(plane))
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_gradient_of_a_factor_shared_across_a_batch(dtype, monkeypatch_plane_min):
+    # W2's pattern: a filter multiplies every image; its cotangent is summed plane by plane
+    x = rand(3, 4, 5, dtype=complex)
+    w = rand(4, 5, dtype=dtype)
+    check_gradient(lambda x, w: np.sum(np.abs(x * w) ** 2), x, w)
+    check_gradient(lambda x, w: np.sum(np.abs(w * x) ** 2), x, w)
+    check_gradient(lambda w: np.sum(np.abs(x * w) ** 2), w)
+    g = pb.gradient(lambda w: np.sum(np.abs(w * x) ** 2), w)[0]
+    want = np.sum(2 * np.abs(x) ** 2, axis=0) * w
+    np.testing.assert_allclose(g, want.real if dtype is np.float64 else want)
+
+
+@pytest.fixture
+def monkeypatch_plane_min(monkeypatch):
+    """Every plane takes the plane-by-plane path, however small."""
+    from pullback.rules import elementwise
+
+    monkeypatch.setattr(elementwise, "PLANE_MIN", 1)

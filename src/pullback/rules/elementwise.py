@@ -10,6 +10,7 @@ gradient equally between the two arguments.
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -48,6 +49,54 @@ def multiply_vjp_x(g, ans, x, y):
 
 def multiply_vjp_y(g, ans, x, y):
     return g * _conj(x)
+
+
+#: Planes smaller than this are summed the plain way (the loop's per-plane calls would dominate).
+PLANE_MIN = 1024
+
+
+def product_sum(g, a, shape):
+    """``g * conj(a)`` summed over the leading axes along which a value of ``shape`` was broadcast.
+
+    The cotangent of a factor shared across a batch (a filter applied to every
+    image). NumPy arrays are accumulated one plane at a time, so the full-size
+    product never exists: W2's 16x256x129 complex64 case takes 1.0-1.5 ms
+    instead of 2.0-2.3. Any other case is the plain product (``fit`` sums it).
+    """
+    lead = g.ndim - len(shape)
+    if (
+        type(g) is not np.ndarray
+        or type(a) is not np.ndarray
+        or a.shape != g.shape
+        or lead < 1
+        or g.shape[lead:] != shape
+        or math.prod(shape) < PLANE_MIN
+    ):
+        return g * _conj(a)
+    planes = np.ndindex(g.shape[:lead])
+    first = next(planes)
+    acc = g[first] * _conj(a[first])  # fresh: accumulated in place
+    tmp = np.empty_like(acc)
+    conj = a.dtype.kind == "c"
+    for i in planes:
+        if conj:
+            np.multiply(g[i], np.conjugate(a[i], out=tmp), out=tmp)
+        else:
+            np.multiply(g[i], a[i], out=tmp)
+        acc += tmp
+    return acc
+
+
+def multiply_reduce_x(g, ans, x, y, shape):
+    return product_sum(g, y, shape)
+
+
+def multiply_reduce_y(g, ans, x, y, shape):
+    return product_sum(g, x, shape)
+
+
+multiply_vjp_x.reduce_to = multiply_reduce_x
+multiply_vjp_y.reduce_to = multiply_reduce_y
 
 
 def multiply_jvp_x(t, ans, x, y):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dis
 import inspect
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -229,15 +230,20 @@ class Rule(Primitive):
     Only the entries for traced arguments are called. The pullback keeps alive
     only the values its functions read (:func:`reads`): ``tanh`` keeps its
     output, multiplication by a constant keeps the constant.
+
+    A reverse function may carry ``f.reduce_to(g, ans, *args, shape, **kwargs)``:
+    its result already summed down to ``shape`` (the argument's, when it was
+    broadcast), which can skip forming the full-size product.
     """
 
-    __slots__ = ("vjps", "jvps", "uses")
+    __slots__ = ("vjps", "jvps", "uses", "reducers")
 
     def __init__(self, raw, name, vjps, jvps):
         super().__init__(raw, name)
         self.vjps = vjps
         self.jvps = jvps
         self.uses = tuple(None if f is None else reads(f, 1) for f in vjps)
+        self.reducers = tuple(getattr(f, "reduce_to", None) for f in vjps)
 
     def _fn(self, table, i, mode):
         f = table[i] if i < len(table) else None
@@ -259,11 +265,16 @@ class Rule(Primitive):
             if f is None:
                 f = self._fn(vjps, i, "reverse")  # raises the error
             v = vals[i]
+            if self.reducers[i] is not None and v.shape != ans.shape:
+                f = partial(self.reducers[i], shape=v.shape)
             keep_ans, flags = self.uses[i]
             kept = vals if flags is True else _keep(vals, flags)
             return ans, _OneArgPullback(f, ans if keep_ans else None, kept, kwargs, v.shape, v.dtype)
         fns = [self._fn(self.vjps, i, "reverse") for i in argnums]
         metas = [_meta(vals[i]) for i in argnums]
+        for k, (i, m) in enumerate(zip(argnums, metas)):
+            if self.reducers[i] is not None and m[0] != ans.shape:
+                fns[k] = partial(self.reducers[i], shape=m[0])
         keep_ans, flags = _merge([self.uses[i] for i in argnums])
         kept = _keep(vals, flags)
         out = ans if keep_ans else None
