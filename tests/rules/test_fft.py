@@ -518,3 +518,20 @@ def test_engine_chosen_by_environment_variable(name):
     else:
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == name
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 8])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_interior_scaling_equals_the_bin_weights(n, axis):
+    from pullback.rules.fft import _bin_weights, _scale_interior
+
+    shape = [3, 2, 4]
+    shape[axis] = n // 2 + 1
+    real, imag = np.random.default_rng(n).standard_normal((2, *shape))
+    x = (real + 1j * imag).astype(np.complex64)
+    for factor in (0.5, 2.0):
+        want = x * _bin_weights(x, axis, n, factor)
+        np.testing.assert_array_equal(_scale_interior(x, axis, n, factor), want)
+        y = x.copy()
+        assert _scale_interior(y, axis, n, factor, out=y) is y
+        np.testing.assert_array_equal(y, want)

@@ -161,19 +161,39 @@ def c2c_adjoint(g, shape, dtype, s, axes, norm, forward, workers=None):
     return _resize_back(transform(g, s, axes, swap_norm(norm), not forward, workers), shape, axes)
 
 
+def _edges(ndim, axis, n):
+    """Indices of the bins of a half spectrum along ``axis`` that are not interior (0, and n/2)."""
+    index = [slice(None)] * ndim
+    index[axis] = slice(0, 1) if n % 2 else slice(0, n // 2 + 1, n // 2)
+    return tuple(index)
+
+
+def _scale_interior(spec, axis, n, factor, out=None):
+    """``spec`` with its interior bins along ``axis`` multiplied by ``factor`` (into ``out``).
+
+    A scalar product and a copy of the edge planes: half the time of a product with
+    broadcast per-bin weights (complex-by-real, 129 bins: 0.9-1.1 ms vs 0.4-0.6 on W2).
+    """
+    edges = _edges(spec.ndim, axis, n)
+    kept = spec[edges].copy() if out is spec else spec[edges]
+    out = np.multiply(spec, factor, out=out)
+    out[edges] = kept
+    return out
+
+
 def r2c_adjoint(g, shape, dtype, s, axes, norm, workers=None):
-    half = g * _bin_weights(g, axes[-1], s[-1], 0.5)
-    if type(half) is np.ndarray:  # a plain temporary, only read here: the engine may work in it
+    if type(g) is np.ndarray:  # the half-scaled copy is a plain temporary: the engine may work in it
+        half = _scale_interior(g, axes[-1], s[-1], 0.5)
         return _resize_back(engine.c2r(half, s, axes, swap_norm(norm), workers, scratch=True), shape, axes)
+    half = g * _bin_weights(g, axes[-1], s[-1], 0.5)
     return _resize_back(c2r(half, s, axes, swap_norm(norm), workers), shape, axes)
 
 
 def c2r_adjoint(g, shape, dtype, s, axes, norm, workers=None):
     spec = (r2c_raw if type(g) is np.ndarray else r2c)(g, s, axes, swap_norm(norm), workers)
-    weights = _bin_weights(spec, axes[-1], s[-1], 2.0)
     if type(spec) is np.ndarray and spec.flags.writeable:  # the engine's fresh output: ours to scale
-        return _resize_back(np.multiply(spec, weights, out=spec), shape, axes)
-    return _resize_back(spec * weights, shape, axes)
+        return _resize_back(_scale_interior(spec, axes[-1], s[-1], 2, out=spec), shape, axes)
+    return _resize_back(spec * _bin_weights(spec, axes[-1], s[-1], 2.0), shape, axes)
 
 
 def resize_adjoint(g, shape, dtype, axes, lengths):
