@@ -194,10 +194,12 @@ def _fftw_c2r(x, s, axes, forward, inorm, threads, scratch=False):
 
 
 def _mkl(kind, fallback):
-    def kernel(x, s, axes, forward, inorm, threads, scratch=False):
+    def kernel(x, s, axes, forward, inorm, threads, scratch=False, factor=1):
         fitted = _fit(x, _half(s) if kind == "c2r" else s, axes)
-        out = _modules["mkl"].transform(kind, fitted, s, axes, forward, inorm, threads, scratch)
-        return fallback(fitted, s, axes, forward, inorm, threads) if out is None else out
+        out = _modules["mkl"].transform(kind, fitted, s, axes, forward, inorm, threads, scratch, factor)
+        if out is None:
+            return _times(fallback(fitted, s, axes, forward, inorm, threads), factor)
+        return out
 
     kernel.__name__ = kernel.__qualname__ = f"_mkl_{kind}"
     return kernel
@@ -212,6 +214,13 @@ _KERNELS = {
                                                            ("c2r", _pocket_c2r))},
 }
 _KERNELS["auto"] = _KERNELS["pocketfft"]
+#: Kernels that take a ``factor`` argument (folded into the transform's scale).
+_SCALING = frozenset(_KERNELS["mkl"].values())
+
+
+def _times(out, factor):
+    """The engine's fresh output ``out``, multiplied by ``factor`` in place."""
+    return out if factor == 1 else np.multiply(out, factor, out=out)
 
 _FASTEST: dict = {}  # (kind, shape, dtype, strides, axes, s, threads) -> engine name
 #: Timed calls per candidate engine when "auto" first meets a large transform (the minimum counts).
@@ -249,13 +258,18 @@ def _fastest(kind, x, s, axes, forward, inorm, threads):  # timing runs never ov
     return _KERNELS[name][kind]
 
 
-def _run(kind, x, s, axes, forward, inorm, threads, scratch=False):
-    """Transform ``x`` with the engine in force (``threads`` from :func:`_fast_threads`)."""
+def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1):
+    """Transform ``x`` with the engine in force (``threads`` from :func:`_fast_threads`),
+    its result multiplied by ``factor`` (by the transform itself where the engine can)."""
     if _engine == "auto" and x.size >= ENGINE_SIZE:
         kernel = _fastest(kind, x, s, axes, forward, inorm, threads)
     else:
         kernel = _KERNELS[_engine][kind]
-    return kernel(x, s, axes, forward, inorm, threads, scratch)
+    if factor == 1:
+        return kernel(x, s, axes, forward, inorm, threads, scratch)
+    if kernel in _SCALING:
+        return kernel(x, s, axes, forward, inorm, threads, scratch, factor)
+    return _times(kernel(x, s, axes, forward, inorm, threads, scratch), factor)
 
 
 _EXPECTED: list = []  # the global state when only SciPy's backend and ours are in force
@@ -335,15 +349,17 @@ def c2c(x, s, axes, norm, forward, workers=None):
     return (np.fft.fftn if forward else np.fft.ifftn)(x, s=s, axes=axes, norm=norm)
 
 
-def r2c(x, s, axes, norm, workers=None):
-    """``rfftn`` of the real ``x``."""
+def r2c(x, s, axes, norm, workers=None, factor=1):
+    """``rfftn`` of the real ``x``, times ``factor`` (MKL folds it into the transform)."""
     threads = _fast_threads(x, workers)
     if threads and x.dtype.kind == "f":
-        return _run("r2c", x, s, axes, True, _INORM[norm], threads)
+        return _run("r2c", x, s, axes, True, _INORM[norm], threads, factor=factor)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
-        return sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
-    return np.fft.rfftn(x, s=s, axes=axes, norm=norm)
+        y = sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
+    else:
+        y = np.fft.rfftn(x, s=s, axes=axes, norm=norm)
+    return y if factor == 1 else y * factor
 
 
 def c2r(x, s, axes, norm, workers=None, scratch=False):

@@ -154,20 +154,20 @@ _DOMAIN = {"c2c": _COMPLEX, "r2c": _REAL, "c2r": _REAL}
 
 def transform(
     kind: str, x: np.ndarray, s: tuple, axes: tuple, forward: bool, inorm: int, threads: int,
-    scratch: bool = False,
+    scratch: bool = False, factor: float = 1,
 ) -> np.ndarray | None:
     """``kind`` ("c2c", "r2c", "c2r") of ``x`` (already cropped or padded to ``s``), or None.
 
     ``s`` are the transform lengths (for c2r, of the real output), ``inorm``
-    pocketfft's normalisation code; ``scratch=True`` allows overwriting ``x``.
-    ``None`` means DFTI cannot describe this layout.
+    pocketfft's normalisation code, ``factor`` a further scale; ``scratch=True``
+    allows overwriting ``x``. ``None`` means DFTI cannot describe this layout.
     """
     if len(set(axes)) != len(axes) or x.size == 0 or not x.flags.aligned:
         return None
     n = 1
     for m in s:
         n *= m
-    scale = (1.0, n**-0.5, 1.0 / n)[inorm]
+    scale = (1.0, n**-0.5, 1.0 / n)[inorm] * factor
     if kind != "r2c" and x.dtype.kind == "f":  # a complex transform of real data
         x = x.astype(np.result_type(x.dtype, np.complex64))
     if kind == "c2r" and len(axes) > 1:
