@@ -558,3 +558,27 @@ def test_pyfftw_as_global_backend(pyfftw_backend):
         check_gradient(lambda v: np.sum(np.abs(sfft.rfft2(v)) ** 2), rand(4, 6))
     finally:
         sfft.set_global_backend("scipy", try_last=True)
+
+
+def test_a_backward_sweep_reads_the_backend_state_once(monkeypatch):
+    # reading uarray's state costs more than a small transform: one read serves a whole sweep
+    from pullback.rules import fft_engine
+
+    reads = []
+    real = fft_engine._backend_check
+    monkeypatch.setattr(fft_engine, "_backend_check", lambda: reads.append(1) or real())
+
+    def chain(v):
+        for _ in range(5):
+            v = np.sin(np.fft.irfft(np.fft.rfft(v) * 0.5, n=8))
+        return np.sum(v)
+
+    out, back = pb.pullback(chain, rand(8))
+    assert len(reads) == 10  # the forward pass checks every transform: user code runs in between
+    reads.clear()
+    back(np.ones(()))
+    assert len(reads) == 1
+    _Recorder.calls = []
+    with sfft.set_backend(_Recorder):  # a sweep inside a backend context sends its transforms there
+        back(np.ones(()))
+    assert len(_Recorder.calls) == 10

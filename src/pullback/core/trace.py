@@ -15,6 +15,7 @@ primitive again, so outer levels record their part in turn.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -204,6 +205,11 @@ class Primitive:
         raise NotImplementedError
 
 
+#: Context managers (factories) every backward sweep runs inside: the rule layer's
+#: per-sweep state (the FFT engine holds its SciPy-backend check for one sweep).
+SWEEP_CONTEXTS: list[Callable] = []
+
+
 def backward(roots: list, seeds: list, leaves: list) -> list:
     """Sweep the tape from ``roots`` (nodes, or None) seeded with ``seeds``.
 
@@ -212,6 +218,15 @@ def backward(roots: list, seeds: list, leaves: list) -> list:
     A ``None`` cotangent is a structural zero and costs nothing. Returns the
     accumulated cotangent (or None) of each node in ``leaves``.
     """
+    if SWEEP_CONTEXTS:
+        with contextlib.ExitStack() as stack:
+            for context in SWEEP_CONTEXTS:
+                stack.enter_context(context())
+            return _sweep(roots, seeds, leaves)
+    return _sweep(roots, seeds, leaves)
+
+
+def _sweep(roots: list, seeds: list, leaves: list) -> list:
     counts: dict = {}
     stack = []
     for r in roots:
