@@ -582,3 +582,25 @@ def test_a_backward_sweep_reads_the_backend_state_once(monkeypatch):
     with sfft.set_backend(_Recorder):  # a sweep inside a backend context sends its transforms there
         back(np.ones(()))
     assert len(_Recorder.calls) == 10
+
+
+def test_the_held_backend_check_is_per_thread():
+    import threading
+
+    from pullback.rules import fft_engine
+
+    seen = {}
+
+    def worker():
+        seen["outside"] = fft_engine._default_backend_in_force()  # no sweep ever ran in this thread
+        with sfft.set_backend(_Recorder):
+            with fft_engine.held_backend_check():
+                seen["held"] = fft_engine._default_backend_in_force()
+
+    with fft_engine.held_backend_check():  # this thread's answer does not leak into the other's
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        assert fft_engine._default_backend_in_force() is True
+    assert seen == {"outside": True, "held": False}
+    assert fft_engine._held.value is None

@@ -277,7 +277,13 @@ def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1):
 
 
 _EXPECTED: list = []  # the global state when only SciPy's backend and ours are in force
-_held = threading.local()  # .value: the check's answer, held for one backward sweep
+
+
+class _Held(threading.local):
+    value = None  # the check's answer, held for one backward sweep (a default: no AttributeError)
+
+
+_held = _Held()
 
 
 @contextlib.contextmanager
@@ -288,7 +294,7 @@ def held_backend_check():
     the pullbacks of one sweep no ``set_backend`` context can open or close around
     pullback's own transforms, so the answer at the sweep's start holds throughout.
     """
-    previous = getattr(_held, "value", None)
+    previous = _held.value
     _held.value = _backend_check() if _pocketfft is not None else False
     try:
         yield
@@ -297,7 +303,7 @@ def held_backend_check():
 
 
 def _default_backend_in_force() -> bool:
-    held = getattr(_held, "value", None)
+    held = _held.value
     return _backend_check() if held is None else held
 
 
