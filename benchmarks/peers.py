@@ -332,14 +332,21 @@ def _rel_err(got: tuple, ref: tuple, conjugate: bool) -> float:
     return err
 
 
-def run_pair(lib: str, wl: str, scale: str, reps: int, warmup: int, timeout: float, ref: tuple) -> dict:
-    """One (library, workload) pair in a fresh interpreter."""
+#: glibc settings for --malloc-tuned: keep freed memory in the heap (no trimming, no per-array
+#: mmap), so large buffers are not returned to the kernel and page-faulted back in on the next call.
+MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def run_pair(lib: str, wl: str, scale: str, reps: int, warmup: int, timeout: float, ref: tuple,
+             malloc_tuned: bool = False) -> dict:
+    """One (library, workload) pair in a fresh interpreter (``malloc_tuned``: with MALLOC_TUNED)."""
+    env = dict(os.environ, **MALLOC_TUNED) if malloc_tuned else None
     with tempfile.TemporaryDirectory() as tmp:
         out, check = os.path.join(tmp, "result.json"), os.path.join(tmp, "check.npz")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", lib, "--only", wl,
                "--scale", scale, "--reps", str(reps), "--warmup", str(warmup), "--out", out, "--check", check]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             return {"lib": lib, "workload": wl, "grad_error": f"timed out after {timeout:.0f} s"}
         if proc.returncode != 0 or not os.path.exists(out):
@@ -429,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=None, help="seconds per (library, workload) subprocess")
     ap.add_argument("--tol", type=float, default=1e-5, help="relative error allowed vs finite differences")
     ap.add_argument("--no-chart", action="store_true")
+    ap.add_argument("--malloc-tuned", action="store_true",
+                    help="every library's process keeps freed memory (glibc: MALLOC_MMAP/TRIM_THRESHOLD_)")
     # internal: the per-pair subprocess
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--scale", default=None, help=argparse.SUPPRESS)
@@ -471,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{wl}: {DESCRIPTIONS[wl]}; {describe_inputs(wl, scale)}", flush=True)
         ref = fd_reference(wl)
         for lib in libs:
-            r = run_pair(lib, wl, scale, reps, warmup, timeout, ref)
+            r = run_pair(lib, wl, scale, reps, warmup, timeout, ref, a.malloc_tuned)
             results.append(r)
             g = f"{r['gradient_s'] * 1e3:.3g} ms" if "gradient_s" in r else r.get("grad_error", "")
             print(f"  {lib:11s} gradient {g}", flush=True)
@@ -493,13 +502,17 @@ def main(argv: list[str] | None = None) -> int:
         "'traced fwd' is pullback's own forward pass (its FFT engine and its tape: the first half of a "
         "gradient); 'grad/traced fwd' is the gradient's cost relative to it. " + _engines_line(),
     ]
+    if a.malloc_tuned:
+        notes.append("--malloc-tuned: every library's process ran with " + ", ".join(
+            f"{k}={v}" for k, v in MALLOC_TUNED.items()) + " (glibc keeps freed memory instead of "
+            "returning it to the kernel and page-faulting it back in).")
     sizes = "\n".join(f"- {wl}: {DESCRIPTIONS[wl]}; {describe_inputs(wl, scale)}" for wl in workloads)
     report = (f"# pullback vs peers ({scale} sizes)\n\n{C.machine_line()}\n\n{sizes}\n\n{table}\n\n"
               + "\n\n".join(notes) + "\n")
     print("\n" + table + "\n\n" + "\n\n".join(notes))
 
     out = C.results_dir()
-    stem = "peers" if scale == "full" else f"peers_{scale}"
+    stem = ("peers" if scale == "full" else f"peers_{scale}") + ("_malloc_tuned" if a.malloc_tuned else "")
     (out / f"{stem}.md").write_text(report)
     (out / f"{stem}.json").write_text(json.dumps(results, indent=1))
     print(f"\nwrote {out / (stem + '.md')} and {stem}.json")
