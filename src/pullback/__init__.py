@@ -28,6 +28,7 @@ from .api import (  # noqa: E402
     value_and_gradient,
 )
 from .errors import NoRuleError, TracedConversionError  # noqa: E402
+from .memory import keep_freed_memory  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,7 @@ __all__ = [
     "hvp",
     "jacobian",
     "jvp",
+    "keep_freed_memory",
     "nondifferentiable",
     "pullback",
     "stop_gradient",

@@ -1,0 +1,44 @@
+"""Keeping freed memory in the process (glibc), for loops over large arrays.
+
+glibc returns freed buffers of a few MB and more to the kernel (``mmap``'d blocks,
+and the top of the heap once it passes a threshold), and the next call that needs
+them page-faults fresh, zeroed pages back in. In a VM that is expensive: W1's
+gradient (2^20 complex points) took ~2,600 page faults and 75 ms per call, against
+none and 61 ms with the thresholds raised; W4's 28 ms against 20.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def keep_freed_memory(limit: int = 1 << 30) -> bool:
+    """Ask glibc to keep freed blocks of up to ``limit`` bytes in the process.
+
+    Sets glibc's ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` (as the
+    ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` environment
+    variables would at start-up), so that large arrays freed by one gradient are
+    reused by the next instead of being page-faulted back in. The process then
+    keeps up to its peak memory. This is process-wide and cannot be undone;
+    pullback never calls it by itself.
+
+    Returns True when the C library took the settings, False where it has no
+    ``mallopt`` (not glibc).
+
+    Examples
+    --------
+    >>> import pullback as pb
+    >>> pb.keep_freed_memory() in (True, False)
+    True
+    """
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    limit = int(min(limit, 2**31 - 1))
+    return bool(mallopt(_M_MMAP_THRESHOLD, limit)) and bool(mallopt(_M_TRIM_THRESHOLD, limit))
