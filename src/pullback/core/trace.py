@@ -191,6 +191,16 @@ class Primitive:
             return self.raw(*args, **kwargs)
         return top.process(self, args, kwargs)
 
+    def first_traced(self, x: Any, *static: Any) -> Any:
+        """``self(x, *static)`` for a caller that knows no static argument is traced.
+
+        Skips the search for the innermost trace (a rule's own calls, e.g. a
+        transform's lengths and axes after its input).
+        """
+        if isinstance(x, Tracer):
+            return x._trace.process(self, (x, *static), {})
+        return self.raw(x, *static)
+
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 

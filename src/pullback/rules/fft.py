@@ -308,7 +308,7 @@ def _c2c_call(numpy_func, x, s, axes, norm, forward, args, *, kwargs=None, cook=
     x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args, kwargs, cook)
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return c2c(x, s, axes, norm, forward, workers)
+        return c2c.first_traced(x, s, axes, norm, forward, workers)
     for n, a in reversed(list(zip(s, axes))):  # repeated axes: NumPy's own order, one by one
         x = c2c(x, (n,), (a,), norm, forward, workers)
     return x
@@ -321,7 +321,7 @@ def _r2c_call(numpy_func, x, s, axes, norm, args, *, kwargs=None, cook=_cook_num
         raise TypeError(f"{numpy_func.__name__} needs a real input")
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return r2c(x, s, axes, norm, workers)
+        return r2c.first_traced(x, s, axes, norm, workers)
     x = r2c(x, s[-1:], axes[-1:], norm, workers)
     for n, a in reversed(list(zip(s[:-1], axes[:-1]))):
         x = c2c(x, (n,), (a,), norm, True, workers)
@@ -332,7 +332,7 @@ def _c2r_call(numpy_func, x, s, axes, norm, args, *, kwargs=None, cook=_cook_num
     x, s, axes = _prepare(numpy_func, x, s, axes, norm, 1, args, kwargs, cook)
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
-        return c2r(x, s, axes, norm, workers)
+        return c2r.first_traced(x, s, axes, norm, workers)
     for n, a in zip(s[:-1], axes[:-1]):
         x = c2c(x, (n,), (a,), norm, False, workers)
     return c2r(x, s[-1:], axes[-1:], norm, workers)
@@ -347,7 +347,7 @@ def _one(n):
 
 
 def _simple_1d(a, n, axis, norm, kinds, inverse_real=False):
-    """``(n, axis)`` for a plainly valid 1-D call on an array of dtype kind in ``kinds``, else None.
+    """``((n,), (axis,))`` for a plainly valid 1-D call on an array of dtype kind in ``kinds``, else None.
 
     The per-operation fast path of the 1-D functions; anything unusual (invalid or
     unusual arguments, integer input) takes the general path, with NumPy's errors.
@@ -366,7 +366,7 @@ def _simple_1d(a, n, axis, norm, kinds, inverse_real=False):
         n = (shape[axis] - 1) * 2 if inverse_real else shape[axis]
     elif type(n) is not int:
         return None
-    return (n, axis) if n >= 1 else None
+    return ((n,), (axis,)) if n >= 1 else None
 
 
 # ---------------------------------------------------------------- numpy.fft, one line each
@@ -375,14 +375,14 @@ def _simple_1d(a, n, axis, norm, kinds, inverse_real=False):
 def fft(a, n=None, axis=-1, norm=None, out=None):
     simple = _simple_1d(a, n, axis, norm, "fc")
     if simple is not None:
-        return c2c(a, simple[:1], simple[1:], norm, True, None)
+        return c2c.first_traced(a, *simple, norm, True, None)
     return _c2c_call(np.fft.fft, a, _one(n), (axis,), norm, True, (strip(a), n, axis, norm))
 
 
 def ifft(a, n=None, axis=-1, norm=None, out=None):
     simple = _simple_1d(a, n, axis, norm, "fc")
     if simple is not None:
-        return c2c(a, simple[:1], simple[1:], norm, False, None)
+        return c2c.first_traced(a, *simple, norm, False, None)
     return _c2c_call(np.fft.ifft, a, _one(n), (axis,), norm, False, (strip(a), n, axis, norm))
 
 
@@ -405,7 +405,7 @@ def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 def rfft(a, n=None, axis=-1, norm=None, out=None):
     simple = _simple_1d(a, n, axis, norm, "f")
     if simple is not None:
-        return r2c(a, simple[:1], simple[1:], norm, None)
+        return r2c.first_traced(a, *simple, norm, None)
     return _r2c_call(np.fft.rfft, a, _one(n), (axis,), norm, (strip(a), n, axis, norm))
 
 
@@ -420,7 +420,7 @@ def rfft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 def irfft(a, n=None, axis=-1, norm=None, out=None):
     simple = _simple_1d(a, n, axis, norm, "fc", inverse_real=True)
     if simple is not None:
-        return c2r(a, simple[:1], simple[1:], norm, None)
+        return c2r.first_traced(a, *simple, norm, None)
     s = _one(n)
     return _c2r_call(np.fft.irfft, a, s, (axis,), norm, (strip(a), n, axis, norm))
 
