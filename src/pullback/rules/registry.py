@@ -206,6 +206,23 @@ class _OneArgPullback:
         return f"<pullback {getattr(self.f, '__name__', self.f)}>"
 
 
+class _ManyArgPullback:
+    """``back(g)`` of a :class:`Rule` with several traced arguments: one cotangent each."""
+
+    __slots__ = ("fns", "metas", "out", "kept", "kwargs")
+
+    def __init__(self, fns, metas, out, kept, kwargs):
+        self.fns, self.metas, self.out, self.kept, self.kwargs = fns, metas, out, kept, kwargs
+
+    def __call__(self, g):
+        out, kept, kwargs = self.out, self.kept, self.kwargs
+        return tuple([fit(f(g, out, *kept, **kwargs), *m) for f, m in zip(self.fns, self.metas)])
+
+    def __repr__(self) -> str:
+        names = ", ".join(getattr(f, "__name__", repr(f)) for f in self.fns)
+        return f"<pullback {names}>"
+
+
 class _LinearPullback:
     """``back(g)`` of a :class:`LinearRule`: its adjoint at the input's shape and dtype."""
 
@@ -276,13 +293,7 @@ class Rule(Primitive):
             if self.reducers[i] is not None and m[0] != ans.shape:
                 fns[k] = partial(self.reducers[i], shape=m[0])
         keep_ans, flags = _merge([self.uses[i] for i in argnums])
-        kept = _keep(vals, flags)
-        out = ans if keep_ans else None
-
-        def back(g):
-            return tuple([fit(f(g, out, *kept, **kwargs), *m) for f, m in zip(fns, metas)])
-
-        return ans, back
+        return ans, _ManyArgPullback(fns, metas, ans if keep_ans else None, _keep(vals, flags), kwargs)
 
     def jvp(self, argnums, vals, tangents, kwargs, nested=True):
         ans = self.evaluate(vals, kwargs, nested)
