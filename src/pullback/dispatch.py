@@ -160,6 +160,8 @@ class TracedArray(Tracer):
                 return NotImplemented
         out = kwargs.pop("out", None)
         if method == "__call__":
+            if kwargs:
+                inputs = _loop_options(inputs, kwargs)
             handler = R.UFUNCS.get(ufunc)
         else:
             handler = R.UFUNC_METHODS.get((ufunc, method))
@@ -321,6 +323,19 @@ def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
     if getattr(value, "ndim", 0):
         return TracedNDArray(value, trace, aux)
     return TracedArray(value, trace, aux)
+
+
+def _loop_options(inputs: tuple, kwargs: dict) -> tuple:
+    """A ufunc call's ``dtype=`` as casts of its array inputs (what NumPy's loop does);
+    ``casting``, ``order`` and ``subok`` are dropped (the value is the same). ``kwargs``
+    is updated in place; the inputs are returned."""
+    for key in ("casting", "order", "subok"):
+        kwargs.pop(key, None)
+    dtype = kwargs.pop("dtype", None)
+    if dtype is None:
+        return inputs
+    dtype = np.dtype(dtype)
+    return tuple(x.astype(dtype) if isinstance(x, (Tracer, np.ndarray)) else x for x in inputs)
 
 
 def _write_out(out, result):

@@ -221,3 +221,21 @@ def monkeypatch_plane_min(monkeypatch):
     from pullback.rules import elementwise
 
     monkeypatch.setattr(elementwise, "PLANE_MIN", 1)
+
+
+@pytest.mark.parametrize("op", [np.add, np.multiply, np.subtract, np.true_divide, np.power, np.sin, np.exp])
+def test_ufunc_loop_options_are_honoured(op):
+    # regression: dtype= reached the reverse functions (TypeError: unexpected keyword 'dtype')
+    a, b = rand(3, 4, positive=True), rand(4, positive=True, seed=2)
+    args = (a, b) if op.nin == 2 else (a,)
+    seen = {}
+
+    def f(*v):
+        y = op(*v, dtype=np.float32, casting="same_kind", order="C", subok=True)
+        seen["value"] = strip(y)
+        return np.sum(y * y)
+
+    g = pb.gradient(f, *args)
+    np.testing.assert_array_equal(seen["value"], op(*args, dtype=np.float32))
+    assert seen["value"].dtype == np.float32 and all(gi.dtype == np.float64 for gi in g)
+    check_gradient(lambda *v: np.sum(op(*v, dtype=np.float64) ** 2), *args)
