@@ -226,6 +226,7 @@ def _times(out, factor):
     """The engine's fresh output ``out``, multiplied by ``factor`` in place."""
     return out if factor == 1 else np.multiply(out, factor, out=out)
 
+
 _FASTEST: dict = {}  # (kind, shape, dtype, strides, axes, s, threads) -> engine name
 #: Timed calls per candidate engine when "auto" first meets a large transform (the minimum counts).
 TIMING_ROUNDS = 3
