@@ -151,15 +151,21 @@ def _half(s):
 
 
 def _pocket_c2c(x, s, axes, forward, inorm, threads, scratch=False):
-    return _pocketfft.c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+    if len(axes) != 1 or x.shape[axes[0]] != s[0]:  # (_fit's own first test, without its call)
+        x = _fit(x, s, axes)
+    return _pocketfft.c2c(x, axes, forward, inorm, None, threads)
 
 
 def _pocket_r2c(x, s, axes, forward, inorm, threads, scratch=False):
-    return _pocketfft.r2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+    if len(axes) != 1 or x.shape[axes[0]] != s[0]:
+        x = _fit(x, s, axes)
+    return _pocketfft.r2c(x, axes, forward, inorm, None, threads)
 
 
 def _pocket_c2r(x, s, axes, forward, inorm, threads, scratch=False):
-    return _pocketfft.c2r(_fit(x, _half(s), axes), axes, s[-1], forward, inorm, None, threads)
+    if len(axes) != 1 or x.shape[axes[0]] != s[0] // 2 + 1:
+        x = _fit(x, _half(s), axes)
+    return _pocketfft.c2r(x, axes, s[-1], forward, inorm, None, threads)
 
 
 def _ducc_c2c(x, s, axes, forward, inorm, threads, scratch=False):
@@ -332,8 +338,10 @@ def _fast_threads(x, workers):
         or _engine == "scipy"
         or _pocketfft is None
         or not x.flags.aligned
-        or not _default_backend_in_force()
     ):
+        return 0
+    held = _held.value  # _default_backend_in_force, inline: this runs once per transform
+    if not (_backend_check() if held is None else held):
         return 0
     if workers is not None:
         return _helper._workers(workers)
