@@ -17,6 +17,25 @@ def _losses():
     }
 
 
+def _gpu_losses(xp):
+    """FFT programs of every kind on arrays of the library ``xp`` (their constants too)."""
+    rng = np.random.default_rng(1)
+    w = xp.asarray(rng.standard_normal((8, 5)) + 1j * rng.standard_normal((8, 5)))
+    k = xp.asarray(np.exp(-np.arange(8.0)))
+    return {  # name: (loss, input shape, input dtype)
+        "complex fftn, padded": (lambda z: np.sum(np.abs(np.fft.fftn(z, s=(9, 8))) ** 2), (6, 8), complex),
+        "rfft2 * W, irfft2 (W2)": (lambda x: np.sum(np.fft.irfft2(np.fft.rfft2(x) * w, s=(8, 8)) ** 2),
+                                   (3, 8, 8), np.float64),
+        "float32 rfft, ortho": (lambda x: np.sum(np.abs(np.fft.rfft(x, norm="ortho")) ** 2), (4, 16),
+                                np.float32),
+        "ifftn(fftn * k) (W4)": (lambda z: np.sum(np.abs(np.fft.ifftn(np.fft.fftn(z) * k)) ** 2),
+                                 (4, 6, 8), complex),
+        "hfft, cropped": (lambda z: np.sum(np.fft.hfft(z, n=10, axis=0) ** 2), (7, 3), complex),
+        "shifts": (lambda z: np.sum(np.abs(np.fft.fftshift(np.fft.ifft(z, axis=0), axes=0)[1:]) ** 2),
+                   (5, 4), complex),
+    }
+
+
 @pytest.mark.parametrize("name", sorted(_losses()))
 def test_dask_arrays_stay_lazy_and_agree(name):
     da = pytest.importorskip("dask.array")
@@ -41,3 +60,22 @@ def test_cupy_arrays_stay_on_the_gpu(name):
     g = pb.gradient(f, cp.asarray(x))[0]
     assert isinstance(g, cp.ndarray)
     np.testing.assert_allclose(cp.asnumpy(g), want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(_gpu_losses(np)))
+def test_cupy_fft_programs_match_numpy(name):
+    cp = pytest.importorskip("cupy")
+    try:
+        cp.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001
+        pytest.skip("no GPU")
+    f, shape, dtype = _gpu_losses(np)[name]
+    f_gpu = _gpu_losses(cp)[name][0]
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if dtype is complex else 0)
+    x = x.astype(dtype)
+    want = pb.gradient(f, x)[0]
+    g = pb.gradient(f_gpu, cp.asarray(x))[0]
+    assert isinstance(g, cp.ndarray) and g.dtype == want.dtype
+    tol = 1e-4 if dtype is np.float32 else 1e-10
+    np.testing.assert_allclose(cp.asnumpy(g), want, rtol=tol, atol=tol * float(np.abs(want).max()))
