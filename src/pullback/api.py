@@ -151,7 +151,15 @@ def _scalar_seed(value: Any, who: str):
         )
     if dt.kind not in "f":
         dt = np.dtype(float)
-    return np.ones((), dtype=dt)
+    return _one_like(v, dt)
+
+
+def _one_like(v: Any, dtype: Any) -> Any:
+    """A 0-d one of ``v``'s array type (a CuPy scalar for a CuPy value: CuPy mixes with no
+    NumPy array), NumPy's for Python and NumPy scalars."""
+    if hasattr(v, "__array_function__") and type(v) is not np.ndarray and not isinstance(v, np.generic):
+        return np.ones_like(v, dtype=dtype, shape=())
+    return np.ones((), dtype=dtype)
 
 
 def value_and_gradient(f: Callable, *args: Any, **kwargs: Any) -> tuple[Any, tuple]:
@@ -274,7 +282,7 @@ def _transpose_linear(dot_back: Callable, like: Any) -> Any:
     out = dot_back(g)
     if not (isinstance(out, Tracer) and out._trace is trace):
         return None
-    return backward([out._aux], [np.ones((), dtype=np.result_type(strip(out)))], [g._aux])[0]
+    return backward([out._aux], [_one_like(strip(out), np.result_type(strip(out)))], [g._aux])[0]
 
 
 # ---------------------------------------------------------------- forward mode

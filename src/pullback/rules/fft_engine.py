@@ -45,13 +45,32 @@ import scipy.fft as sfft
 
 from ..core.trace import SWEEP_CONTEXTS
 
-try:  # SciPy internals for the fast path; without them every call goes through scipy.fft
+
+def _scipy_kernels():
+    """SciPy's own kernel module and its helper: pocketfft's, or (SciPy >= 1.18) ducc's, with
+    the same functions and signatures. (None, None) for other layouts: every call then goes
+    through the public scipy.fft functions."""
+    try:
+        from scipy.fft._pocketfft import helper, pypocketfft
+
+        return pypocketfft, helper
+    except ImportError:
+        pass
+    try:  # SciPy 1.18 replaced its pocketfft with ducc0's FFT under the same interface
+        from scipy.fft._duccfft import helper, pyduccfft
+
+        return pyduccfft, helper
+    except ImportError:  # pragma: no cover - other SciPy layouts
+        return None, None
+
+
+try:  # SciPy internals for the fast path
     from scipy._lib._uarray import _uarray
     from scipy.fft._backend import _ScipyBackend
-    from scipy.fft._pocketfft import helper as _helper
-    from scipy.fft._pocketfft import pypocketfft as _pocketfft
+
+    _pocketfft, _helper = _scipy_kernels()
 except ImportError:  # pragma: no cover - other SciPy layouts
-    _pocketfft = None
+    _pocketfft = _helper = None
 
 _DOMAIN = "numpy.scipy.fft"
 _INORM = {None: 0, "backward": 0, "ortho": 1, "forward": 2}
