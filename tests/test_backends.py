@@ -21,9 +21,15 @@ def _gpu_losses(xp):
     """FFT programs of every kind on arrays of the library ``xp`` (their constants too)."""
     rng = np.random.default_rng(1)
     w = xp.asarray(rng.standard_normal((8, 5)) + 1j * rng.standard_normal((8, 5)))
+    re, im = rng.standard_normal((2, 256, 129))
+    w256 = xp.asarray((re + 1j * im).astype(np.complex64))
     k = xp.asarray(np.exp(-np.arange(8.0)))
     return {  # name: (loss, input shape, input dtype)
-        "complex fftn, padded": (lambda z: np.sum(np.abs(np.fft.fftn(z, s=(9, 8))) ** 2), (6, 8), complex),
+        "complex fftn, padded": (lambda z: np.sum(np.abs(np.fft.fftn(z, s=(9, 8), axes=(0, 1))) ** 2), (6, 8),
+                                 complex),
+        # a spectrum that is not Hermitian, at a size where cuFFT's c2r departs from NumPy's irfftn
+        "W2 at 256, float32": (lambda x: np.sum(np.fft.irfft2(np.fft.rfft2(x) * w256) ** 2), (2, 256, 256),
+                               np.float32),
         "rfft2 * W, irfft2 (W2)": (lambda x: np.sum(np.fft.irfft2(np.fft.rfft2(x) * w, s=(8, 8)) ** 2),
                                    (3, 8, 8), np.float64),
         "float32 rfft, ortho": (lambda x: np.sum(np.abs(np.fft.rfft(x, norm="ortho")) ** 2), (4, 16),

@@ -550,3 +550,22 @@ def test_interior_scaling_equals_the_bin_weights(n, axis):
     for factor in (0.5, 2.0):
         want = x * _bin_weights(x, axis, n, factor)
         np.testing.assert_array_equal(_scale_interior(x, axis, n, factor), want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    data=st.data(),
+)
+def test_hermitian_edges_leave_numpys_irfftn_unchanged(shape, data):
+    # the projection sent to libraries whose c2r assumes a Hermitian input (cuFFT, CuPy)
+    from pullback.rules.fft_engine import _half, fit_any, hermitian_edges
+
+    ndim = len(shape)
+    axes = tuple(data.draw(st.permutations(range(ndim)))[: data.draw(st.integers(1, ndim))])
+    s = tuple(data.draw(st.integers(1, 9)) for _ in axes)
+    rng = np.random.default_rng(len(shape) + sum(s))
+    x = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)  # not Hermitian anywhere
+    y = hermitian_edges(fit_any(x, _half(s), axes), s, axes)
+    np.testing.assert_allclose(np.fft.irfftn(y, s=s, axes=axes), np.fft.irfftn(x, s=s, axes=axes), atol=1e-12)
+    np.testing.assert_allclose(hermitian_edges(y, s, axes), y, atol=1e-15)  # a projection
