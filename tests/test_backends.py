@@ -53,13 +53,19 @@ def test_dask_arrays_stay_lazy_and_agree(name):
     np.testing.assert_allclose(g.compute(), want, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(_losses()))
-def test_cupy_arrays_stay_on_the_gpu(name):
-    cp = pytest.importorskip("cupy")
+@pytest.fixture
+def cp():
+    """CuPy, where it is installed and a GPU is present."""
+    cupy = pytest.importorskip("cupy")
     try:
-        cp.cuda.runtime.getDeviceCount()
+        cupy.cuda.runtime.getDeviceCount()
     except Exception:  # noqa: BLE001
         pytest.skip("no GPU")
+    return cupy
+
+
+@pytest.mark.parametrize("name", sorted(_losses()))
+def test_cupy_arrays_stay_on_the_gpu(name, cp):
     x = np.random.default_rng(0).standard_normal(64)
     want = pb.gradient(_losses()[name], x)[0]
     g = pb.gradient(_losses(cp)[name], cp.asarray(x))[0]
@@ -68,12 +74,7 @@ def test_cupy_arrays_stay_on_the_gpu(name):
 
 
 @pytest.mark.parametrize("name", sorted(_gpu_losses(np)))
-def test_cupy_fft_programs_match_numpy(name):
-    cp = pytest.importorskip("cupy")
-    try:
-        cp.cuda.runtime.getDeviceCount()
-    except Exception:  # noqa: BLE001
-        pytest.skip("no GPU")
+def test_cupy_fft_programs_match_numpy(name, cp):
     f, shape, dtype = _gpu_losses(np)[name]
     f_gpu = _gpu_losses(cp)[name][0]
     rng = np.random.default_rng(2)
