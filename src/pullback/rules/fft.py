@@ -85,18 +85,31 @@ def _delta(x, axes, out_lengths, factor):
 
 
 def c2c_raw(x, s, axes, norm, forward, workers=None):
-    if _constant_along(x, axes) and all(x.shape[a] == n for a, n in zip(axes, s)):
-        n = math.prod(s)
-        return _delta(x, axes, s, n * _scale(norm, forward, n))
     return engine.c2c(x, s, axes, norm, forward, workers)
 
 
-def r2c_raw(x, s, axes, norm, workers=None, factor=1):
-    if _constant_along(x, axes) and all(x.shape[a] == n for a, n in zip(axes, s)):
+def r2c_raw(x, s, axes, norm, workers=None):
+    return engine.r2c(x, s, axes, norm, workers)
+
+
+# A cotangent constant along the transformed axes (sum's pullback hands one down) transforms
+# to a delta in O(N). The adjoints test for it on plain cotangents; the forward transforms
+# (user data, where it is rare) do not pay for the test.
+
+
+def _c2c_cotangent(g, s, axes, norm, forward, workers):
+    if _constant_along(g, axes) and all(g.shape[a] == n for a, n in zip(axes, s)):
+        n = math.prod(s)
+        return _delta(g, axes, s, n * _scale(norm, forward, n))
+    return engine.c2c(g, s, axes, norm, forward, workers)
+
+
+def _r2c_cotangent(g, s, axes, norm, workers, factor=1):
+    if _constant_along(g, axes) and all(g.shape[a] == n for a, n in zip(axes, s)):
         n = math.prod(s)
         half = list(s[:-1]) + [s[-1] // 2 + 1]
-        return _delta(x, axes, half, n * _scale(norm, True, n) * factor)
-    return engine.r2c(x, s, axes, norm, workers, factor)
+        return _delta(g, axes, half, n * _scale(norm, True, n) * factor)
+    return engine.r2c(g, s, axes, norm, workers, factor)
 
 
 def c2r_raw(x, s, axes, norm, workers=None):
@@ -157,7 +170,7 @@ def _resize_back(g, shape, axes):
 
 
 def c2c_adjoint(g, shape, dtype, s, axes, norm, forward, workers=None):
-    transform = c2c_raw if type(g) is np.ndarray else c2c  # plain: no trace to consult
+    transform = _c2c_cotangent if type(g) is np.ndarray else c2c  # plain: no trace to consult
     return _resize_back(transform(g, s, axes, swap_norm(norm), not forward, workers), shape, axes)
 
 
@@ -201,10 +214,10 @@ def c2r_adjoint(g, shape, dtype, s, axes, norm, workers=None):
         spec = r2c(g, s, axes, swap_norm(norm), workers)
         return _resize_back(spec * _bin_weights(spec, axes[-1], s[-1], 2.0), shape, axes)
     if g.size < SCALAR_SCALING:  # the engine's fresh output: ours to scale in place
-        spec = r2c_raw(g, s, axes, swap_norm(norm), workers)
+        spec = _r2c_cotangent(g, s, axes, swap_norm(norm), workers)
         weights = _bin_weights(spec, axes[-1], s[-1], 2.0)
         return _resize_back(np.multiply(spec, weights, out=spec), shape, axes)
-    spec = r2c_raw(g, s, axes, swap_norm(norm), workers, factor=2)  # MKL applies the 2 in its scale
+    spec = _r2c_cotangent(g, s, axes, swap_norm(norm), workers, factor=2)  # MKL: the 2 in its scale
     spec[_edges(spec.ndim, axes[-1], s[-1])] *= 0.5  # exact: powers of two
     return _resize_back(spec, shape, axes)
 
