@@ -75,6 +75,10 @@ class Trace:
     def __init__(self) -> None:
         self.level = next(_next_level)
 
+    def process_first(self, prim: Primitive, x: Tracer, static: tuple) -> Any:
+        """``prim(x, *static)`` where ``x`` is this level's and nothing in ``static`` is traced."""
+        return self.process(prim, (x, *static), {})
+
     def _split(self, args: tuple):
         """Unwrap this level: the values, which arguments were traced here, their
         nodes or tangents, and whether any value is still traced at an outer level."""
@@ -99,6 +103,14 @@ class ReverseTrace(Trace):
     """Records primitives on a tape for a later backward sweep."""
 
     __slots__ = ()
+
+    def process_first(self, prim: Primitive, x: Tracer, static: tuple) -> Any:
+        """:meth:`process` of ``prim(x, *static)``: ``x`` is this level's, nothing in ``static`` traced."""
+        v = x._value
+        ans, back = prim.vjp([0], [v, *static], {}, isinstance(v, Tracer))
+        if back is None:
+            return ans
+        return _TracerClass(ans, self, Node((x._aux,), back))
 
     def new(self, value: Any) -> Tracer:
         """A leaf: a traced input whose cotangent the sweep collects."""
@@ -198,7 +210,7 @@ class Primitive:
         transform's lengths and axes after its input).
         """
         if isinstance(x, Tracer):
-            return x._trace.process(self, (x, *static), {})
+            return x._trace.process_first(self, x, static)
         return self.raw(x, *static)
 
     def __repr__(self) -> str:
