@@ -85,3 +85,18 @@ def test_cupy_fft_programs_match_numpy(name, cp):
     assert isinstance(g, cp.ndarray) and g.dtype == want.dtype
     tol = 1e-4 if dtype is np.float32 else 1e-10
     np.testing.assert_allclose(cp.asnumpy(g), want, rtol=tol, atol=tol * float(np.abs(want).max()))
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_cupy_jacobians_and_hessians_stay_on_the_gpu(mode, cp):
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+    x = rng.standard_normal(5)
+    linear = lambda v: np.fft.rfft(v, n=8) * 2.0
+    J = pb.jacobian(linear, cp.asarray(x), mode=mode)
+    assert isinstance(J, cp.ndarray)
+    np.testing.assert_allclose(cp.asnumpy(J), pb.jacobian(linear, x, mode=mode), atol=1e-12)
+    loss = lambda v: np.sum(np.abs(np.fft.fft(v * v)) ** 2)
+    H = pb.hessian(loss, cp.asarray(z))
+    assert isinstance(H, cp.ndarray)
+    np.testing.assert_allclose(cp.asnumpy(H), pb.hessian(loss, z), rtol=1e-10, atol=1e-10)

@@ -320,11 +320,20 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     return rebuild(values), rebuild(touts)
 
 
+def _host(x: Any) -> Any:
+    """``x`` as a NumPy array where it converts (lists, scalars, Dask), else as it is (CuPy,
+    which refuses implicit conversion: its Jacobians and Hessians stay on the GPU)."""
+    try:
+        return np.asarray(x)
+    except TypeError:
+        return x
+
+
 def _unit_tangents(xs: list, k: int):
     """Tangents for every argument: zero except one real unit entry of argument ``k``, in turn."""
     x = xs[k]
     for j in range(x.size):
-        e = np.zeros(x.size, dtype=x.dtype)
+        e = np.zeros_like(x, shape=(x.size,))  # of x's array type
         e[j] = 1
         tangents = [np.zeros_like(a) for a in xs]
         tangents[k] = e.reshape(x.shape)
@@ -366,12 +375,12 @@ def jacobian(f: Callable, *args: Any, mode: str | None = None) -> Any:
     """
     if mode not in (None, "forward", "reverse"):
         raise ValueError(f"jacobian: mode must be None, 'forward' or 'reverse', got {mode!r}")
-    xs = [np.asarray(_as_value(strip(a))) for a in args]
+    xs = [_host(_as_value(strip(a))) for a in args]
     if mode == "reverse":
         value, back = pullback(f, *args)
     else:
         value, back = f(*args), None
-    y = np.asarray(strip(value))
+    y = _host(strip(value))
     if mode is None:
         n_in = sum(x.size * (2 if x.dtype.kind == "c" else 1) for x in xs)
         n_out = y.size * (2 if y.dtype.kind == "c" else 1)
@@ -388,7 +397,7 @@ def jacobian(f: Callable, *args: Any, mode: str | None = None) -> Any:
     else:
         rows: list[list] = [[] for _ in xs]
         for i in range(y.size):
-            e = np.zeros(y.size, dtype=y.dtype if y.dtype.kind in "fc" else dtype)
+            e = np.zeros_like(y, shape=(y.size,), dtype=y.dtype if y.dtype.kind in "fc" else dtype)
             e[i] = 1
             cts = back(e.reshape(y.shape))
             if y.dtype.kind == "c":
@@ -435,7 +444,7 @@ def hessian(f: Callable, *args: Any) -> Any:
     array([[4., 2.],
            [2., 0.]])
     """
-    xs = [np.asarray(_as_value(strip(a))) for a in args]
+    xs = [_host(_as_value(strip(a))) for a in args]
 
     def grad_f(*a):
         return gradient(f, *a)
