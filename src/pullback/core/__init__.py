@@ -13,6 +13,7 @@ from .trace import (
     Trace,
     Tracer,
     backward,
+    set_ownable,
     set_tracer_class,
     strip,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Trace",
     "Tracer",
     "backward",
+    "set_ownable",
     "set_tracer_class",
     "strip",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -227,6 +228,26 @@ class Primitive:
         raise NotImplementedError
 
 
+#: The array type whose cotangents a pullback may overwrite when the sweep holds the only
+#: reference (see :func:`set_ownable`); None: never.
+_OWNABLE: type | None = None
+_refcount = sys.getrefcount
+
+
+def set_ownable(array_type: type | None) -> None:
+    """Let pullbacks take over cotangents of ``array_type`` that nothing else references.
+
+    When the sweep holds the only reference to a node's cotangent (CPython's
+    reference count says so), no other code can see that array again, and the
+    node's pullback may work in it instead of allocating: its ``consume(g)``
+    method is called rather than ``back(g)``. The rule layer decides, inside
+    ``consume``, which arrays qualify (an array that owns its memory, large
+    enough to be worth it).
+    """
+    global _OWNABLE
+    _OWNABLE = array_type
+
+
 #: Context managers (factories) every backward sweep runs inside: the rule layer's
 #: per-sweep state (the FFT engine holds its SciPy-backend check for one sweep).
 SWEEP_CONTEXTS: list[Callable] = []
@@ -283,7 +304,11 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
         if len(parents) == 1:  # a chain link: one parent, one cotangent, no loops
             p = parents[0]
             if g is not None:
-                ct = back(g)[0]
+                # the sweep's the only reference: 2 counts its local and getrefcount's argument
+                if type(g) is _OWNABLE and _refcount(g) == 2 and hasattr(back, "consume"):
+                    ct = back.consume(g)[0]
+                else:
+                    ct = back(g)[0]
                 del g
                 if ct is not None:
                     old = grads.get(p)
@@ -295,7 +320,10 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                 ready.append(p)
             continue
         if g is not None:
-            cts = back(g)
+            if type(g) is _OWNABLE and _refcount(g) == 2 and hasattr(back, "consume"):
+                cts = back.consume(g)
+            else:
+                cts = back(g)
             for p, ct in zip(parents, cts):
                 if ct is not None:
                     old = grads.get(p)

@@ -16,7 +16,7 @@ import operator
 import numpy as np
 
 from ..core import strip
-from .registry import OPERATORS, _conj, defcomposite, defelementwise, defnondiff, defvjp
+from .registry import OPERATORS, _conj, defcomposite, defelementwise, defnondiff, defvjp, multiply_into
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -107,6 +107,16 @@ def multiply_jvp_y(t, ans, x, y):
     return x * t
 
 
+def multiply_vjp_x_in_place(g, ans, x, y):
+    return multiply_into(g, _conj(y))
+
+
+def multiply_vjp_y_in_place(g, ans, x, y):
+    return multiply_into(g, _conj(x))
+
+
+multiply_vjp_x.in_place = multiply_vjp_x_in_place
+multiply_vjp_y.in_place = multiply_vjp_y_in_place
 multiply = defvjp(np.multiply, [multiply_vjp_x, multiply_vjp_y], [multiply_jvp_x, multiply_jvp_y])
 
 
@@ -359,6 +369,17 @@ def abs_vjp(g, ans, x):
     if x.dtype.kind == "c":
         return x * _safe_ratio(g, ans)  # NumPy's complex-by-real product beats two strided ones
     return g * np.sign(x)
+
+
+def abs_vjp_in_place(g, ans, x):
+    if x.dtype.kind != "c":
+        return multiply_into(g, np.sign(x))
+    if type(ans) is np.ndarray and g.dtype == ans.dtype and g.shape == ans.shape and ans.min() > 0:
+        return x * np.divide(g, ans, out=g)  # the ratio in g: one fresh array fewer
+    return abs_vjp(g, ans, x)
+
+
+abs_vjp.in_place = abs_vjp_in_place
 
 
 def abs_jvp(t, ans, x):

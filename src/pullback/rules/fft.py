@@ -97,11 +97,11 @@ def r2c_raw(x, s, axes, norm, workers=None):
 # (user data, where it is rare) do not pay for the test.
 
 
-def _c2c_cotangent(g, s, axes, norm, forward, workers):
+def _c2c_cotangent(g, s, axes, norm, forward, workers, scratch=False):
     if _constant_along(g, axes) and all(g.shape[a] == n for a, n in zip(axes, s)):
         n = math.prod(s)
         return _delta(g, axes, s, n * _scale(norm, forward, n))
-    return engine.c2c(g, s, axes, norm, forward, workers)
+    return engine.c2c(g, s, axes, norm, forward, workers, scratch)
 
 
 def _r2c_cotangent(g, s, axes, norm, workers, factor=1):
@@ -174,6 +174,15 @@ def c2c_adjoint(g, shape, dtype, s, axes, norm, forward, workers=None):
     return _resize_back(transform(g, s, axes, swap_norm(norm), not forward, workers), shape, axes)
 
 
+def c2c_adjoint_in_place(g, shape, dtype, s, axes, norm, forward, workers=None):
+    """:func:`c2c_adjoint` of a cotangent the tape owns: the transform may run in ``g``."""
+    spec = _c2c_cotangent(g, s, axes, swap_norm(norm), not forward, workers, scratch=True)
+    return _resize_back(spec, shape, axes)
+
+
+c2c_adjoint.in_place = c2c_adjoint_in_place
+
+
 def _edges(ndim, axis, n):
     """Indices of the bins of a half spectrum along ``axis`` that are not interior (0, and n/2)."""
     index = [slice(None)] * ndim
@@ -207,6 +216,20 @@ def r2c_adjoint(g, shape, dtype, s, axes, norm, workers=None):
         return _resize_back(engine.c2r(half, s, axes, swap_norm(norm), workers, scratch=True), shape, axes)
     half = g * _bin_weights(g, axes[-1], s[-1], 0.5)
     return _resize_back(c2r(half, s, axes, swap_norm(norm), workers), shape, axes)
+
+
+def r2c_adjoint_in_place(g, shape, dtype, s, axes, norm, workers=None):
+    """:func:`r2c_adjoint` of a cotangent the tape owns: its interior bins halved in place."""
+    if g.size < SCALAR_SCALING or _constant_along(g, axes):
+        return r2c_adjoint(g, shape, dtype, s, axes, norm, workers)
+    edges = _edges(g.ndim, axes[-1], s[-1])
+    kept = g[edges].copy()  # the edge planes (a small fraction)
+    g *= 0.5
+    g[edges] = kept
+    return _resize_back(engine.c2r(g, s, axes, swap_norm(norm), workers, scratch=True), shape, axes)
+
+
+r2c_adjoint.in_place = r2c_adjoint_in_place
 
 
 def c2r_adjoint(g, shape, dtype, s, axes, norm, workers=None):

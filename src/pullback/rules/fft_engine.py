@@ -162,17 +162,24 @@ def _module(name):
 # One function per (engine, kind), all with the signature
 # ``(x, s, axes, forward, inorm, threads, scratch=False)``: ``s`` the transform lengths (for
 # c2r the real output's), ``inorm`` pocketfft's normalisation code (0: none, 1: 1/sqrt(N),
-# 2: 1/N); ``scratch=True`` lets an engine that can use it overwrite ``x`` (a c2r's input).
+# 2: 1/N); ``scratch=True`` lets an engine that can use it overwrite ``x`` (a c2r's input;
+# a complex c2c's input, which then receives the output).
 
 
 def _half(s):
     return (*s[:-1], s[-1] // 2 + 1)
 
 
+def _in_place(x, fitted, scratch):
+    """The output array for a c2c of ``fitted``: itself when the caller gave ``x`` as scratch."""
+    return fitted if scratch and fitted is x and x.dtype.kind == "c" and x.flags.writeable else None
+
+
 def _pocket_c2c(x, s, axes, forward, inorm, threads, scratch=False):
+    fitted = x
     if len(axes) != 1 or x.shape[axes[0]] != s[0]:  # (_fit's own first test, without its call)
-        x = _fit(x, s, axes)
-    return _pocketfft.c2c(x, axes, forward, inorm, None, threads)
+        fitted = _fit(x, s, axes)
+    return _pocketfft.c2c(fitted, axes, forward, inorm, _in_place(x, fitted, scratch), threads)
 
 
 def _pocket_r2c(x, s, axes, forward, inorm, threads, scratch=False):
@@ -188,7 +195,8 @@ def _pocket_c2r(x, s, axes, forward, inorm, threads, scratch=False):
 
 
 def _ducc_c2c(x, s, axes, forward, inorm, threads, scratch=False):
-    return _modules["ducc0"].c2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+    fitted = _fit(x, s, axes)
+    return _modules["ducc0"].c2c(fitted, axes, forward, inorm, _in_place(x, fitted, scratch), threads)
 
 
 def _ducc_r2c(x, s, axes, forward, inorm, threads, scratch=False):
@@ -398,11 +406,16 @@ def _fit(x, lengths, axes):
     return out
 
 
-def c2c(x, s, axes, norm, forward, workers=None):
-    """``fftn`` (forward) or ``ifftn`` of ``x`` with lengths ``s`` along ``axes``."""
+def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
+    """``fftn`` (forward) or ``ifftn`` of ``x`` with lengths ``s`` along ``axes``.
+
+    ``scratch=True`` says ``x`` is a temporary the caller will not read again: the
+    engines that can then write the result into it (MKL, pocketfft, ducc0) do.
+    """
     threads = _fast_threads(x, workers)
     if threads:
-        return _run("c2c", x, s, axes, forward, _INORM[norm] if forward else 2 - _INORM[norm], threads)
+        inorm = _INORM[norm] if forward else 2 - _INORM[norm]
+        return _run("c2c", x, s, axes, forward, inorm, threads, scratch)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)

@@ -34,7 +34,7 @@ _DESTROY_INPUT, _ALLOW = 28, 51
 _COMPLEX, _REAL = 32, 33
 _SINGLE, _DOUBLE = 35, 36
 _COMPLEX_COMPLEX = 39
-_NOT_INPLACE = 44
+_INPLACE, _NOT_INPLACE = 43, 44
 
 _Long = ctypes.c_long
 _lib = None  # the loaded libmkl_rt, False when it cannot be found
@@ -88,7 +88,7 @@ class _Plan:
     """A committed DFTI descriptor."""
 
     def __init__(self, precision, domain, lengths, in_strides, out_strides, batch, scale, forward, threads,
-                 destroy):
+                 destroy, inplace=False):
         lib = _lib
         self.handle = handle = ctypes.c_void_p()
         # one dimension: the length itself; more: a pointer to the lengths
@@ -96,7 +96,7 @@ class _Plan:
         _check(lib.DftiCreateDescriptor(ctypes.byref(handle), ctypes.c_int(precision), ctypes.c_int(domain),
                                         _Long(len(lengths)), dims))
         setv = lib.DftiSetValue
-        _check(setv(handle, ctypes.c_int(_PLACEMENT), ctypes.c_int(_NOT_INPLACE)))
+        _check(setv(handle, ctypes.c_int(_PLACEMENT), ctypes.c_int(_INPLACE if inplace else _NOT_INPLACE)))
         _check(setv(handle, ctypes.c_int(_CONJUGATE_EVEN_STORAGE), ctypes.c_int(_COMPLEX_COMPLEX)))
         _check(setv(handle, ctypes.c_int(_INPUT_STRIDES), (_Long * len(in_strides))(*in_strides)))
         _check(setv(handle, ctypes.c_int(_OUTPUT_STRIDES), (_Long * len(out_strides))(*out_strides)))
@@ -113,12 +113,16 @@ class _Plan:
             _check(setv(handle, ctypes.c_int(_DESTROY_INPUT), ctypes.c_int(_ALLOW)))
         _check(lib.DftiCommitDescriptor(handle))
         self.compute = lib.DftiComputeForward if forward else lib.DftiComputeBackward
+        self.inplace = inplace
         self.lock = threading.Lock()  # a descriptor serves one thread at a time
 
     def __call__(self, x, out):
-        src, dst = ctypes.c_void_p(x.ctypes.data), ctypes.c_void_p(out.ctypes.data)
+        src = ctypes.c_void_p(x.ctypes.data)
         with self.lock:
-            status = self.compute(self.handle, src, dst)
+            if self.inplace:  # out is x
+                status = self.compute(self.handle, src)
+            else:
+                status = self.compute(self.handle, src, ctypes.c_void_p(out.ctypes.data))
         _check(status)
         return out
 
@@ -160,7 +164,8 @@ def transform(
 
     ``s`` are the transform lengths (for c2r, of the real output), ``inorm``
     pocketfft's normalisation code, ``factor`` a further scale; ``scratch=True``
-    allows overwriting ``x``. ``None`` means DFTI cannot describe this layout.
+    allows overwriting ``x`` (a complex c2c then transforms in place and returns
+    ``x``). ``None`` means DFTI cannot describe this layout.
     """
     if len(set(axes)) != len(axes) or x.size == 0 or not x.flags.aligned:
         return None
@@ -178,7 +183,8 @@ def transform(
         # ours, so DFTI may overwrite it.
         y = _conjugate_even_edges(x if scratch and x.flags.writeable else x.copy(), s, axes)
         return _compute("c2r", y, s, axes, False, scale, threads, True)
-    return _compute(kind, x, s, axes, forward, scale, threads)
+    inplace = scratch and kind == "c2c" and x.flags.writeable  # x is ours (a cast made a copy anyway)
+    return _compute(kind, x, s, axes, forward, scale, threads, inplace=inplace)
 
 
 def _conjugate_even_edges(y, s, axes):
@@ -198,7 +204,7 @@ def _conjugate_even_edges(y, s, axes):
     return y
 
 
-def _compute(kind, x, s, axes, forward, scale, threads, destroy=False):
+def _compute(kind, x, s, axes, forward, scale, threads, destroy=False, inplace=False):
     if kind == "r2c":
         out_dtype = np.result_type(x.dtype, np.complex64)
         out_shape = list(x.shape)
@@ -212,9 +218,13 @@ def _compute(kind, x, s, axes, forward, scale, threads, destroy=False):
     in_strides = _elements(x.shape, x.strides, x.itemsize)
     if in_strides is None:  # a layout DFTI cannot take: nothing allocated
         return None
-    out = np.empty(out_shape, dtype=out_dtype)  # C-contiguous, so its strides always qualify
-    out_strides = _elements(out.shape, out.strides, out.itemsize)
-    key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), axes, s, forward, scale, threads, destroy)
+    if inplace:  # c2c: the output takes the input's place and layout
+        out, out_strides = x, in_strides
+    else:
+        out = np.empty(out_shape, dtype=out_dtype)  # C-contiguous, so its strides always qualify
+        out_strides = _elements(out.shape, out.strides, out.itemsize)
+    key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), axes, s, forward, scale, threads, destroy,
+           inplace)
     plan = _PLANS.get(key)
     if plan is None:
         batch = _batch(x.shape, in_strides, out_strides, axes)
@@ -232,6 +242,7 @@ def _compute(kind, x, s, axes, forward, scale, threads, destroy=False):
             forward if kind == "c2c" else kind == "r2c",
             threads,
             destroy,
+            inplace,
         )
         with _lock:
             if len(_PLANS) >= MAX_PLANS:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import NOT_TRACED, Primitive, Tracer, strip
+from ..core import NOT_TRACED, Primitive, Tracer, set_ownable, strip
 
 FUNCTIONS: dict[Any, Callable] = {}  # numpy/scipy function -> handler
 UFUNCS: dict[Any, Callable] = {}  # ufunc -> handler for ufunc(...)
@@ -184,6 +184,35 @@ def _merge(uses: list) -> tuple[bool, Any]:
     return first, tuple(any(i < len(u[1]) and u[1][i] for u in uses) for i in range(n))
 
 
+# ---------------------------------------------------------------- cotangents the tape owns
+#
+# When the backward sweep holds the only reference to a cotangent (core.trace.set_ownable),
+# a pullback whose function carries ``f.in_place`` (same signature) runs that instead: it may
+# write its result into the cotangent rather than allocate. Large buffers only: for them a
+# fresh allocation costs page faults and memory traffic (W4's gradient made ~2,000 page
+# faults per call); NumPy recycles small ones cheaply.
+
+#: Cotangents of at least this many elements may be overwritten by the pullback that consumes them.
+IN_PLACE_SIZE = 1 << 14
+set_ownable(np.ndarray)
+
+
+def ours(g: Any) -> bool:
+    """Whether ``g`` (held by the sweep alone) is an array a pullback may write into."""
+    return type(g) is np.ndarray and g.size >= IN_PLACE_SIZE and g.flags.owndata and g.flags.writeable
+
+
+def _plain(v: Any) -> bool:
+    return type(v) is np.ndarray or isinstance(v, (int, float, complex, np.generic))
+
+
+def multiply_into(g: np.ndarray, d: Any) -> Any:
+    """``g * d``, written into ``g`` when the product has ``g``'s shape and dtype."""
+    if _plain(d) and np.result_type(g, d) == g.dtype and np.broadcast_shapes(g.shape, np.shape(d)) == g.shape:
+        return np.multiply(g, d, out=g)
+    return g * d
+
+
 # ---------------------------------------------------------------- rule kinds
 
 
@@ -202,6 +231,13 @@ class _OneArgPullback:
     def __call__(self, g):
         return (fit(self.f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype),)
 
+    def consume(self, g):
+        """``self(g)``, free to overwrite ``g`` (the sweep holds its only reference)."""
+        f = getattr(self.f, "in_place", None)
+        if f is None or not ours(g):
+            return self(g)
+        return (fit(f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype),)
+
     def __repr__(self) -> str:
         return f"<pullback {getattr(self.f, '__name__', self.f)}>"
 
@@ -217,6 +253,28 @@ class _ManyArgPullback:
     def __call__(self, g):
         out, kept, kwargs = self.out, self.kept, self.kwargs
         return tuple([fit(f(g, out, *kept, **kwargs), *m) for f, m in zip(self.fns, self.metas)])
+
+    def consume(self, g):
+        """``self(g)``, free to overwrite ``g``: the last function that can work in ``g`` runs last,
+        in ``g``, unless an earlier cotangent is (a view of) ``g``."""
+        fns = self.fns
+        last = None
+        if ours(g):
+            for k in range(len(fns) - 1, -1, -1):
+                if getattr(fns[k], "in_place", None) is not None:
+                    last = k
+                    break
+        if last is None:
+            return self(g)
+        out, kept, kwargs = self.out, self.kept, self.kwargs
+        cts = [None if k == last else fit(f(g, out, *kept, **kwargs), *m)
+               for k, (f, m) in enumerate(zip(fns, self.metas))]
+        if any(type(c) is np.ndarray and np.may_share_memory(c, g) for c in cts):
+            f = fns[last]  # overwriting g would change another argument's cotangent
+        else:
+            f = fns[last].in_place
+        cts[last] = fit(f(g, out, *kept, **kwargs), *self.metas[last])
+        return tuple(cts)
 
     def __repr__(self) -> str:
         names = ", ".join(getattr(f, "__name__", repr(f)) for f in self.fns)
@@ -234,6 +292,14 @@ class _LinearPullback:
     def __call__(self, g):
         shape, dtype = self.shape, self.dtype
         return (fit(self.adjoint(g, shape, dtype, *self.static, **self.kwargs), shape, dtype),)
+
+    def consume(self, g):
+        """``self(g)``, free to overwrite ``g`` (the sweep holds its only reference)."""
+        f = getattr(self.adjoint, "in_place", None)
+        if f is None or not ours(g):
+            return self(g)
+        shape, dtype = self.shape, self.dtype
+        return (fit(f(g, shape, dtype, *self.static, **self.kwargs), shape, dtype),)
 
     def __repr__(self) -> str:
         return f"<pullback {getattr(self.adjoint, '__name__', self.adjoint)}>"
@@ -506,8 +572,13 @@ def defelementwise(func, *derivs, raw=None, name=None, key=True) -> Rule:
                 return dx  # g is a broadcast 1 (the pullback of a sum): the product is dx itself
             return g * dx
 
+        def vjp_in_place(g, ans, *args, **kwargs):
+            return multiply_into(g, _conj(d(ans, *args)))
+
         vjp.__name__ = vjp.__qualname__ = f"{getattr(d, '__name__', 'd')}_vjp"
+        vjp_in_place.__name__ = vjp_in_place.__qualname__ = f"{vjp.__name__}_in_place"
         vjp.__pullback_reads__ = reads(d, 0)  # it passes (ans, *args) straight to d
+        vjp.in_place = vjp_in_place
         return vjp
 
     def make_jvp(d):
