@@ -61,7 +61,7 @@ def test_in_place_pullbacks_give_the_same_gradient_bitwise(name, dtype):
     copies = [a.copy() for a in args]
     on, off = _both(f, *args)
     for a, b in zip(on, off):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)  # NaN where float32 overflows
     for a, c in zip(args, copies):  # the inputs are never touched
         assert np.array_equal(a, c)
 
