@@ -16,6 +16,7 @@ import operator
 import numpy as np
 
 from ..core import strip
+from . import buffers
 from .registry import OPERATORS, _conj, defcomposite, defelementwise, defnondiff, defvjp, multiply_into
 
 # ---------------------------------------------------------------- arithmetic
@@ -44,11 +45,11 @@ positive = defvjp(np.positive, [_g], [_t])
 
 
 def multiply_vjp_x(g, ans, x, y):
-    return g * _conj(y)
+    return buffers.product(g, _conj(y))
 
 
 def multiply_vjp_y(g, ans, x, y):
-    return g * _conj(x)
+    return buffers.product(g, _conj(x))
 
 
 #: Planes smaller than this are summed the plain way (the loop's per-plane calls would dominate).
@@ -145,7 +146,7 @@ def _nonzero(x):
 
 def power_dx(ans, x, y):
     if type(y) in (int, float) and y == 2:
-        return 2 * x  # the common square: no pow
+        return buffers.product(2, x)  # the common square: no pow
     return y * x ** (y - 1)
 
 
@@ -160,7 +161,16 @@ def float_power_dx(ans, x, y):
 defelementwise(np.power, power_dx, power_dy)
 # ``x ** y`` is not ``np.power(x, y)`` in NumPy: ndarray's operator squares for ``** 2`` (and takes
 # sqrt, reciprocal for 0.5, -1), 4x faster than pow and exact. Traced ``**`` computes what it would.
-OPERATORS[np.power] = defelementwise(np.power, power_dx, power_dy, raw=operator.pow, name="power", key=False)
+def power_operator(x, y):
+    """``x ** y`` as ndarray's operator computes it (a large square's output aligned)."""
+    if type(y) in (int, float) and y == 2 and type(x) is np.ndarray and x.dtype.kind in "fc":
+        if buffers.large((x,)):
+            return buffers.call(np.square, (x,))  # what ndarray's ** 2 computes
+    return operator.pow(x, y)
+
+
+OPERATORS[np.power] = defelementwise(np.power, power_dx, power_dy, raw=power_operator, name="power",
+                                     key=False)
 defelementwise(np.float_power, float_power_dx, power_dy)
 
 
@@ -367,7 +377,7 @@ def _safe_ratio(g, a):
 
 def abs_vjp(g, ans, x):
     if x.dtype.kind == "c":
-        return x * _safe_ratio(g, ans)  # NumPy's complex-by-real product beats two strided ones
+        return buffers.product(x, _safe_ratio(g, ans))  # complex-by-real: beats two strided products
     return g * np.sign(x)
 
 
@@ -375,7 +385,7 @@ def abs_vjp_in_place(g, ans, x):
     if x.dtype.kind != "c":
         return multiply_into(g, np.sign(x))
     if type(ans) is np.ndarray and g.dtype == ans.dtype and g.shape == ans.shape and ans.min() > 0:
-        return x * np.divide(g, ans, out=g)  # the ratio in g: one fresh array fewer
+        return buffers.product(x, np.divide(g, ans, out=g))  # the ratio in g: one fresh array fewer
     return abs_vjp(g, ans, x)
 
 

@@ -22,6 +22,8 @@ import threading
 
 import numpy as np
 
+from . import buffers
+
 # DFTI configuration parameters and values (mkl_dfti.h).
 _FORWARD_SCALE, _BACKWARD_SCALE = 4, 5
 _NUMBER_OF_TRANSFORMS = 7
@@ -181,7 +183,7 @@ def transform(
         # its first and Nyquist bins) equals the c2r of the input with those two planes
         # replaced by their conjugate-even parts. That copy (or the caller's scratch input) is
         # ours, so DFTI may overwrite it.
-        y = _conjugate_even_edges(x if scratch and x.flags.writeable else x.copy(), s, axes)
+        y = _conjugate_even_edges(x if scratch and x.flags.writeable else buffers.copy(x), s, axes)
         return _compute("c2r", y, s, axes, False, scale, threads, True)
     inplace = scratch and kind == "c2c" and x.flags.writeable  # x is ours (a cast made a copy anyway)
     return _compute(kind, x, s, axes, forward, scale, threads, inplace=inplace)
@@ -221,7 +223,7 @@ def _compute(kind, x, s, axes, forward, scale, threads, destroy=False, inplace=F
     if inplace:  # c2c: the output takes the input's place and layout
         out, out_strides = x, in_strides
     else:
-        out = np.empty(out_shape, dtype=out_dtype)  # C-contiguous, so its strides always qualify
+        out = buffers.empty(out_shape, out_dtype)  # C-contiguous, so its strides always qualify
         out_strides = _elements(out.shape, out.strides, out.itemsize)
     key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), axes, s, forward, scale, threads, destroy,
            inplace)

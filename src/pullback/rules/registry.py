@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dis
 import inspect
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..core import NOT_TRACED, Primitive, Tracer, set_ownable, strip
+from . import buffers
 
 FUNCTIONS: dict[Any, Callable] = {}  # numpy/scipy function -> handler
 UFUNCS: dict[Any, Callable] = {}  # ufunc -> handler for ufunc(...)
@@ -194,12 +196,20 @@ def _merge(uses: list) -> tuple[bool, Any]:
 
 #: Cotangents of at least this many elements may be overwritten by the pullback that consumes them.
 IN_PLACE_SIZE = 1 << 14
+_refcount = sys.getrefcount
 set_ownable(np.ndarray)
 
 
 def ours(g: Any) -> bool:
-    """Whether ``g`` (held by the sweep alone) is an array a pullback may write into."""
-    return type(g) is np.ndarray and g.size >= IN_PLACE_SIZE and g.flags.owndata and g.flags.writeable
+    """Whether ``g`` (held by the sweep alone) is an array a pullback may write into: it owns its
+    memory, or its memory's owner is referenced by ``g`` alone (an aligned array's block)."""
+    if type(g) is not np.ndarray or g.size < IN_PLACE_SIZE or not g.flags.writeable:
+        return False
+    if g.flags.owndata:
+        return True
+    base = g.base
+    # 3 references: g's, this local name's and getrefcount's argument
+    return type(base) is np.ndarray and base.flags.owndata and _refcount(base) == 3
 
 
 def _plain(v: Any) -> bool:
@@ -210,7 +220,7 @@ def multiply_into(g: np.ndarray, d: Any) -> Any:
     """``g * d``, written into ``g`` when the product has ``g``'s shape and dtype."""
     if _plain(d) and np.result_type(g, d) == g.dtype and np.broadcast_shapes(g.shape, np.shape(d)) == g.shape:
         return np.multiply(g, d, out=g)
-    return g * d
+    return buffers.product(g, d)
 
 
 # ---------------------------------------------------------------- rule kinds
@@ -319,7 +329,7 @@ class Rule(Primitive):
     broadcast), which can skip forming the full-size product.
     """
 
-    __slots__ = ("vjps", "jvps", "uses", "reducers")
+    __slots__ = ("vjps", "jvps", "uses", "reducers", "ufunc")
 
     def __init__(self, raw, name, vjps, jvps):
         super().__init__(raw, name)
@@ -327,6 +337,7 @@ class Rule(Primitive):
         self.jvps = jvps
         self.uses = tuple(None if f is None else reads(f, 1) for f in vjps)
         self.reducers = tuple(getattr(f, "reduce_to", None) for f in vjps)
+        self.ufunc = raw if isinstance(raw, np.ufunc) and raw.nout == 1 else None
 
     def _fn(self, table, i, mode):
         f = table[i] if i < len(table) else None
@@ -338,7 +349,12 @@ class Rule(Primitive):
         return f
 
     def vjp(self, argnums, vals, kwargs, nested=True):
-        ans = self(*vals, **kwargs) if nested else self.raw(*vals, **kwargs)
+        if nested:
+            ans = self(*vals, **kwargs)
+        elif self.ufunc is not None and not kwargs and buffers.large(vals):
+            ans = buffers.call(self.ufunc, vals)  # a large output aligned for huge pages
+        else:
+            ans = self.raw(*vals, **kwargs)
         if ans.dtype.kind not in "fc":
             return ans, None
         if len(argnums) == 1:  # the common case, kept lean
@@ -570,7 +586,7 @@ def defelementwise(func, *derivs, raw=None, name=None, key=True) -> Rule:
             dx = _conj(d(ans, *args))
             if _unit(g, dx) and dx is not ans and all(dx is not a for a in args):
                 return dx  # g is a broadcast 1 (the pullback of a sum): the product is dx itself
-            return g * dx
+            return buffers.product(g, dx)
 
         def vjp_in_place(g, ans, *args, **kwargs):
             return multiply_into(g, _conj(d(ans, *args)))
