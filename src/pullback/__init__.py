@@ -28,7 +28,7 @@ from .api import (  # noqa: E402
     value_and_gradient,
 )
 from .errors import NoRuleError, TracedConversionError  # noqa: E402
-from .memory import keep_freed_memory  # noqa: E402
+from .memory import keep_freed_memory, release_memory  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -47,6 +47,7 @@ __all__ = [
     "keep_freed_memory",
     "nondifferentiable",
     "pullback",
+    "release_memory",
     "stop_gradient",
     "testing",
     "value_and_grad",

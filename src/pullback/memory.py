@@ -1,4 +1,9 @@
-"""Keeping freed memory in the process (glibc), for loops over large arrays.
+"""Memory: pullback's block cache, and keeping freed memory in the process (glibc).
+
+pullback keeps the large blocks it allocates (2 MiB-aligned, for huge pages) for
+reuse, up to ``PULLBACK_CACHE_MIB`` (default 256 MiB): :func:`release_memory`
+hands back the ones no array uses. :func:`keep_freed_memory` does the same for
+every allocation in the process, through glibc.
 
 glibc returns freed buffers of a few MB and more to the kernel (``mmap``'d blocks,
 and the top of the heap once it passes a threshold), and the next call that needs
@@ -11,6 +16,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+
+from .rules import buffers
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -42,3 +49,21 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     limit = int(min(limit, 2**31 - 1))
     return bool(mallopt(_M_MMAP_THRESHOLD, limit)) and bool(mallopt(_M_TRIM_THRESHOLD, limit))
+
+
+def release_memory() -> int:
+    """Return the large blocks pullback keeps for reuse, and no array uses, to the system.
+
+    pullback allocates arrays of 2 MiB or more (transform outputs, products in
+    pullbacks) on huge-page boundaries and keeps the blocks, up to
+    ``PULLBACK_CACHE_MIB`` (default 256 MiB) in use or free, so that the next
+    gradient reuses them instead of page-faulting fresh memory in. Returns the
+    bytes released.
+
+    Examples
+    --------
+    >>> import pullback as pb
+    >>> pb.release_memory() >= 0
+    True
+    """
+    return buffers.release()

@@ -76,3 +76,109 @@ def test_gradients_unchanged_and_aligned_cotangents_are_consumed(small_threshold
     off = pb.gradient(f, x)[0]
     assert np.array_equal(on, off)
     pb.testing.check_gradient(f, x)
+
+
+# ---------------------------------------------------------------- the block cache
+
+
+@pytest.fixture
+def cache(small_threshold, monkeypatch):
+    monkeypatch.setattr(buffers, "CACHE_BYTES", 64 * buffers.HUGE_PAGE)
+    buffers.release()
+    yield
+    buffers.release()
+
+
+def test_a_block_no_array_uses_serves_the_next_request(cache):
+    a = buffers.empty((100,), np.float64)
+    address = a.ctypes.data
+    b = buffers.empty((100,), np.float64)  # a is alive: another block
+    assert b.ctypes.data != address
+    del a
+    c = buffers.empty((10, 10), np.float64)  # a's block, now free
+    assert c.ctypes.data == address
+    view = c[::2]
+    del c
+    d = buffers.empty((100,), np.float64)  # a view keeps the block in use
+    assert d.ctypes.data != address and view.ctypes.data == address
+
+
+def test_release_hands_back_free_blocks_only(cache):
+    a = buffers.empty((100,), np.float64)
+    b = buffers.empty((100,), np.float64)
+    held = buffers.held()
+    assert held >= 2 * buffers.HUGE_PAGE
+    del a
+    freed = pb.release_memory()
+    assert freed > 0 and buffers.held() == held - freed
+    b[:] = 1.0  # still valid
+    assert buffers.cached(b.base)
+    del b
+    assert pb.release_memory() > 0 and buffers.held() == 0
+
+
+def test_the_cache_is_bounded(cache, monkeypatch):
+    monkeypatch.setattr(buffers, "CACHE_BYTES", 3 * buffers.HUGE_PAGE)
+    live = [buffers.empty((100,), np.float64) for _ in range(5)]
+    assert buffers.held() <= 3 * buffers.HUGE_PAGE
+    assert all(x.ctypes.data % buffers.HUGE_PAGE == 0 for x in live)
+    monkeypatch.setattr(buffers, "CACHE_BYTES", 0)  # no cache: nothing kept
+    buffers.release()
+    x = buffers.empty((100,), np.float64)
+    assert not buffers.cached(x.base)
+
+
+def test_threads_get_distinct_blocks(cache):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def grab(i):
+        a = buffers.empty((64,), np.float64)
+        a[:] = i
+        return a
+
+    with ThreadPoolExecutor(4) as pool:
+        arrays = list(pool.map(grab, range(16)))
+    assert len({a.ctypes.data for a in arrays}) == 16
+    assert all((a == i).all() for i, a in enumerate(arrays))
+
+
+def test_returned_gradients_survive_later_gradients(cache, monkeypatch):
+    monkeypatch.setattr(registry, "IN_PLACE_SIZE", 1)
+    k = rand(32, dtype=float)
+
+    def f(x):
+        return np.sum(np.abs(np.fft.ifft(np.fft.fft(x) * k)) ** 2)
+
+    x1, x2 = rand(32, dtype=complex), rand(32, dtype=complex)
+    g1 = pb.gradient(f, x1)[0]
+    keep = g1.copy()
+    for _ in range(3):
+        g2 = pb.gradient(f, x2)[0]
+    assert np.array_equal(g1, keep)
+    monkeypatch.setattr(buffers, "ENABLED", False)
+    assert np.array_equal(g2, pb.gradient(f, x2)[0])
+
+
+def test_large_bad_input_raises_numpys_own_error():
+    x = rand(1 << 18)  # 2 MiB: aligned outputs
+    try:
+        x + np.ones(4)
+    except ValueError as e:
+        want = str(e)
+    with pytest.raises(ValueError) as info:
+        pb.gradient(lambda x: np.sum(x + np.ones(4)), x)
+    assert str(info.value) == want
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")  # the gradient of log at 0
+def test_large_gufuncs_and_warnings_are_numpys():
+    a, b = rand(512, 600), rand(600, 512)  # matmul is a ufunc with a signature: not elementwise
+    ga, gb = pb.gradient(lambda a, b: np.sum(a @ b), a, b)
+    np.testing.assert_allclose(ga, np.broadcast_to(b.sum(axis=1), (512, 600)), rtol=1e-10)
+    x = rand(1 << 18)
+    x[3] = 0.0
+    with pytest.warns(RuntimeWarning, match="divide by zero") as record:
+        pb.gradient(lambda x: np.sum(np.log(np.abs(x))), x)
+    assert len([w for w in record if "divide by zero" in str(w.message)]) >= 1
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        pb.gradient(lambda x: np.sum(1.0 / x), x)

@@ -208,8 +208,10 @@ def ours(g: Any) -> bool:
     if g.flags.owndata:
         return True
     base = g.base
-    # 3 references: g's, this local name's and getrefcount's argument
-    return type(base) is np.ndarray and base.flags.owndata and _refcount(base) == 3
+    if type(base) is not np.ndarray or not base.flags.owndata:
+        return False
+    # g's reference, this local name's, getrefcount's argument, and buffers' cache's if it keeps the block
+    return _refcount(base) == 3 + buffers.cached(base)
 
 
 def _plain(v: Any) -> bool:
@@ -337,7 +339,8 @@ class Rule(Primitive):
         self.jvps = jvps
         self.uses = tuple(None if f is None else reads(f, 1) for f in vjps)
         self.reducers = tuple(getattr(f, "reduce_to", None) for f in vjps)
-        self.ufunc = raw if isinstance(raw, np.ufunc) and raw.nout == 1 else None
+        # an elementwise one-output ufunc (not a gufunc such as matmul): large outputs are aligned
+        self.ufunc = raw if isinstance(raw, np.ufunc) and raw.nout == 1 and raw.signature is None else None
 
     def _fn(self, table, i, mode):
         f = table[i] if i < len(table) else None
