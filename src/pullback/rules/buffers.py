@@ -46,6 +46,7 @@ ALIGNED_SIZE = HUGE_PAGE
 #: Whether aligning can help: Linux, where NumPy asks for transparent huge pages.
 ENABLED = sys.platform.startswith("linux")
 _SCALARS = (int, float, complex, np.generic)
+_GRAIN = 1 << 16
 #: Operands this large may give an output of ALIGNED_SIZE (float32 in, complex128 out: 4x).
 _CANDIDATE = ALIGNED_SIZE // 4
 
@@ -58,7 +59,7 @@ def empty(shape: tuple, dtype: Any) -> np.ndarray:
         n *= m
     if n < ALIGNED_SIZE or not ENABLED:
         return np.empty(shape, dtype)
-    size = -(-n // HUGE_PAGE) * HUGE_PAGE  # whole huge pages: blocks of one size serve many shapes
+    size = -(-n // _GRAIN) * _GRAIN  # blocks of one size serve shapes of nearly the same size
     block = _reuse(size) if CACHE_BYTES else None
     if block is None:
         block = np.empty(size + HUGE_PAGE, np.uint8)
