@@ -44,6 +44,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from ..core.trace import SWEEP_CONTEXTS
+from . import buffers
 
 
 def _scipy_kernels():
@@ -171,8 +172,30 @@ def _half(s):
 
 
 def _in_place(x, fitted, scratch):
-    """The output array for a c2c of ``fitted``: itself when the caller gave ``x`` as scratch."""
-    return fitted if scratch and fitted is x and x.dtype.kind == "c" and x.flags.writeable else None
+    """The output array for a c2c of ``fitted``: itself when the caller gave ``x`` as scratch,
+    else an aligned one when it is large (see buffers), else None (the kernel allocates)."""
+    if scratch and fitted is x and x.dtype.kind == "c" and x.flags.writeable:
+        return fitted
+    return _out(fitted, fitted.shape, fitted.dtype) if fitted.dtype.kind == "c" else None
+
+
+def _out(x, shape, dtype):
+    """An aligned output of ``shape`` and ``dtype`` for a large transform of ``x``, else None."""
+    if x.nbytes < buffers.ALIGNED_SIZE // 2:  # real input, complex output: up to twice its bytes
+        return None
+    return buffers.empty(shape, dtype)
+
+
+def _r2c_out(x, axes):
+    shape = list(x.shape)
+    shape[axes[-1]] = shape[axes[-1]] // 2 + 1
+    return _out(x, shape, np.result_type(x.dtype, np.complex64))
+
+
+def _c2r_out(x, axes, n):
+    shape = list(x.shape)
+    shape[axes[-1]] = n
+    return _out(x, shape, x.real.dtype)
 
 
 def _pocket_c2c(x, s, axes, forward, inorm, threads, scratch=False):
@@ -185,13 +208,13 @@ def _pocket_c2c(x, s, axes, forward, inorm, threads, scratch=False):
 def _pocket_r2c(x, s, axes, forward, inorm, threads, scratch=False):
     if len(axes) != 1 or x.shape[axes[0]] != s[0]:
         x = _fit(x, s, axes)
-    return _pocketfft.r2c(x, axes, forward, inorm, None, threads)
+    return _pocketfft.r2c(x, axes, forward, inorm, _r2c_out(x, axes), threads)
 
 
 def _pocket_c2r(x, s, axes, forward, inorm, threads, scratch=False):
     if len(axes) != 1 or x.shape[axes[0]] != s[0] // 2 + 1:
         x = _fit(x, _half(s), axes)
-    return _pocketfft.c2r(x, axes, s[-1], forward, inorm, None, threads)
+    return _pocketfft.c2r(x, axes, s[-1], forward, inorm, _c2r_out(x, axes, s[-1]), threads)
 
 
 def _ducc_c2c(x, s, axes, forward, inorm, threads, scratch=False):
@@ -200,12 +223,14 @@ def _ducc_c2c(x, s, axes, forward, inorm, threads, scratch=False):
 
 
 def _ducc_r2c(x, s, axes, forward, inorm, threads, scratch=False):
-    return _modules["ducc0"].r2c(_fit(x, s, axes), axes, forward, inorm, None, threads)
+    fitted = _fit(x, s, axes)
+    return _modules["ducc0"].r2c(fitted, axes, forward, inorm, _r2c_out(fitted, axes), threads)
 
 
 def _ducc_c2r(x, s, axes, forward, inorm, threads, scratch=False):
     fitted = _fit(x, _half(s), axes)
-    return _modules["ducc0"].c2r(fitted, axes, s[-1], forward, inorm, None, threads, scratch)
+    out = _c2r_out(fitted, axes, s[-1])
+    return _modules["ducc0"].c2r(fitted, axes, s[-1], forward, inorm, out, threads, scratch)
 
 
 def _fftw_norm(forward, inorm):
