@@ -76,6 +76,28 @@ def test_c2r_of_a_spectrum_that_is_not_conjugate_even():
     np.testing.assert_allclose(fft_engine.c2r(z, (6, 8), (0, 1), None), want, atol=1e-14)
 
 
+@pytest.mark.parametrize(
+    "shape, axes, view",
+    [
+        ((6, 5), (0, 1), lambda z: z),  # one c2c over the leading axis, then the c2r
+        ((3, 8, 5), (1, 2), lambda z: z),  # the c2c's batch axes (0, 2) do not collapse: per index
+        ((4, 6, 5), (0, 1, 2), lambda z: z),
+        ((3, 8, 5), (1, 2), lambda z: z[:, ::-1]),  # DFTI cannot take it: the conjugate-even copy
+        ((8, 3, 5), (0, 2), lambda z: z[::-1]),
+    ],
+)
+@pytest.mark.parametrize("scratch", [False, True])
+def test_nd_c2r_of_any_spectrum_is_numpys(shape, axes, view, scratch):
+    rng = np.random.default_rng(4)
+    z = view(rng.standard_normal(shape) + 1j * rng.standard_normal(shape))  # not conjugate-even
+    s = tuple(z.shape[a] for a in axes[:-1]) + (2 * (z.shape[axes[-1]] - 1),)
+    want = np.fft.irfftn(z, s=s, axes=axes)
+    keep = z.copy()
+    got = fft_mkl.transform("c2r", z.copy() if scratch else z, s, axes, False, 2, 2, scratch=scratch)
+    np.testing.assert_allclose(got, want, atol=1e-13)
+    np.testing.assert_array_equal(z, keep)
+
+
 def test_input_is_left_alone():
     z = np.random.default_rng(2).standard_normal((8, 5)) + 0j
     before = z.copy()

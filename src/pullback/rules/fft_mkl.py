@@ -178,15 +178,39 @@ def transform(
     if kind != "r2c" and x.dtype.kind == "f":  # a complex transform of real data
         x = x.astype(np.result_type(x.dtype, np.complex64))
     if kind == "c2r" and len(axes) > 1:
-        # DFTI's n-d c2r takes a conjugate-even input, which a cotangent need not be; NumPy's
-        # irfftn (ifftn over the leading axes, then irfft, which drops the imaginary parts of
-        # its first and Nyquist bins) equals the c2r of the input with those two planes
-        # replaced by their conjugate-even parts. That copy (or the caller's scratch input) is
-        # ours, so DFTI may overwrite it.
-        y = _conjugate_even_edges(x if scratch and x.flags.writeable else buffers.copy(x), s, axes)
+        # DFTI's n-d c2r takes a conjugate-even input, which a cotangent need not be. NumPy's
+        # irfftn is ifftn over the leading axes, then irfft, which drops the imaginary parts of
+        # its first and Nyquist bins; computed that way (as PyTorch does on MKL) the c2c writes
+        # a fresh array (or the caller's scratch input), which the 1-D c2r may then overwrite.
+        mine = scratch and x.flags.writeable
+        mid = _c2c_leading(x, s[:-1], axes[:-1], threads, mine)
+        if mid is not None:
+            return _compute("c2r", mid, s[-1:], axes[-1:], False, scale, threads, True)
+        # else: the c2r of the input with those two planes made conjugate-even
+        y = _conjugate_even_edges(x if mine else buffers.copy(x), s, axes)
         return _compute("c2r", y, s, axes, False, scale, threads, True)
     inplace = scratch and kind == "c2c" and x.flags.writeable  # x is ours (a cast made a copy anyway)
     return _compute(kind, x, s, axes, forward, scale, threads, inplace=inplace)
+
+
+def _c2c_leading(x, s, axes, threads, in_place):
+    """The unnormalised inverse c2c of ``x`` along ``axes`` (in ``x`` when ``in_place``), or None.
+
+    When the other axes do not collapse into one batch, one call per index of the
+    outermost of them.
+    """
+    out = x if in_place else buffers.empty(x.shape, x.dtype)
+    if _compute("c2c", x, s, axes, False, 1.0, threads, inplace=in_place, out=out) is not None:
+        return out
+    rest = [a for a in range(x.ndim) if a not in axes]
+    if not rest or rest[0] != 0:
+        return None
+    inner = tuple(a - 1 for a in axes)
+    for i in range(x.shape[0]):  # x[i] share one layout: if the first call can run (it returns
+        # None before touching anything when it cannot), every one can
+        if _compute("c2c", x[i], s, inner, False, 1.0, threads, inplace=in_place, out=out[i]) is None:
+            return None
+    return out
 
 
 def _conjugate_even_edges(y, s, axes):
@@ -206,7 +230,7 @@ def _conjugate_even_edges(y, s, axes):
     return y
 
 
-def _compute(kind, x, s, axes, forward, scale, threads, destroy=False, inplace=False):
+def _compute(kind, x, s, axes, forward, scale, threads, destroy=False, inplace=False, out=None):
     if kind == "r2c":
         out_dtype = np.result_type(x.dtype, np.complex64)
         out_shape = list(x.shape)
@@ -223,10 +247,11 @@ def _compute(kind, x, s, axes, forward, scale, threads, destroy=False, inplace=F
     if inplace:  # c2c: the output takes the input's place and layout
         out, out_strides = x, in_strides
     else:
-        out = buffers.empty(out_shape, out_dtype)  # C-contiguous, so its strides always qualify
+        if out is None:
+            out = buffers.empty(out_shape, out_dtype)  # C-contiguous, so its strides always qualify
         out_strides = _elements(out.shape, out.strides, out.itemsize)
-    key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), axes, s, forward, scale, threads, destroy,
-           inplace)
+    key = (kind, x.dtype, tuple(x.shape), tuple(in_strides), tuple(out_strides), axes, s, forward, scale,
+           threads, destroy, inplace)
     plan = _PLANS.get(key)
     if plan is None:
         batch = _batch(x.shape, in_strides, out_strides, axes)
