@@ -41,7 +41,8 @@ import numpy as np
 
 #: The huge page size the arrays are aligned to.
 HUGE_PAGE = 1 << 21
-#: Arrays of at least this many bytes are aligned (NumPy's own threshold for asking for huge pages).
+#: Arrays of at least this many bytes are aligned (their block, a huge page larger, passes NumPy's
+#: 4 MiB threshold for asking for huge pages).
 ALIGNED_SIZE = HUGE_PAGE
 #: Whether aligning can help: Linux, where NumPy asks for transparent huge pages.
 ENABLED = sys.platform.startswith("linux")
@@ -63,7 +64,8 @@ def empty(shape: tuple, dtype: Any) -> np.ndarray:
     block = _reuse(size) if CACHE_BYTES else None
     if block is None:
         block = np.empty(size + HUGE_PAGE, np.uint8)
-        _keep(block, size)
+        if CACHE_BYTES:
+            _keep(block, size)
     start = -block.ctypes.data % HUGE_PAGE
     return block[start : start + n].view(dtype).reshape(shape)
 

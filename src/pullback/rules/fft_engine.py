@@ -171,7 +171,7 @@ def _half(s):
     return (*s[:-1], s[-1] // 2 + 1)
 
 
-def _in_place(x, fitted, scratch):
+def _c2c_out(x, fitted, scratch):
     """The output array for a c2c of ``fitted``: itself when the caller gave ``x`` as scratch,
     else an aligned one when it is large (see buffers), else None (the kernel allocates)."""
     if scratch and fitted is x and x.dtype.kind == "c" and x.flags.writeable:
@@ -202,7 +202,7 @@ def _pocket_c2c(x, s, axes, forward, inorm, threads, scratch=False):
     fitted = x
     if len(axes) != 1 or x.shape[axes[0]] != s[0]:  # (_fit's own first test, without its call)
         fitted = _fit(x, s, axes)
-    return _pocketfft.c2c(fitted, axes, forward, inorm, _in_place(x, fitted, scratch), threads)
+    return _pocketfft.c2c(fitted, axes, forward, inorm, _c2c_out(x, fitted, scratch), threads)
 
 
 def _pocket_r2c(x, s, axes, forward, inorm, threads, scratch=False):
@@ -219,7 +219,7 @@ def _pocket_c2r(x, s, axes, forward, inorm, threads, scratch=False):
 
 def _ducc_c2c(x, s, axes, forward, inorm, threads, scratch=False):
     fitted = _fit(x, s, axes)
-    return _modules["ducc0"].c2c(fitted, axes, forward, inorm, _in_place(x, fitted, scratch), threads)
+    return _modules["ducc0"].c2c(fitted, axes, forward, inorm, _c2c_out(x, fitted, scratch), threads)
 
 
 def _ducc_r2c(x, s, axes, forward, inorm, threads, scratch=False):
