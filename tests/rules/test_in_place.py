@@ -182,3 +182,23 @@ def test_scratch_c2c_equals_the_plain_transform(engine, shape, norm, forward, si
     got = fft_engine.c2c(scratch, s, axes, norm, forward, scratch=True)
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5 if single else 1e-12, atol=1e-5 if single else 1e-12)
+
+
+def test_a_running_sum_of_cotangents_is_added_into_only_when_the_sweep_alone_holds_it(in_place, monkeypatch):
+    from pullback.core import trace
+
+    sums = []
+    monkeypatch.setattr(trace, "_add_into", lambda old, ct: sums.append(registry.ours(old)) or
+                        registry.add_into(old, ct))
+    x = rand(64)
+    g = pb.gradient(lambda x: np.sum(np.sin(x) * np.cos(x) + np.exp(x) * 2.0 + x), x)[0]
+    np.testing.assert_allclose(g, np.cos(2 * x) + 2 * np.exp(x) + 1, rtol=1e-12)
+    assert sums and all(sums)
+
+    def twice(x):  # the same cotangent object reaches x from both sides of x + x
+        return x + x
+
+    y, back = pb.pullback(twice, x)
+    ct = rand(64)
+    keep = ct.copy()
+    assert np.array_equal(back(ct)[0], 2 * keep) and np.array_equal(ct, keep)

@@ -234,7 +234,14 @@ _OWNABLE: type | None = None
 _refcount = sys.getrefcount
 
 
-def set_ownable(array_type: type | None) -> None:
+def _add(old, ct):
+    return old + ct
+
+
+_add_into: Callable = _add
+
+
+def set_ownable(array_type: type | None, add_into: Callable | None = None) -> None:
     """Let pullbacks take over cotangents of ``array_type`` that nothing else references.
 
     When the sweep holds the only reference to a node's cotangent (CPython's
@@ -242,10 +249,13 @@ def set_ownable(array_type: type | None) -> None:
     node's pullback may work in it instead of allocating: its ``consume(g)``
     method is called rather than ``back(g)``. The rule layer decides, inside
     ``consume``, which arrays qualify (an array that owns its memory, large
-    enough to be worth it).
+    enough to be worth it). Likewise a partial sum of cotangents (a value used
+    twice) that only the sweep holds is passed to ``add_into(old, ct)``, which
+    may add ``ct`` into it.
     """
-    global _OWNABLE
+    global _OWNABLE, _add_into
     _OWNABLE = array_type
+    _add_into = add_into or _add
 
 
 #: Context managers (factories) every backward sweep runs inside: the rule layer's
@@ -312,7 +322,13 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                 del g
                 if ct is not None:
                     old = grads.get(p)
-                    grads[p] = ct if old is None else old + ct
+                    if old is None:
+                        grads[p] = ct
+                    elif type(old) is _OWNABLE and _refcount(old) == 3:  # the dict's, old's, the argument's
+                        grads[p] = _add_into(old, ct)
+                    else:
+                        grads[p] = old + ct
+                    del old
                 del ct
             c = counts[p] - 1
             counts[p] = c
@@ -327,7 +343,13 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
             for p, ct in zip(parents, cts):
                 if ct is not None:
                     old = grads.get(p)
-                    grads[p] = ct if old is None else old + ct
+                    if old is None:
+                        grads[p] = ct
+                    elif type(old) is _OWNABLE and _refcount(old) == 3:
+                        grads[p] = _add_into(old, ct)
+                    else:
+                        grads[p] = old + ct
+                    del old
             del cts, g
         for p in parents:
             c = counts[p] - 1

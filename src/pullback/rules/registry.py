@@ -197,7 +197,6 @@ def _merge(uses: list) -> tuple[bool, Any]:
 #: Cotangents of at least this many elements may be overwritten by the pullback that consumes them.
 IN_PLACE_SIZE = 1 << 14
 _refcount = sys.getrefcount
-set_ownable(np.ndarray)
 
 
 def ours(g: Any) -> bool:
@@ -212,6 +211,18 @@ def ours(g: Any) -> bool:
         return False
     # g's reference, this local name's, getrefcount's argument, and buffers' cache's if it keeps the block
     return _refcount(base) == 3 + buffers.cached(base)
+
+
+def add_into(old: Any, ct: Any) -> Any:
+    """``old + ct`` for the sweep's running sum of a value's cotangents: into ``old`` when the
+    sweep alone holds it and the sum has its shape and dtype."""
+    if ours(old) and _plain(ct) and np.result_type(old, ct) == old.dtype:
+        if np.broadcast_shapes(old.shape, np.shape(ct)) == old.shape and not np.may_share_memory(old, ct):
+            return np.add(old, ct, out=old)
+    return old + ct
+
+
+set_ownable(np.ndarray, add_into)
 
 
 def _plain(v: Any) -> bool:
