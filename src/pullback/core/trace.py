@@ -232,6 +232,12 @@ class Primitive:
 #: reference (see :func:`set_ownable`); None: never.
 _OWNABLE: type | None = None
 _refcount = sys.getrefcount
+#: What getrefcount reports, in the sweep, for a cotangent only the sweep's local name holds,
+#: and for a running sum only the sweep's dict and local name hold. CPython <= 3.13 counts the
+#: call's argument too (2 and 3); 3.14 may borrow it. Calibrated on this interpreter by
+#: :func:`_calibrate` (-1: never, where no value tells the cases apart).
+_SOLE = 2
+_SOLE_SUM = 3
 
 
 def _add(old, ct):
@@ -314,8 +320,7 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
         if len(parents) == 1:  # a chain link: one parent, one cotangent, no loops
             p = parents[0]
             if g is not None:
-                # the sweep's the only reference: 2 counts its local and getrefcount's argument
-                if type(g) is _OWNABLE and _refcount(g) == 2 and hasattr(back, "consume"):
+                if type(g) is _OWNABLE and _refcount(g) == _SOLE and hasattr(back, "consume"):
                     ct = back.consume(g)[0]
                 else:
                     ct = back(g)[0]
@@ -324,7 +329,7 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                     old = grads.get(p)
                     if old is None:
                         grads[p] = ct
-                    elif type(old) is _OWNABLE and _refcount(old) == 3:  # the dict's, old's, the argument's
+                    elif type(old) is _OWNABLE and _refcount(old) == _SOLE_SUM:
                         grads[p] = _add_into(old, ct)
                     else:
                         grads[p] = old + ct
@@ -336,7 +341,7 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                 ready.append(p)
             continue
         if g is not None:
-            if type(g) is _OWNABLE and _refcount(g) == 2 and hasattr(back, "consume"):
+            if type(g) is _OWNABLE and _refcount(g) == _SOLE and hasattr(back, "consume"):
                 cts = back.consume(g)
             else:
                 cts = back(g)
@@ -345,7 +350,7 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                     old = grads.get(p)
                     if old is None:
                         grads[p] = ct
-                    elif type(old) is _OWNABLE and _refcount(old) == 3:
+                    elif type(old) is _OWNABLE and _refcount(old) == _SOLE_SUM:
                         grads[p] = _add_into(old, ct)
                     else:
                         grads[p] = old + ct
@@ -357,3 +362,89 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
             if not c:
                 ready.append(p)
     return [None if leaf is None else found.get(leaf) for leaf in leaves]
+
+
+# ---------------------------------------------------------------- calibration
+#
+# Overwriting an array that something else still references would silently corrupt it, so the
+# reference counts above are not assumed: a few sweeps over probe nodes find, on this
+# interpreter, the counts that tell "only the sweep holds it" from "someone else does too",
+# through the very code of _sweep. Where none does, ownership is never claimed.
+
+
+class _Probe:
+    """A stand-in cotangent type for the calibration sweeps."""
+
+    def __add__(self, other):
+        return _Probe()
+
+
+class _ProbeBack:
+    def __init__(self, make, log):
+        self.make, self.log = make, log
+
+    def __call__(self, g):
+        self.log.append("call")
+        return (self.make(),)
+
+    def consume(self, g):
+        self.log.append("consume")
+        return (self.make(),)
+
+
+def _probe_sweep(shared: bool, log: list) -> None:
+    """root -> middle -> leaf; the root hands the middle a fresh cotangent, or one it keeps."""
+    held = _Probe()
+    make = (lambda: held) if shared else _Probe
+    leaf = Node((), None)
+    middle = Node((leaf,), _ProbeBack(_Probe, log))
+    root = Node((middle,), _ProbeBack(make, []))
+    _sweep([root], [_Probe()], [leaf])
+
+
+def _probe_sum(shared: bool, log: list) -> None:
+    """Two roots hand one node their cotangents (fresh ones, or one they keep): a running sum."""
+    global _add_into
+    held = _Probe()
+    make = (lambda: held) if shared else _Probe
+    leaf = Node((), None)
+    roots = [Node((leaf,), _ProbeBack(make, [])), Node((leaf,), _ProbeBack(make, []))]
+
+    def add(old, ct):
+        log.append("add")
+        return old + ct
+
+    saved, _add_into = _add_into, add
+    try:
+        _sweep(roots, [_Probe(), _Probe()], [leaf])
+    finally:
+        _add_into = saved
+
+
+def _calibrate() -> None:
+    global _OWNABLE, _SOLE, _SOLE_SUM
+    saved = _OWNABLE
+    _OWNABLE = _Probe
+    try:
+        for probe, name in ((_probe_sweep, "consume"), (_probe_sum, "add")):
+            found = -1
+            for k in (2, 1, 3, 4):
+                if probe is _probe_sweep:
+                    _SOLE = k
+                else:
+                    _SOLE_SUM = k
+                fresh, shared = [], []
+                probe(False, fresh)
+                probe(True, shared)
+                if name in fresh and name not in shared:
+                    found = k
+                    break
+            if probe is _probe_sweep:
+                _SOLE = found
+            else:
+                _SOLE_SUM = found
+    finally:
+        _OWNABLE = saved
+
+
+_calibrate()

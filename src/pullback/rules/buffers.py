@@ -81,12 +81,16 @@ _ids: set = set()  # id() of every cached block
 _held = 0
 _lock = threading.Lock()
 _refcount = sys.getrefcount
+#: What getrefcount reports in :func:`_reuse` and :func:`release` for a block only the cache
+#: holds (the list's reference, the loop's name and, before CPython 3.14, the call's argument);
+#: calibrated below, on this interpreter.
+_FREE = 3
 
 
 def _reuse(size):
     with _lock:
         for block in _blocks.get(size, ()):
-            if _refcount(block) == 3:  # the list's, this loop's name and the argument's
+            if _refcount(block) == _FREE:
                 return block
     return None
 
@@ -121,7 +125,7 @@ def release() -> int:
             blocks = _blocks[size]
             keep = []
             for b in blocks:
-                if _refcount(b) > 3:  # in use: the list's, this loop's name, the argument's and a view's
+                if _refcount(b) != _FREE:  # an array views it
                     keep.append(b)
                 else:
                     _ids.discard(id(b))
@@ -129,6 +133,30 @@ def release() -> int:
             _blocks[size] = keep
         _held -= freed
     return freed
+
+
+def _calibrate() -> None:
+    """Find the count of a free block through :func:`_reuse` itself: a block a view holds
+    must never be handed out, a free one should be. Where no count tells them apart the
+    cache is off (CACHE_BYTES = 0)."""
+    global _FREE, CACHE_BYTES
+    size = -1  # a key no real block has
+    _blocks[size] = [np.empty(8, np.uint8)]
+    try:
+        for k in (3, 2, 4, 5):
+            _FREE = k
+            view = _blocks[size][0][1:]  # holds the block
+            in_use = _reuse(size) is not None
+            del view
+            if _reuse(size) is not None and not in_use:
+                return
+        _FREE = -1
+        CACHE_BYTES = 0
+    finally:
+        del _blocks[size]
+
+
+_calibrate()
 
 
 def copy(x: np.ndarray) -> np.ndarray:

@@ -197,6 +197,9 @@ def _merge(uses: list) -> tuple[bool, Any]:
 #: Cotangents of at least this many elements may be overwritten by the pullback that consumes them.
 IN_PLACE_SIZE = 1 << 14
 _refcount = sys.getrefcount
+#: What getrefcount reports in :func:`ours` for an array's base held by that array alone (its
+#: reference, the local name and, before CPython 3.14, the call's argument); calibrated below.
+_SOLE_BASE = 3
 
 
 def ours(g: Any) -> bool:
@@ -209,8 +212,7 @@ def ours(g: Any) -> bool:
     base = g.base
     if type(base) is not np.ndarray or not base.flags.owndata:
         return False
-    # g's reference, this local name's, getrefcount's argument, and buffers' cache's if it keeps the block
-    return _refcount(base) == 3 + buffers.cached(base)
+    return _refcount(base) == _SOLE_BASE + buffers.cached(base)  # + the cache's reference to a block
 
 
 def add_into(old: Any, ct: Any) -> Any:
@@ -222,6 +224,27 @@ def add_into(old: Any, ct: Any) -> Any:
     return old + ct
 
 
+def _calibrate_ours() -> None:
+    """Find the count of a base held by its view alone through :func:`ours` itself: a base
+    something else holds must never qualify. Where no count tells them apart, none does."""
+    global _SOLE_BASE, IN_PLACE_SIZE
+    saved = IN_PLACE_SIZE
+    IN_PLACE_SIZE = 1
+    try:
+        for k in (3, 2, 4, 5):
+            _SOLE_BASE = k
+            base = np.empty(8)
+            shared = base[1:]
+            held = not ours(shared)
+            del base
+            if held and ours(shared):
+                return
+        _SOLE_BASE = -1
+    finally:
+        IN_PLACE_SIZE = saved
+
+
+_calibrate_ours()
 set_ownable(np.ndarray, add_into)
 
 
