@@ -143,7 +143,7 @@ def _calibrate() -> None:
     size = -1  # a key no real block has
     _blocks[size] = [np.empty(8, np.uint8)]
     try:
-        for k in (3, 2, 4, 5):
+        for k in range(1, 9):  # the first that tells the cases apart is the only one
             _FREE = k
             view = _blocks[size][0][1:]  # holds the block
             in_use = _reuse(size) is not None
