@@ -186,7 +186,7 @@ def test_calibration_follows_the_interpreters_counts(monkeypatch, shift):
     registry._calibrate_ours()
     found = (trace._SOLE, trace._SOLE_SUM, buffers._FREE, registry._SOLE_BASE)
     assert extra - shift >= 0 and found == tuple(v + extra for v in native)
-    monkeypatch.setattr(registry, "IN_PLACE_SIZE", 1)
+    monkeypatch.setattr(trace, "_OWN_MIN", 1)
     x = np.random.default_rng(0).standard_normal(64) + 1j
     y, back = pb.pullback(lambda x: np.exp(np.fft.fft(x * 2.0) * 3.0), x)
     ct = np.ones(64, complex)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import pullback as pb
+from pullback.core import trace
 from pullback.rules import buffers, registry
 
 from .cases import rand
@@ -60,7 +61,7 @@ def test_non_numpy_operands_are_left_to_numpy(small_threshold):
 
 
 def test_gradients_unchanged_and_aligned_cotangents_are_consumed(small_threshold, monkeypatch):
-    monkeypatch.setattr(registry, "IN_PLACE_SIZE", 1)
+    monkeypatch.setattr(trace, "_OWN_MIN", 1)
     x = rand(32, dtype=complex)
     k = rand(32, dtype=float)
 
@@ -143,7 +144,7 @@ def test_threads_get_distinct_blocks(cache):
 
 
 def test_returned_gradients_survive_later_gradients(cache, monkeypatch):
-    monkeypatch.setattr(registry, "IN_PLACE_SIZE", 1)
+    monkeypatch.setattr(trace, "_OWN_MIN", 1)
     k = rand(32, dtype=float)
 
     def f(x):

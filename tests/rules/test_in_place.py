@@ -1,7 +1,7 @@
 """Cotangents the tape owns: pullbacks may work in them, and nothing observable changes.
 
 The sweep hands a pullback its cotangent to overwrite only when it holds the only
-reference (``core.trace.set_ownable``); ``registry.IN_PLACE_SIZE`` is lowered here so
+reference (``core.trace.set_ownable``); ``core.trace._OWN_MIN`` is lowered here so
 that the small arrays of these tests qualify.
 """
 
@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pullback as pb
+from pullback.core import trace
 from pullback.rules import fft_engine, registry
 
 from .cases import rand
@@ -20,19 +21,19 @@ BIG = 1 << 62
 
 @pytest.fixture
 def in_place(monkeypatch):
-    monkeypatch.setattr(registry, "IN_PLACE_SIZE", 1)
+    monkeypatch.setattr(trace, "_OWN_MIN", 1)
 
 
 def _both(f, *args):
     """The gradient with and without in-place pullbacks."""
-    saved = registry.IN_PLACE_SIZE
+    saved = trace._OWN_MIN
     try:
-        registry.IN_PLACE_SIZE = 1
+        trace._OWN_MIN = 1
         on = pb.gradient(f, *args)
-        registry.IN_PLACE_SIZE = BIG
+        trace._OWN_MIN = BIG
         off = pb.gradient(f, *args)
     finally:
-        registry.IN_PLACE_SIZE = saved
+        trace._OWN_MIN = saved
     return on, off
 
 
@@ -130,14 +131,14 @@ def test_second_order_is_unaffected():
 
     x = rand(20, dtype=float)
     v = rand(20, dtype=float)
-    saved = registry.IN_PLACE_SIZE
+    saved = trace._OWN_MIN
     try:
-        registry.IN_PLACE_SIZE = 1
+        trace._OWN_MIN = 1
         on = pb.hvp(f, (x,), (v,))
-        registry.IN_PLACE_SIZE = BIG
+        trace._OWN_MIN = BIG
         off = pb.hvp(f, (x,), (v,))
     finally:
-        registry.IN_PLACE_SIZE = saved
+        trace._OWN_MIN = saved
     np.testing.assert_allclose(on, off, rtol=1e-12, atol=1e-12)
 
 
@@ -189,7 +190,6 @@ def test_scratch_c2c_equals_the_plain_transform(engine, shape, norm, forward, si
 
 
 def test_a_running_sum_of_cotangents_is_added_into_only_when_the_sweep_alone_holds_it(in_place, monkeypatch):
-    from pullback.core import trace
 
     sums = []
     monkeypatch.setattr(trace, "_add_into", lambda old, ct: sums.append(registry.ours(old)) or

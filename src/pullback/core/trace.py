@@ -238,6 +238,8 @@ _refcount = sys.getrefcount
 #: :func:`_calibrate` (-1: never, where no value tells the cases apart).
 _SOLE = 2
 _SOLE_SUM = 3
+#: Cotangents smaller than this are never handed over (allocating small arrays is cheap).
+_OWN_MIN = 1
 
 
 def _add(old, ct):
@@ -247,7 +249,7 @@ def _add(old, ct):
 _add_into: Callable = _add
 
 
-def set_ownable(array_type: type | None, add_into: Callable | None = None) -> None:
+def set_ownable(array_type: type | None, add_into: Callable | None = None, min_size: int = 1) -> None:
     """Let pullbacks take over cotangents of ``array_type`` that nothing else references.
 
     When the sweep holds the only reference to a node's cotangent (CPython's
@@ -257,11 +259,13 @@ def set_ownable(array_type: type | None, add_into: Callable | None = None) -> No
     ``consume``, which arrays qualify (an array that owns its memory, large
     enough to be worth it). Likewise a partial sum of cotangents (a value used
     twice) that only the sweep holds is passed to ``add_into(old, ct)``, which
-    may add ``ct`` into it.
+    may add ``ct`` into it. Arrays of fewer than ``min_size`` elements are left
+    alone (checked first, so small arrays cost one comparison).
     """
-    global _OWNABLE, _add_into
+    global _OWNABLE, _add_into, _OWN_MIN
     _OWNABLE = array_type
     _add_into = add_into or _add
+    _OWN_MIN = min_size
 
 
 #: Context managers (factories) every backward sweep runs inside: the rule layer's
@@ -320,7 +324,8 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
         if len(parents) == 1:  # a chain link: one parent, one cotangent, no loops
             p = parents[0]
             if g is not None:
-                if type(g) is _OWNABLE and _refcount(g) == _SOLE and hasattr(back, "consume"):
+                if (type(g) is _OWNABLE and g.size >= _OWN_MIN and _refcount(g) == _SOLE
+                        and hasattr(back, "consume")):
                     ct = back.consume(g)[0]
                 else:
                     ct = back(g)[0]
@@ -329,7 +334,7 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                     old = grads.get(p)
                     if old is None:
                         grads[p] = ct
-                    elif type(old) is _OWNABLE and _refcount(old) == _SOLE_SUM:
+                    elif type(old) is _OWNABLE and old.size >= _OWN_MIN and _refcount(old) == _SOLE_SUM:
                         grads[p] = _add_into(old, ct)
                     else:
                         grads[p] = old + ct
@@ -341,7 +346,8 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                 ready.append(p)
             continue
         if g is not None:
-            if type(g) is _OWNABLE and _refcount(g) == _SOLE and hasattr(back, "consume"):
+            if (type(g) is _OWNABLE and g.size >= _OWN_MIN and _refcount(g) == _SOLE
+                    and hasattr(back, "consume")):
                 cts = back.consume(g)
             else:
                 cts = back(g)
@@ -350,7 +356,7 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                     old = grads.get(p)
                     if old is None:
                         grads[p] = ct
-                    elif type(old) is _OWNABLE and _refcount(old) == _SOLE_SUM:
+                    elif type(old) is _OWNABLE and old.size >= _OWN_MIN and _refcount(old) == _SOLE_SUM:
                         grads[p] = _add_into(old, ct)
                     else:
                         grads[p] = old + ct
@@ -374,6 +380,8 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
 
 class _Probe:
     """A stand-in cotangent type for the calibration sweeps."""
+
+    size = 1 << 62
 
     def __add__(self, other):
         return _Probe()

@@ -176,26 +176,32 @@ def _c2c_out(x, fitted, scratch):
     else an aligned one when it is large (see buffers), else None (the kernel allocates)."""
     if scratch and fitted is x and x.dtype.kind == "c" and x.flags.writeable:
         return fitted
-    return _out(fitted, fitted.shape, fitted.dtype) if fitted.dtype.kind == "c" else None
-
-
-def _out(x, shape, dtype):
-    """An aligned output of ``shape`` and ``dtype`` for a large transform of ``x``, else None."""
-    if x.nbytes < buffers.ALIGNED_SIZE // 2:  # real input, complex output: up to twice its bytes
+    if fitted.nbytes < _OUT_MIN or fitted.dtype.kind != "c":
         return None
-    return buffers.empty(shape, dtype)
+    return buffers.empty(fitted.shape, fitted.dtype)
+
+
+#: Inputs from this many bytes may give outputs that buffers aligns (a real input's complex
+#: half spectrum has about as many bytes; a c2r's real output about as many as its input).
+_OUT_MIN = buffers.ALIGNED_SIZE // 2
 
 
 def _r2c_out(x, axes):
+    """An aligned output for a large r2c of ``x``, else None."""
+    if x.nbytes < _OUT_MIN:
+        return None
     shape = list(x.shape)
     shape[axes[-1]] = shape[axes[-1]] // 2 + 1
-    return _out(x, shape, np.result_type(x.dtype, np.complex64))
+    return buffers.empty(shape, np.result_type(x.dtype, np.complex64))
 
 
 def _c2r_out(x, axes, n):
+    """An aligned output for a large c2r of ``x`` to length ``n``, else None."""
+    if x.nbytes < _OUT_MIN:
+        return None
     shape = list(x.shape)
     shape[axes[-1]] = n
-    return _out(x, shape, x.real.dtype)
+    return buffers.empty(shape, x.real.dtype)
 
 
 def _pocket_c2c(x, s, axes, forward, inorm, threads, scratch=False):

@@ -205,7 +205,7 @@ _SOLE_BASE = 3
 def ours(g: Any) -> bool:
     """Whether ``g`` (held by the sweep alone) is an array a pullback may write into: it owns its
     memory, or its memory's owner is referenced by ``g`` alone (an aligned array's block)."""
-    if type(g) is not np.ndarray or g.size < IN_PLACE_SIZE or not g.flags.writeable:
+    if type(g) is not np.ndarray or not g.flags.writeable:  # (the sweep checked its size)
         return False
     if g.flags.owndata:
         return True
@@ -227,25 +227,20 @@ def add_into(old: Any, ct: Any) -> Any:
 def _calibrate_ours() -> None:
     """Find the count of a base held by its view alone through :func:`ours` itself: a base
     something else holds must never qualify. Where no count tells them apart, none does."""
-    global _SOLE_BASE, IN_PLACE_SIZE
-    saved = IN_PLACE_SIZE
-    IN_PLACE_SIZE = 1
-    try:
-        for k in range(1, 9):  # the first that tells the cases apart is the only one
-            _SOLE_BASE = k
-            base = np.empty(8)
-            shared = base[1:]
-            held = not ours(shared)
-            del base
-            if held and ours(shared):
-                return
-        _SOLE_BASE = -1
-    finally:
-        IN_PLACE_SIZE = saved
+    global _SOLE_BASE
+    for k in range(1, 9):  # the first that tells the cases apart is the only one
+        _SOLE_BASE = k
+        base = np.empty(8)
+        shared = base[1:]
+        held = not ours(shared)
+        del base
+        if held and ours(shared):
+            return
+    _SOLE_BASE = -1
 
 
 _calibrate_ours()
-set_ownable(np.ndarray, add_into)
+set_ownable(np.ndarray, add_into, IN_PLACE_SIZE)
 
 
 def _plain(v: Any) -> bool:
