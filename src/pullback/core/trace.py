@@ -289,6 +289,15 @@ def backward(roots: list, seeds: list, leaves: list) -> list:
     return _sweep(roots, seeds, leaves)
 
 
+def _accumulate(grads: dict, p: Node, ct: Any) -> None:
+    """Add ``ct`` to node ``p``'s running sum of cotangents, into it when only the sweep holds it."""
+    old = grads[p]
+    if type(old) is _OWNABLE and old.size >= _OWN_MIN and _refcount(old) == _SOLE_SUM:
+        grads[p] = _add_into(old, ct)
+    else:
+        grads[p] = old + ct
+
+
 def _sweep(roots: list, seeds: list, leaves: list) -> list:
     counts: dict = {}
     stack = []
@@ -331,14 +340,10 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                     ct = back(g)[0]
                 del g
                 if ct is not None:
-                    old = grads.get(p)
-                    if old is None:
-                        grads[p] = ct
-                    elif type(old) is _OWNABLE and old.size >= _OWN_MIN and _refcount(old) == _SOLE_SUM:
-                        grads[p] = _add_into(old, ct)
+                    if p in grads:
+                        _accumulate(grads, p, ct)
                     else:
-                        grads[p] = old + ct
-                    del old
+                        grads[p] = ct
                 del ct
             c = counts[p] - 1
             counts[p] = c
@@ -353,14 +358,10 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
                 cts = back(g)
             for p, ct in zip(parents, cts):
                 if ct is not None:
-                    old = grads.get(p)
-                    if old is None:
-                        grads[p] = ct
-                    elif type(old) is _OWNABLE and old.size >= _OWN_MIN and _refcount(old) == _SOLE_SUM:
-                        grads[p] = _add_into(old, ct)
+                    if p in grads:
+                        _accumulate(grads, p, ct)
                     else:
-                        grads[p] = old + ct
-                    del old
+                        grads[p] = ct
             del cts, g
         for p in parents:
             c = counts[p] - 1
