@@ -1,5 +1,8 @@
 """The MKL (DFTI) engine: every layout it accepts gives NumPy's values; the rest fall back."""
 
+import multiprocessing
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -81,21 +84,65 @@ def test_c2r_of_a_spectrum_that_is_not_conjugate_even():
     [
         ((6, 5), (0, 1), lambda z: z),  # one c2c over the leading axis, then the c2r
         ((3, 8, 5), (1, 2), lambda z: z),  # the c2c's batch axes (0, 2) do not collapse: per index
+        ((7, 8, 5), (1, 2), lambda z: z),  # per index, shared out unevenly among threads
         ((4, 6, 5), (0, 1, 2), lambda z: z),
         ((3, 8, 5), (1, 2), lambda z: z[:, ::-1]),  # DFTI cannot take it: the conjugate-even copy
         ((8, 3, 5), (0, 2), lambda z: z[::-1]),
     ],
 )
 @pytest.mark.parametrize("scratch", [False, True])
-def test_nd_c2r_of_any_spectrum_is_numpys(shape, axes, view, scratch):
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("way", ["timed", "_c2r_columns", "_c2r_projected"])
+def test_nd_c2r_of_any_spectrum_is_numpys(shape, axes, view, scratch, threads, way, monkeypatch):
     rng = np.random.default_rng(4)
     z = view(rng.standard_normal(shape) + 1j * rng.standard_normal(shape))  # not conjugate-even
     s = tuple(z.shape[a] for a in axes[:-1]) + (2 * (z.shape[axes[-1]] - 1),)
     want = np.fft.irfftn(z, s=s, axes=axes)
     keep = z.copy()
-    got = fft_mkl.transform("c2r", z.copy() if scratch else z, s, axes, False, 2, 2, scratch=scratch)
+    monkeypatch.setattr(fft_mkl, "_C2R_WAYS", {})
+    if way != "timed":  # every key takes this way
+        monkeypatch.setattr(fft_mkl, "_faster_c2r", lambda *args: getattr(fft_mkl, way))
+    arg = z.copy() if scratch else z
+    got = fft_mkl.transform("c2r", arg, s, axes, False, 2, threads, scratch=scratch)
     np.testing.assert_allclose(got, want, atol=1e-13)
     np.testing.assert_array_equal(z, keep)
+    assert len(fft_mkl._C2R_WAYS) == 1  # the way is chosen once per key
+    got = fft_mkl.transform("c2r", z.copy() if scratch else z, s, axes, False, 2, threads, scratch=scratch)
+    np.testing.assert_allclose(got, want, atol=1e-13)
+    np.testing.assert_array_equal(z, keep)
+    assert len(fft_mkl._C2R_WAYS) == 1
+
+
+def test_column_transforms_shared_among_threads_match_one_thread():
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((9, 16, 7)) + 1j * rng.standard_normal((9, 16, 7))
+    want = np.fft.ifft(z, axis=1) * 16
+    for threads in (1, 2, 4):
+        np.testing.assert_allclose(fft_mkl._c2c_leading(z, (16,), (1,), threads, False), want, atol=1e-12)
+        mine = z.copy()
+        assert fft_mkl._c2c_leading(mine, (16,), (1,), threads, True) is mine
+        np.testing.assert_allclose(mine, want, atol=1e-12)
+
+
+def _columns_in_child():
+    z = np.ones((4, 8, 3), complex)
+    got = fft_mkl._c2c_leading(z, (8,), (1,), 2, False)
+    os._exit(0 if np.allclose(got, np.fft.ifft(z, axis=1) * 8) else 1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_shares_out_column_transforms():
+    # a child inherits the pool object but not its threads: submitting to it would wait forever
+    z = np.ones((4, 8, 3), complex)
+    fft_mkl._c2c_leading(z, (8,), (1,), 2, False)  # the parent's pool exists
+    assert fft_mkl._POOL is not None
+    child = multiprocessing.get_context("fork").Process(target=_columns_in_child)
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and child.exitcode == 0
 
 
 def test_input_is_left_alone():
