@@ -7,7 +7,9 @@ PyTorch's CPU FFT uses): W2's 16x256x256 float32 ``rfft2`` 1.5 ms with two threa
 against 2.4-4 ms for ducc0 and 3.4-7 ms for pocketfft.
 
 One committed descriptor per transform key (kind, precision, lengths, strides,
-batch, normalisation, threads) is cached. A layout DFTI cannot describe (repeated
+batch, normalisation, threads; and the worker, for slices shared among threads)
+is cached. An n-d c2r runs whichever of two exact ways was faster when its key
+was first met (see :func:`_c2r_nd`). A layout DFTI cannot describe (repeated
 axes, negative or unaligned strides, batch axes that do not collapse into one)
 makes :func:`transform` return ``None``, and the caller uses another engine.
 """
