@@ -293,6 +293,8 @@ def _pool(size):
     global _POOL, _POOL_SIZE
     with _lock:
         if _POOL_SIZE < size:
+            if _POOL is not None:  # its idle threads end once it is replaced
+                _POOL.shutdown(wait=False)
             _POOL = concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix="pullback-mkl")
             _POOL_SIZE = size
         return _POOL
