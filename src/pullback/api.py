@@ -10,6 +10,7 @@ import numpy as np
 
 from .core import ForwardTrace, ReverseTrace, Tracer, backward, strip
 from .rules import registry as R
+from .rules.views import mark_read_only
 from .tree import flatten
 
 __all__ = [
@@ -81,6 +82,8 @@ class _Inputs:
                         b = trace.new(_as_value(x))
                     else:
                         b = trace.new(_as_value(x), _tangent_value(tleaves[j], x))
+                    if isinstance(x, np.ndarray) and not x.flags.writeable:
+                        mark_read_only(b)  # NumPy refuses writes into it; so do we
                     boxed.append(b)
                     keys.append(b._aux)
                 else:

@@ -74,12 +74,29 @@ def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
 
 
 def _inplace(u: np.ufunc, rule=_ufunc):
+    # NumPy's ``**=`` squares or takes square roots for some exponents (as ``**`` does), so it is
+    # not ``np.power(a, b, out=a)``: its result is the operator rule's, not a replay of the ufunc
+    func = None if rule is _operator else u
+
     def op(self, other):
-        self._become(rule(u)(self, other))
+        if not _fast(other):
+            return NotImplemented
+        self._assign(rule(u)(self, other), func, (self, other))
         return self
 
     op.__name__ = f"__i{u.__name__}__"
     return op
+
+
+def _hooked(name: str):
+    """A method answered by the rule table under its own key (the rule layer fills it: views and
+    in-place writes live in :mod:`pullback.rules.views`)."""
+
+    def method(self, *args, **kwargs):
+        return R.FUNCTIONS[method](self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    return method
 
 
 def _method(func, name: str):
@@ -99,13 +116,16 @@ class TracedArray(Tracer):
     :class:`~pullback.errors.TracedConversionError` instead of losing the gradient.
     """
 
-    __slots__ = ()
+    # ``_view``: set only on arrays that alias others (see rules/views.py): a view's record of
+    # its base and view operations, or the shared state of a base that has views.
+    __slots__ = ("_view",)
     __array_priority__ = 1000.0
 
     # ---- what it is
-    @property
-    def shape(self) -> tuple:
+    def _get_shape(self) -> tuple:
         return self._value.shape
+
+    shape = property(_get_shape, _hooked("_set_shape"))
 
     @property
     def dtype(self) -> np.dtype:
@@ -145,12 +165,9 @@ class TracedArray(Tracer):
     def __bool__(self) -> bool:
         return bool(strip(self))
 
-    def _become(self, other: Any) -> None:
-        """Take over another traced value's identity (in-place updates are functional)."""
-        if not isinstance(other, Tracer):
-            raise TracedConversionError("an in-place update with an untraced result")
-        self._value, self._trace, self._aux = other._value, other._trace, other._aux
-        self.__class__ = type(other)
+    #: ``self._assign(result, ufunc, inputs)``: write an in-place operation's (or ``out=``'s)
+    #: result into this array, as NumPy would (its shape and dtype kept, views updated).
+    _assign = _hooked("_assign")
 
     # ---- protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -167,9 +184,10 @@ class TracedArray(Tracer):
             handler = R.UFUNC_METHODS.get((ufunc, method))
         if handler is None:
             raise NoRuleError(f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"))
+        where = kwargs.pop("where", True) if out is not None and method == "__call__" else True
         result = handler(*inputs, **kwargs)
         if out is not None:
-            return _write_out(out, result)
+            return _write_out(out, result, ufunc, inputs, where)
         return result
 
     def __array_function__(self, func, types, args, kwargs):
@@ -186,7 +204,7 @@ class TracedArray(Tracer):
                     args, kwargs = R.move_traced_kwargs(func, args, kwargs)
                     break
             if out is not None:
-                return _write_out(out, handler(*args, **kwargs))
+                return _write_out(out, handler(*args, **kwargs), func, args)
         return handler(*args, **kwargs)
 
     # ---- operators (the lean path: straight to the ufunc rule)
@@ -220,6 +238,8 @@ class TracedArray(Tracer):
     __itruediv__ = _inplace(np.true_divide)
     __ipow__ = _inplace(np.power, rule=_operator)
     __imatmul__ = _inplace(np.matmul)
+    __ifloordiv__ = _inplace(np.floor_divide)
+    __imod__ = _inplace(np.remainder)
     __hash__ = None  # like ndarray
 
     def __neg__(self):
@@ -232,13 +252,15 @@ class TracedArray(Tracer):
         return _ufunc(np.absolute)(self)
 
     # ---- attributes and methods
-    @property
-    def real(self):
+    def _get_real(self):
         return np.real(self)
 
-    @property
-    def imag(self):
+    def _get_imag(self):
         return np.imag(self)
+
+    real = property(_get_real, _hooked("_set_real"))
+    imag = property(_get_imag, _hooked("_set_imag"))
+    flat = property(_hooked("_get_flat"), _hooked("_set_flat"))
 
     @property
     def T(self):
@@ -270,14 +292,15 @@ class TracedArray(Tracer):
         return np.transpose(self, axes or None)
 
     def flatten(self, order="C"):
-        return np.ravel(self, order=order)
+        return np.ravel(self, order=order).copy()  # a copy, never a view
 
     def dot(self, other):
         return np.dot(self, other)
 
-    def sort(self, axis=-1, kind=None, order=None, **kwargs):
-        """In place, like ``ndarray.sort``: the traced value becomes its sorted self."""
-        self._become(np.sort(self, axis=axis, kind=kind, order=order, **kwargs))
+    #: In place, like ``ndarray.sort``: the array (and its views) become its sorted self.
+    sort = _hooked("sort")
+    fill = _hooked("fill")
+    view = _hooked("view")
 
     def __round__(self, ndigits=0):
         return np.round(self, ndigits)
@@ -314,8 +337,7 @@ class TracedNDArray(TracedArray):
     def __getitem__(self, index):
         return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
 
-    def __setitem__(self, index, value):
-        self._become(R.FUNCTIONS[TracedNDArray.__setitem__](self, value, index))
+    __setitem__ = _hooked("__setitem__")
 
 
 def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
@@ -338,17 +360,24 @@ def _loop_options(inputs: tuple, kwargs: dict) -> tuple:
     return tuple(x.astype(dtype) if isinstance(x, (Tracer, np.ndarray)) else x for x in inputs)
 
 
-def _write_out(out, result):
-    target = out[0] if isinstance(out, tuple) else out
-    if isinstance(target, TracedArray):
-        if not isinstance(result, Tracer):
-            result = target._trace.constant(result)
-        target._become(result)
-        return target
-    if isinstance(result, Tracer):
-        raise TracedConversionError("writing the result into a plain `out=` array")
-    np.copyto(target, result)
-    return target
+def _write_out(out, result, func, inputs, where=True):
+    """Write a call's ``result`` into its ``out=`` array(s), as NumPy does, and return them."""
+    if isinstance(out, tuple):
+        if len(out) == 1:
+            out = out[0]
+        else:  # a ufunc with several outputs: one result each
+            return tuple(_write_out(o, r, func, inputs, where) for o, r in zip(out, result))
+    if out is None:
+        return result
+    if isinstance(out, TracedArray):
+        if where is not True:
+            result = np.where(where, result, out)
+        out._assign(result, func, inputs)
+        return out
+    if isinstance(result, Tracer) or isinstance(where, Tracer):
+        raise TracedConversionError(f"writing the result of {R._qualname(func)} into a plain `out=` array")
+    np.copyto(out, result, where=where)
+    return out
 
 
 _COMMON.update((TracedArray, TracedNDArray))

@@ -7,7 +7,7 @@ import importlib
 
 FAMILIES = (
     "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "special",
-    "fft", "scipy_fft",
+    "fft", "scipy_fft", "views",
 )
 
 

@@ -43,7 +43,7 @@ scatter = deflinear(scatter_raw, scatter_adjoint, name="scatter_add", key=False)
 
 
 def setitem_raw(x, value, index):
-    out = x.copy()
+    out = x.copy(order="K")  # NumPy's writes keep the array's layout, and so must its new value
     out[index] = value
     return out
 
@@ -95,10 +95,12 @@ def setitem_jvp_value(t, ans, x, value, index):
     return setitem(np.zeros_like(t, shape=ans.shape, dtype=ans.dtype), t, index)
 
 
+#: ``setitem(x, value, index)``: ``x`` with ``x[index] = value`` done (the write itself, with views,
+#: is in :mod:`.views`).
 setitem = defvjp(
-    TracedNDArray.__setitem__,
+    setitem_raw,
     [setitem_vjp_x, setitem_vjp_value, None],
     [setitem_jvp_x, setitem_jvp_value, None],
-    raw=setitem_raw,
     name="setitem",
+    key=False,
 )

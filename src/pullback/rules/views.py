@@ -1,0 +1,809 @@
+"""Rules: NumPy's views and in-place writes, made functional.
+
+In NumPy a view shares memory with its base: after ``v = y[:3]; v[:] = 1`` both
+``v`` and ``y`` have changed, and so has every other view of ``y``. A traced
+program must compute exactly that, while its record stays functional (every
+traced value is immutable, so every pullback sees the values it was built with).
+The scheme is PyTorch's functionalization, written for NumPy's views:
+
+- A traced array that has views gets a :class:`Base`: the current value of the
+  memory they all share (a traced value of the base's shape), and a version.
+- A view (basic indexing, ``reshape``/``ravel`` where NumPy returns a view,
+  ``transpose``/``.T``/``swapaxes``/``moveaxis``, ``squeeze``/``expand_dims``,
+  the flips, ``.real``/``.imag``, ``.view()``, the pieces of ``split``, rows
+  met by iteration; read-only: ``diagonal``, ``broadcast_to``) is a
+  :class:`TracedView`: it records its base and the view operations that make it
+  from the base's value (:class:`ViewInfo`).
+- A write through any array of the family is a functional update: the written
+  array's new value is computed (``setitem``), then scattered into the base's
+  value at the positions the view covers (an index map: the view operations
+  applied to ``arange(base.size)``), and the base's version goes up. The array
+  that owns the base is updated at once; a view whose base has a newer version
+  regenerates its value, by replaying its view operations on the base's value,
+  the next time anything reads it.
+
+Gradients follow from the functional form: the overwritten elements' cotangent
+is cut and the written value receives the cotangent of exactly the positions it
+was written to. Code that never writes pays only for creating its views (one
+small record each). Everything that writes lives here: ``__setitem__``,
+augmented assignment and ``out=`` (:func:`assign`, with NumPy's casting and
+shape rules), ``fill``, ``flat``, in-place ``sort``, ``.shape =``, ``.real =``,
+``.imag =``, ``np.copyto``, ``np.put``, ``np.putmask``, ``np.place`` and
+``ufunc.at``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..core import Tracer, strip
+from ..core.trace import Tracer as _Slots
+from ..dispatch import TracedArray, TracedNDArray, traced
+from ..errors import NoRuleError, TracedConversionError
+from . import registry as R
+from .elementwise import imag as _imag_rule
+from .elementwise import real as _real_rule
+from .indexing import getitem, setitem
+from .registry import defvjp, register
+from .shape import _reshape
+
+_get_value, _set_value = _Slots._value.__get__, _Slots._value.__set__
+_get_trace, _set_trace = _Slots._trace.__get__, _Slots._trace.__set__
+_get_aux, _set_aux = _Slots._aux.__get__, _Slots._aux.__set__
+
+
+class Base:
+    """The shared memory of an array and its views: its current traced value and a version.
+
+    ``owner`` is the traced array that NumPy would call the base (None once it
+    has itself become a view of this memory, by ``.shape =``); it is kept
+    current eagerly, its views lazily.
+    """
+
+    __slots__ = ("value", "owner", "version", "writable")
+
+    def __init__(self, value, owner, writable=True):
+        self.value = value
+        self.owner = owner
+        self.version = 0
+        self.writable = writable
+
+
+class ViewInfo:
+    """What a view is: its base, the view operations from the base's value, and a component.
+
+    ``ops`` is a tuple of ``(primitive, args, kwargs)``, each applied as
+    ``primitive(x, *args, **kwargs)`` (to traced values when replaying, to an
+    index array when mapping positions). ``component`` is None, ``"real"`` or
+    ``"imag"`` (it commutes with every view operation, so it is applied last).
+    ``seen`` is the base's version the view's value was computed at.
+    """
+
+    __slots__ = ("base", "ops", "component", "writable", "seen", "_positions")
+
+    def __init__(self, base, ops, component, writable):
+        self.base = base
+        self.ops = ops
+        self.component = component
+        self.writable = writable
+        self.seen = base.version
+        self._positions = None
+
+    def positions(self):
+        """The flat positions in the base of the view's entries (an integer array of its shape)."""
+        if self._positions is None:
+            shape = self.base.value.shape
+            idx = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
+            for prim, args, kwargs in self.ops:
+                idx = prim(idx, *args, **kwargs)
+            self._positions = idx
+        return self._positions
+
+
+def _replay(value, ops, component):
+    for prim, args, kwargs in ops:
+        value = prim(value, *args, **kwargs)
+    if component == "real":
+        value = _real_rule(value)
+    elif component == "imag":
+        value = _imag_rule(value)
+    return value
+
+
+def _take_over(x, new) -> None:
+    """Give the traced array ``x`` the value and record of the traced value ``new``."""
+    if not isinstance(new, Tracer):
+        raise TracedConversionError("an in-place update that leaves the trace")  # pragma: no cover
+    _set_value(x, _get_value(new))
+    _set_trace(x, _get_trace(new))
+    _set_aux(x, _get_aux(new))
+
+
+def _refresh(view) -> None:
+    info = view._view
+    _take_over(view, _replay(info.base.value, info.ops, info.component))
+    info.seen = info.base.version
+
+
+class TracedView(TracedNDArray):
+    """A traced array that is a view of another: it regenerates its value when its base changed."""
+
+    __slots__ = ()
+
+    def _value_of(self):
+        if self._view.seen != self._view.base.version:
+            _refresh(self)
+        return _get_value(self)
+
+    def _aux_of(self):
+        if self._view.seen != self._view.base.version:
+            _refresh(self)
+        return _get_aux(self)
+
+    _value = property(_value_of, _set_value)
+    _aux = property(_aux_of, _set_aux)
+
+
+# ---------------------------------------------------------------- making views
+
+
+def _info(x):
+    """``x``'s :class:`ViewInfo` (a view), its :class:`Base` (an array with views), or None."""
+    try:
+        return x._view
+    except AttributeError:
+        return None
+
+
+def _base(x) -> Base:
+    """The :class:`Base` of a traced array that is not a view, made on first use."""
+    b = _info(x)
+    if b is None:
+        b = Base(traced(_get_value(x), _get_trace(x), _get_aux(x)), x)
+        x._view = b
+    return b
+
+
+def as_view(out, parent, op, writable=True, component=None):
+    """Make ``out`` (just computed from ``parent`` by ``op``) a view of ``parent``'s memory."""
+    if not isinstance(out, TracedNDArray) or not isinstance(parent, TracedArray) or out is parent:
+        return out
+    info = _info(parent)
+    if type(info) is ViewInfo:
+        ops = info.ops if op is None else info.ops + (op,)
+        new = ViewInfo(info.base, ops, info.component or component, writable and info.writable)
+    else:
+        base = _base(parent)
+        new = ViewInfo(base, () if op is None else (op,), component, writable and base.writable)
+    out.__class__ = TracedView
+    out._view = new
+    return out
+
+
+def mark_read_only(x) -> None:
+    """Make writes into the traced array ``x`` (an input that NumPy marks read-only) raise as NumPy's do."""
+    if isinstance(x, TracedArray):
+        x._view = Base(traced(_get_value(x), _get_trace(x), _get_aux(x)), x, writable=False)
+
+
+def _scalar_index(index, ndim) -> bool:
+    """Whether basic indexing with ``index`` picks one element (NumPy returns a scalar, not a view)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return len(parts) == ndim and all(isinstance(p, (int, np.integer)) and not isinstance(p, bool)
+                                      for p in parts)
+
+
+def _basic(index) -> bool:
+    """NumPy's basic indexing (ints, slices, Ellipsis, None): the result is a view."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if isinstance(p, (bool, np.bool_)):
+            return False
+        if isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis:
+            continue
+        if isinstance(p, np.ndarray) and p.ndim == 0 and p.dtype.kind in "iu":
+            continue
+        return False
+    return True
+
+
+def getitem_view(x, index):
+    """``x[index]``: a view for basic indexing, as in NumPy; a copy for advanced indexing."""
+    out = getitem(x, index)
+    if _basic(index) and not _scalar_index(index, x.ndim):
+        return as_view(out, x, (getitem, (index,), {}))
+    return out
+
+
+register(TracedNDArray.__getitem__, getitem_view, "linear")
+
+
+def _viewing(func, writable=True):
+    """Register ``func`` (a view function whose rule is already registered) as making views."""
+    prim = R.FUNCTIONS[func]
+
+    def view_of(a, *args, **kwargs):
+        return as_view(prim(a, *args, **kwargs), a, (prim, args, kwargs), writable)
+
+    view_of.__name__ = f"{getattr(func, '__name__', 'view')}_view"
+    R.FUNCTIONS[func] = view_of
+
+
+for _f in (np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims, np.flip, np.fliplr,
+           np.flipud, np.rot90):
+    _viewing(_f)
+for _f in (np.diagonal, np.broadcast_to):
+    _viewing(_f, writable=False)
+
+_diag = R.FUNCTIONS[np.diag]
+
+
+def diag_view(v, k=0):
+    """``np.diag``: of a matrix, its diagonal (a read-only view, as in NumPy); of a vector, a new matrix."""
+    out = _diag(v, k)
+    if getattr(v, "ndim", 0) == 2:
+        return as_view(out, v, (_diag, (k,), {}), writable=False)
+    return out
+
+
+R.FUNCTIONS[np.diag] = diag_view
+
+
+def _shares(out, a) -> bool:
+    """Whether NumPy's own result would view its input: the plain values tell."""
+    return np.may_share_memory(strip(out), strip(a))
+
+
+_reshape_handler, _ravel_handler = R.FUNCTIONS[np.reshape], R.FUNCTIONS[np.ravel]
+
+
+def _order(a, order) -> str:
+    """NumPy's 'A' and 'K' orders resolved to 'C' or 'F' from the value's layout (as the rule does)."""
+    order = (order or "C").upper()
+    if order in ("A", "K"):
+        flags = strip(a).flags
+        return "F" if flags.f_contiguous and not flags.c_contiguous else "C"
+    return order
+
+
+def reshape_view(a, /, *args, **kwargs):
+    """``np.reshape``: a view where NumPy returns one (the layout allows it), else a copy."""
+    out = _reshape_handler(a, *args, **kwargs)
+    if isinstance(a, TracedArray) and _shares(out, a):
+        order = args[1] if len(args) > 1 else kwargs.get("order", "C")
+        return as_view(out, a, (_reshape, (out.shape, _order(a, order)), {}))
+    return out
+
+
+def ravel_view(a, order="C"):
+    """``np.ravel``: a view where NumPy returns one, else a copy."""
+    out = _ravel_handler(a, order)
+    if isinstance(a, TracedArray) and _shares(out, a):
+        return as_view(out, a, (_reshape, (out.shape, _order(a, order)), {}))
+    return out
+
+
+R.FUNCTIONS[np.reshape] = reshape_view
+R.FUNCTIONS[np.ravel] = ravel_view
+
+
+def real_view(val):
+    """``np.real``: a view of the real part (for a real array, a view of the array itself)."""
+    out = _real_rule(val)
+    return as_view(out, val, None, component="real") if isinstance(val, TracedNDArray) else out
+
+
+def imag_view(val):
+    """``np.imag``: a view of the imaginary part (for a real array, read-only zeros, as in NumPy)."""
+    out = _imag_rule(val)
+    if not isinstance(val, TracedNDArray):
+        return out
+    if val.dtype.kind != "c":  # a new array that NumPy makes read-only
+        mark_read_only(out)
+        return out
+    return as_view(out, val, None, component="imag")
+
+
+R.FUNCTIONS[np.real] = real_view
+R.FUNCTIONS[np.imag] = imag_view
+
+
+def view(x, *args, **kwargs):
+    """``ndarray.view()``: another view of the same memory (a different dtype has no gradient rule)."""
+    dtype = args[0] if args else kwargs.get("dtype")
+    if isinstance(dtype, type) and issubclass(dtype, np.ndarray):
+        dtype = None  # view(ndarray) keeps the data
+    if dtype is not None and np.dtype(dtype) != x.dtype:
+        raise NoRuleError(f"numpy.ndarray.view(dtype={np.dtype(dtype)}) of a {x.dtype} array "
+                          "(a reinterpretation of its bytes)")
+    return as_view(_reshape(x, x.shape, "C"), x, (_reshape, (x.shape, "C"), {}))
+
+
+register(TracedArray.view, view, "composite")
+
+# ---------------------------------------------------------------- writing
+
+
+def _replace_raw(x, positions, values):
+    out = x.copy(order="K")
+    np.put(out, positions, values)
+    return out
+
+
+def replace_vjp_x(g, ans, x, positions, values):
+    return replace(g, positions, np.zeros_like(strip(g), shape=positions.shape))
+
+
+def replace_vjp_values(g, ans, x, positions, values):
+    return np.take(g, positions)
+
+
+def replace_jvp_x(t, ans, x, positions, values):
+    return replace(t, positions, np.zeros_like(strip(t), shape=positions.shape))
+
+
+def replace_jvp_values(t, ans, x, positions, values):
+    return replace(np.zeros_like(strip(t), shape=ans.shape, dtype=ans.dtype), positions, t)
+
+
+#: ``replace(x, positions, values)``: ``x`` with its entries at the flat ``positions`` (each named
+#: once) replaced by ``values`` (of the positions' shape and ``x``'s dtype).
+replace = defvjp(_replace_raw, [replace_vjp_x, None, replace_vjp_values],
+                 [replace_jvp_x, None, replace_jvp_values], name="replace_at", key=False)
+
+
+def _read_only(what="assignment destination"):
+    return ValueError(f"{what} is read-only")
+
+
+def _writable(x, what="assignment destination") -> None:
+    info = _info(x)
+    if info is not None and not info.writable:
+        raise _read_only(what)
+
+
+def _into_base(info, new):
+    """The base's value with the view's entries replaced by ``new`` (the view's whole new value)."""
+    base = info.base
+    if info.component is not None:
+        struct = _replay(base.value, info.ops, None)
+        if struct.dtype.kind == "c":
+            if info.component == "real":
+                new = new + 1j * _imag_rule(struct)
+            else:
+                new = _real_rule(struct) + 1j * new
+            new = _cast(new, struct.dtype)
+    ops = info.ops
+    if not ops:
+        return _cast(new, base.value.dtype)
+    if len(ops) == 1 and ops[0][0] is getitem:
+        return setitem(base.value, new, ops[0][1][0])
+    return replace(base.value, info.positions(), _cast(new, base.value.dtype))
+
+
+def _cast(v, dtype):
+    return v if v.dtype == dtype else v.astype(dtype)
+
+
+def _commit(x, new) -> None:
+    """``x`` (a traced array) now has the value ``new`` (traced, of its shape and dtype)."""
+    if not isinstance(new, Tracer):
+        new = x._trace.constant(new)  # e.g. every entry overwritten by constants
+    info = _info(x)
+    if info is None:
+        _take_over(x, new)
+        if new.ndim != x.ndim:  # pragma: no cover - shapes are kept
+            x.__class__ = type(new)
+        return
+    if type(info) is Base:
+        info.value = new
+        info.version += 1
+        _take_over(x, new)
+        return
+    base = info.base
+    base.value = _into_base(info, new)
+    base.version += 1
+    if base.owner is not None:
+        _take_over(base.owner, base.value)
+    # the view itself regenerates from the base when next read, so that its value stays
+    # a view of the base's value (its layout, and so NumPy's view-or-copy choices, kept)
+
+
+def setitem_handler(x, index, value):
+    """``x[index] = value``."""
+    _writable(x)
+    _commit(x, setitem(x, value, index))
+
+
+register(TracedNDArray.__setitem__, setitem_handler, "composite")
+
+
+def _fits(shape, target) -> bool:
+    """Whether a result of ``shape`` broadcasts to ``target`` (an ``out=`` array's shape)."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _numpy_error(func, inputs, x) -> None:
+    """Raise NumPy's own error for writing ``func(*inputs)`` into ``x`` (a shape or casting mismatch),
+    by making the same call on placeholder arrays of the same shapes and dtypes."""
+    if isinstance(func, np.ufunc):
+        dummies = [np.broadcast_to(np.zeros((), strip(a).dtype), a.shape) if isinstance(a, Tracer) else a
+                   for a in inputs]
+        with np.errstate(all="ignore"):
+            func(*dummies, out=np.empty(x.shape, x.dtype))
+
+
+def assign(x, result, func=None, inputs=()):
+    """Write ``result`` into all of ``x``, as an in-place operator or ``out=`` does in NumPy:
+    the result broadcast to ``x``'s shape (never the reverse) and cast to its dtype ('same_kind')."""
+    shape = np.shape(result)
+    dtype = np.result_type(strip(result))
+    if shape != x.shape and not _fits(shape, x.shape) or (
+            dtype != x.dtype and not np.can_cast(dtype, x.dtype, "same_kind")):
+        _numpy_error(func, inputs, x)
+        if not _fits(shape, x.shape):
+            raise ValueError(f"non-broadcastable output operand with shape {x.shape} doesn't match "
+                             f"the broadcast shape {shape}")
+        raise TypeError(f"Cannot cast array data from {dtype!r} to {x.dtype!r} according to the rule "
+                        "'same_kind'")
+    _writable(x, "output array")
+    if shape != x.shape:
+        result = np.broadcast_to(result, x.shape)
+    if isinstance(result, Tracer):
+        result = _cast(result, x.dtype)
+        if isinstance(func, np.ufunc) and not _exact_anyway(func, x.dtype, inputs):
+            result = exact_value(result, _numpy_in_place(x, func, inputs))
+        _commit(x, result)
+    else:
+        _commit(x, np.array(strip(result), dtype=x.dtype, copy=True))
+
+
+#: Ufuncs whose every output entry is one correctly rounded operation on real inputs: NumPy's in-place
+#: loop and its out-of-place one give the same bits, so no replay is needed.
+_CORRECTLY_ROUNDED = frozenset((np.add, np.subtract, np.multiply, np.true_divide, np.negative, np.positive,
+                                np.maximum, np.minimum, np.fmax, np.fmin, np.absolute, np.fabs, np.square,
+                                np.sqrt, np.copysign))
+
+
+def _exact_anyway(func, dtype, inputs) -> bool:
+    if func not in _CORRECTLY_ROUNDED or dtype.kind == "c":
+        return False
+    return all(np.result_type(strip(a)).kind != "c" for a in inputs)
+
+
+def _in_storage(a, base, buf):
+    """Where the plain copy ``buf`` of ``base``'s memory holds the array ``a`` (None: elsewhere)."""
+    info = _info(a)
+    if info is base:
+        return buf
+    if type(info) is not ViewInfo or info.base is not base:
+        return None
+    out = buf
+    for prim, args, kwargs in info.ops:
+        out = prim(out, *args, **kwargs)  # plain NumPy views of the copy
+    if info.component == "real":
+        return out.real
+    if info.component == "imag":
+        return out.imag
+    return out
+
+
+def _numpy_in_place(x, func, inputs):
+    """NumPy's own bits for ``func(*inputs, out=x)``: the call replayed on a copy of ``x``'s memory,
+    with every input that lives in that memory (``x`` itself, its base, other views of it) taken from
+    the copy, so that NumPy chooses the same loops and the same overlap handling."""
+    info = _info(x)
+    base = info.base if type(info) is ViewInfo else info
+    if base is None:
+        buf = strip(x).copy(order="K")
+        target = buf
+        mapped = [buf if a is x else strip(a) for a in inputs]
+    else:
+        buf = strip(base.value).copy(order="K")
+        target = _in_storage(x, base, buf)
+        mapped = []
+        for a in inputs:
+            m = _in_storage(a, base, buf) if isinstance(a, TracedArray) else None
+            mapped.append(strip(a) if m is None else m)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        func(*mapped, out=target)
+    return target
+
+
+def _exact_raw(x, exact):
+    return exact
+
+
+def exact_vjp(g, ans, x, exact):
+    return g
+
+
+def exact_jvp(t, ans, x, exact):
+    return t
+
+
+#: ``exact_value(x, exact)``: ``x`` (its record, its derivatives) with the plain value ``exact`` that
+#: NumPy computes for it (the same up to rounding, computed by NumPy's in-place loop).
+exact_value = defvjp(_exact_raw, [exact_vjp, None], [exact_jvp, None], name="numpy_in_place_value", key=False)
+
+
+register(TracedArray._assign, assign, "composite")
+
+
+def fill(x, value):
+    """``ndarray.fill``: every entry set to ``value``."""
+    _writable(x)
+    _commit(x, setitem(x, value, Ellipsis))
+
+
+register(TracedArray.fill, fill, "composite")
+
+
+def sort(x, axis=-1, kind=None, order=None, **kwargs):
+    """``ndarray.sort``, in place: the array and its views become the sorted values."""
+    _writable(x)
+    _commit(x, np.sort(x, axis=axis, kind=kind, order=order, **kwargs))
+
+
+register(TracedArray.sort, sort, "composite")
+
+
+def set_shape(x, shape) -> None:
+    """``x.shape = shape``: a new view of the same memory, where NumPy can make one."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    plain = strip(x)
+    try:
+        reshaped = plain.reshape(shape)
+    except ValueError:
+        raise ValueError(f"cannot reshape array of size {plain.size} into shape {shape}") from None
+    if plain.size and not np.may_share_memory(reshaped, plain):
+        raise AttributeError("Incompatible shape for in-place modification. Use `.reshape()` to make a "
+                             "copy with the desired shape.")
+    op = (_reshape, (reshaped.shape, "C"), {})
+    out = _reshape(x, *op[1])
+    info = _info(x)
+    if info is None:
+        _take_over(x, out)
+        x.__class__ = type(out)
+        return
+    if type(info) is Base:  # the owner of the memory becomes one of its views
+        if info.owner is x:
+            info.owner = None
+        new = ViewInfo(info, (op,), None, info.writable)
+    else:
+        new = ViewInfo(info.base, info.ops + (op,), info.component, info.writable)
+    x.__class__ = TracedView
+    x._view = new
+    _take_over(x, out)
+
+
+register(TracedArray.shape.fset, set_shape, "composite")
+
+
+def _component_setter(which):
+    def set_component(x, value):
+        part = np.real(x) if which == "real" else np.imag(x)
+        if which == "imag" and x.dtype.kind != "c":
+            raise TypeError("array does not have imaginary part to set")
+        setitem_handler(part, Ellipsis, value)
+
+    set_component.__name__ = f"set_{which}"
+    return set_component
+
+
+register(TracedArray.real.fset, _component_setter("real"), "composite")
+register(TracedArray.imag.fset, _component_setter("imag"), "composite")
+
+# ---------------------------------------------------------------- writes at flat positions
+
+
+def _write_at(x, positions, values) -> None:
+    """Write ``values`` (one per entry of the flat ``positions``; the last wins where a position
+    repeats, as in NumPy) into ``x``."""
+    positions = np.asarray(positions, dtype=np.intp).reshape(-1)
+    if positions.size == 0:
+        return
+    _, last = np.unique(positions[::-1], return_index=True)
+    keep = np.sort(positions.size - 1 - last)
+    if keep.size != positions.size:
+        positions = positions[keep]
+        values = values[keep]
+    values = _cast(values if isinstance(values, Tracer) else np.asarray(values), x.dtype)
+    _commit(x, replace(x, positions, values))
+
+
+def _cycled(values, n):
+    """The first ``n`` entries of ``values`` repeated cyclically (NumPy's ``put``/``flat``/``place``)."""
+    values = np.ravel(R.array_like(values))
+    if values.size == 0:
+        raise ValueError("Cannot insert from an empty array!")  # NumPy's message (np.place)
+    if values.size == n:
+        return values
+    return np.take(values, np.arange(n) % values.size)
+
+
+def _normalised(positions, size, mode):
+    positions = np.asarray(positions).astype(np.intp, casting="same_kind").reshape(-1)
+    if mode == "wrap":
+        return positions % size if size else positions
+    if mode == "clip":
+        return np.clip(positions, 0, size - 1)
+    bad = (positions < -size) | (positions >= size)
+    if bad.any():
+        raise IndexError(f"index {int(positions[bad][0])} is out of bounds for axis 0 with size {size}")
+    return positions % size if size else positions
+
+
+def put(a, ind, v, mode="raise"):
+    """``np.put``: ``a.flat[ind] = v``, ``v`` repeated cyclically."""
+    if not isinstance(a, TracedArray):
+        raise TracedConversionError("np.put of a traced value into a plain array")
+    _writable(a)
+    positions = _normalised(strip(ind), a.size, mode)
+    if positions.size:
+        _write_at(a, positions, _cycled(v, positions.size))
+
+
+def putmask(a, /, mask, values):
+    """``np.putmask``: ``a.flat[n] = values[n % len(values)]`` where ``mask.flat[n]``."""
+    if not isinstance(a, TracedArray):
+        raise TracedConversionError("np.putmask of a traced value into a plain array")
+    _writable(a)
+    mask = np.asarray(strip(mask), dtype=bool)
+    if mask.size != a.size:
+        raise ValueError("putmask: mask and data must be the same size")
+    positions = np.flatnonzero(mask)
+    if positions.size:
+        values = np.ravel(R.array_like(values))
+        _write_at(a, positions, np.take(values, positions % values.size))
+
+
+def place(arr, mask, vals):
+    """``np.place``: the entries where ``mask`` is true get ``vals``, repeated cyclically."""
+    if not isinstance(arr, TracedArray):
+        raise TracedConversionError("np.place of a traced value into a plain array")
+    _writable(arr)
+    positions = np.flatnonzero(np.asarray(strip(mask), dtype=bool))
+    if positions.size:
+        _write_at(arr, positions, _cycled(vals, positions.size))
+
+
+def copyto(dst, src, casting="same_kind", where=True):
+    """``np.copyto``: ``src`` broadcast into ``dst`` where ``where`` holds."""
+    if not isinstance(dst, TracedArray):
+        raise TracedConversionError("np.copyto of a traced value into a plain array")
+    _writable(dst)
+    src = R.array_like(src)
+    if not np.can_cast(np.result_type(strip(src)), dst.dtype, casting):
+        np.copyto(np.empty(0, dst.dtype), np.empty(0, np.result_type(strip(src))), casting=casting)
+    new = np.broadcast_to(src, dst.shape)
+    if where is not True:
+        new = np.where(where, new, dst)
+    _commit(dst, _cast(new, dst.dtype) if isinstance(new, Tracer) else np.array(new, dtype=dst.dtype))
+
+
+for _f, _impl in [(np.put, put), (np.putmask, putmask), (np.place, place), (np.copyto, copyto)]:
+    register(_f, _impl, "composite")
+
+
+class FlatIter:
+    """``x.flat`` of a traced array: reads copy (as NumPy's do), writes go into ``x``."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base):
+        self.base = base
+
+    def _positions(self, index):
+        return np.arange(self.base.size).reshape(-1)[index]
+
+    def __getitem__(self, index):
+        out = np.ravel(self.base)[index]
+        return out.copy() if isinstance(out, TracedNDArray) else out  # NumPy's flat reads copy
+
+    def __setitem__(self, index, value):
+        _writable(self.base)
+        positions = np.asarray(self._positions(index)).reshape(-1)
+        if positions.size:
+            _write_at(self.base, positions, _cycled(value, positions.size))
+
+    def __len__(self):
+        return self.base.size
+
+    def __iter__(self):
+        flat = np.ravel(self.base)
+        return (flat[i] for i in range(self.base.size))
+
+
+def get_flat(x):
+    return FlatIter(x)
+
+
+def set_flat(x, value):
+    FlatIter(x)[...] = value
+
+
+register(TracedArray.flat.fget, get_flat, "composite")
+register(TracedArray.flat.fset, set_flat, "composite")
+
+# ---------------------------------------------------------------- ufunc.at
+
+
+def _at(ufunc):
+    def ufunc_at(a, indices, b=None, /):
+        """``ufunc.at(a, indices, b)``: unbuffered, so repeated indices apply once each, in order."""
+        if not isinstance(a, TracedArray):
+            raise TracedConversionError(f"numpy.{ufunc.__name__}.at of a traced value into a plain array")
+        _writable(a)
+        where = np.arange(a.size).reshape(a.shape)[indices]  # NumPy's own IndexError for bad indices
+        shape = np.shape(where)
+        positions = np.reshape(where, -1)
+        if b is not None:
+            b = np.broadcast_to(R.array_like(b), shape)
+        if ufunc in (np.add, np.subtract) and b is not None:
+            b = _cast(b if isinstance(b, Tracer) else np.asarray(b), a.dtype)
+            _commit(a, add_at(a, positions.reshape(shape), b, ufunc is np.subtract))
+            return None
+        # one round per repetition: within a round every position appears once
+        n = positions.size
+        order = np.argsort(positions, kind="stable")
+        ordered = positions[order]
+        first = np.r_[True, ordered[1:] != ordered[:-1]] if n else np.zeros(0, bool)
+        start = np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else np.zeros(0, np.intp)
+        rank = np.empty(n, dtype=np.intp)
+        rank[order] = np.arange(n) - start  # how many times the position came before
+        flat_b = None if b is None else np.reshape(b, -1)
+        for k in range(int(rank.max()) + 1 if rank.size else 0):
+            sel = np.flatnonzero(rank == k)
+            pos = positions[sel]
+            cur = np.take(np.ravel(a), pos)
+            new = ufunc(cur) if flat_b is None else ufunc(cur, np.take(flat_b, sel))
+            _commit(a, replace(a, pos, _cast(new, a.dtype)))
+        return None
+
+    ufunc_at.__name__ = f"{ufunc.__name__}_at"
+    return ufunc_at
+
+
+def _add_at_raw(a, positions, b, subtract):
+    out = a.copy(order="K")
+    (np.subtract if subtract else np.add).at(out, np.unravel_index(positions, a.shape), b)
+    return out
+
+
+def add_at_vjp_a(g, ans, a, positions, b, subtract):
+    return g
+
+
+def add_at_vjp_b(g, ans, a, positions, b, subtract):
+    picked = np.take(g, positions)
+    return -picked if subtract else picked
+
+
+def add_at_jvp_a(t, ans, a, positions, b, subtract):
+    return t
+
+
+def add_at_jvp_b(t, ans, a, positions, b, subtract):
+    return add_at(np.zeros_like(strip(t), shape=ans.shape, dtype=ans.dtype), positions, t, subtract)
+
+
+#: ``add_at(a, positions, b, subtract)``: ``a`` after NumPy's own ``np.add.at`` (or ``subtract.at``) at
+#: the flat ``positions`` (of ``b``'s shape): its value bit for bit, repeated positions accumulating.
+add_at = defvjp(_add_at_raw, [add_at_vjp_a, None, add_at_vjp_b, None],
+                [add_at_jvp_a, None, add_at_jvp_b, None], name="add_at", key=False)
+
+
+def _float_loop(u) -> bool:
+    return "d" * u.nin + "->d" in u.types
+
+
+for _u in list(R.UFUNCS):
+    if _u.nout == 1 and _u.nin in (1, 2) and _u.signature is None and _float_loop(_u):
+        register((_u, "at"), _at(_u), "composite")
