@@ -5,6 +5,7 @@ A 200-operation chain on 64 float64 values, then L = sum(y), in three flavours:
 * elementwise  100 x  y = sin(y) * c                              (2 ops each)
 * fft           50 x  y = sin(irfft(rfft(y) * k, n=64))           (4 ops each)
 * mixed        the two blocks alternating, 200 ops in all
+* views         50 x  y = sin(y.reshape(8, 8).T).reshape(64)       (4 ops each, two of them views)
 
 For each library, overhead per op = (gradient time - ideal) / 200, with
 ideal = 2 x the library's plain (untraced) forward time: a reverse pass costs
@@ -42,13 +43,18 @@ def fft_block(xp, y, c, k):
     return xp.sin(xp.fft.irfft(xp.fft.rfft(y) * k, n=N))
 
 
+def views_block(xp, y, c, k):
+    return xp.sin(y.reshape(8, 8).T).reshape(N)
+
+
 #: chain name -> the blocks, in order, that make up exactly N_OPS operations
 CHAINS = {
     "elementwise": [elementwise_block] * (N_OPS // 2),
     "fft": [fft_block] * (N_OPS // 4),
     "mixed": [fft_block, elementwise_block] * (N_OPS // 6) + [elementwise_block] * ((N_OPS % 6) // 2),
+    "views": [views_block] * (N_OPS // 4),
 }
-OPS = {elementwise_block: 2, fft_block: 4}
+OPS = {elementwise_block: 2, fft_block: 4, views_block: 4}
 assert all(sum(OPS[b] for b in blocks) == N_OPS for blocks in CHAINS.values())
 
 

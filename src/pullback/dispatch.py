@@ -76,7 +76,7 @@ def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
 def _inplace(u: np.ufunc, rule=_ufunc):
     # NumPy's ``**=`` squares or takes square roots for some exponents (as ``**`` does), so it is
     # not ``np.power(a, b, out=a)``: its result is the operator rule's, not a replay of the ufunc
-    func = None if rule is _operator else u
+    func = None if u is np.power else u
 
     def op(self, other):
         if not _fast(other):
@@ -212,10 +212,10 @@ class TracedArray(Tracer):
     __radd__ = _binary(np.add, True)
     __sub__ = _binary(np.subtract)
     __rsub__ = _binary(np.subtract, True)
-    __mul__ = _binary(np.multiply)
-    __rmul__ = _binary(np.multiply, True)
-    __truediv__ = _binary(np.true_divide)
-    __rtruediv__ = _binary(np.true_divide, True)
+    __mul__ = _binary(np.multiply, rule=_operator)
+    __rmul__ = _binary(np.multiply, True, rule=_operator)
+    __truediv__ = _binary(np.true_divide, rule=_operator)
+    __rtruediv__ = _binary(np.true_divide, True, rule=_operator)
     __floordiv__ = _binary(np.floor_divide)
     __rfloordiv__ = _binary(np.floor_divide, True)
     __mod__ = _binary(np.remainder)
@@ -234,8 +234,8 @@ class TracedArray(Tracer):
     __or__ = _binary(np.logical_or)
     __iadd__ = _inplace(np.add)
     __isub__ = _inplace(np.subtract)
-    __imul__ = _inplace(np.multiply)
-    __itruediv__ = _inplace(np.true_divide)
+    __imul__ = _inplace(np.multiply, rule=_operator)
+    __itruediv__ = _inplace(np.true_divide, rule=_operator)
     __ipow__ = _inplace(np.power, rule=_operator)
     __imatmul__ = _inplace(np.matmul)
     __ifloordiv__ = _inplace(np.floor_divide)

@@ -235,7 +235,7 @@ PROGRAMS = {
     "for row in y: row *= 2": lambda y, x: [row.__imul__(2.0 + x[0]) for row in y],
     "a, b = y; a += b": lambda y, x: (lambda a, b, *rest: a.__iadd__(b))(*y),
     "split(y)[1][:] =": lambda y, x: np.split(y, 2)[1].__setitem__(slice(None), x[3]),
-    "y[::2][1] =": lambda y, x: y[::2].__setitem__(1, x[0] + x[1]),
+    "y[::2][1] =": lambda y, x: y[::2].__setitem__(1, x[0] * x[1] / x[2]),
     "squeeze(y)[1] =": lambda y, x: np.squeeze(y[None])[1].__setitem__(0, x[2]),
     "swapaxes(y)[2, 1] =": lambda y, x: np.swapaxes(y, 0, 1).__setitem__((2, 1), x[3]),
     "multiply(out=y[:3])": lambda y, x: np.multiply(y[:3], x[:3, None], out=y[:3]),
@@ -429,3 +429,79 @@ CASES = [
     (pb._dispatch.TracedArray.flat.fset, lambda a: (lambda y: (setattr(y, "flat", a[0]), y)[1])(a * 1.0),
      (X,)),
 ]
+
+
+# ---------------------------------------------------------------- element writes (the write log)
+
+LOOPS = {
+    "recurrence": lambda y, x: [y.__setitem__(i, y[i - 1] * 0.5 + x[i]) for i in range(1, len(x))],
+    "overwrite twice": lambda y, x: [(y.__setitem__(i % 3, x[i] * x[0]), y.__setitem__(i % 3, y[i % 3] + 1.0))
+                                     for i in range(len(x))],
+    "constants": lambda y, x: [y.__setitem__(i, 2.0) for i in range(0, len(x), 2)],
+    "negative indices": lambda y, x: [y.__setitem__(-i, x[i - 1] ** 2) for i in range(1, len(x))],
+    "then a slice": lambda y, x: (y.__setitem__(1, x[0]), y[1:3].__imul__(x[2]), y.__setitem__(2, y[1])),
+    "then a view": lambda y, x: (y.__setitem__(0, x[3]), y[::-1].__setitem__(0, y[0]),
+                                 y.__setitem__(4, x[1])),
+    "then whole-array math": lambda y, x: (y.__setitem__(2, x[1]), y.__iadd__(np.sin(y)),
+                                           y.__setitem__(3, y[2] * y[1])),
+    "complex value into a real array": lambda y, x: y.__setitem__(1, x[2] * (1 + 1j)),
+    "python scalar": lambda y, x: y.__setitem__(0, 3.5),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize("name", list(LOOPS))
+def test_element_write_loops(name, dtype):
+    def f(x):
+        y = np.zeros_like(x) + x[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            LOOPS[name](y, x)
+        return np.concatenate([y, y[:2] * 2.0])
+
+    x = rand(6, dtype=dtype, seed=13)
+    want = f(x.copy())
+    got = pb.pullback(f, x)[0]
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert np.array_equal(pb.jvp(f, (x,), (np.ones_like(x),))[0], want)
+    if dtype != np.float32:
+        check_gradient(f, x)
+
+
+def test_element_writes_at_second_order():
+    def f(x):
+        y = np.zeros_like(x)
+        for i in range(len(x)):
+            y[i] = x[i] * x[i - 1]
+        return np.sum(y**3)
+
+    x = rand(5, seed=14)
+    check_gradient(lambda x: pb.gradient(f, x)[0], x)
+    h = pb.hessian(f, x)
+    np.testing.assert_allclose(h, h.T, rtol=1e-12, atol=1e-12)
+
+
+def test_element_writes_keep_numpys_errors_and_shape_queries():
+    def f(x):
+        y = x * 1.0
+        y[0] = x[1]
+        assert len(y) == 4 and y.shape == (4,) and y.dtype == x.dtype and y.size == 4
+        y[7] = 1.0
+        return np.sum(y)
+
+    with pytest.raises(IndexError, match="index 7 is out of bounds for axis 0 with size 4"):
+        pb.gradient(f, rand(4, seed=15))
+
+
+def test_element_writes_do_not_change_earlier_values():
+    def f(x):
+        y = x * 1.0
+        before = y * 2.0  # keeps y's value for its record
+        for i in range(len(x)):
+            y[i] = 0.0
+        return np.sum(before * x) + np.sum(y)
+
+    x = rand(5, seed=16)
+    value, (g,) = pb.value_and_gradient(f, x)
+    assert value == f(x.copy())
+    np.testing.assert_allclose(g, 4 * x)

@@ -140,6 +140,25 @@ def divide_jvp_y(t, ans, x, y):
 divide = defvjp(np.true_divide, [divide_vjp_x, divide_vjp_y], [divide_jvp_x, divide_jvp_y])
 
 
+# ``a * b`` and ``a / b`` of two NumPy scalars use NumPy's scalar arithmetic, not the ufunc loop, and
+# for complex numbers the two round differently: the traced operators compute what the plain ones do.
+def multiply_operator(x, y):
+    if type(x) is np.ndarray or type(y) is np.ndarray:
+        return np.multiply(x, y)
+    return operator.mul(x, y)
+
+
+def divide_operator(x, y):
+    if type(x) is np.ndarray or type(y) is np.ndarray:
+        return np.true_divide(x, y)
+    return operator.truediv(x, y)
+
+
+for _u, _op, _rule in ((np.multiply, multiply_operator, multiply), (np.true_divide, divide_operator, divide)):
+    OPERATORS[_u] = defvjp(_u, _rule.vjps, _rule.jvps, raw=_op, name=_rule.name, key=False)
+    OPERATORS[_u].ufunc = _u  # large outputs still aligned, as the ufunc rule's are
+
+
 def _nonzero(x):
     return np.where(x == 0, 1, x)
 

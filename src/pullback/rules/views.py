@@ -38,7 +38,7 @@ import warnings
 
 import numpy as np
 
-from ..core import Tracer, strip
+from ..core import Primitive, Tracer, strip
 from ..core.trace import Tracer as _Slots
 from ..dispatch import TracedArray, TracedNDArray, traced
 from ..errors import NoRuleError, TracedConversionError
@@ -211,6 +211,8 @@ def _basic(index) -> bool:
 
 def getitem_view(x, index):
     """``x[index]``: a view for basic indexing, as in NumPy; a copy for advanced indexing."""
+    if type(x) is TracedPending and _scalar_index(index, x.ndim):
+        return _log_read(x, x._view, index)
     out = getitem(x, index)
     if _basic(index) and not _scalar_index(index, x.ndim):
         return as_view(out, x, (getitem, (index,), {}))
@@ -413,6 +415,9 @@ def _commit(x, new) -> None:
 
 def setitem_handler(x, index, value):
     """``x[index] = value``."""
+    info = _info(x)
+    if (info is None or type(info) is Pending) and _log_write(x, info, index, value):
+        return
     _writable(x)
     _commit(x, setitem(x, value, index))
 
@@ -599,6 +604,175 @@ def _component_setter(which):
 
 register(TracedArray.real.fset, _component_setter("real"), "composite")
 register(TracedArray.imag.fset, _component_setter("imag"), "composite")
+
+# ---------------------------------------------------------------- element writes in O(1)
+#
+# A loop of element writes ``y[i] = v`` would copy ``y`` at every write (a functional update),
+# and its backward pass would copy the cotangent at every write: O(N) each, O(N^2) in all. So a
+# traced array that no view shares, written at single elements, keeps a write log instead: its
+# value at the first such write (``start``), a copy of it that the writes go into in place
+# (``buf``: nothing else can reach it), and the value last written at each position. Reading an
+# element answers from the log; reading the array any other way turns the log into one tape node
+# (:data:`scatter_log`), whose pullback zeroes the written positions of the cotangent and picks the
+# written values' cotangents, once: O(N + K) for K writes, forward and backward.
+
+
+class Pending:
+    """The write log of a :class:`TracedPending` array."""
+
+    __slots__ = ("start", "buf", "written")
+    writable = True
+
+    def __init__(self, start, buf):
+        self.start = start
+        self.buf = buf
+        self.written = {}  # flat position -> the value last written there (traced or plain)
+
+
+def _flush(x) -> None:
+    """Record ``x``'s write log as one tape node, and make ``x`` an ordinary traced array again."""
+    info = x._view
+    del x._view
+    x.__class__ = TracedNDArray
+    positions = np.fromiter(info.written, dtype=np.intp, count=len(info.written))
+    _take_over(x, scatter_log(info.start, *info.written.values(), positions=positions, result=info.buf))
+
+
+class TracedPending(TracedNDArray):
+    """A traced array with a write log (see above): read as a whole, it records the log first."""
+
+    __slots__ = ()
+
+    def _value_of(self):
+        _flush(self)
+        return _get_value(self)
+
+    def _aux_of(self):
+        _flush(self)
+        return _get_aux(self)
+
+    _value = property(_value_of, _set_value)
+    _aux = property(_aux_of, _set_aux)
+
+    # what the array is does not need its value: no flush
+    shape = property(lambda self: self._view.buf.shape, TracedNDArray.shape.fset)
+    dtype = property(lambda self: self._view.buf.dtype)
+    ndim = property(lambda self: self._view.buf.ndim)
+    size = property(lambda self: self._view.buf.size)
+
+    def __len__(self) -> int:
+        return len(self._view.buf)
+
+
+def _flat_position(index, shape) -> int:
+    parts = index if isinstance(index, tuple) else (index,)
+    pos = 0
+    for i, n in zip(parts, shape):
+        pos = pos * n + int(i) % n
+    return pos
+
+
+_SCALARS = (int, float, complex, np.generic)
+
+
+def _log_write(x, info, index, value) -> bool:
+    """Do ``x[index] = value`` in ``x``'s write log if it is an element write that one can take."""
+    if not _scalar_index(index, len(x.shape)):
+        return False
+    if isinstance(value, Tracer):
+        if _get_trace(value) is not _get_trace(x) or value.ndim:
+            return False
+        raw = _get_value(value)
+        if isinstance(raw, Tracer):
+            return False
+    elif isinstance(value, _SCALARS) and not isinstance(value, (bool, np.bool_)):
+        raw = value
+    else:
+        return False
+    if info is None:
+        start = _get_value(x)
+        if type(start) is not np.ndarray or not start.ndim:
+            return False
+        info = Pending(traced(start, _get_trace(x), _get_aux(x)), start.copy(order="K"))
+        x._view = info
+        x.__class__ = TracedPending
+    info.buf[index] = raw  # NumPy's own write: its casts, its errors
+    info.written[_flat_position(index, info.buf.shape)] = value
+    return True
+
+
+def _log_read(x, info, index):
+    """``x[index]`` of an array with a write log, from the log: the element NumPy holds there."""
+    raw = info.buf[index]  # NumPy's scalar (and its IndexError)
+    value = info.written.get(_flat_position(index, info.buf.shape), _log_read)
+    if value is _log_read:
+        return getitem(info.start, index)
+    if not isinstance(value, Tracer):
+        return raw
+    return exact_value(_cast(value, info.buf.dtype), raw)
+
+
+class _LogScatter(Primitive):
+    """``scatter_log(start, *values, positions, result)``: ``start`` with ``values`` at the flat
+    ``positions`` (each once); ``result`` is that value, already computed (the log's buffer)."""
+
+    __slots__ = ()
+
+    def vjp(self, argnums, vals, kwargs, nested=True):
+        ans = self.evaluate(vals, kwargs, nested)
+        metas = [(np.shape(vals[i]), np.result_type(vals[i])) for i in argnums]
+        return ans, _LogPullback(argnums, kwargs["positions"], metas)
+
+    def jvp(self, argnums, vals, tangents, kwargs, nested=True):
+        ans = self.evaluate(vals, kwargs, nested)
+        by_arg = dict(zip(argnums, tangents))
+        start_t = by_arg.get(0)
+        if all(t is None for t in tangents):
+            return ans, None
+        zero = np.zeros((), dtype=ans.dtype)
+        parts = [by_arg.get(i) for i in range(1, len(vals))]
+        parts = [zero if t is None else _cast(np.asarray(t) if not isinstance(t, Tracer) else t, ans.dtype)
+                 for t in parts]
+        if start_t is None:
+            start_t = np.zeros_like(strip(ans))
+        return ans, replace(R.fit_tangent(start_t, ans), kwargs["positions"], np.stack(parts))
+
+
+def _scatter_log_raw(start, *values, positions, result=None):
+    if result is not None:
+        return result
+    out = start.copy(order="K")
+    np.put(out, positions, np.array(values, dtype=out.dtype))
+    return out
+
+
+class _LogPullback:
+    """The written values' cotangents picked from ``g``, and ``g`` with their positions zeroed."""
+
+    __slots__ = ("argnums", "positions", "metas")
+
+    def __init__(self, argnums, positions, metas):
+        self.argnums, self.positions, self.metas = argnums, positions, metas
+
+    def __call__(self, g):
+        positions = self.positions
+        picked = None
+        cts = []
+        for i, meta in zip(self.argnums, self.metas):
+            if i == 0:
+                ct = replace(g, positions, np.zeros_like(strip(g), shape=positions.shape))
+            else:
+                if picked is None:
+                    picked = np.take(g, positions)
+                ct = picked[i - 1]
+            cts.append(R.fit(ct, *meta))
+        return tuple(cts)
+
+    def __repr__(self) -> str:
+        return "<pullback scatter_log>"
+
+
+scatter_log = _LogScatter(_scatter_log_raw, "element_writes")
 
 # ---------------------------------------------------------------- writes at flat positions
 
