@@ -214,3 +214,21 @@ def test_indexing_sweep(data, shape, dtype, use_mask):
     np.testing.assert_array_equal(pb.pullback(put, a, val)[0], want)
     check_gradient(get, a)
     check_gradient(put, a, val)
+
+
+def test_element_reads_sum_sparse_cotangents():
+    # each x[i] pulls back one entry, summed without a dense array per read; mixed with dense ones
+    def f(x):
+        total = x[0] * 0.0
+        for i in range(len(x)):
+            total = total + x[i] * x[-1 - i]
+        return total + np.sum(x) * x[1, ...].sum() + x[2] ** 2
+
+    x = rand(7, seed=31)
+    _, back = pb.pullback(f, x)
+    g1, g2 = back(1.0)[0], back(1.0)[0]
+    want = 2 * x[::-1] + np.sum(x) * (np.arange(7) == 1) + x[1] + 2 * x[2] * (np.arange(7) == 2)
+    np.testing.assert_allclose(g1, want)
+    assert g1 is not g2 and np.array_equal(g1, g2)
+    check_gradient(f, x)
+    check_gradient(lambda x: pb.gradient(f, x)[0], x)

@@ -268,6 +268,19 @@ def set_ownable(array_type: type | None, add_into: Callable | None = None, min_s
     _OWN_MIN = min_size
 
 
+#: A cotangent type the rule layer may hand the sweep in place of an array (see :func:`set_lazy`).
+_LAZY: type | None = None
+
+
+def set_lazy(lazy_type: type | None) -> None:
+    """Let pullbacks return cotangents of ``lazy_type``: sums the sweep may add up cheaply (its
+    ``__add__`` and ``__radd__``), made into an ordinary value by ``materialize()`` before a
+    pullback or the caller receives one. (An element read's cotangent is one entry: a dense array
+    of zeros for each would make a loop of N reads cost O(N^2).)"""
+    global _LAZY
+    _LAZY = lazy_type
+
+
 #: Context managers (factories) every backward sweep runs inside: the rule layer's
 #: per-sweep state (the FFT engine holds its SciPy-backend check for one sweep).
 SWEEP_CONTEXTS: list[Callable] = []
@@ -324,6 +337,8 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
     while ready:
         node = ready.pop()
         g = grads.pop(node, None)
+        if type(g) is _LAZY:
+            g = g.materialize()
         if node in wanted:
             found[node] = g
         back = node.back

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..core.trace import set_lazy
 from ..dispatch import TracedNDArray
 from .registry import deflinear, defvjp
 
@@ -30,7 +31,62 @@ def scatter_raw(g, shape, dtype, index):
     return out
 
 
+class SparseCotangent:
+    """The cotangent of element reads ``x[i, j]``: entries at flat positions, summed when made dense.
+
+    A dense zero array per read would make a loop of N element reads cost O(N^2) in the backward
+    pass; the sweep adds these up in O(1) each and makes one array at the end (``materialize``).
+    Only the sweep ever holds one (it is never a user's or a pullback's value), so a sum extends the
+    left operand in place.
+    """
+
+    __slots__ = ("shape", "dtype", "positions", "values")
+    __array_ufunc__ = None  # ndarray + SparseCotangent comes to __radd__
+
+    def __init__(self, shape, dtype, position, value):
+        self.shape, self.dtype = shape, dtype
+        self.positions, self.values = [position], [value]
+
+    def __add__(self, other):
+        if type(other) is SparseCotangent:
+            self.positions.extend(other.positions)
+            self.values.extend(other.values)
+            return self
+        return self.materialize() + other
+
+    def __radd__(self, other):
+        return other + self.materialize()
+
+    def materialize(self):
+        values = np.array(self.values)
+        if values.dtype.kind == "c" and self.dtype.kind != "c":
+            values = values.real
+        out = np.zeros(self.shape, dtype=np.result_type(self.dtype, values.dtype))
+        np.add.at(out.reshape(-1), np.array(self.positions, dtype=np.intp), values)
+        return out
+
+
+set_lazy(SparseCotangent)
+
+
+def _element(index, shape):
+    """The flat position that an all-integer index names, or None for any other index."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if len(parts) != len(shape):
+        return None
+    pos = 0
+    for i, n in zip(parts, shape):
+        if not isinstance(i, (int, np.integer)) or isinstance(i, (bool, np.bool_)):
+            return None
+        pos = pos * n + int(i) % n
+    return pos
+
+
 def getitem_adjoint(g, shape, dtype, index):
+    if type(g) is not np.ndarray and isinstance(g, np.generic) or type(g) is np.ndarray and not g.ndim:
+        pos = _element(index, shape)
+        if pos is not None:
+            return SparseCotangent(shape, dtype, pos, g)
     return scatter(g, shape, dtype, index)
 
 

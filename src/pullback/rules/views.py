@@ -190,6 +190,8 @@ def mark_read_only(x) -> None:
 
 def _scalar_index(index, ndim) -> bool:
     """Whether basic indexing with ``index`` picks one element (NumPy returns a scalar, not a view)."""
+    if type(index) is int:
+        return ndim == 1
     parts = index if isinstance(index, tuple) else (index,)
     return len(parts) == ndim and all(isinstance(p, (int, np.integer)) and not isinstance(p, bool)
                                       for p in parts)
@@ -709,7 +711,9 @@ def _log_read(x, info, index):
         return getitem(info.start, index)
     if not isinstance(value, Tracer):
         return raw
-    return exact_value(_cast(value, info.buf.dtype), raw)
+    if value.dtype == info.buf.dtype:  # the element is the value written: a new name for it
+        return traced(_get_value(value), _get_trace(value), _get_aux(value))
+    return _cast(value, info.buf.dtype)  # NumPy's write cast it the same way
 
 
 class _LogScatter(Primitive):
