@@ -6,7 +6,7 @@ The families are imported by :func:`load_all` once the traced array exists.
 import importlib
 
 FAMILIES = (
-    "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "special",
+    "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "linalg_decomp", "special",
     "fft", "scipy_fft",
 )
 

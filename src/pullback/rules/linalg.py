@@ -616,6 +616,13 @@ def _matrix_norm(x, ord, axes):
         summed, over = (r, c) if ord in (1, -1) else (c, r)
         s = np.sum(np.abs(x), axis=summed, keepdims=True)
         return _extreme(s, over, np.max if ord > 0 else np.min)
+    if ord in (2, -2, "nuc"):  # from the singular values (pullback.rules.linalg_decomp)
+        s = np.linalg.svd(np.moveaxis(x, (r, c), (-2, -1)), compute_uv=False)
+        if ord == "nuc":
+            v = np.sum(s, axis=-1)
+        else:
+            v = _drop(_extreme(s, (-1,), np.max if ord == 2 else np.min))
+        return np.expand_dims(v, tuple(sorted((r, c))))
     return None
 
 
