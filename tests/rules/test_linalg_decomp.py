@@ -170,7 +170,7 @@ def test_float32_stays_float32(case):
     want = f(*args32)
     assert np.result_type(want) in (np.float32, np.complex64)
     assert np.result_type(pb.pullback(f, *args32)[0]) == np.result_type(want)
-    check_gradient(f, *args32, modes=("reverse",), rtol=5e-3, atol=5e-3)
+    check_gradient(f, *args32, rtol=5e-3, atol=5e-3)
 
 
 @pytest.mark.parametrize("k", range(len(NORMS)))
@@ -331,7 +331,7 @@ def test_hessian_of_log_det_via_cholesky():
 # ---------------------------------------------------------------- shape sweeps
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     batch=st.sampled_from([(), (2,), (1, 2)]),
     m=st.integers(1, 4),
@@ -344,7 +344,7 @@ def test_svd_shapes(batch, m, n, dtype, full):
     check_gradient(svd_loss(full=full), a)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     batch=st.sampled_from([(), (2,), (1, 2)]),
     m=st.integers(1, 4),
@@ -359,7 +359,7 @@ def test_qr_shapes(batch, m, n, dtype, mode):
     check_gradient(f, a)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     batch=st.sampled_from([(), (2,), (2, 1)]),
     n=st.integers(1, 4),
@@ -372,3 +372,11 @@ def test_square_shapes(batch, n, dtype, which):
     if which == "cholesky":
         a = spd(*batch, n, n, dtype=dtype, seed=n)
     check_gradient(f, a)
+
+
+def test_matrix_rank_carries_no_gradient():
+    def f(a):
+        return np.linalg.matrix_rank(a) * np.sum(a**2)
+
+    a = rand(3, 4)
+    np.testing.assert_allclose(pb.gradient(f, a)[0], 3 * 2 * a)

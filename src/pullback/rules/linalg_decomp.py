@@ -92,12 +92,19 @@ def _skew(x):
     return x - _mH(x)
 
 
+def _half_triangle(n, dtype, lower=True):
+    """A constant: ones on one strict triangle, 1/2 on the diagonal, 0 elsewhere."""
+    m = np.tri(n, dtype=np.real(np.zeros((), dtype)).dtype)
+    if not lower:
+        m = m.T.copy()
+    m.flat[:: n + 1] = 0.5
+    return m
+
+
 def _herm_lower(y, lower=True):
     """Cotangent of a triangle-read input from its Hermitian-matrix cotangent's half ``y``:
-    ``tril(y + y^H, -1) + Re diag(y)`` (``triu`` when ``lower`` is false)."""
-    s = y + _mH(y)
-    off = np.tril(s, -1) if lower else np.triu(s, 1)
-    return off + _diag_embed(_real(_diag(y)))
+    ``tril(y + y^H, -1) + Re diag(y)`` (``triu`` when ``lower`` is false); one product."""
+    return (y + _mH(y)) * _half_triangle(y.shape[-1], y.dtype, lower)
 
 
 def _herm_from_triangle(t, lower=True):
@@ -228,7 +235,14 @@ def _svd_parts(x, full, shape, real_s=True):
 
 
 def svd_vjp(g, ans, a, full=False, shape=()):
-    """Cotangent of ``a`` from those of ``U, S, Vh`` (PyTorch's svd_backward, gauge handling above)."""
+    """Cotangent of ``a`` from those of ``U, S, Vh`` (PyTorch's svd_backward).
+
+    Gauge (module docstring): raises :class:`GaugeError` when the loss depends on the joint
+    phase of a complex pair ``(u_i, v_i)`` (``Im diag(U^H gU + V^H gV)`` not 0), on the
+    basis of the extra columns of full ``U``/``Vh`` (``skew(U2^H gU2)`` not 0), or on the
+    vectors of a repeated singular value one by one; gaps of ``s^2`` below
+    ``10 k eps max(s)^2`` count as repeated (coupling 0), ``1/s`` below ``max(m,n) eps s_max`` is 0.
+    """
     U, S, Vh = _svd_parts(ans, full, shape)
     gU, gS, gVh = _svd_parts(g, full, shape)
     m, n = shape[-2:]
@@ -384,6 +398,12 @@ def _eigh_parts(x, n):
 
 
 def eigh_vjp(g, ans, a, lower=True):
+    """``V (diag(gw) + skew(V^H gV) / 2 / E) V^H``, ``E[i, j] = w_j - w_i``, on the triangle read.
+
+    Raises :class:`GaugeError` for a loss that depends on the phase of a complex eigenvector
+    (``Im diag(V^H gV)`` not 0) or on the vectors of a repeated eigenvalue one by one; gaps
+    below ``10 n eps max|w|`` count as repeated (coupling 0, never inf).
+    """
     n = a.shape[-1]
     w, V = _eigh_parts(ans, n)
     gw, gV = _eigh_parts(g, n)
@@ -454,7 +474,13 @@ def _eig_parts(x, n):
 
 def eig_vjp(g, ans, a):
     """PyTorch's linalg_eig_backward:
-    ``V^{-H} (diag(gw) + off(V^H gV - V^H V Re diag(V^H gV)) / conj(E)) V^H``."""
+    ``V^{-H} (diag(gw) + off(V^H gV - V^H V Re diag(V^H gV)) / conj(E)) V^H``.
+
+    Eigenvectors have unit norm (LAPACK's): the ``Re diag`` term is that constraint. Raises
+    :class:`GaugeError` for a loss that depends on an eigenvector's phase (``Im diag(V^H gV)``
+    not 0) or on the vectors of a repeated eigenvalue one by one; gaps below
+    ``10 n eps max|w|`` count as repeated (coupling 0, never inf).
+    """
     n = a.shape[-1]
     w, V = _eig_parts(ans, n)
     gw, gV = _eig_parts(g, n)
@@ -520,7 +546,7 @@ def cholesky_vjp(g, ans, a, upper=False):
     """``L^{-H} Phi*(L^H gL) L^{-1}`` made Hermitian, on the triangle NumPy reads."""
     L, gL = (_mH(ans), _mH(g)) if upper else (ans, g)
     N = np.matmul(_mH(L), gL)
-    P = np.tril(N, -1) + _diag_embed(_diag(N) / 2)
+    P = N * _half_triangle(N.shape[-1], N.dtype)  # tril(N, -1) + diag(N) / 2
     Y = _right_tri_inv(trisolve(_mH(L), P, lower=False), L, True)
     return _herm_lower(Y, not upper)
 
@@ -577,6 +603,12 @@ def _qr_square_back(gQ, gR, Q, R):
 
 
 def qr_vjp(g, ans, a, complete=False):
+    """``[gQ + Q copyltu(gR R^H - Q^H gQ)] R^{-H}`` (m >= n); wide inputs split ``A = [X Y]``.
+
+    LAPACK's R has a real diagonal of either sign; a sign is locally constant, so no gauge
+    remains for reduced Q. The extra columns of ``mode="complete"`` Q: :class:`GaugeError`
+    unless the loss sees them through their projector (``skew(Q2^H gQ2)`` = 0).
+    """
     shape = a.shape
     m, n = shape[-2:]
     k = min(m, n)
