@@ -125,6 +125,7 @@ CASES = [
     (np.linalg.lstsq, lambda a, b: np.linalg.lstsq(a, b)[1],
      (rand(5, 3, dtype=complex), rand(5, dtype=complex))),
     (np.linalg.lstsq, lambda a, b: np.linalg.lstsq(a, b, rcond=None)[3], (rand(5, 3), rand(5))),
+    (np.linalg.lstsq, lambda a, b: np.linalg.lstsq(a, b, rcond=1e-3)[0], (rand(5, 2) @ rand(2, 3), rand(5))),
     (np.linalg.matrix_power, lambda a: np.linalg.matrix_power(a, 5), (rand(2, 3, 3, dtype=complex),)),
     (np.linalg.matrix_power, lambda a: np.linalg.matrix_power(a, -2), (spd(3, 3),)),
     (np.linalg.matrix_power, lambda a: np.linalg.matrix_power(a, 0) * a, (Q33,)),

@@ -163,7 +163,9 @@ def _degenerate_check(num, mask, n, what):
 
 
 def _trisolve_raw(t, b, lower=True):
-    return scipy.linalg.solve_triangular(t, b, lower=lower, check_finite=False)
+    if type(t) is np.ndarray and type(b) is np.ndarray:
+        return scipy.linalg.solve_triangular(t, b, lower=lower, check_finite=False)
+    return np.linalg.solve(_tri(t, lower), b)  # other array types (CuPy, Dask) through NumPy's API
 
 
 def _tri(x, lower):
