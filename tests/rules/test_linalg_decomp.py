@@ -381,3 +381,12 @@ def test_matrix_rank_carries_no_gradient():
 
     a = rand(3, 4)
     np.testing.assert_allclose(pb.gradient(f, a)[0], 3 * 2 * a)
+
+
+def test_list_operands_beside_traced_ones():
+    a, b = spd(3, 3), [1.0, 2.0, 3.0]
+    for f in (np.linalg.solve, lambda a, b: np.linalg.lstsq(a, b)[0], np.linalg.tensorsolve):
+        g = pb.gradient(lambda a: np.sum(f(a, b) ** 2), a)[0]
+        np.testing.assert_allclose(g, pb.gradient(lambda a: np.sum(f(a, np.array(b)) ** 2), a)[0])
+    g = pb.gradient(lambda x: np.sum(np.linalg.lstsq(a.tolist(), x)[0]), np.array(b))[0]
+    np.testing.assert_allclose(g, np.linalg.solve(a.T, np.ones(3)), rtol=1e-12)

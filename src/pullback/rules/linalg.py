@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core import Tracer, strip
 from ..errors import NoRuleError
-from .registry import _conj, defcomposite, defvjp, strip_tree
+from .registry import _conj, array_like, defcomposite, defvjp, strip_tree
 
 # ---------------------------------------------------------------- helpers (all differentiable)
 
@@ -587,6 +587,7 @@ solve_lu = defvjp(
 
 def solve(a, b):
     """``np.linalg.solve``: through its kept LU factors when ``a`` and ``b`` share dtype and batch."""
+    a, b = array_like(a), array_like(b)
     a_nd, b_nd = _ndim(a), _ndim(b)
     fast = (
         a_nd >= 2 and b_nd >= 1

@@ -64,7 +64,7 @@ import scipy.linalg
 from ..core import Tracer, strip
 from ..errors import NoRuleError
 from .linalg import _col, _mH, _mT, _numpy_errors, _real, _row
-from .registry import _conj, defcomposite, defnondiff, defvjp, strip_tree
+from .registry import _conj, array_like, defcomposite, defnondiff, defvjp, strip_tree
 
 
 class GaugeError(ValueError):
@@ -716,6 +716,7 @@ defcomposite(np.linalg.pinv, pinv)
 
 def lstsq(a, b, rcond=None):
     """``(x, residuals, rank, s)`` through the svd, as LAPACK's gelsd (fixed rank)."""
+    a, b = array_like(a), array_like(b)
     if _ndim(a) != 2 or _ndim(b) not in (1, 2) or a.shape[0] != b.shape[0]:
         np.linalg.lstsq(strip(a), strip(b), rcond=rcond)  # raises NumPy's error
     m, n = a.shape
