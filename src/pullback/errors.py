@@ -16,6 +16,11 @@ class NoRuleError(TypeError):
         self.name = name
 
 
+class GaugeError(ValueError):
+    """The loss depends on a choice a matrix decomposition leaves free (a vector's phase, a basis of
+    a repeated eigenvalue's space): it has no derivative (see ``pullback.rules.linalg_decomp``)."""
+
+
 class TracedConversionError(TypeError):
     """A traced value was converted to a plain value, which would drop its gradient."""
 

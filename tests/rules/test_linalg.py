@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pullback as pb
-from pullback.errors import NoRuleError
 from pullback.testing import check_gradient
 
 from .cases import case_id, rand
@@ -70,6 +69,10 @@ CASES = [
     (np.linalg.norm, lambda a: np.linalg.norm(a, np.inf, axis=-1), (T,)),
     (np.linalg.norm, lambda a: np.linalg.norm(a, "fro", axis=(2, 0)), (T,)),
     (np.linalg.norm, lambda a: np.linalg.norm(a, 1), (Z,)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, 2), (Z,)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, -2, axis=(2, 0), keepdims=True), (T,)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, "nuc", axis=(1, 2)), (rand(2, 3, 4, dtype=complex),)),
+    (np.linalg.norm, lambda a: np.linalg.norm(a, -np.inf, axis=(0, 2)), (T,)),
 ]
 
 if isinstance(getattr(np, "vecdot", None), np.ufunc):
@@ -86,6 +89,10 @@ if isinstance(getattr(np, "vecdot", None), np.ufunc):
         (np.linalg.vector_norm, lambda a: np.linalg.vector_norm(a, keepdims=True), (Z,)),
         (np.linalg.matrix_norm, np.linalg.matrix_norm, (rand(2, 3, 4, dtype=complex),)),
         (np.linalg.matrix_norm, lambda a: np.linalg.matrix_norm(a, ord=-1, keepdims=True), (T,)),
+        (np.linalg.matrix_norm, lambda a: np.linalg.matrix_norm(a, ord=2), (T,)),
+        (np.linalg.matrix_norm, lambda a: np.linalg.matrix_norm(a, ord="nuc"), (Z,)),
+        (np.linalg.matrix_norm, lambda a: np.linalg.matrix_norm(a, ord=np.inf), (Z,)),
+        (np.linalg.matrix_norm, lambda a: np.linalg.matrix_norm(a, ord=-2, keepdims=True), (T,)),
     ]
 
 
@@ -172,9 +179,9 @@ def test_errors_are_numpys():
         assert got == want
 
 
-def test_unsupported_matrix_norm_names_itself():
-    with pytest.raises(NoRuleError, match="norm"):
-        pb.gradient(lambda a: np.linalg.norm(a, "nuc"), A)
+def test_unsupported_norm_order_raises_numpys_error():
+    with pytest.raises(ValueError, match="Invalid norm order"):
+        pb.gradient(lambda a: np.linalg.norm(a, 3), A)
 
 
 # ---------------------------------------------------------------- second order
@@ -261,3 +268,36 @@ def test_einsum_subscripts(data):
         return  # not a valid einsum (e.g. repeated letters of different sizes)
     check_gradient(lambda *xs: np.einsum(subs, *xs), *ops)
 
+
+
+# ---------------------------------------------------------------- solve keeps its factors
+
+
+def test_solve_adjoint_reuses_the_forward_factorisation(monkeypatch):
+    import scipy.linalg
+
+    calls = []
+    real = scipy.linalg.lu_factor
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.linalg, "lu_factor", counting)
+    for a, b in [(S3, rand(3, 2)), (SZ, rand(2, 3, 4, dtype=complex)), (S3, rand(3))]:
+        calls.clear()
+        ga, gb = pb.gradient(lambda a, b: np.sum(np.abs(np.linalg.solve(a, b)) ** 2), a, b)
+        assert len(calls) == 1  # the forward's; the adjoint solves with its factors
+        x = np.linalg.solve(a, b)
+        want_b = np.linalg.solve(a.conj().swapaxes(-1, -2), 2 * x)
+        np.testing.assert_allclose(gb, want_b, rtol=1e-12)
+
+
+def test_solve_values_and_errors_are_numpys():
+    for a, b in [(S3, rand(3, 2)), (SZ.astype(np.complex64), rand(2, 3, 4).astype(np.complex64))]:
+        got = pb.pullback(np.linalg.solve, a, b)[0]
+        assert got.dtype == np.linalg.solve(a, b).dtype
+        np.testing.assert_array_equal(got, np.linalg.solve(a, b))
+    with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
+        pb.gradient(lambda a: np.sum(np.linalg.solve(a, v4)), np.ones((4, 4)))
+    check_gradient(np.linalg.solve, SB, rand(1, 3, 2))  # broadcast batches: the general rule

@@ -18,9 +18,9 @@ import string
 
 import numpy as np
 
-from ..core import strip
+from ..core import Tracer, strip
 from ..errors import NoRuleError
-from .registry import _conj, defcomposite, defvjp, strip_tree
+from .registry import _conj, array_like, defcomposite, defvjp, strip_tree
 
 # ---------------------------------------------------------------- helpers (all differentiable)
 
@@ -498,7 +498,115 @@ def solve_jvp_b(t, ans, a, b):
     return np.linalg.solve(a, t)
 
 
-defvjp(np.linalg.solve, [solve_vjp_a, solve_vjp_b], [solve_jvp_a, solve_jvp_b])
+solve_general = defvjp(
+    np.linalg.solve, [solve_vjp_a, solve_vjp_b], [solve_jvp_a, solve_jvp_b], key=False
+)
+
+# The common case keeps its LU factors: the value packs ``x``, the factors and the pivots
+# (``scipy.linalg.lu_factor``/``lu_solve``: the getrf + getrs that NumPy's gesv runs, so the
+# same value), and the adjoint solve ``a^H y = g`` reuses them, O(n^2) per column instead of a
+# fresh O(n^3) factorisation. Under an outer trace (higher derivatives) the rule solves with
+# ``np.linalg.solve`` again, which is differentiable; the packed factors are then never read.
+# (NumPy solves single precision in double precision, so only double precision takes this path.)
+_LU_TYPES = (np.dtype(np.float64), np.dtype(np.complex128))
+
+
+def _lu_raw(a, b, k=1):
+    import warnings
+
+    import scipy.linalg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
+    if not np.all(np.diagonal(lu, axis1=-2, axis2=-1)):
+        raise np.linalg.LinAlgError("Singular matrix")
+    x = scipy.linalg.lu_solve((lu, piv), b, check_finite=False)
+    batch = a.shape[:-2]
+    return np.concatenate(
+        [np.reshape(x, batch + (-1,)), np.reshape(lu, batch + (-1,)), piv.astype(lu.dtype)], axis=-1
+    )
+
+
+def _lu_parts(ans, m, k, vec):
+    batch = ans.shape[:-1]
+    x = ans[..., : m * k]
+    x = np.reshape(x, batch + ((m,) if vec else (m, k)))
+    return x, ans[..., m * k :]
+
+
+def _lu_adjoint(g, ans, a, vec, k):
+    m = a.shape[-1]
+    x, rest = _lu_parts(ans, m, k, vec)
+    g = _lu_parts(g, m, k, vec)[0]  # the packed factors' cotangent is never used
+    if isinstance(ans, Tracer) or isinstance(g, Tracer) or isinstance(a, Tracer):
+        return x, (_drop(np.linalg.solve(_mH(a), _col(g))) if vec else np.linalg.solve(_mH(a), g))
+    import scipy.linalg
+
+    lu = np.reshape(rest[..., : m * m], ans.shape[:-1] + (m, m))
+    piv = np.real(rest[..., m * m :]).astype(np.int32)
+    return x, scipy.linalg.lu_solve((lu, piv), g, trans=2, check_finite=False)
+
+
+def lu_solve_vjp_a(g, ans, a, b, k=1):
+    vec = _vector_rhs(b)
+    x, gb = _lu_adjoint(g, ans, a, vec, k)
+    if vec:
+        return -(_col(gb) * _row(_conj(x)))
+    return -np.matmul(gb, _mH(x))
+
+
+def lu_solve_vjp_b(g, ans, a, b, k=1):
+    return _lu_adjoint(g, ans, a, _vector_rhs(b), k)[1]
+
+
+def _lu_tangent(dx, ans, a, b, k):
+    m = a.shape[-1]
+    rest = ans[..., m * k :]
+    return np.concatenate([np.reshape(dx, ans.shape[:-1] + (-1,)), np.zeros_like(rest)], axis=-1)
+
+
+def lu_solve_jvp_a(t, ans, a, b, k=1):
+    x = _lu_parts(ans, a.shape[-1], k, _vector_rhs(b))[0]
+    if _vector_rhs(b):
+        dx = -_drop(np.linalg.solve(a, np.matmul(t, _col(x))))
+    else:
+        dx = -np.linalg.solve(a, np.matmul(t, x))
+    return _lu_tangent(dx, ans, a, b, k)
+
+
+def lu_solve_jvp_b(t, ans, a, b, k=1):
+    return _lu_tangent(np.linalg.solve(a, t), ans, a, b, k)
+
+
+solve_lu = defvjp(
+    _lu_raw, [lu_solve_vjp_a, lu_solve_vjp_b], [lu_solve_jvp_a, lu_solve_jvp_b],
+    name="numpy.linalg.solve", key=False,
+)
+
+
+def solve(a, b):
+    """``np.linalg.solve``: through its kept LU factors when ``a`` and ``b`` share dtype and batch."""
+    a, b = array_like(a), array_like(b)
+    a_nd, b_nd = _ndim(a), _ndim(b)
+    fast = (
+        a_nd >= 2 and b_nd >= 1
+        and type(strip(a)) is np.ndarray and type(strip(b)) is np.ndarray  # SciPy's LU: NumPy arrays
+        and a.dtype == b.dtype and a.dtype in _LU_TYPES
+        and a.shape[-1] == a.shape[-2] and a.shape[-1] > 0
+        and ((a_nd == 2 and b_nd in (1, 2)) or (b_nd == a_nd and a.shape[:-2] == b.shape[:-2]))
+        and b.shape[-1 if b_nd == 1 else -2] == a.shape[-1]
+    )
+    if not fast:
+        return solve_general(a, b)
+    vec = b_nd == 1
+    k = 1 if vec else b.shape[-1]
+    if k == 0:
+        return solve_general(a, b)
+    return _lu_parts(solve_lu(a, b, k=k), a.shape[-1], k, vec)[0]
+
+
+defcomposite(np.linalg.solve, solve)
 
 
 def inv_vjp(g, ans, a):
@@ -616,6 +724,13 @@ def _matrix_norm(x, ord, axes):
         summed, over = (r, c) if ord in (1, -1) else (c, r)
         s = np.sum(np.abs(x), axis=summed, keepdims=True)
         return _extreme(s, over, np.max if ord > 0 else np.min)
+    if ord in (2, -2, "nuc"):  # from the singular values (pullback.rules.linalg_decomp)
+        s = np.linalg.svd(np.moveaxis(x, (r, c), (-2, -1)), compute_uv=False)
+        if ord == "nuc":
+            v = np.sum(s, axis=-1)
+        else:
+            v = _drop(_extreme(s, (-1,), np.max if ord == 2 else np.min))
+        return np.expand_dims(v, tuple(sorted((r, c))))
     return None
 
 

@@ -1,0 +1,391 @@
+"""Decompositions of numpy.linalg and what is built on them (svd, eigh, eig, cholesky, qr, pinv, ...).
+
+Losses of eigen- and singular vectors are gauge invariant (|U|^2 products, U diag(f) V^H,
+projectors) unless a test says otherwise: those are the ones with a gradient.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pullback as pb
+from pullback.errors import GaugeError, NoRuleError
+from pullback.testing import check_gradient
+
+from .cases import case_id, rand
+
+
+def mH(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+def herm(x):
+    return x + mH(x)
+
+
+def spd(*shape, dtype=float, seed=None):
+    x = rand(*shape, dtype=dtype, seed=seed)
+    return x @ mH(x) + shape[-1] * np.eye(shape[-1])
+
+
+def svd_loss(full=False):
+    """A gauge-invariant function of all three outputs (real or complex, any shape)."""
+
+    def f(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=full)
+        k = s.shape[-1]
+        return (
+            np.abs(u[..., :, :k] @ (np.sin(s)[..., None] * vh[..., :k, :])) ** 2
+            + np.real(u[..., :, :k] @ vh[..., :k, :])
+            + np.sum(np.abs(u[..., :, :k]) ** 2 @ np.cos(np.arange(k)).astype(s.dtype))
+            + np.sum(np.abs(vh[..., :k, :]) ** 3)
+            # the extra columns of full matrices through their projectors
+            + np.sum(np.real(u[..., :, k:] @ mH(u[..., :, k:])) * np.arange(u.shape[-2], dtype=s.dtype))
+            + np.sum(np.real(mH(vh[..., k:, :]) @ vh[..., k:, :]) * np.arange(vh.shape[-1], dtype=s.dtype))
+            + np.sum(s**2)
+        )
+
+    return f
+
+
+def eigh_loss(uplo="L"):
+    def f(a):
+        w, v = np.linalg.eigh(a, UPLO=uplo)
+        return np.abs(v) ** 2 @ np.sin(w)[..., None] + np.real(v @ (np.cos(w)[..., None] * mH(v)))
+
+    return f
+
+
+def eig_loss(a):
+    w, v = np.linalg.eig(a)
+    return np.abs(v) ** 2 * w[..., None, :] + np.sum(w**2)
+
+
+def qr_loss(mode):
+    def f(a):
+        q, r = np.linalg.qr(a, mode=mode)
+        return np.concatenate([np.reshape(q, (-1,)), np.reshape(r, (-1,)) * 0.5])
+
+    return f
+
+
+def complete_q_loss(a):
+    """Sees the extra columns of a complete Q only through their projector."""
+    q, r = np.linalg.qr(a, mode="complete")
+    k = min(a.shape[-2:])
+    p2 = q[..., :, k:] @ mH(q[..., :, k:])
+    w = np.arange(1.0, 1 + a.shape[-2], dtype=r.real.dtype)
+    return np.sum(np.real(p2 * w)) + np.sum(np.abs(q[..., :, :k]) ** 2 * 2) + r
+
+
+def chol_upper(a):
+    return np.linalg.cholesky(a, upper=True)
+
+
+# float64 and complex128, tall / wide / square / stacked
+T43, W34, Q33 = rand(4, 3), rand(3, 4), rand(3, 3)
+Z43, ZW, ZB = rand(4, 3, dtype=complex), rand(2, 3, 4, dtype=complex), rand(2, 3, 3, dtype=complex)
+
+CASES = [
+    (np.linalg.svd, svd_loss(), (T43,)),
+    (np.linalg.svd, svd_loss(), (ZW,)),
+    (np.linalg.svd, svd_loss(full=True), (Z43,)),
+    (np.linalg.svd, svd_loss(full=True), (rand(2, 2, 4),)),
+    (np.linalg.svd, lambda a: np.linalg.svd(a, compute_uv=False), (ZB,)),
+    (np.linalg.svd, lambda a: np.linalg.svd(a, hermitian=True)[1], (herm(ZB),)),
+    (np.linalg.svd, lambda a: np.linalg.svd(a, compute_uv=False, hermitian=True), (herm(Q33),)),
+    (np.linalg.svd, lambda a: (lambda u, s, vh: u @ vh)(*np.linalg.svd(a, hermitian=True)), (herm(Q33),)),
+    (np.linalg.svdvals, np.linalg.svdvals, (W34,)),
+    (np.linalg.eigh, eigh_loss(), (ZB,)),
+    (np.linalg.eigh, eigh_loss("U"), (Q33,)),
+    (np.linalg.eigvalsh, np.linalg.eigvalsh, (rand(2, 4, 4),)),
+    (np.linalg.eigvalsh, lambda a: np.linalg.eigvalsh(a, UPLO="U"), (ZB,)),
+    (np.linalg.eig, eig_loss, (rand(2, 3, 3),)),
+    (np.linalg.eig, eig_loss, (ZB,)),
+    (np.linalg.eig, lambda a: np.linalg.eig(a)[0], (spd(3, 3),)),  # real eigenvalues: real results
+    (np.linalg.eigvals, np.linalg.eigvals, (rand(4, 4),)),
+    (np.linalg.eigvals, np.linalg.eigvals, (ZB,)),
+    (np.linalg.cholesky, np.linalg.cholesky, (spd(2, 3, 3),)),
+    (np.linalg.cholesky, np.linalg.cholesky, (spd(3, 3, dtype=complex) + np.triu(Q33, 1),)),
+    (np.linalg.cholesky, chol_upper, (spd(2, 3, 3, dtype=complex),)),
+    (np.linalg.qr, qr_loss("reduced"), (T43,)),
+    (np.linalg.qr, qr_loss("reduced"), (ZW,)),
+    (np.linalg.qr, lambda a: np.linalg.qr(a, mode="r"), (Z43,)),
+    (np.linalg.qr, lambda a: np.linalg.qr(a, mode="complete").R, (rand(2, 4, 3),)),
+    (np.linalg.qr, complete_q_loss, (Z43,)),
+    (np.linalg.qr, qr_loss("complete"), (ZW,)),
+    (np.linalg.pinv, np.linalg.pinv, (T43,)),
+    (np.linalg.pinv, lambda a: np.linalg.pinv(a, rtol=None), (ZW,)),
+    (np.linalg.pinv, lambda a: np.linalg.pinv(a, hermitian=True), (spd(3, 3, dtype=complex),)),
+    (np.linalg.pinv, lambda a: np.linalg.pinv(a, rcond=1e-3), (rand(4, 2) @ rand(2, 3),)),  # rank 2
+    (np.linalg.lstsq, lambda a, b: np.linalg.lstsq(a, b)[0], (rand(5, 3), rand(5, 2))),
+    (np.linalg.lstsq, lambda a, b: np.linalg.lstsq(a, b)[0], (rand(3, 5, dtype=complex), rand(3))),
+    (np.linalg.lstsq, lambda a, b: np.linalg.lstsq(a, b)[1],
+     (rand(5, 3, dtype=complex), rand(5, dtype=complex))),
+    (np.linalg.lstsq, lambda a, b: np.linalg.lstsq(a, b, rcond=None)[3], (rand(5, 3), rand(5))),
+    (np.linalg.lstsq, lambda a, b: np.linalg.lstsq(a, b, rcond=1e-3)[0], (rand(5, 2) @ rand(2, 3), rand(5))),
+    (np.linalg.matrix_power, lambda a: np.linalg.matrix_power(a, 5), (rand(2, 3, 3, dtype=complex),)),
+    (np.linalg.matrix_power, lambda a: np.linalg.matrix_power(a, -2), (spd(3, 3),)),
+    (np.linalg.matrix_power, lambda a: np.linalg.matrix_power(a, 0) * a, (Q33,)),
+    (np.linalg.cond, np.linalg.cond, (ZB,)),
+    (np.linalg.cond, lambda a: np.linalg.cond(a, -2), (T43,)),
+    (np.linalg.cond, lambda a: np.linalg.cond(a, "nuc"), (spd(2, 3, 3),)),
+    (np.linalg.cond, lambda a: np.linalg.cond(a, -np.inf), (ZB,)),
+    (np.linalg.tensorsolve, np.linalg.tensorsolve, (rand(6, 2, 3) + np.eye(6).reshape(6, 2, 3) * 3, rand(6))),
+    (np.linalg.tensorsolve, lambda a, b: np.linalg.tensorsolve(a, b, axes=(0,)),
+     (rand(2, 3, 2, 3, dtype=complex) + 3 * np.eye(6).reshape(2, 3, 2, 3), rand(2, 3, dtype=complex))),
+    (np.linalg.tensorinv, lambda a: np.linalg.tensorinv(a, ind=1),
+     (rand(6, 2, 3) + np.eye(6).reshape(6, 2, 3),)),
+    (np.cross, np.cross, (rand(4, 3, dtype=complex), rand(3))),
+    (np.cross, lambda a, b: np.cross(a, b, axisa=0, axisc=0), (rand(3, 4), rand(2, 1, 3))),
+    (np.linalg.cross, np.linalg.cross, (rand(2, 3), rand(2, 3, dtype=complex))),
+]
+
+if hasattr(np.linalg, "diagonal"):
+    CASES += [
+        (np.linalg.diagonal, lambda a: np.linalg.diagonal(a, offset=1), (ZW,)),
+        (np.linalg.trace, np.linalg.trace, (ZW,)),
+        (np.linalg.matrix_transpose, np.linalg.matrix_transpose, (ZW,)),
+    ]
+
+# norms from the singular values (the norm family is tested in test_linalg)
+NORMS = [
+    (lambda a: np.linalg.norm(a, 2), (T43,)),
+    (lambda a: np.linalg.norm(a, -2, axis=(2, 0)), (ZW,)),
+    (lambda a: np.linalg.norm(a, "nuc", axis=(-2, -1), keepdims=True), (ZB,)),
+    (lambda a: np.linalg.matrix_norm(a, ord=2), (ZW,)),
+    (lambda a: np.linalg.matrix_norm(a, ord="nuc", keepdims=True), (rand(2, 4, 3),)),
+]
+
+
+def _single(a):
+    return a.astype(np.complex64 if a.dtype.kind == "c" else np.float32)
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_float32_stays_float32(case):
+    _, f, args = case
+    args32 = tuple(_single(a) for a in args)
+    want = f(*args32)
+    assert np.result_type(want) in (np.float32, np.complex64)
+    assert np.result_type(pb.pullback(f, *args32)[0]) == np.result_type(want)
+    check_gradient(f, *args32, rtol=5e-3, atol=5e-3)
+
+
+@pytest.mark.parametrize("k", range(len(NORMS)))
+def test_spectral_norms(k):
+    f, args = NORMS[k]
+    np.testing.assert_allclose(pb.pullback(f, *args)[0], f(*args), rtol=1e-12)
+    check_gradient(f, *args)
+
+
+def test_nuclear_norm_gradient_is_u_vh():
+    a = rand(5, 3, dtype=complex)
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    np.testing.assert_allclose(pb.gradient(lambda a: np.linalg.norm(a, "nuc"), a)[0], u @ vh, atol=1e-12)
+
+
+# ---------------------------------------------------------------- what each option means
+
+
+def test_triangle_read_gets_the_gradient():
+    # NumPy reads one triangle (and the real diagonal): the other triangle has no gradient
+    a = spd(3, 3, dtype=complex)
+    g = pb.gradient(lambda a: np.sum(np.abs(np.linalg.cholesky(a)) ** 2), a)[0]
+    assert np.all(np.triu(g, 1) == 0) and np.all(np.imag(np.diagonal(g)) == 0)
+    g = pb.gradient(lambda a: np.sum(np.linalg.eigvalsh(a, UPLO="U") ** 3), a)[0]
+    assert np.all(np.tril(g, -1) == 0)
+    # an input built Hermitian gets the symmetric gradient through it
+    b = rand(3, 3)
+    gb = pb.gradient(lambda b: np.sum(np.linalg.eigvalsh(b + b.T) ** 3), b)[0]
+    w, v = np.linalg.eigh(b + b.T)
+    want = v @ np.diag(3 * w**2) @ v.T
+    np.testing.assert_allclose(gb, 2 * want, atol=1e-10)
+
+
+def test_qr_raw_has_no_rule():
+    with pytest.raises(NoRuleError, match="raw"):
+        pb.gradient(lambda a: np.sum(np.linalg.qr(a, mode="raw")[0]), T43)
+
+
+def test_eig_of_real_matrix_with_real_eigenvalues_is_real():
+    a = spd(3, 3)
+    w, v = pb.pullback(np.linalg.eig, a)[0]
+    assert w.dtype == np.float64 and v.dtype == np.float64
+    g = pb.gradient(lambda a: np.sum(np.abs(np.linalg.eigvals(a)) ** 2), rand(3, 3))[0]
+    assert g.dtype == np.float64
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_cross_of_two_dimensional_vectors():
+    check_gradient(lambda a, b: np.cross(a, b, axisa=0), rand(2, 4), rand(4, 3))
+    check_gradient(np.cross, rand(4, 2, dtype=complex), rand(2))
+
+
+def test_lstsq_outputs_match_numpy():
+    a, b = rand(6, 3, dtype=complex), rand(6, 2, dtype=complex)
+    got = pb.pullback(lambda a, b: np.linalg.lstsq(a, b), a, b)[0]
+    assert type(got[2]) is type(np.linalg.lstsq(a, b)[2])
+    want = np.linalg.lstsq(a, b)
+    for x, y in zip(got, want, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12)
+        assert np.result_type(x) == np.result_type(y) and np.shape(x) == np.shape(y)
+    assert pb.pullback(lambda a, b: np.linalg.lstsq(a, b)[1], rand(2, 4), rand(2))[0].shape == (0,)
+
+
+# ---------------------------------------------------------------- gauge and degeneracy
+
+
+def test_phase_dependent_losses_raise():
+    z = rand(4, 3, dtype=complex)
+    with pytest.raises(GaugeError, match="phase"):
+        pb.gradient(lambda a: np.sum(np.real(np.linalg.svd(a, full_matrices=False)[0])), z)
+    with pytest.raises(GaugeError, match="phase"):
+        pb.gradient(lambda a: np.sum(np.real(np.linalg.eigh(a)[1])), herm(ZB))
+    with pytest.raises(GaugeError, match="phase"):
+        pb.gradient(lambda a: np.sum(np.real(np.linalg.eig(a)[1][:, 0])), ZB[0])
+    # U and Vh together, with opposite phases: invariant, so it has a gradient
+    check_gradient(lambda a: (lambda u, s, vh: np.real(u[:, 0] * vh[0, 1]))(*np.linalg.svd(a)), z)
+
+
+def test_extra_columns_of_a_complete_basis():
+    # seen through their projector: exact; through one basis vector: no gradient
+    check_gradient(complete_q_loss, rand(5, 2))
+    check_gradient(svd_loss(full=True), rand(5, 2, dtype=complex))
+    with pytest.raises(GaugeError, match="extra columns"):
+        pb.gradient(lambda a: np.sum(np.linalg.qr(a, mode="complete")[0][:, -1] * np.arange(5)), rand(5, 2))
+    with pytest.raises(GaugeError, match="extra"):
+        pb.gradient(lambda a: np.sum(np.linalg.svd(a)[2][-1]), rand(2, 4))
+
+
+def _rotated(values, seed=0, dtype=float):
+    q = np.linalg.qr(rand(len(values), len(values), dtype=dtype, seed=seed))[0]
+    return q @ np.diag(values) @ mH(q)
+
+
+def test_repeated_eigenvalues_give_finite_exact_gradients():
+    a = _rotated([1.0, 1.0, 3.0, 5.0])
+    c = rand(4, 4)
+
+    def cluster_projector(a):  # the eigenspace of the repeated eigenvalue as a whole
+        w, v = np.linalg.eigh(a)
+        return np.sum(c * (v[:, :2] @ v[:, :2].T)) + np.sum(w**2)
+
+    g = pb.gradient(cluster_projector, a)[0]
+    assert np.all(np.isfinite(g))
+    check_gradient(cluster_projector, a)
+    check_gradient(lambda a: np.sum(np.linalg.svd(a)[1] ** 3), _rotated([2.0, 2.0, 1.0]))  # symmetric in s
+    check_gradient(lambda a: np.linalg.norm(a, "nuc"), 2 * np.linalg.qr(rand(3, 3))[0])  # all equal
+    # one vector of the repeated pair: no gradient exists
+    with pytest.raises(GaugeError, match="repeated"):
+        pb.gradient(lambda a: np.sum(c[:, 0] * np.linalg.eigh(a)[1][:, 0] ** 2), a)
+
+
+def test_nearly_repeated_eigenvalues_use_the_exact_formula():
+    a = _rotated([1.0, 1.0 + 1e-7, 3.0])
+    f = eigh_loss()
+    check_gradient(f, a, eps=1e-10, rtol=1e-3, atol=1e-3)
+    g = pb.gradient(lambda a: np.sum(f(a)), a)[0]
+    assert np.all(np.isfinite(g))
+
+
+def test_rank_deficient_pinv_and_zero_singular_values():
+    a = rand(4, 2) @ rand(2, 3)
+    g = pb.gradient(lambda a: np.sum(np.linalg.pinv(a) ** 2), a)[0]
+    assert np.all(np.isfinite(g))
+    check_gradient(lambda a: np.linalg.pinv(a, rcond=1e-3), a)  # the cut-off keeps the rank
+    z = np.zeros((3, 2))
+    assert np.all(np.isfinite(pb.gradient(lambda a: np.sum(np.abs(svd_loss()(a))), z)[0]))
+
+
+# ---------------------------------------------------------------- second order and forward over reverse
+
+
+def test_second_order():
+    h = spd(3, 3)
+    check_gradient(lambda a: pb.gradient(lambda a: np.sum(np.linalg.eigvalsh(a) ** 3), a)[0], h)
+    check_gradient(lambda a: pb.gradient(lambda a: np.sum(eigh_loss()(a)), a)[0], h)
+    check_gradient(lambda a: pb.gradient(lambda a: np.linalg.norm(a, "nuc"), a)[0], rand(3, 2))
+    logdet = lambda a: np.sum(np.log(np.diagonal(np.linalg.cholesky(a))))  # noqa: E731
+    check_gradient(lambda a: pb.gradient(logdet, a)[0], h)
+    check_gradient(lambda a: pb.gradient(lambda a: np.sum(qr_loss("reduced")(a) ** 2), a)[0], T43)
+    check_gradient(lambda a: pb.gradient(lambda a: np.sum(np.abs(svd_loss()(a))), a)[0], rand(3, 2))
+
+
+def test_hessian_of_log_det_via_cholesky():
+    a = spd(3, 3)
+
+    def logdet(x):
+        return 2 * np.sum(np.log(np.diagonal(np.linalg.cholesky(x))))
+
+    v = rand(3, 3)
+    v = v + v.T
+    got = pb.jvp(lambda x: pb.gradient(logdet, x)[0], (a,), (v,))[1]
+    ai = np.linalg.inv(a)
+    want = -ai @ v @ ai  # d(inv(a)) along v, on the triangle cholesky reads
+    want = 2 * np.tril(want, -1) + np.diag(np.diag(want))
+    np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+# ---------------------------------------------------------------- shape sweeps
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    batch=st.sampled_from([(), (2,), (1, 2)]),
+    m=st.integers(1, 4),
+    n=st.integers(1, 4),
+    dtype=st.sampled_from([np.float64, np.complex128]),
+    full=st.booleans(),
+)
+def test_svd_shapes(batch, m, n, dtype, full):
+    a = rand(*batch, m, n, dtype=dtype, seed=m * 7 + n)
+    check_gradient(svd_loss(full=full), a)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    batch=st.sampled_from([(), (2,), (1, 2)]),
+    m=st.integers(1, 4),
+    n=st.integers(1, 4),
+    dtype=st.sampled_from([np.float64, np.complex128]),
+    mode=st.sampled_from(["reduced", "complete", "r"]),
+)
+def test_qr_shapes(batch, m, n, dtype, mode):
+    a = rand(*batch, m, n, dtype=dtype, seed=m * 5 + n)
+    f = complete_q_loss if mode == "complete" and m > n else qr_loss(mode) if mode != "r" else (
+        lambda a: np.linalg.qr(a, mode="r"))
+    check_gradient(f, a)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    batch=st.sampled_from([(), (2,), (2, 1)]),
+    n=st.integers(1, 4),
+    dtype=st.sampled_from([np.float64, np.complex128]),
+    which=st.sampled_from(["eigh", "eig", "cholesky", "pinv"]),
+)
+def test_square_shapes(batch, n, dtype, which):
+    a = rand(*batch, n, n, dtype=dtype, seed=n)
+    f = {"eigh": eigh_loss(), "eig": eig_loss, "cholesky": np.linalg.cholesky, "pinv": np.linalg.pinv}[which]
+    if which == "cholesky":
+        a = spd(*batch, n, n, dtype=dtype, seed=n)
+    check_gradient(f, a)
+
+
+def test_matrix_rank_carries_no_gradient():
+    def f(a):
+        return np.linalg.matrix_rank(a) * np.sum(a**2)
+
+    a = rand(3, 4)
+    np.testing.assert_allclose(pb.gradient(f, a)[0], 3 * 2 * a)
+
+
+def test_list_operands_beside_traced_ones():
+    a, b = spd(3, 3), [1.0, 2.0, 3.0]
+    for f in (np.linalg.solve, lambda a, b: np.linalg.lstsq(a, b)[0], np.linalg.tensorsolve):
+        g = pb.gradient(lambda a: np.sum(f(a, b) ** 2), a)[0]
+        np.testing.assert_allclose(g, pb.gradient(lambda a: np.sum(f(a, np.array(b)) ** 2), a)[0])
+    g = pb.gradient(lambda x: np.sum(np.linalg.lstsq(a.tolist(), x)[0]), np.array(b))[0]
+    np.testing.assert_allclose(g, np.linalg.solve(a.T, np.ones(3)), rtol=1e-12)
