@@ -121,6 +121,12 @@ class TracedArray(Tracer):
     __slots__ = ("_view",)
     __array_priority__ = 1000.0
 
+    def __init__(self, value: Any, trace: Any, aux: Any) -> None:
+        self._value = value
+        self._trace = trace
+        self._aux = aux
+        self._view = None
+
     # ---- what it is
     def _get_shape(self) -> tuple:
         return self._value.shape

@@ -150,11 +150,9 @@ class TracedView(TracedNDArray):
 
 
 def _info(x):
-    """``x``'s :class:`ViewInfo` (a view), its :class:`Base` (an array with views), or None."""
-    try:
-        return x._view
-    except AttributeError:
-        return None
+    """``x``'s :class:`ViewInfo` (a view), its :class:`Base` (an array with views), its
+    :class:`Pending` write log, or None."""
+    return x._view
 
 
 def _base(x) -> Base:
@@ -634,7 +632,7 @@ class Pending:
 def _flush(x) -> None:
     """Record ``x``'s write log as one tape node, and make ``x`` an ordinary traced array again."""
     info = x._view
-    del x._view
+    x._view = None
     x.__class__ = TracedNDArray
     positions = np.fromiter(info.written, dtype=np.intp, count=len(info.written))
     _take_over(x, scatter_log(info.start, *info.written.values(), positions=positions, result=info.buf))
