@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .core import ForwardTrace, ReverseTrace, Tracer, backward, strip
+from .intercept import intercept
 from .rules import registry as R
 from .rules.views import mark_read_only
 from .tree import flatten
@@ -615,10 +616,11 @@ def adjoint(func: Any, tangent: Callable | None = None) -> Callable:
     otherwise it is derived by transposing ``back``.
 
     A NumPy function, ufunc or ``scipy.fft`` function is dispatched to the
-    rule automatically. A plain Python function of another library cannot be
-    intercepted by NumPy's protocols: its attribute on its module is replaced
-    by a version that uses the rule, so call it through its module
-    (``lib.func(x)``), not through a name imported before registration.
+    rule by NumPy's protocols. Any other Python function (most of SciPy, or
+    another library's) is intercepted (:mod:`pullback.intercept`): its calls
+    with a traced argument go to the rule, under every name that reaches it
+    (``from lib import func`` included, before or after registering), and its
+    plain calls are unchanged.
 
     Examples
     --------
@@ -636,7 +638,7 @@ def adjoint(func: Any, tangent: Callable | None = None) -> Callable:
         prim = R.UserRule(func, name, rule, tangent)
         R.register(func, prim, "user")
         if not _dispatched(func):
-            _patch_module_attribute(func, prim)
+            intercept(func, prim)
         return rule
 
     return register
@@ -646,24 +648,6 @@ def _dispatched(func: Any) -> bool:
     """Whether NumPy (or our scipy.fft backend) routes calls of ``func`` on traced values to us."""
     mod = getattr(func, "__module__", "") or ""
     return isinstance(func, np.ufunc) or hasattr(func, "_implementation") or mod.startswith("scipy.fft")
-
-
-def _patch_module_attribute(func: Any, prim: Any) -> None:
-    """A plain Python function is not dispatched by NumPy: route its module attribute through the rule."""
-    import sys
-
-    mod = sys.modules.get(getattr(func, "__module__", None) or "")
-    name = getattr(func, "__name__", None)
-    if mod is None or name is None or getattr(mod, name, None) is not func:
-        return
-
-    @functools.wraps(func)
-    def with_rule(*args, **kwargs):
-        return prim(*args, **kwargs)
-
-    with_rule.__pullback_original__ = func
-    R.FUNCTIONS[with_rule] = prim
-    setattr(mod, name, with_rule)
 
 
 def custom_adjoint(f: Callable) -> Callable:

@@ -3,62 +3,24 @@
 Most of ``scipy.special`` are ufuncs, which NumPy hands to the traced array's
 ``__array_ufunc__``: they are declared by their derivatives like any NumPy
 ufunc. ``logsumexp``, ``softmax``, ``log_softmax`` and ``polygamma`` are plain
-Python functions that NumPy never dispatches, so their attributes on
-``scipy.special`` (and on the module that defines them) are replaced by
-wrappers that use the rule when an argument is traced and call the original,
-untouched, otherwise. Code that imported one of them by name *before*
-pullback was imported keeps the original; call it as ``scipy.special.f``.
+Python functions that NumPy never dispatches: they are intercepted
+(:mod:`pullback.intercept`), so their traced calls reach the rule under every
+name, and their plain calls run SciPy's code unchanged.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-
 import numpy as np
 import scipy.special as sc
 
-from ..core import Primitive, Tracer, strip
-from .registry import FUNCTIONS, defcomposite, defelementwise, defvjp, move_traced_kwargs
-
-#: original function -> the wrapper installed on its modules
-PATCHED: dict = {}
+from ..core import strip
+from ..intercept import original, route
+from .registry import defcomposite, defelementwise, defvjp
 
 
 def _named(rule, name):
     rule.name = f"scipy.special.{name}"
     return rule
-
-
-def _traced(args, kwargs) -> bool:
-    return any(isinstance(a, Tracer) for a in args) or any(isinstance(v, Tracer) for v in kwargs.values())
-
-
-def _patch(func, handler):
-    """Route ``scipy.special.<name>`` (and its defining module's attribute) through ``handler``."""
-    orig = getattr(func, "__pullback_original__", func)
-
-    @functools.wraps(orig)
-    def with_rule(*args, **kwargs):
-        if not _traced(args, kwargs):
-            return orig(*args, **kwargs)
-        rule = FUNCTIONS.get(with_rule, handler)  # a later pb.adjoint(scipy.special.f) takes over
-        if isinstance(rule, Primitive) and kwargs:
-            args, kwargs = move_traced_kwargs(orig, args, kwargs)
-        return rule(*args, **kwargs)
-
-    with_rule.__pullback_original__ = orig
-    FUNCTIONS[with_rule] = handler
-    PATCHED[orig] = with_rule
-    for modname in ("scipy.special", orig.__module__):
-        mod = sys.modules.get(modname)
-        if mod is not None and getattr(mod, orig.__name__, None) in (orig, func):
-            setattr(mod, orig.__name__, with_rule)
-    return with_rule
-
-
-def _original(func):
-    return getattr(func, "__pullback_original__", func)
 
 
 # ---------------------------------------------------------------- ufuncs, by their derivatives
@@ -172,10 +134,10 @@ def polygamma_jvp_x(t, ans, n, x):
     return t * polygamma(n + 1, x)
 
 
-_polygamma_orig = _original(sc.polygamma)
-polygamma = defvjp(_polygamma_orig, [None, polygamma_vjp_x], [None, polygamma_jvp_x])
+polygamma = defvjp(sc.polygamma, [None, polygamma_vjp_x], [None, polygamma_jvp_x],
+                   raw=original(sc.polygamma))
 _named(polygamma, "polygamma")
-_patch(_polygamma_orig, polygamma)
+route(sc.polygamma)
 
 # ---------------------------------------------------------------- logsumexp, softmax, log_softmax
 
@@ -236,8 +198,9 @@ def log_softmax(x, axis=None):
 
 
 for _f in (logsumexp, softmax, log_softmax):
-    _orig = _original(getattr(sc, _f.__name__))
-    defcomposite(_orig, _f)
-    _patch(_orig, _f)
+    defcomposite(getattr(sc, _f.__name__), _f)
+    route(getattr(sc, _f.__name__))
 
-ORIGINALS = {f.__name__: f for f in PATCHED}
+#: name -> the function running SciPy's own code (what plain calls run)
+ORIGINALS = {name: original(getattr(sc, name))
+             for name in ("polygamma", "logsumexp", "softmax", "log_softmax")}

@@ -1,0 +1,83 @@
+"""Interception of functions NumPy's protocols do not see: every name reaches the rule; plain calls
+run the original code with the same results."""
+
+import inspect
+
+import numpy as np
+import pytest
+import scipy.signal
+import scipy.signal._signaltools as signaltools
+from scipy.signal import fftconvolve as imported_before
+
+import pullback as pb
+from pullback.intercept import intercept, intercepted, original, restore, route
+from pullback.rules import registry
+
+
+def _sum_of_squares(x, y=None, *, scale=1.0):
+    return scale * float(np.sum(np.asarray(x) ** 2))
+
+
+def test_a_python_function_answers_traced_calls_with_its_rule():
+    f = _sum_of_squares
+    def rule(x, y=None, *, scale=1.0):
+        x = np.concatenate(x) if isinstance(x, list) else x
+        return scale * np.sum(x * x)
+
+    assert intercept(f, rule)
+    try:
+        x = np.array([1.0, 2.0])
+        assert pb.gradient(lambda x: f(x, scale=3.0), x)[0].tolist() == [6.0, 12.0]
+        assert pb.gradient(lambda x: f(x=x), x)[0].tolist() == [2.0, 4.0]  # traced by keyword
+        assert pb.gradient(lambda x: f([x]), x)[0].tolist() == [2.0, 4.0]  # traced inside a list
+        assert f([3.0, 4.0]) == 25.0 and f([1.0], scale=2.0) == 2.0  # plain calls: the original
+        assert str(inspect.signature(f)) == "(x, y=None, *, scale=1.0)"
+        assert intercepted(f) and original(f) is not f
+    finally:
+        restore(f)
+    assert not intercepted(f) and f.__kwdefaults__ == {"scale": 1.0}
+    assert "__signature__" not in f.__dict__
+
+
+def test_every_name_of_a_scipy_function_reaches_the_rule():
+    def rule(in1, in2, mode="full", axes=None):
+        return np.sum(in1) * np.sum(in2)
+
+    registry.register(scipy.signal.fftconvolve, rule, "user")
+    route(scipy.signal.fftconvolve)
+    try:
+        x = np.arange(1.0, 4.0)
+        for f in (scipy.signal.fftconvolve, signaltools.fftconvolve, imported_before):
+            assert pb.gradient(lambda x: f(x, x), x)[0].tolist() == [12.0, 12.0, 12.0]
+        plain = scipy.signal.fftconvolve(x, x)
+        np.testing.assert_array_equal(plain, original(scipy.signal.fftconvolve)(x, x))
+    finally:
+        restore(scipy.signal.fftconvolve)
+        del registry.FUNCTIONS[scipy.signal.fftconvolve]
+        del registry.KINDS[scipy.signal.fftconvolve]
+
+
+def test_pb_adjoint_on_a_scipy_function_takes_effect_for_every_name():
+    calls = []
+
+    @pb.adjoint(scipy.signal.fftconvolve)
+    def rule(in1, in2, mode="full", axes=None):
+        calls.append(mode)
+        value = original(scipy.signal.fftconvolve)(pb.stop_gradient(in1), in2, mode=mode)
+        return value, lambda g: (original(scipy.signal.correlate)(g, in2, mode="valid"), None)
+
+    try:
+        x, k = np.arange(1.0, 5.0), np.array([1.0, -1.0])
+        g = pb.gradient(lambda x: np.sum(imported_before(x, k) ** 2), x)[0]
+        y = np.convolve(x, k)
+        np.testing.assert_allclose(g, np.correlate(2 * y, k, mode="valid"), atol=1e-12)
+        assert calls == ["full"]
+    finally:
+        restore(scipy.signal.fftconvolve)
+        del registry.FUNCTIONS[scipy.signal.fftconvolve]
+        del registry.KINDS[scipy.signal.fftconvolve]
+
+
+def test_what_cannot_be_changed_in_place_is_refused_clearly():
+    with pytest.raises(TypeError, match="cannot intercept"):
+        intercept(len, lambda x: 0)
