@@ -153,6 +153,8 @@ def restore_all() -> None:
 def _replace_names(func: Callable, rule: Callable) -> bool:
     """For what cannot be changed in place: replace ``func`` on its module and its public module."""
     name = getattr(func, "__name__", None)
+    if (getattr(func, "__module__", None) or "builtins") == "builtins":
+        raise TypeError(f"pullback cannot intercept the builtin {name!r}")
     modules = {getattr(func, "__module__", None) or ""}
     modules.add(".".join(next(iter(modules)).split(".")[:2]))  # scipy.signal._x -> scipy.signal
     replaced = False
