@@ -338,3 +338,45 @@ def test_custom_adjoint_returning_a_python_float_in_both_modes():
     assert pb.gradient(lambda x: total(x) * 2.0, x3)[0].tolist() == [2.0, 2.0, 2.0]
     _, t = pb.jvp(total, (x3,), (np.ones(3),))
     assert float(t) == 3.0
+
+
+def test_deepcopy_and_copy_of_a_traced_array_keep_the_gradient():
+    import copy
+
+    def f(x):
+        y = copy.deepcopy(x * 2.0)
+        z = copy.copy(y)
+        z[0] = 0.0  # a copy: y is unchanged
+        return np.sum(y * z) + np.sum(y)
+
+    x = np.array([1.0, 2.0, 3.0])
+    value, (g,) = pb.value_and_gradient(f, x)
+    assert value == f(x.copy()) and type(value) is not pb._dispatch.TracedArray
+    np.testing.assert_allclose(g, [2.0, 16.0 + 2.0, 24.0 + 2.0])
+
+
+def test_pickling_a_traced_array_raises():
+    import pickle
+
+    with pytest.raises(pb.TracedConversionError, match="pickling"):
+        pb.gradient(lambda x: np.sum(pickle.loads(pickle.dumps(x))), np.ones(3))
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+@pytest.mark.parametrize("make", [lambda a: np.matrix(a), lambda a: np.ma.masked_array(a, mask=a > 2)])
+def test_matrix_and_masked_arrays_are_refused(make):
+    a = np.arange(1.0, 5.0).reshape(2, 2)
+    with pytest.raises(TypeError, match="does not differentiate numpy"):
+        pb.gradient(lambda x: np.sum(x * x), make(a))
+    with pytest.raises(TypeError, match="does not differentiate numpy"):
+        pb.gradient(lambda x: np.sum(x * make(a)), a)
+    with pytest.raises(TypeError, match="does not differentiate numpy"):
+        pb.gradient(lambda x: np.sum(np.multiply(x, make(a))), a)
+    with pytest.raises(TypeError, match="does not differentiate numpy"):
+        pb.gradient(lambda x: np.sum(np.concatenate([x, make(a)])), a)
+
+
+def test_memmap_and_other_plain_subclasses_still_work(tmp_path):
+    m = np.memmap(tmp_path / "m.dat", dtype=np.float64, mode="w+", shape=(3,))
+    m[:] = [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(pb.gradient(lambda x: np.sum(x * m), np.ones(3))[0], [1.0, 2.0, 3.0])

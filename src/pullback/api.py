@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .core import ForwardTrace, ReverseTrace, Tracer, backward, strip
+from .dispatch import refuse_subclasses
 from .intercept import intercept
 from .rules import registry as R
 from .rules.views import mark_read_only
@@ -75,6 +76,7 @@ class _Inputs:
         self.parts = []
         for k, i in enumerate(argnums):
             leaves, rebuild = flatten(args[i])
+            refuse_subclasses(leaves)
             tleaves = flatten(tangents[k])[0] if tangents is not None else None
             boxed, keys = [], []
             for j, x in enumerate(leaves):

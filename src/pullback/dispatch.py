@@ -52,7 +52,45 @@ def _operator(u: np.ufunc):
 
 
 def _fast(o: Any) -> bool:
-    return isinstance(o, (Tracer, np.ndarray, np.generic, float, int, complex)) or _known(type(o))
+    t = type(o)
+    if t in _COMMON:
+        return True
+    if isinstance(o, np.ndarray):
+        _refuse(t)
+        return True
+    return isinstance(o, (Tracer, np.generic, float, int, complex)) or _known(t)
+
+
+#: ndarray subclasses whose operations mean something else than ndarray's: type -> what they are
+_REFUSED: dict[type, str | None] = {}
+
+
+def _refuse(t: type) -> None:
+    """Raise for an ndarray subclass whose semantics pullback does not implement (np.matrix's
+    ``*`` is a matrix product, a masked array's results depend on its mask)."""
+    what = _REFUSED.get(t, 0)
+    if what == 0:
+        what = None
+        if issubclass(t, np.matrix):
+            what = "numpy.matrix (its * and ** are matrix products); use a 2-d ndarray and @"
+        elif issubclass(t, np.ma.MaskedArray):
+            what = ("numpy.ma masked arrays (their values depend on the mask); use x.filled(...) or "
+                    "np.where(mask, ..., ...) on plain arrays")
+        _REFUSED[t] = what
+    if what is not None:
+        raise TypeError(f"pullback does not differentiate {what}")
+
+
+def refuse_subclasses(values) -> None:
+    """Raise for any refused ndarray subclass among ``values`` (and one level inside lists and tuples)."""
+    for v in values:
+        t = type(v)
+        if t is list or t is tuple:
+            for w in v:
+                if isinstance(w, np.ndarray) and type(w) is not np.ndarray:
+                    _refuse(type(w))
+        elif t is not np.ndarray and isinstance(v, np.ndarray):
+            _refuse(t)
 
 
 def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
@@ -165,6 +203,16 @@ class TracedArray(Tracer):
     def tolist(self):
         raise TracedConversionError(".tolist() of it")
 
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        """A copy on the same trace (as ``np.copy``): its gradient flows to the original."""
+        return self.copy()
+
+    def __reduce_ex__(self, protocol):
+        raise TracedConversionError("pickling it")
+
     def __int__(self) -> int:  # piecewise constant: carries no gradient anyway
         return int(strip(self))
 
@@ -179,8 +227,11 @@ class TracedArray(Tracer):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         for x in inputs:
             t = type(x)
-            if t not in _COMMON and hasattr(t, "__array_ufunc__") and not _known(t):
-                return NotImplemented
+            if t not in _COMMON:
+                if isinstance(x, np.ndarray):
+                    _refuse(t)
+                if hasattr(t, "__array_ufunc__") and not _known(t):
+                    return NotImplemented
         out = kwargs.pop("out", None)
         if method == "__call__":
             if kwargs:
@@ -200,6 +251,7 @@ class TracedArray(Tracer):
         for t in types:
             if t not in _COMMON and not _known(t):
                 return NotImplemented
+        refuse_subclasses(args)
         handler = R.FUNCTIONS.get(func)
         if handler is None:
             raise NoRuleError(R._qualname(func))

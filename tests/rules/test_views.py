@@ -255,6 +255,7 @@ PROGRAMS = {
     "y.imag = ": lambda y, x: setattr(y, "imag", x[:, None].real + 1),
     "copyto(y[:, 1], x)": lambda y, x: np.copyto(y[:, 1], x),
     "np.put wrap": lambda y, x: np.put(y, [-1, 25], x[:2], mode="wrap"),
+    "np.fill_diagonal": lambda y, x: np.fill_diagonal(y, x[1:3]),
     "diagonal read after write": lambda y, x: (np.diagonal(y), y.__setitem__((1, 1), x[2]))[0],
 }
 
@@ -414,6 +415,7 @@ CASES = [
     (np.put, lambda a: (lambda y: (np.put(y, [1, 5], a[0, :2]), y)[1])(a * 1.0), (X,)),
     (np.putmask, lambda a: (lambda y: (np.putmask(y, a > 0, a[1]), y)[1])(a * 1.0), (X,)),
     (np.place, lambda a: (lambda y: (np.place(y, a > 0, a[2]), y)[1])(a * 1.0), (X,)),
+    (np.fill_diagonal, lambda a: (lambda y: (np.fill_diagonal(y, a[2, :3]), y)[1])(a * 1.0), (X,)),
     (pb._dispatch.TracedArray._assign, lambda a: (lambda y: (y.__iadd__(a), y)[1])(a * 2.0), (X,)),
     (pb._dispatch.TracedArray.fill, lambda a: (lambda y: (y.fill(a[0, 0]), y)[1])(a * 1.0), (X,)),
     (pb._dispatch.TracedArray.sort, lambda a: (lambda y: (y.sort(), y)[1])(a * 1.0), (X,)),

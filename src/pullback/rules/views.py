@@ -38,6 +38,7 @@ import warnings
 
 import numpy as np
 
+from .. import dispatch as _dispatch
 from ..core import Primitive, Tracer, strip
 from ..core.trace import Tracer as _Slots
 from ..dispatch import TracedArray, TracedNDArray, traced
@@ -775,6 +776,7 @@ class _LogPullback:
 
 
 scatter_log = _LogScatter(_scatter_log_raw, "element_writes")
+_dispatch._COMMON.update((TracedView, TracedPending))  # known array types: the operators' fast path
 
 # ---------------------------------------------------------------- writes at flat positions
 
@@ -864,7 +866,15 @@ def copyto(dst, src, casting="same_kind", where=True):
     _commit(dst, _cast(new, dst.dtype) if isinstance(new, Tracer) else np.array(new, dtype=dst.dtype))
 
 
-for _f, _impl in [(np.put, put), (np.putmask, putmask), (np.place, place), (np.copyto, copyto)]:
+def fill_diagonal(a, val, wrap=False):
+    """``np.fill_diagonal``: NumPy's own code, which writes through ``a.flat``."""
+    if not isinstance(a, TracedArray):
+        raise TracedConversionError("np.fill_diagonal of a traced value into a plain array")
+    return np.fill_diagonal._implementation(a, val, wrap)
+
+
+for _f, _impl in [(np.put, put), (np.putmask, putmask), (np.place, place), (np.copyto, copyto),
+                  (np.fill_diagonal, fill_diagonal)]:
     register(_f, _impl, "composite")
 
 
