@@ -100,3 +100,21 @@ def test_cupy_jacobians_and_hessians_stay_on_the_gpu(mode, cp):
     H = pb.hessian(loss, cp.asarray(z))
     assert isinstance(H, cp.ndarray)
     np.testing.assert_allclose(cp.asnumpy(H), pb.hessian(loss, z), rtol=1e-10, atol=1e-10)
+
+
+def test_dask_writes_through_views():
+    da = pytest.importorskip("dask.array")
+
+    def f(x):
+        y = x * 2.0
+        y[0, 1] = x[1, 2]
+        v = y.T
+        v *= 3.0
+        y[1] += 1.0
+        return np.sum(y**2)
+
+    xn = np.arange(1.0, 7.0).reshape(2, 3)
+    value, (g,) = pb.value_and_gradient(f, da.from_array(xn, chunks=-1))
+    assert type(g).__module__.startswith("dask")
+    assert float(value) == f(xn.copy())
+    np.testing.assert_allclose(np.asarray(g), pb.gradient(f, xn)[0])

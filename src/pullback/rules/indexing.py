@@ -98,8 +98,14 @@ getitem = deflinear(TracedNDArray.__getitem__, getitem_adjoint, raw=getitem_raw,
 scatter = deflinear(scatter_raw, scatter_adjoint, name="scatter_add", key=False)
 
 
+def copy_like(x):
+    """A copy of ``x`` with its memory layout (NumPy's writes keep an array's layout, and so must
+    its new value: later view-or-copy choices depend on it); other array types' own copy."""
+    return x.copy(order="K") if type(x) is np.ndarray else x.copy()
+
+
 def setitem_raw(x, value, index):
-    out = x.copy(order="K")  # NumPy's writes keep the array's layout, and so must its new value
+    out = copy_like(x)
     out[index] = value
     return out
 

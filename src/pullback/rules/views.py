@@ -46,7 +46,7 @@ from ..errors import NoRuleError, TracedConversionError
 from . import registry as R
 from .elementwise import imag as _imag_rule
 from .elementwise import real as _real_rule
-from .indexing import getitem, setitem
+from .indexing import copy_like, getitem, setitem
 from .registry import defvjp, register
 from .shape import _reshape
 
@@ -330,9 +330,13 @@ register(TracedArray.view, view, "composite")
 
 
 def _replace_raw(x, positions, values):
-    out = x.copy(order="K")
-    np.put(out, positions, values)
-    return out
+    if type(x) is np.ndarray:
+        out = x.copy(order="K")
+        np.put(out, positions, values)
+        return out
+    flat = copy_like(x).reshape(-1)  # CuPy, Dask: item assignment into a flat copy
+    flat[positions.reshape(-1)] = values.reshape(-1)
+    return flat.reshape(x.shape)
 
 
 def replace_vjp_x(g, ans, x, positions, values):
@@ -340,7 +344,7 @@ def replace_vjp_x(g, ans, x, positions, values):
 
 
 def replace_vjp_values(g, ans, x, positions, values):
-    return np.take(g, positions)
+    return np.reshape(np.reshape(g, (-1,))[positions.reshape(-1)], positions.shape)
 
 
 def replace_jvp_x(t, ans, x, positions, values):
@@ -463,7 +467,9 @@ def assign(x, result, func=None, inputs=()):
     if isinstance(result, Tracer):
         result = _cast(result, x.dtype)
         if isinstance(func, np.ufunc) and not _exact_anyway(func, x.dtype, inputs):
-            result = exact_value(result, _numpy_in_place(x, func, inputs))
+            exact = _numpy_in_place(x, func, inputs)
+            if exact is not None:
+                result = exact_value(result, exact)
         _commit(x, result)
     else:
         _commit(x, np.array(strip(result), dtype=x.dtype, copy=True))
@@ -500,11 +506,14 @@ def _in_storage(a, base, buf):
 
 
 def _numpy_in_place(x, func, inputs):
-    """NumPy's own bits for ``func(*inputs, out=x)``: the call replayed on a copy of ``x``'s memory,
+    """NumPy's own bits for ``func(*inputs, out=x)`` (None for other array types): the call replayed
+    on a copy of ``x``'s memory,
     with every input that lives in that memory (``x`` itself, its base, other views of it) taken from
     the copy, so that NumPy chooses the same loops and the same overlap handling."""
     info = _info(x)
     base = info.base if type(info) is ViewInfo else info
+    if type(strip(x)) is not np.ndarray:
+        return None  # CuPy, Dask: their own loops; the rule's value stands
     if base is None:
         buf = strip(x).copy(order="K")
         target = buf
@@ -744,7 +753,7 @@ class _LogScatter(Primitive):
 def _scatter_log_raw(start, *values, positions, result=None):
     if result is not None:
         return result
-    out = start.copy(order="K")
+    out = copy_like(start)
     np.put(out, positions, np.array(values, dtype=out.dtype))
     return out
 
@@ -958,7 +967,7 @@ def _at(ufunc):
 
 
 def _add_at_raw(a, positions, b, subtract):
-    out = a.copy(order="K")
+    out = copy_like(a)
     (np.subtract if subtract else np.add).at(out, np.unravel_index(positions, a.shape), b)
     return out
 
