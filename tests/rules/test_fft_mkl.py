@@ -169,13 +169,39 @@ def test_layouts_dfti_cannot_describe_fall_back(make, axes):
     np.testing.assert_allclose(fft_engine.c2c(z, s, axes, None, True), np.fft.fftn(z, axes=axes), atol=1e-12)
 
 
-def test_descriptors_are_cached_and_bounded(monkeypatch):
-    monkeypatch.setattr(fft_mkl, "_PLANS", {})
-    monkeypatch.setattr(fft_mkl, "MAX_PLANS", 3)
+def test_descriptors_are_cached_and_bounded_in_bytes(monkeypatch):
+    monkeypatch.setattr(fft_mkl, "_PLANS", fft_mkl.PlanCache("mkl"))
+    one = fft_mkl._descriptor_bytes("c2c", (8,), fft_mkl._DOUBLE)
+    monkeypatch.setattr(fft_mkl, "CACHE_LIMIT", 3 * one + 1)
     z = np.ones(8, complex)
     fft_engine.c2c(z, (8,), (0,), None, True)
     fft_engine.c2c(z, (8,), (0,), None, True)
     assert len(fft_mkl._PLANS) == 1
-    for n in (3, 4, 5, 6):
+    first = fft_mkl._PLANS.plans()[0]
+    for n in (9, 10, 12):  # smooth lengths: estimated about alike
         fft_engine.c2c(np.ones(n, complex), (n,), (0,), None, True)
-    assert len(fft_mkl._PLANS) == 3
+        fft_engine.c2c(z, (8,), (0,), None, True)  # the length 8 stays the most recently used
+    assert fft_mkl._PLANS.nbytes <= fft_mkl.CACHE_LIMIT
+    assert first in fft_mkl._PLANS.plans()  # least recently used goes first, not oldest
+    assert fft_mkl.cache_info()["bytes"] == fft_mkl._PLANS.nbytes
+    assert fft_mkl.clear() > 0 and len(fft_mkl._PLANS) == 0 and fft_mkl._PLANS.nbytes == 0
+
+
+def test_a_descriptor_over_the_limit_serves_its_calls_and_zero_keeps_none(monkeypatch):
+    monkeypatch.setattr(fft_mkl, "_PLANS", fft_mkl.PlanCache("mkl"))
+    monkeypatch.setattr(fft_mkl, "CACHE_LIMIT", 1)
+    for n in (8, 9):
+        z = np.arange(n) + 0j
+        np.testing.assert_allclose(fft_engine.c2c(z, (n,), (0,), None, True), np.fft.fft(z), atol=1e-12)
+    assert len(fft_mkl._PLANS) == 1  # only the last one
+    monkeypatch.setattr(fft_mkl, "CACHE_LIMIT", 0)
+    fft_engine.c2c(z, (n,), (0,), None, True)
+    fft_engine.c2c(np.ones(5, complex), (5,), (0,), None, True)
+    assert len(fft_mkl._PLANS) == 0
+
+
+def test_descriptor_estimates_follow_length_precision_and_smoothness():
+    est = fft_mkl._descriptor_bytes
+    assert est("c2c", (1 << 20,), fft_mkl._DOUBLE) > 2 * est("c2c", (1 << 20,), fft_mkl._SINGLE) - 8192
+    assert est("c2c", ((1 << 20) + 1,), fft_mkl._DOUBLE) > 3 * est("c2c", (1 << 20,), fft_mkl._DOUBLE)
+    assert est("c2c", (256, 256), fft_mkl._DOUBLE) == est("c2c", (1 << 16,), fft_mkl._DOUBLE)
