@@ -3,7 +3,7 @@
 pullback keeps the large blocks it allocates (2 MiB-aligned, for huge pages) for
 reuse, up to ``PULLBACK_CACHE_MIB`` (default 256 MiB), and its FFT engines keep
 plans (MKL descriptors, FFTW plans), up to ``PULLBACK_ENGINE_CACHE_MIB`` (default
-512 MiB) each: :func:`release_memory` hands back the blocks no array uses and
+256 MiB) each: :func:`release_memory` hands back the blocks no array uses and
 frees the plans. :func:`keep_freed_memory` does the same for
 every allocation in the process, through glibc.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 
 from .rules import buffers
 
@@ -63,7 +62,7 @@ def release_memory() -> int:
     ``PULLBACK_CACHE_MIB`` (default 256 MiB) in use or free, so that the next
     gradient reuses them instead of page-faulting fresh memory in. The MKL and
     pyFFTW engines keep a plan per transform key, up to ``PULLBACK_ENGINE_CACHE_MIB``
-    (default 512 MiB) of estimated plan memory each; the next transform of a freed
+    (default 256 MiB) of estimated plan memory each; the next transform of a freed
     key plans again. Returns the bytes released (the blocks' sizes plus the plans'
     estimates).
 
@@ -77,14 +76,3 @@ def release_memory() -> int:
 
     return buffers.release() + fft_engine.clear_caches()
 
-
-def _before_fork():  # no thread is inside the block cache while the process forks
-    buffers._lock.acquire()
-
-
-def _after_fork():  # parent and child alike: the forking thread took it, and lets it go
-    buffers._lock.release()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)

@@ -33,7 +33,7 @@ Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable
 - ``"scipy"``: always the public ``scipy.fft`` functions.
 
 Engine memory: MKL descriptors and FFTW plans are cached by transform key, each
-cache bounded by ``PULLBACK_ENGINE_CACHE_MIB`` (default 512) MiB of estimated plan
+cache bounded by ``PULLBACK_ENGINE_CACHE_MIB`` (default 256) MiB of estimated plan
 memory, least recently used out first (0 keeps none). ``pullback.release_memory()``
 frees them (:func:`clear_caches`); ``python -m pullback info`` shows their sizes
 (:func:`cache_info`).
@@ -348,6 +348,9 @@ _KERNELS = {
                                                            ("c2r", _pocket_c2r))},
 }
 _KERNELS["auto"] = _KERNELS["pocketfft"]
+# "scipy" never reaches the kernels (_fast_threads sends it through scipy.fft), except when
+# another thread chose it between that check and the kernel's lookup: SciPy's own computation
+_KERNELS["scipy"] = _KERNELS["pocketfft"]
 #: Kernels that take a ``factor`` argument (folded into the transform's scale).
 _SCALING = frozenset(_KERNELS["mkl"].values())
 
@@ -409,9 +412,66 @@ def cache_info() -> dict:
     }
 
 
+class _ForkGate:
+    """Any number of multithreaded transforms at once, or one ``fork()``, never both.
+
+    pocketfft's and ducc0's thread pools shut down just before a fork (their
+    ``pthread_atfork`` handlers) and restart after it: a transform that submitted
+    work to them meanwhile, in another thread, raised "Work item submitted after
+    shutdown". A fork now waits until no multithreaded transform is under way, and
+    those that would start wait until the fork is done (microseconds). Transforms on
+    one thread use no pool and do not wait.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._running = 0
+        self._forking = False
+        self._fork_lock = threading.Lock()  # one fork at a time
+        self._inside = threading.local()  # a transform inside a transform (a backend's) never waits
+
+    def __enter__(self):
+        depth = getattr(self._inside, "depth", 0)
+        self._inside.depth = depth + 1
+        with self._cond:
+            while self._forking and not depth:
+                self._cond.wait()
+            self._running += 1
+
+    def __exit__(self, *exc):
+        self._inside.depth -= 1
+        with self._cond:
+            self._running -= 1
+            if not self._running:
+                self._cond.notify_all()
+
+    def before_fork(self):
+        self._fork_lock.acquire()
+        with self._cond:
+            self._forking = True
+            while self._running:
+                self._cond.wait()
+
+    def after_fork_in_parent(self):
+        with self._cond:
+            self._forking = False
+            self._cond.notify_all()
+        self._fork_lock.release()
+
+
+_gate = _ForkGate()
+
+
 def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1):
     """Transform ``x`` with the engine in force (``threads`` from :func:`_fast_threads`),
     its result multiplied by ``factor`` (by the transform itself where the engine can)."""
+    if threads > 1:
+        with _gate:
+            return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor)
+    return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor)
+
+
+def _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor):
     if _engine == "auto" and x.size >= ENGINE_SIZE:
         kernel = _KERNELS[auto_engine(kind, s, x.size)][kind]
     else:
@@ -531,7 +591,8 @@ def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
         return _run("c2c", x, s, axes, forward, inorm, threads, scratch)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
-        return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)
+        with _gate:
+            return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)
     return (np.fft.fftn if forward else np.fft.ifftn)(x, s=s, axes=axes, norm=norm)
 
 
@@ -542,7 +603,8 @@ def r2c(x, s, axes, norm, workers=None, factor=1):
         return _run("r2c", x, s, axes, True, _INORM[norm], threads, factor=factor)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
-        y = sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
+        with _gate:
+            y = sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     else:
         y = np.fft.rfftn(x, s=s, axes=axes, norm=norm)
     return y if factor == 1 else y * factor
@@ -561,7 +623,8 @@ def c2r(x, s, axes, norm, workers=None, scratch=False):
         return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads, scratch)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
-        return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
+        with _gate:
+            return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     if not type(x).__module__.startswith("dask"):  # Dask runs NumPy's irfftn on each (whole) block
         x = hermitian_edges(fit_any(x, _half(s), axes), s, axes)
     return np.fft.irfftn(x, s=s, axes=axes, norm=norm)
@@ -623,10 +686,14 @@ def r2r(x, kind, type, s, axes, norm, orthogonalize=None, workers=None):
         inorm = 2 - _INORM[norm] if inverse else _INORM[norm]
         ptype = 5 - type if inverse and type in (2, 3) else type
         transform = _pocketfft.dct if kind.endswith("dct") else _pocketfft.dst
-        return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
+        if threads == 1:
+            return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
+        with _gate:
+            return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
     workers = workers_for(x, workers)
     kw = {k: v for k, v in (("workers", workers), ("orthogonalize", orthogonalize)) if v is not None}
-    return getattr(sfft, kind + "n")(x, type, s=s, axes=axes, norm=norm, **kw)
+    with _gate:
+        return getattr(sfft, kind + "n")(x, type, s=s, axes=axes, norm=norm, **kw)
 
 
 def _engine_from_environment():
@@ -637,15 +704,30 @@ def _engine_from_environment():
         raise type(e)(f"PULLBACK_FFT_ENGINE={name!r}: {e}") from None
 
 
+def _before_fork():
+    _gate.before_fork()  # first: a transform under way may still need the block cache's lock
+    buffers._lock.acquire()  # no thread is inside the block cache while the process forks
+
+
+def _after_fork_in_parent():
+    buffers._lock.release()
+    _gate.after_fork_in_parent()
+
+
 def _after_fork_in_child():
-    global _fftw_forked
+    global _fftw_forked, _gate
+    buffers._lock.release()  # this thread took it before the fork
+    _gate = _ForkGate()
     if _modules.get("pyfftw") is not None:  # FFTW's threads stayed in the parent
         _fftw_forked = True
     _FFTW_PLANS._after_fork_in_child(free=False)  # never run, nor destroyed, here
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    # fft_mkl registered its own handlers when this module imported it: its "before" runs
+    # after this one (Python calls them in reverse order), once no transform is under way
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 _engine_from_environment()
 SWEEP_CONTEXTS.append(held_backend_check)

@@ -9,7 +9,7 @@ against 2.4-4 ms for ducc0 and 3.4-7 ms for pocketfft.
 One committed descriptor per transform key (kind, precision, lengths, strides,
 batch, normalisation, threads; and the worker, for slices shared among threads)
 is cached, least recently used first out, up to ``PULLBACK_ENGINE_CACHE_MIB``
-(default 512) MiB of estimated descriptor memory (see :class:`PlanCache`;
+(default 256) MiB of estimated descriptor memory (see :class:`PlanCache`;
 ``pullback.release_memory()`` frees them all). An n-d c2r runs whichever of two
 exact ways was faster when its key was first met (see :func:`_c2r_nd`). A layout
 DFTI cannot describe (repeated axes, negative or unaligned strides, batch axes that do not collapse into one)
@@ -57,7 +57,7 @@ _lock = threading.Lock()  # guards the thread pool
 
 
 def _limit_from_environment():
-    text = os.environ.get("PULLBACK_ENGINE_CACHE_MIB", "512")
+    text = os.environ.get("PULLBACK_ENGINE_CACHE_MIB", "256")
     try:
         mib = float(text)
     except ValueError:
@@ -65,7 +65,7 @@ def _limit_from_environment():
     return max(0, int(mib * (1 << 20)))
 
 
-#: Bytes of plans each engine's cache keeps (``PULLBACK_ENGINE_CACHE_MIB``, default 512 MiB;
+#: Bytes of plans each engine's cache keeps (``PULLBACK_ENGINE_CACHE_MIB``, default 256 MiB;
 #: 0 keeps none). Read on every insertion, so it may be changed at run time.
 CACHE_LIMIT = _limit_from_environment()
 
