@@ -144,7 +144,7 @@ def test_threads_growing_mkls_pool_while_others_submit(monkeypatch):
 @_needs("mkl")
 def test_concurrent_gradients_on_mkl_with_different_workers(monkeypatch):
     # the reproducer: gradients in threads, each with its own `workers`, on MKL
-    monkeypatch.setattr(fft_mkl, "_faster_c2r", lambda *args: fft_mkl._c2r_columns)  # the pool's path
+    monkeypatch.setattr(fft_mkl, "_c2r_way", lambda *args: fft_mkl._c2r_columns)  # the pool's path
     want = _reference()
     fft_engine.set_engine("mkl")
     errors = []

@@ -10,8 +10,8 @@ One committed descriptor per transform key (kind, precision, lengths, strides,
 batch, normalisation, threads; and the worker, for slices shared among threads)
 is cached, least recently used first out, up to ``PULLBACK_ENGINE_CACHE_MIB``
 (default 256) MiB of estimated descriptor memory (see :class:`PlanCache`;
-``pullback.release_memory()`` frees them all). An n-d c2r runs whichever of two
-exact ways was faster when its key was first met (see :func:`_c2r_nd`). A layout
+``pullback.release_memory()`` frees them all). An n-d c2r runs one of two exact
+ways, chosen by a fixed rule from its layout (see :func:`_c2r_nd`). A layout
 DFTI cannot describe (repeated axes, negative or unaligned strides, batch axes that do not collapse into one)
 makes :func:`transform` return ``None``, and the caller uses another engine.
 
@@ -30,7 +30,6 @@ import glob
 import os
 import sys
 import threading
-import time
 import weakref
 
 import numpy as np
@@ -303,12 +302,6 @@ def transform(
     return _compute(kind, x, s, axes, forward, scale, threads, inplace=inplace)
 
 
-#: The way each n-d c2r runs, by its key: the faster of the two, timed on first use.
-_C2R_WAYS: dict = {}
-#: Timed calls per way when an n-d c2r is first met (the minimum counts).
-TIMING_ROUNDS = 3
-
-
 def _c2r_nd(x, s, axes, scale, threads, mine):
     """NumPy's irfftn of ``x`` (overwriting it when ``mine``), or None.
 
@@ -317,15 +310,34 @@ def _c2r_nd(x, s, axes, scale, threads, mine):
     imaginary parts of its first and Nyquist bins. Either way computes exactly
     that: :func:`_c2r_columns` literally (as PyTorch does on MKL), or
     :func:`_c2r_projected`, one n-d c2r of the input with those edge planes
-    replaced by their conjugate-even parts. Neither wins on every machine (W2's
-    16x256x129 spectrum: columns 10% faster on one 2-core Xeon, projected 25%
-    on another), so the first call with a given key times both.
+    replaced by their conjugate-even parts. :func:`_c2r_way` picks one by a fixed
+    rule (it was timed on first use, so two runs could differ in their last bits).
     """
-    key = (x.shape, x.dtype, x.strides, s, axes, scale, threads, mine)
-    way = _C2R_WAYS.get(key)
-    if way is None:
-        way = _C2R_WAYS[key] = _faster_c2r(x, s, axes, scale, threads, mine)
-    return way(x, s, axes, scale, threads, mine)
+    return _c2r_way(x, axes, mine)(x, s, axes, scale, threads, mine)
+
+
+def _c2r_way(x, axes, mine):
+    """:func:`_c2r_projected` for a 2-d c2r whose leading c2c cannot run as one DFTI call
+    (its batch axes do not collapse, so it runs slice by slice), else :func:`_c2r_columns`.
+
+    Measured (MKL 2026.2, 2-core Xeon VM, best of 25, one and two threads): projected
+    was faster on 16x256x129 complex64 over axes (1, 2) (W2: 7.0 against 8.2 ms with two
+    threads, 8.1 against 9.6 with one) and 3x128x49 (0.23 against 0.28 ms); columns
+    on 8x64x64x33 over (1, 2, 3) (17.5 against 36 ms), 256x129 (0.50 against 0.68 ms)
+    and 64x64x33 (2.1 against 10.8 ms).
+    """
+    in_strides = _elements(x.shape, x.strides, x.itemsize)
+    if in_strides is None:  # the columns' c2c cannot take it either
+        return _c2r_projected
+    if len(axes) != 2:
+        return _c2r_columns
+    if mine:
+        out_strides = in_strides
+    else:  # a fresh C-contiguous intermediate
+        out_strides, step = [0] * x.ndim, 1
+        for a in reversed(range(x.ndim)):
+            out_strides[a], step = step, step * x.shape[a]
+    return _c2r_columns if _batch(x.shape, in_strides, out_strides, axes[:-1]) else _c2r_projected
 
 
 def _c2r_columns(x, s, axes, scale, threads, mine):
@@ -342,22 +354,6 @@ def _c2r_projected(x, s, axes, scale, threads, mine):
     conjugate-even."""
     y = _conjugate_even_edges(x if mine else buffers.copy(x), s, axes)
     return _compute("c2r", y, s, axes, False, scale, threads, True)
-
-
-def _faster_c2r(x, s, axes, scale, threads, mine):
-    """The faster of the two ways for this key, each run once untimed, then
-    :data:`TIMING_ROUNDS` times on copies of ``x`` when the way may overwrite it."""
-    best = {}
-    for way in (_c2r_columns, _c2r_projected):
-        best[way] = float("inf")
-        for i in range(TIMING_ROUNDS + 1):
-            arg = buffers.copy(x) if mine else x
-            t0 = time.perf_counter()
-            if way(arg, s, axes, scale, threads, mine) is None:  # a layout DFTI cannot take
-                return _c2r_projected
-            if i:
-                best[way] = min(best[way], time.perf_counter() - t0)
-    return min(best, key=best.__getitem__)
 
 
 def _c2c_leading(x, s, axes, threads, in_place):
@@ -428,8 +424,7 @@ def _forget_pool():  # a forked child has the pool's object but not its threads
 
 
 def clear() -> int:
-    """Free every cached descriptor and the timed c2r choices; returns the estimated bytes freed."""
-    _C2R_WAYS.clear()
+    """Free every cached descriptor; returns the estimated bytes freed."""
     return _PLANS.clear()
 
 
@@ -471,7 +466,6 @@ def _after_fork_in_child():
     _lock = threading.Lock()
     _forget_pool()
     _PLANS._after_fork_in_child()
-    _C2R_WAYS.clear()
 
 
 if hasattr(os, "register_at_fork"):
