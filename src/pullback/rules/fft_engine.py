@@ -25,7 +25,7 @@ Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable
   pocketfft's time). pyFFTW is never chosen by "auto": it was
   not the fastest in our measurements often enough to pay for its plans' memory
   (each holds an input and an output array) and its threads, which a forked child
-  cannot use. See :func:`auto_engine` and the measurements in ``benchmarks/README.md``;
+  cannot use. See :func:`auto_engine` for the measurements behind the rule;
 - ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
 - ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size;
 - ``"pyfftw"``: pyFFTW's FFTW plans, kept in pullback's plan cache, for every size;
@@ -371,12 +371,32 @@ def auto_engine(kind: str, s: tuple, size: int) -> str:
     first installed engine of :data:`AUTO_ORDER`, except that ducc0 leaves prime
     lengths above :data:`DUCC0_MAX_PRIME` to pocketfft.
 
-    Measured (one and two threads, 2-core Xeon VM, ``benchmarks/README.md``): MKL
-    was the fastest on most transforms alone and in every gradient measured before;
-    ducc0 took 0.6-0.95x pocketfft's time on smooth lengths and 0.35-1.0x on composite
-    lengths with a large prime factor (2^20+1: 0.35x), but 1.2-1.7x on prime lengths
-    (40009, 65537, 1000003); pyFFTW (FFTW_ESTIMATE) took from 0.5x to 20x pocketfft's
-    time, too uneven to choose without timing, and timing is what made runs differ.
+    Measured (best of 7, engines interleaved, 2-core Xeon VM shared with other work;
+    time relative to pocketfft's, one thread / two threads)::
+
+        transform                        ducc0       pyfftw       mkl
+        c2c 2^20 complex128              0.59/0.70   1.15/1.74    0.57/1.02
+        c2c 2^15 complex128              0.62/0.62   0.77/20      0.71/1.21
+        c2c 1000003 (prime) complex128   1.54/1.85   0.88/1.19    0.58/0.67
+        c2c 64^3 complex128              0.72/0.92   0.62/2.55    0.66/1.87
+        c2c 512x512 complex64            0.71/0.78   4.24/10.9    0.96/0.93
+        r2c 16x256x256 float32 (1, 2)    0.82/0.62   0.93/0.81    0.65/0.71
+        c2r 16x256x129 complex64 (1, 2)  0.83/0.86   0.72/0.98    0.67/1.22
+        r2c 2^20 float64                 0.94/0.65   0.76/0.48    0.57/0.70
+        c2r 524289 (3 x 174763) c128     0.72/0.71   0.61/0.62    0.50/0.64
+        r2c 60060 float64                0.81/1.07   0.60/0.63    0.70/0.81
+        c2c 256x1024 complex128 axis 1   0.58/0.61   0.92/0.93    0.95/1.64
+
+    and ducc0 against pocketfft, one thread: c2c 2^20+1 (17 x 61681) 0.35, 524289 1.00,
+    65542 (2 x 32771) 1.08; prime lengths 40009 1.17, 65537 1.44 (r2c 1.59), 1000003
+    1.74 (r2c 1.55). So: ducc0 wherever it is installed and MKL is not, but not for prime
+    lengths. MKL stays first, as before this rule: alone it won or tied on most
+    transforms, and inside gradients it was the fastest or tied everywhere measured
+    (its two-thread losses above came with other work on the machine; gradients on
+    that loaded machine, best of 9, pocketfft / ducc0 / MKL: W1 177 / 99 / 100 ms, W2
+    53 / 39 / 37 ms, W4 42 / 33 / 55 ms: MKL's OpenMP threads suffer most from
+    contention, so measure on your machine before reordering :data:`AUTO_ORDER`). pyFFTW
+    (FFTW_ESTIMATE) ranged from 0.5x to 20x: too uneven to choose without timing.
 
     Examples
     --------
