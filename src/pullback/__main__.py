@@ -113,8 +113,33 @@ def info() -> int:
         kinds[kind] = kinds.get(kind, 0) + 1
     print(f"pullback {pb.__version__}  numpy {np.__version__}  scipy {scipy.__version__}")
     print(f"scipy.fft workers: {scipy.fft.get_workers()}")
+    print(engine_info())
     print("rules: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     return 0
+
+
+def engine_info() -> str:
+    """The FFT engine in force, the installed ones, threads, and the plan caches' limits and sizes."""
+    import os
+
+    from pullback.rules import buffers, fft_engine
+
+    def mib(n):
+        return f"{n / 2**20:.1f} MiB"
+
+    engine = fft_engine.get_engine()
+    lines = [f"FFT engine: {engine}" + (
+        f" (transforms of {fft_engine.ENGINE_SIZE} elements or more: "
+        f"{fft_engine.auto_engine('c2c', (fft_engine.ENGINE_SIZE,), fft_engine.ENGINE_SIZE)}; "
+        "smaller: pocketfft)" if engine == "auto" else "")]
+    lines.append("installed engines: " + ", ".join(fft_engine.installed_engines()))
+    lines.append(f"threads: {os.cpu_count()} cores; transforms of {fft_engine.PARALLEL_SIZE} elements "
+                 "or more use them all unless scipy.fft.set_workers or workers= says otherwise")
+    for name, c in fft_engine.cache_info().items():
+        lines.append(f"{name} plan cache: {c['plans']} plans, {mib(c['bytes'])} "
+                     f"of {mib(c['limit'])} (PULLBACK_ENGINE_CACHE_MIB)")
+    lines.append(f"block cache: {mib(buffers.held())} of {mib(buffers.CACHE_BYTES)} (PULLBACK_CACHE_MIB)")
+    return "\n".join(lines)
 
 
 def bench(argv: list[str]) -> int:

@@ -1,8 +1,10 @@
 """Memory: pullback's block cache, and keeping freed memory in the process (glibc).
 
 pullback keeps the large blocks it allocates (2 MiB-aligned, for huge pages) for
-reuse, up to ``PULLBACK_CACHE_MIB`` (default 256 MiB): :func:`release_memory`
-hands back the ones no array uses. :func:`keep_freed_memory` does the same for
+reuse, up to ``PULLBACK_CACHE_MIB`` (default 256 MiB), and its FFT engines keep
+plans (MKL descriptors, FFTW plans), up to ``PULLBACK_ENGINE_CACHE_MIB`` (default
+256 MiB) each: :func:`release_memory` hands back the blocks no array uses and
+frees the plans. :func:`keep_freed_memory` does the same for
 every allocation in the process, through glibc.
 
 glibc returns freed buffers of a few MB and more to the kernel (``mmap``'d blocks,
@@ -52,13 +54,17 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
 
 
 def release_memory() -> int:
-    """Return the large blocks pullback keeps for reuse, and no array uses, to the system.
+    """Return the large blocks pullback keeps for reuse, and no array uses, to the system,
+    and free the FFT engines' cached plans.
 
     pullback allocates arrays of 2 MiB or more (transform outputs, products in
     pullbacks) on huge-page boundaries and keeps the blocks, up to
     ``PULLBACK_CACHE_MIB`` (default 256 MiB) in use or free, so that the next
-    gradient reuses them instead of page-faulting fresh memory in. Returns the
-    bytes released.
+    gradient reuses them instead of page-faulting fresh memory in. The MKL and
+    pyFFTW engines keep a plan per transform key, up to ``PULLBACK_ENGINE_CACHE_MIB``
+    (default 256 MiB) of estimated plan memory each; the next transform of a freed
+    key plans again. Returns the bytes released (the blocks' sizes plus the plans'
+    estimates).
 
     Examples
     --------
@@ -66,4 +72,7 @@ def release_memory() -> int:
     >>> pb.release_memory() >= 0
     True
     """
-    return buffers.release()
+    from .rules import fft_engine
+
+    return buffers.release() + fft_engine.clear_caches()
+

@@ -92,25 +92,38 @@ def test_c2r_of_a_spectrum_that_is_not_conjugate_even():
 )
 @pytest.mark.parametrize("scratch", [False, True])
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("way", ["timed", "_c2r_columns", "_c2r_projected"])
+@pytest.mark.parametrize("way", ["ruled", "_c2r_columns", "_c2r_projected"])
 def test_nd_c2r_of_any_spectrum_is_numpys(shape, axes, view, scratch, threads, way, monkeypatch):
     rng = np.random.default_rng(4)
     z = view(rng.standard_normal(shape) + 1j * rng.standard_normal(shape))  # not conjugate-even
     s = tuple(z.shape[a] for a in axes[:-1]) + (2 * (z.shape[axes[-1]] - 1),)
     want = np.fft.irfftn(z, s=s, axes=axes)
     keep = z.copy()
-    monkeypatch.setattr(fft_mkl, "_C2R_WAYS", {})
-    if way != "timed":  # every key takes this way
-        monkeypatch.setattr(fft_mkl, "_faster_c2r", lambda *args: getattr(fft_mkl, way))
-    arg = z.copy() if scratch else z
-    got = fft_mkl.transform("c2r", arg, s, axes, False, 2, threads, scratch=scratch)
-    np.testing.assert_allclose(got, want, atol=1e-13)
-    np.testing.assert_array_equal(z, keep)
-    assert len(fft_mkl._C2R_WAYS) == 1  # the way is chosen once per key
-    got = fft_mkl.transform("c2r", z.copy() if scratch else z, s, axes, False, 2, threads, scratch=scratch)
-    np.testing.assert_allclose(got, want, atol=1e-13)
-    np.testing.assert_array_equal(z, keep)
-    assert len(fft_mkl._C2R_WAYS) == 1
+    if way != "ruled":  # every call takes this way
+        monkeypatch.setattr(fft_mkl, "_c2r_way", lambda *args: getattr(fft_mkl, way))
+    for _ in range(2):
+        arg = z.copy() if scratch else z
+        got = fft_mkl.transform("c2r", arg, s, axes, False, 2, threads, scratch=scratch)
+        np.testing.assert_allclose(got, want, atol=1e-13)
+        np.testing.assert_array_equal(z, keep)
+
+
+@pytest.mark.parametrize(
+    "shape, axes, mine, way",
+    [
+        ((16, 256, 129), (1, 2), False, "_c2r_projected"),  # W2: the leading c2c runs slice by slice
+        ((3, 128, 49), (1, 2), True, "_c2r_projected"),
+        ((256, 129), (0, 1), False, "_c2r_columns"),  # one DFTI call for the leading c2c
+        ((8, 256, 129), (0, 1), False, "_c2r_columns"),  # c2c over 0, batch axes 1, 2 collapse
+        ((8, 64, 64, 33), (1, 2, 3), False, "_c2r_columns"),  # 3-d: columns, slices or not
+        ((64, 64, 33), (0, 1, 2), False, "_c2r_columns"),
+    ],
+)
+def test_nd_c2r_way_is_a_fixed_rule(shape, axes, mine, way):
+    # regression: the way was timed on first use, so two runs could differ in their last bits
+    z = np.zeros(shape, complex)
+    assert fft_mkl._c2r_way(z, axes, mine) is getattr(fft_mkl, way)
+    assert fft_mkl._c2r_way(z[..., ::-1], axes, mine) is fft_mkl._c2r_projected  # DFTI cannot take it
 
 
 def test_column_transforms_shared_among_threads_match_one_thread():
@@ -169,13 +182,39 @@ def test_layouts_dfti_cannot_describe_fall_back(make, axes):
     np.testing.assert_allclose(fft_engine.c2c(z, s, axes, None, True), np.fft.fftn(z, axes=axes), atol=1e-12)
 
 
-def test_descriptors_are_cached_and_bounded(monkeypatch):
-    monkeypatch.setattr(fft_mkl, "_PLANS", {})
-    monkeypatch.setattr(fft_mkl, "MAX_PLANS", 3)
+def test_descriptors_are_cached_and_bounded_in_bytes(monkeypatch):
+    monkeypatch.setattr(fft_mkl, "_PLANS", fft_mkl.PlanCache("mkl"))
+    one = fft_mkl._descriptor_bytes("c2c", (8,), fft_mkl._DOUBLE)
+    monkeypatch.setattr(fft_mkl, "CACHE_LIMIT", 3 * one + 1)
     z = np.ones(8, complex)
     fft_engine.c2c(z, (8,), (0,), None, True)
     fft_engine.c2c(z, (8,), (0,), None, True)
     assert len(fft_mkl._PLANS) == 1
-    for n in (3, 4, 5, 6):
+    first = fft_mkl._PLANS.plans()[0]
+    for n in (9, 10, 12):  # smooth lengths: estimated about alike
         fft_engine.c2c(np.ones(n, complex), (n,), (0,), None, True)
-    assert len(fft_mkl._PLANS) == 3
+        fft_engine.c2c(z, (8,), (0,), None, True)  # the length 8 stays the most recently used
+    assert fft_mkl._PLANS.nbytes <= fft_mkl.CACHE_LIMIT
+    assert first in fft_mkl._PLANS.plans()  # least recently used goes first, not oldest
+    assert fft_mkl.cache_info()["bytes"] == fft_mkl._PLANS.nbytes
+    assert fft_mkl.clear() > 0 and len(fft_mkl._PLANS) == 0 and fft_mkl._PLANS.nbytes == 0
+
+
+def test_a_descriptor_over_the_limit_serves_its_calls_and_zero_keeps_none(monkeypatch):
+    monkeypatch.setattr(fft_mkl, "_PLANS", fft_mkl.PlanCache("mkl"))
+    monkeypatch.setattr(fft_mkl, "CACHE_LIMIT", 1)
+    for n in (8, 9):
+        z = np.arange(n) + 0j
+        np.testing.assert_allclose(fft_engine.c2c(z, (n,), (0,), None, True), np.fft.fft(z), atol=1e-12)
+    assert len(fft_mkl._PLANS) == 1  # only the last one
+    monkeypatch.setattr(fft_mkl, "CACHE_LIMIT", 0)
+    fft_engine.c2c(z, (n,), (0,), None, True)
+    fft_engine.c2c(np.ones(5, complex), (5,), (0,), None, True)
+    assert len(fft_mkl._PLANS) == 0
+
+
+def test_descriptor_estimates_follow_length_precision_and_smoothness():
+    est = fft_mkl._descriptor_bytes
+    assert est("c2c", (1 << 20,), fft_mkl._DOUBLE) > 2 * est("c2c", (1 << 20,), fft_mkl._SINGLE) - 8192
+    assert est("c2c", ((1 << 20) + 1,), fft_mkl._DOUBLE) > 3 * est("c2c", (1 << 20,), fft_mkl._DOUBLE)
+    assert est("c2c", (256, 256), fft_mkl._DOUBLE) == est("c2c", (1 << 16,), fft_mkl._DOUBLE)

@@ -17,16 +17,33 @@ Large transforms use every core by default (``workers=-1`` above
 
 Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable):
 
-- ``"auto"`` (default): pocketfft's kernels for transforms below :data:`ENGINE_SIZE`
-  elements; for larger ones MKL when it is installed (``pip install pullback[mkl]``),
-  else, when ducc0 or pyFFTW is installed (``pip install pullback[fast]``), the first
-  transform of each kind, shape, dtype, layout and axes is timed on every installed
-  engine and the fastest runs it from then on (none of these wins everywhere);
+- ``"auto"`` (default): a fixed rule, so that two runs of one program use the same
+  engines (and get the same last bits): pocketfft's kernels for transforms below
+  :data:`ENGINE_SIZE` elements; for larger ones the first installed engine of
+  :data:`AUTO_ORDER` (MKL, then ducc0), except that ducc0 gives way to pocketfft
+  for prime lengths above :data:`DUCC0_MAX_PRIME` (there ducc0 took 1.2-1.7x
+  pocketfft's time). pyFFTW is never chosen by "auto": it was
+  not the fastest in our measurements often enough to pay for its plans' memory
+  (each holds an input and an output array) and its threads, which a forked child
+  cannot use. See :func:`auto_engine` for the measurements behind the rule;
 - ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
 - ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size;
-- ``"pyfftw"``: pyFFTW, with its plan cache, for every size;
+- ``"pyfftw"``: pyFFTW's FFTW plans, kept in pullback's plan cache, for every size;
 - ``"mkl"``: Intel oneMKL's DFTI (see :mod:`pullback.rules.fft_mkl`) for every size;
 - ``"scipy"``: always the public ``scipy.fft`` functions.
+
+Engine memory: MKL descriptors and FFTW plans are cached by transform key, each
+cache bounded by ``PULLBACK_ENGINE_CACHE_MIB`` (default 256) MiB of estimated plan
+memory, least recently used out first (0 keeps none). ``pullback.release_memory()``
+frees them (:func:`clear_caches`); ``python -m pullback info`` shows their sizes
+(:func:`cache_info`).
+
+Threads and ``fork()``: gradients may run in any number of threads at once, each on
+any engine and ``workers``. Before a fork pullback takes its engines' locks, so that
+no MKL transform is under way; the child starts with fresh locks and empty caches.
+FFTW's threads do not survive a fork, so in a child forked after pyFFTW was loaded,
+the ``"pyfftw"`` engine runs pocketfft's kernels instead (the results agree to
+rounding). ``multiprocessing``'s ``fork``, ``forkserver`` and ``spawn`` contexts all work.
 
 Only the default backend situation is affected: inside ``scipy.fft.set_backend``
 (or with another registered backend) every transform goes to ``scipy.fft`` and so
@@ -36,15 +53,15 @@ to the user's backend. DCT/DST always use pocketfft's kernels or ``scipy.fft``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
-import time
 
 import numpy as np
 import scipy.fft as sfft
 
 from ..core.trace import SWEEP_CONTEXTS
-from . import buffers
+from . import buffers, fft_mkl
 
 
 def _scipy_kernels():
@@ -88,6 +105,10 @@ _CPUS = os.cpu_count() or 1
 ENGINES = ("auto", "pocketfft", "ducc0", "pyfftw", "mkl", "scipy")
 #: Transforms of at least this many elements may use an accelerated engine under "auto".
 ENGINE_SIZE = 1 << 15
+#: The engines "auto" prefers for large transforms, the first installed one first.
+AUTO_ORDER = ("mkl", "ducc0", "pocketfft")
+#: Under "auto", pocketfft instead of ducc0 runs prime lengths above this.
+DUCC0_MAX_PRIME = 64
 #: pyFFTW's planner effort ("FFTW_ESTIMATE" plans in milliseconds; "FFTW_MEASURE" plans
 #: for seconds on large sizes and then runs faster; plans are cached either way).
 FFTW_PLANNER = os.environ.get("PULLBACK_FFTW_PLANNER", "FFTW_ESTIMATE")
@@ -125,11 +146,9 @@ def installed_engines() -> list[str]:
 
 def _import_fftw():
     import pyfftw
-    import pyfftw.interfaces.scipy_fft as fftw_scipy
+    import pyfftw.builders  # noqa: F401 - pyfftw.builders.fftn etc.
 
-    pyfftw.interfaces.cache.enable()
-    pyfftw.interfaces.cache.set_keepalive_time(300)
-    return fftw_scipy
+    return pyfftw
 
 
 def _import_ducc0():
@@ -243,22 +262,69 @@ def _fftw_norm(forward, inorm):
     return ("backward", "ortho", "forward")[inorm if forward else 2 - inorm]
 
 
-def _fftw_c2c(x, s, axes, forward, inorm, threads, scratch=False):
-    transform = _modules["pyfftw"].fftn if forward else _modules["pyfftw"].ifftn
-    norm = _fftw_norm(forward, inorm)
-    return transform(x, s=s, axes=axes, norm=norm, workers=threads, planner_effort=FFTW_PLANNER)
+#: pyFFTW plans, by transform key (see fft_mkl.PlanCache: bounded in bytes, LRU).
+_FFTW_PLANS = fft_mkl.PlanCache("pyfftw")
+_fftw_forked = False  # True in a child forked after pyFFTW was loaded: FFTW's threads are gone
 
 
-def _fftw_r2c(x, s, axes, forward, inorm, threads, scratch=False):
-    return _modules["pyfftw"].rfftn(
-        x, s=s, axes=axes, norm=_fftw_norm(True, inorm), workers=threads, planner_effort=FFTW_PLANNER
-    )
+class _FftwPlan:
+    """One pyFFTW plan (an ``FFTW`` object planned on its own arrays), for one thread at a time.
+
+    After each call the plan points back at its own arrays, so that it keeps no
+    caller's array alive (pyFFTW's interfaces' cache kept each plan's last input).
+    """
+
+    def __init__(self, kind, x, s, axes, forward, threads):
+        pyfftw = _modules["pyfftw"]
+        build = {"c2c": pyfftw.builders.fftn if forward else pyfftw.builders.ifftn,
+                 "r2c": pyfftw.builders.rfftn, "c2r": pyfftw.builders.irfftn}[kind]
+        scratch = pyfftw.empty_aligned(x.shape, x.dtype)  # planning may overwrite its input
+        self.fftw = build(scratch, s=s, axes=axes, planner_effort=FFTW_PLANNER, threads=threads,
+                          auto_align_input=True, auto_contiguous=True)
+        self.input, self.output = self.fftw.input_array, self.fftw.output_array
+        self.lock = threading.Lock()
+        n = 1
+        for m in s:
+            n *= m
+        unit = 8 if x.dtype in (np.float32, np.complex64) else 16  # one complex element
+        self.nbytes = self.input.nbytes + self.output.nbytes + 2 * n * unit  # arrays and FFTW's tables
+
+    def __call__(self, x, forward, inorm, copy):
+        if copy or not x.flags.writeable:  # a c2r overwrites its input; FFTW takes no read-only one
+            x = buffers.copy(x)
+        shape, dtype = self.output.shape, self.output.dtype
+        if self.output.nbytes >= buffers.ALIGNED_SIZE and buffers.ENABLED:
+            out = buffers.empty(shape, dtype)  # 2 MiB-aligned, which FFTW accepts
+        else:
+            out = _modules["pyfftw"].empty_aligned(shape, dtype, n=self.fftw.output_alignment)
+        norm = _fftw_norm(forward, inorm)
+        with self.lock:
+            try:
+                self.fftw(x, out, normalise_idft=norm == "backward", ortho=norm == "ortho")
+            finally:
+                self.fftw.update_arrays(self.input, self.output)
+        return out
 
 
-def _fftw_c2r(x, s, axes, forward, inorm, threads, scratch=False):
-    return _modules["pyfftw"].irfftn(
-        x, s=s, axes=axes, norm=_fftw_norm(False, inorm), workers=threads, planner_effort=FFTW_PLANNER
-    )
+def _fftw(kind):
+    pocket = {"c2c": _pocket_c2c, "r2c": _pocket_r2c, "c2r": _pocket_c2r}[kind]
+
+    def kernel(x, s, axes, forward, inorm, threads, scratch=False):
+        if _fftw_forked:
+            return pocket(x, s, axes, forward, inorm, threads, scratch)
+        x = _fit(x, _half(s) if kind == "c2r" else s, axes)
+        key = (kind, x.shape, x.dtype, x.strides, s, axes, forward, threads)
+        plan = _FFTW_PLANS.get(key)
+        if plan is None:
+            plan = _FftwPlan(kind, x, s, axes, forward, threads)
+            _FFTW_PLANS.put(key, plan, plan.nbytes)
+        return plan(x, forward, inorm, kind == "c2r" and not scratch)
+
+    kernel.__name__ = kernel.__qualname__ = f"_fftw_{kind}"
+    return kernel
+
+
+_fftw_c2c, _fftw_r2c, _fftw_c2r = _fftw("c2c"), _fftw("r2c"), _fftw("c2r")
 
 
 def _mkl(kind, fallback):
@@ -282,6 +348,9 @@ _KERNELS = {
                                                            ("c2r", _pocket_c2r))},
 }
 _KERNELS["auto"] = _KERNELS["pocketfft"]
+# "scipy" never reaches the kernels (_fast_threads sends it through scipy.fft), except when
+# another thread chose it between that check and the kernel's lookup: SciPy's own computation
+_KERNELS["scipy"] = _KERNELS["pocketfft"]
 #: Kernels that take a ``factor`` argument (folded into the transform's scale).
 _SCALING = frozenset(_KERNELS["mkl"].values())
 
@@ -291,47 +360,140 @@ def _times(out, factor):
     return out if factor == 1 else np.multiply(out, factor, out=out)
 
 
-_FASTEST: dict = {}  # (kind, shape, dtype, strides, axes, s, threads) -> engine name
-#: Timed calls per candidate engine when "auto" first meets a large transform (the minimum counts).
-TIMING_ROUNDS = 3
+_AUTO: list = []  # the first installed engine of AUTO_ORDER, once looked up
 
 
-def _fastest(kind, x, s, axes, forward, inorm, threads):  # timing runs never overwrite x
-    """The kernel "auto" uses for this large transform.
+def auto_engine(kind: str, s: tuple, size: int) -> str:
+    """The engine "auto" runs a ``kind`` transform of lengths ``s`` on ``size`` elements with.
 
-    MKL when it is installed: in every gradient we measured it was the fastest or
-    tied, while timing engines in isolation sometimes picked ducc0 for W1's 2^20-point
-    transform, which then ran at half MKL's speed inside the gradient. Otherwise the
-    first transform with a given key runs once untimed on every installed engine
-    (pyFFTW plans), then :data:`TIMING_ROUNDS` timed times, and the fastest runs it from
-    then on, and its inverse too: they cost the same, and one engine for both keeps
-    a gradient's threads from competing. The key includes the strides because the
-    engines prefer different layouts.
+    A fixed rule (no timing), so two runs of one program use the same engines:
+    pocketfft below :data:`ENGINE_SIZE` elements (its call costs least); above, the
+    first installed engine of :data:`AUTO_ORDER`, except that ducc0 leaves prime
+    lengths above :data:`DUCC0_MAX_PRIME` to pocketfft.
+
+    Measured (best of 7, engines interleaved, 2-core Xeon VM shared with other work;
+    time relative to pocketfft's, one thread / two threads)::
+
+        transform                        ducc0       pyfftw       mkl
+        c2c 2^20 complex128              0.59/0.70   1.15/1.74    0.57/1.02
+        c2c 2^15 complex128              0.62/0.62   0.77/20      0.71/1.21
+        c2c 1000003 (prime) complex128   1.54/1.85   0.88/1.19    0.58/0.67
+        c2c 64^3 complex128              0.72/0.92   0.62/2.55    0.66/1.87
+        c2c 512x512 complex64            0.71/0.78   4.24/10.9    0.96/0.93
+        r2c 16x256x256 float32 (1, 2)    0.82/0.62   0.93/0.81    0.65/0.71
+        c2r 16x256x129 complex64 (1, 2)  0.83/0.86   0.72/0.98    0.67/1.22
+        r2c 2^20 float64                 0.94/0.65   0.76/0.48    0.57/0.70
+        c2r 524289 (3 x 174763) c128     0.72/0.71   0.61/0.62    0.50/0.64
+        r2c 60060 float64                0.81/1.07   0.60/0.63    0.70/0.81
+        c2c 256x1024 complex128 axis 1   0.58/0.61   0.92/0.93    0.95/1.64
+
+    and ducc0 against pocketfft, one thread: c2c 2^20+1 (17 x 61681) 0.35, 524289 1.00,
+    65542 (2 x 32771) 1.08; prime lengths 40009 1.17, 65537 1.44 (r2c 1.59), 1000003
+    1.74 (r2c 1.55). So: ducc0 wherever it is installed and MKL is not, but not for prime
+    lengths. MKL stays first, as before this rule: alone it won or tied on most
+    transforms, and inside gradients it was the fastest or tied everywhere measured
+    (its two-thread losses above came with other work on the machine; gradients on
+    that loaded machine, best of 9, pocketfft / ducc0 / MKL: W1 177 / 99 / 100 ms, W2
+    53 / 39 / 37 ms, W4 42 / 33 / 55 ms: MKL's OpenMP threads suffer most from
+    contention, so measure on your machine before reordering :data:`AUTO_ORDER`). pyFFTW
+    (FFTW_ESTIMATE) ranged from 0.5x to 20x: too uneven to choose without timing.
+
+    Examples
+    --------
+    >>> from pullback.rules import fft_engine
+    >>> fft_engine.auto_engine("c2c", (64,), 64)
+    'pocketfft'
     """
-    key = (kind, x.shape, x.dtype, x.strides, axes, s, threads)  # a transform and its inverse alike
-    name = _FASTEST.get(key)
-    if name is None:
-        names = ["pocketfft"] + [e for e in _IMPORTS if _module(e) is not None]
-        if "mkl" in names:
-            names = ["mkl"]
-        best = dict.fromkeys(names, float("inf"))
-        if len(names) > 1:
-            for e in names:
-                kernel = _KERNELS[e][kind]
-                kernel(x, s, axes, forward, inorm, threads)
-                for _ in range(TIMING_ROUNDS):
-                    t0 = time.perf_counter()
-                    kernel(x, s, axes, forward, inorm, threads)
-                    best[e] = min(best[e], time.perf_counter() - t0)
-        name = _FASTEST[key] = min(names, key=best.__getitem__)
-    return _KERNELS[name][kind]
+    if size < ENGINE_SIZE:
+        return "pocketfft"
+    if not _AUTO:
+        _AUTO.append(next(e for e in AUTO_ORDER if e not in _IMPORTS or _module(e) is not None))
+    name = _AUTO[0]
+    if name == "ducc0" and any(_large_prime(n) for n in s):
+        return "pocketfft"
+    return name
+
+
+@functools.lru_cache(maxsize=1024)
+def _large_prime(n):
+    return n > DUCC0_MAX_PRIME and fft_mkl._largest_prime_factor(n) == n
+
+
+def clear_caches() -> int:
+    """Free every engine's cached plans (MKL descriptors, FFTW plans); returns their estimated bytes."""
+    return fft_mkl.clear() + _FFTW_PLANS.clear()
+
+
+def cache_info() -> dict:
+    """Each plan cache's ``{"plans": count, "bytes": estimate, "limit": bytes}``, by engine."""
+    return {
+        "mkl": fft_mkl.cache_info(),
+        "pyfftw": {"plans": len(_FFTW_PLANS), "bytes": _FFTW_PLANS.nbytes, "limit": fft_mkl.CACHE_LIMIT},
+    }
+
+
+class _ForkGate:
+    """Any number of multithreaded transforms at once, or one ``fork()``, never both.
+
+    pocketfft's and ducc0's thread pools shut down just before a fork (their
+    ``pthread_atfork`` handlers) and restart after it: a transform that submitted
+    work to them meanwhile, in another thread, raised "Work item submitted after
+    shutdown". A fork now waits until no multithreaded transform is under way, and
+    those that would start wait until the fork is done (microseconds). Transforms on
+    one thread use no pool and do not wait.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._running = 0
+        self._forking = False
+        self._fork_lock = threading.Lock()  # one fork at a time
+        self._inside = threading.local()  # a transform inside a transform (a backend's) never waits
+
+    def __enter__(self):
+        depth = getattr(self._inside, "depth", 0)
+        self._inside.depth = depth + 1
+        with self._cond:
+            while self._forking and not depth:
+                self._cond.wait()
+            self._running += 1
+
+    def __exit__(self, *exc):
+        self._inside.depth -= 1
+        with self._cond:
+            self._running -= 1
+            if not self._running:
+                self._cond.notify_all()
+
+    def before_fork(self):
+        self._fork_lock.acquire()
+        with self._cond:
+            self._forking = True
+            while self._running:
+                self._cond.wait()
+
+    def after_fork_in_parent(self):
+        with self._cond:
+            self._forking = False
+            self._cond.notify_all()
+        self._fork_lock.release()
+
+
+_gate = _ForkGate()
 
 
 def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1):
     """Transform ``x`` with the engine in force (``threads`` from :func:`_fast_threads`),
     its result multiplied by ``factor`` (by the transform itself where the engine can)."""
+    if threads > 1:
+        with _gate:
+            return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor)
+    return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor)
+
+
+def _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor):
     if _engine == "auto" and x.size >= ENGINE_SIZE:
-        kernel = _fastest(kind, x, s, axes, forward, inorm, threads)
+        kernel = _KERNELS[auto_engine(kind, s, x.size)][kind]
     else:
         kernel = _KERNELS[_engine][kind]
     if factor == 1:
@@ -449,7 +611,8 @@ def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
         return _run("c2c", x, s, axes, forward, inorm, threads, scratch)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
-        return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)
+        with _gate:
+            return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)
     return (np.fft.fftn if forward else np.fft.ifftn)(x, s=s, axes=axes, norm=norm)
 
 
@@ -460,7 +623,8 @@ def r2c(x, s, axes, norm, workers=None, factor=1):
         return _run("r2c", x, s, axes, True, _INORM[norm], threads, factor=factor)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
-        y = sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
+        with _gate:
+            y = sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     else:
         y = np.fft.rfftn(x, s=s, axes=axes, norm=norm)
     return y if factor == 1 else y * factor
@@ -479,7 +643,8 @@ def c2r(x, s, axes, norm, workers=None, scratch=False):
         return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads, scratch)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
-        return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
+        with _gate:
+            return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     if not type(x).__module__.startswith("dask"):  # Dask runs NumPy's irfftn on each (whole) block
         x = hermitian_edges(fit_any(x, _half(s), axes), s, axes)
     return np.fft.irfftn(x, s=s, axes=axes, norm=norm)
@@ -541,10 +706,14 @@ def r2r(x, kind, type, s, axes, norm, orthogonalize=None, workers=None):
         inorm = 2 - _INORM[norm] if inverse else _INORM[norm]
         ptype = 5 - type if inverse and type in (2, 3) else type
         transform = _pocketfft.dct if kind.endswith("dct") else _pocketfft.dst
-        return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
+        if threads == 1:
+            return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
+        with _gate:
+            return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
     workers = workers_for(x, workers)
     kw = {k: v for k, v in (("workers", workers), ("orthogonalize", orthogonalize)) if v is not None}
-    return getattr(sfft, kind + "n")(x, type, s=s, axes=axes, norm=norm, **kw)
+    with _gate:
+        return getattr(sfft, kind + "n")(x, type, s=s, axes=axes, norm=norm, **kw)
 
 
 def _engine_from_environment():
@@ -554,6 +723,31 @@ def _engine_from_environment():
     except (ValueError, ImportError) as e:
         raise type(e)(f"PULLBACK_FFT_ENGINE={name!r}: {e}") from None
 
+
+def _before_fork():
+    _gate.before_fork()  # first: a transform under way may still need the block cache's lock
+    buffers._lock.acquire()  # no thread is inside the block cache while the process forks
+
+
+def _after_fork_in_parent():
+    buffers._lock.release()
+    _gate.after_fork_in_parent()
+
+
+def _after_fork_in_child():
+    global _fftw_forked, _gate
+    buffers._lock.release()  # this thread took it before the fork
+    _gate = _ForkGate()
+    if _modules.get("pyfftw") is not None:  # FFTW's threads stayed in the parent
+        _fftw_forked = True
+    _FFTW_PLANS._after_fork_in_child(free=False)  # never run, nor destroyed, here
+
+
+if hasattr(os, "register_at_fork"):
+    # fft_mkl registered its own handlers when this module imported it: its "before" runs
+    # after this one (Python calls them in reverse order), once no transform is under way
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 _engine_from_environment()
 SWEEP_CONTEXTS.append(held_backend_check)

@@ -8,21 +8,29 @@ against 2.4-4 ms for ducc0 and 3.4-7 ms for pocketfft.
 
 One committed descriptor per transform key (kind, precision, lengths, strides,
 batch, normalisation, threads; and the worker, for slices shared among threads)
-is cached. An n-d c2r runs whichever of two exact ways was faster when its key
-was first met (see :func:`_c2r_nd`). A layout DFTI cannot describe (repeated
-axes, negative or unaligned strides, batch axes that do not collapse into one)
+is cached, least recently used first out, up to ``PULLBACK_ENGINE_CACHE_MIB``
+(default 256) MiB of estimated descriptor memory (see :class:`PlanCache`;
+``pullback.release_memory()`` frees them all). An n-d c2r runs one of two exact
+ways, chosen by a fixed rule from its layout (see :func:`_c2r_nd`). A layout
+DFTI cannot describe (repeated axes, negative or unaligned strides, batch axes that do not collapse into one)
 makes :func:`transform` return ``None``, and the caller uses another engine.
+
+Threads and ``fork()``: any number of threads may transform at once (a descriptor
+serves one of them at a time). Before a fork, pullback takes every lock here, so
+no transform is under way in the parent when the child is made; the child starts
+with fresh locks, no thread pool and no descriptors (its parent's are freed).
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import ctypes
 import glob
 import os
 import sys
 import threading
-import time
+import weakref
 
 import numpy as np
 
@@ -44,10 +52,115 @@ _INPLACE, _NOT_INPLACE = 43, 44
 
 _Long = ctypes.c_long
 _lib = None  # the loaded libmkl_rt, False when it cannot be found
-_lock = threading.Lock()
-_PLANS: dict = {}
-#: Descriptors kept (each holds MKL's twiddle tables; the oldest are freed first).
-MAX_PLANS = 64
+_lock = threading.Lock()  # guards the thread pool
+
+
+def _limit_from_environment():
+    text = os.environ.get("PULLBACK_ENGINE_CACHE_MIB", "256")
+    try:
+        mib = float(text)
+    except ValueError:
+        raise ValueError(f"PULLBACK_ENGINE_CACHE_MIB={text!r}: a number of MiB expected") from None
+    return max(0, int(mib * (1 << 20)))
+
+
+#: Bytes of plans each engine's cache keeps (``PULLBACK_ENGINE_CACHE_MIB``, default 256 MiB;
+#: 0 keeps none). Read on every insertion, so it may be changed at run time.
+CACHE_LIMIT = _limit_from_environment()
+
+
+class PlanCache:
+    """Plans (MKL descriptors, FFTW plans) by key, bounded in estimated bytes.
+
+    The least recently used plan goes first once the total passes :data:`CACHE_LIMIT`;
+    the plan just added always stays (a plan larger than the limit still serves the
+    calls that follow it). A plan evicted while a thread uses it lives until that
+    call ends (its caller holds a reference). Every method is thread-safe.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.lock = threading.Lock()
+        self._items = collections.OrderedDict()  # key -> (plan, bytes)
+        self.nbytes = 0
+
+    def get(self, key):
+        with self.lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key, plan, nbytes):
+        """Keep ``plan`` (of about ``nbytes``) under ``key``, evicting the oldest beyond the limit."""
+        evicted = []  # freed after the lock is released
+        with self.lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.nbytes -= old[1]
+                evicted.append(old)
+            if CACHE_LIMIT > 0:
+                self._items[key] = (plan, nbytes)
+                self.nbytes += nbytes
+            while self.nbytes > CACHE_LIMIT and self._items and next(iter(self._items)) != key:
+                _, item = self._items.popitem(last=False)
+                self.nbytes -= item[1]
+                evicted.append(item)
+        del evicted
+
+    def clear(self) -> int:
+        """Drop every plan; returns the estimated bytes they held."""
+        with self.lock:
+            items, self._items = self._items, collections.OrderedDict()
+            freed, self.nbytes = self.nbytes, 0
+        del items
+        return freed
+
+    def plans(self) -> list:
+        with self.lock:
+            return [plan for plan, _ in self._items.values()]
+
+    def __len__(self):
+        return len(self._items)
+
+    def _after_fork_in_child(self, free=True):
+        """A forked child's cache: a fresh lock, and no plans (freed, or left alone when not ``free``)."""
+        self.lock = threading.Lock()
+        items, self._items, self.nbytes = self._items, collections.OrderedDict(), 0
+        if not free:
+            _INHERITED.append(items)  # never destroyed here: see fft_engine's pyFFTW notes
+
+
+_INHERITED: list = []  # plans a forked child must not free
+_LIVE = weakref.WeakSet()  # every descriptor not yet freed, cached or evicted
+#: The committed descriptors, by key.
+_PLANS = PlanCache("mkl")
+
+
+def _descriptor_bytes(kind, lengths, precision):
+    """An estimate of one descriptor's memory (MKL's tables and buffers).
+
+    Measured with MKL 2026.2 (RSS added by committing one descriptor, 1-D, in MB per
+    million points): c2c double 2^20 40, 2^20+1 (= 17 x 61681) 202, 1000003 (prime) 82;
+    single precision about half; r2c and c2r about the c2c's of that length. Lengths
+    with a prime factor above 64 take MKL's Bluestein path and several times the memory.
+    """
+    n = 1
+    for m in lengths:
+        n *= m
+    unit = 16 if precision == _DOUBLE else 8  # one complex element
+    smooth = all(_largest_prime_factor(m) <= 64 for m in lengths)
+    return (3 if smooth else 12) * n * unit + 4096
+
+
+def _largest_prime_factor(n):
+    largest, p = 1, 2
+    while p * p <= n:
+        while n % p == 0:
+            largest, n = p, n // p
+        p += 1
+    return max(largest, n)
 
 
 def _candidates():
@@ -121,6 +234,8 @@ class _Plan:
         self.compute = lib.DftiComputeForward if forward else lib.DftiComputeBackward
         self.inplace = inplace
         self.lock = threading.Lock()  # a descriptor serves one thread at a time
+        with _PLANS.lock:  # so that a fork waits for its transforms, cached or not
+            _LIVE.add(self)
 
     def __call__(self, x, out):
         src = ctypes.c_void_p(x.ctypes.data)
@@ -187,12 +302,6 @@ def transform(
     return _compute(kind, x, s, axes, forward, scale, threads, inplace=inplace)
 
 
-#: The way each n-d c2r runs, by its key: the faster of the two, timed on first use.
-_C2R_WAYS: dict = {}
-#: Timed calls per way when an n-d c2r is first met (the minimum counts).
-TIMING_ROUNDS = 3
-
-
 def _c2r_nd(x, s, axes, scale, threads, mine):
     """NumPy's irfftn of ``x`` (overwriting it when ``mine``), or None.
 
@@ -201,15 +310,34 @@ def _c2r_nd(x, s, axes, scale, threads, mine):
     imaginary parts of its first and Nyquist bins. Either way computes exactly
     that: :func:`_c2r_columns` literally (as PyTorch does on MKL), or
     :func:`_c2r_projected`, one n-d c2r of the input with those edge planes
-    replaced by their conjugate-even parts. Neither wins on every machine (W2's
-    16x256x129 spectrum: columns 10% faster on one 2-core Xeon, projected 25%
-    on another), so the first call with a given key times both.
+    replaced by their conjugate-even parts. :func:`_c2r_way` picks one by a fixed
+    rule (it was timed on first use, so two runs could differ in their last bits).
     """
-    key = (x.shape, x.dtype, x.strides, s, axes, scale, threads, mine)
-    way = _C2R_WAYS.get(key)
-    if way is None:
-        way = _C2R_WAYS[key] = _faster_c2r(x, s, axes, scale, threads, mine)
-    return way(x, s, axes, scale, threads, mine)
+    return _c2r_way(x, axes, mine)(x, s, axes, scale, threads, mine)
+
+
+def _c2r_way(x, axes, mine):
+    """:func:`_c2r_projected` for a 2-d c2r whose leading c2c cannot run as one DFTI call
+    (its batch axes do not collapse, so it runs slice by slice), else :func:`_c2r_columns`.
+
+    Measured (MKL 2026.2, 2-core Xeon VM, best of 25, one and two threads): projected
+    was faster on 16x256x129 complex64 over axes (1, 2) (W2: 7.0 against 8.2 ms with two
+    threads, 8.1 against 9.6 with one) and 3x128x49 (0.23 against 0.28 ms); columns
+    on 8x64x64x33 over (1, 2, 3) (17.5 against 36 ms), 256x129 (0.50 against 0.68 ms)
+    and 64x64x33 (2.1 against 10.8 ms).
+    """
+    in_strides = _elements(x.shape, x.strides, x.itemsize)
+    if in_strides is None:  # the columns' c2c cannot take it either
+        return _c2r_projected
+    if len(axes) != 2:
+        return _c2r_columns
+    if mine:
+        out_strides = in_strides
+    else:  # a fresh C-contiguous intermediate
+        out_strides, step = [0] * x.ndim, 1
+        for a in reversed(range(x.ndim)):
+            out_strides[a], step = step, step * x.shape[a]
+    return _c2r_columns if _batch(x.shape, in_strides, out_strides, axes[:-1]) else _c2r_projected
 
 
 def _c2r_columns(x, s, axes, scale, threads, mine):
@@ -226,22 +354,6 @@ def _c2r_projected(x, s, axes, scale, threads, mine):
     conjugate-even."""
     y = _conjugate_even_edges(x if mine else buffers.copy(x), s, axes)
     return _compute("c2r", y, s, axes, False, scale, threads, True)
-
-
-def _faster_c2r(x, s, axes, scale, threads, mine):
-    """The faster of the two ways for this key, each run once untimed, then
-    :data:`TIMING_ROUNDS` times on copies of ``x`` when the way may overwrite it."""
-    best = {}
-    for way in (_c2r_columns, _c2r_projected):
-        best[way] = float("inf")
-        for i in range(TIMING_ROUNDS + 1):
-            arg = buffers.copy(x) if mine else x
-            t0 = time.perf_counter()
-            if way(arg, s, axes, scale, threads, mine) is None:  # a layout DFTI cannot take
-                return _c2r_projected
-            if i:
-                best[way] = min(best[way], time.perf_counter() - t0)
-    return min(best, key=best.__getitem__)
 
 
 def _c2c_leading(x, s, axes, threads, in_place):
@@ -276,8 +388,7 @@ def _c2c_leading(x, s, axes, threads, in_place):
     if not slices(0, 0, 1):
         return None
     bounds = [1 + (count - 1) * w // workers for w in range(workers + 1)]
-    pool = _pool(workers - 1)
-    jobs = [pool.submit(slices, w, bounds[w], bounds[w + 1]) for w in range(1, workers)]
+    jobs = _submit(workers - 1, [(slices, w, bounds[w], bounds[w + 1]) for w in range(1, workers)])
     slices(0, bounds[0], bounds[1])
     for job in jobs:
         job.result()
@@ -288,16 +399,23 @@ _POOL = None
 _POOL_SIZE = 0
 
 
-def _pool(size):
-    """A pool of at least ``size`` threads, kept for later calls."""
+def _submit(size, calls):
+    """Futures of ``calls`` (each ``(function, *args)``) on a kept pool of at least ``size`` threads.
+
+    The pool is found (grown: replaced by a larger one) and the calls submitted under
+    one lock: another thread that replaces the pool, and shuts the old one down, does
+    so before or after these submissions, never between (which raised "cannot
+    schedule new futures after shutdown"). A shut-down pool still runs the calls
+    already submitted to it, then its threads end.
+    """
     global _POOL, _POOL_SIZE
     with _lock:
         if _POOL_SIZE < size:
-            if _POOL is not None:  # its idle threads end once it is replaced
+            if _POOL is not None:
                 _POOL.shutdown(wait=False)
             _POOL = concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix="pullback-mkl")
             _POOL_SIZE = size
-        return _POOL
+        return [_POOL.submit(*call) for call in calls]
 
 
 def _forget_pool():  # a forked child has the pool's object but not its threads
@@ -305,8 +423,54 @@ def _forget_pool():  # a forked child has the pool's object but not its threads
     _POOL, _POOL_SIZE = None, 0
 
 
+def clear() -> int:
+    """Free every cached descriptor; returns the estimated bytes freed."""
+    return _PLANS.clear()
+
+
+def cache_info() -> dict:
+    """The descriptor cache's size: ``{"plans": count, "bytes": estimate, "limit": bytes}``."""
+    return {"plans": len(_PLANS), "bytes": _PLANS.nbytes, "limit": CACHE_LIMIT}
+
+
+_held_at_fork: list = []
+
+
+def _before_fork():
+    """Take every lock, so that no transform or pool change is under way while the process forks.
+
+    The cache's lock first (no descriptor is added or evicted meanwhile), then the
+    pool's, then each cached descriptor's: a thread inside a transform holds only
+    its descriptor's lock, which it releases when the transform ends.
+    """
+    _PLANS.lock.acquire()
+    _lock.acquire()
+    held = [plan.lock for plan in list(_LIVE)]
+    for lock in held:
+        lock.acquire()
+    _held_at_fork[:] = held
+
+
+def _after_fork_in_parent():
+    for lock in _held_at_fork:
+        lock.release()
+    _held_at_fork.clear()
+    _lock.release()
+    _PLANS.lock.release()
+
+
+def _after_fork_in_child():
+    global _lock, _LIVE
+    _held_at_fork.clear()
+    _LIVE = weakref.WeakSet()
+    _lock = threading.Lock()
+    _forget_pool()
+    _PLANS._after_fork_in_child()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 def _conjugate_even_edges(y, s, axes):
@@ -367,8 +531,5 @@ def _compute(kind, x, s, axes, forward, scale, threads, destroy=False, inplace=F
             destroy,
             inplace,
         )
-        with _lock:
-            if len(_PLANS) >= MAX_PLANS:
-                _PLANS.pop(next(iter(_PLANS)))
-            _PLANS[key] = plan
+        _PLANS.put(key, plan, _descriptor_bytes(kind, s, precision))
     return plan(x, out)
