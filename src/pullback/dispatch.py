@@ -430,6 +430,7 @@ def _write_out(out, result, func, inputs, where=True):
     if isinstance(out, TracedArray):
         if where is not True:
             result = np.where(where, result, out)
+            func = None  # the replay of NumPy's in-place loop (views.assign) knows no where=
         out._assign(result, func, inputs)
         return out
     if isinstance(result, Tracer) or isinstance(where, Tracer):

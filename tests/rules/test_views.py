@@ -256,6 +256,11 @@ PROGRAMS = {
     "copyto(y[:, 1], x)": lambda y, x: np.copyto(y[:, 1], x),
     "np.put wrap": lambda y, x: np.put(y, [-1, 25], x[:2], mode="wrap"),
     "np.fill_diagonal": lambda y, x: np.fill_diagonal(y, x[1:3]),
+    "np.sum(out=y[0])": lambda y, x: np.sum(y[1:] * x[1:, None], axis=0, out=y[0]),
+    "np.clip(out=y.T)": lambda y, x: np.clip(y.T, -0.5, 0.5, out=y.T),
+    "np.cumsum(out=y[:, 1])": lambda y, x: np.cumsum(y[:, 0] * x, out=y[:, 1]),
+    "np.matmul(out=y[:3])": lambda y, x: np.matmul(y[:3], np.eye(3) * x[0], out=y[:3]),
+    "np.add(where=, out=)": lambda y, x: np.add(y, x[:, None], out=y, where=np.real(y) > 0),
     "diagonal read after write": lambda y, x: (np.diagonal(y), y.__setitem__((1, 1), x[2]))[0],
 }
 
