@@ -32,30 +32,34 @@ def scatter_raw(g, shape, dtype, index):
 
 
 class SparseCotangent:
-    """The cotangent of element reads ``x[i, j]``: entries at flat positions, summed when made dense.
+    """The cotangent of element reads ``x[i, j]``: entries at flat positions (plus, once a dense
+    cotangent has been added to it, that array), summed when made dense.
 
     A dense zero array per read would make a loop of N element reads cost O(N^2) in the backward
     pass; the sweep adds these up in O(1) each and makes one array at the end (``materialize``).
-    Only the sweep ever holds one (it is never a user's or a pullback's value), so a sum extends the
-    left operand in place.
+    Only the sweep ever holds one (it is never a user's or a pullback's value), so a sum extends
+    it in place; a dense array added to it is kept by reference, never written.
     """
 
-    __slots__ = ("shape", "dtype", "positions", "values")
+    __slots__ = ("shape", "dtype", "positions", "values", "dense")
     __array_ufunc__ = None  # ndarray + SparseCotangent comes to __radd__
 
     def __init__(self, shape, dtype, position, value):
         self.shape, self.dtype = shape, dtype
         self.positions, self.values = [position], [value]
+        self.dense = None
 
     def __add__(self, other):
         if type(other) is SparseCotangent:
             self.positions.extend(other.positions)
             self.values.extend(other.values)
-            return self
-        return self.materialize() + other
+            other = other.dense
+            if other is None:
+                return self
+        self.dense = other if self.dense is None else self.dense + other
+        return self
 
-    def __radd__(self, other):
-        return other + self.materialize()
+    __radd__ = __add__
 
     def materialize(self):
         values = np.array(self.values)
@@ -63,7 +67,7 @@ class SparseCotangent:
             values = values.real
         out = np.zeros(self.shape, dtype=np.result_type(self.dtype, values.dtype))
         np.add.at(out.reshape(-1), np.array(self.positions, dtype=np.intp), values)
-        return out
+        return out if self.dense is None else out + self.dense  # (a dense part may be traced)
 
 
 set_lazy(SparseCotangent)
