@@ -60,7 +60,7 @@ class Base:
 
     ``owner`` is the traced array that NumPy would call the base (None once it
     has itself become a view of this memory, by ``.shape =``); it is kept
-    current eagerly, its views lazily.
+    current eagerly, its views lazily. ``value`` is the owner itself until then.
     """
 
     __slots__ = ("value", "owner", "version", "writable")
@@ -160,7 +160,7 @@ def _base(x) -> Base:
     """The :class:`Base` of a traced array that is not a view, made on first use."""
     b = _info(x)
     if b is None:
-        b = Base(traced(_get_value(x), _get_trace(x), _get_aux(x)), x)
+        b = Base(x, x)  # the owner stands for the memory's value while it is not a view itself
         x._view = b
     return b
 
@@ -184,7 +184,7 @@ def as_view(out, parent, op, writable=True, component=None):
 def mark_read_only(x) -> None:
     """Make writes into the traced array ``x`` (an input that NumPy marks read-only) raise as NumPy's do."""
     if isinstance(x, TracedArray):
-        x._view = Base(traced(_get_value(x), _get_trace(x), _get_aux(x)), x, writable=False)
+        x._view = Base(x, x, writable=False)
 
 
 def _scalar_index(index, ndim) -> bool:
@@ -590,6 +590,7 @@ def set_shape(x, shape) -> None:
     if type(info) is Base:  # the owner of the memory becomes one of its views
         if info.owner is x:
             info.owner = None
+            info.value = traced(_get_value(x), _get_trace(x), _get_aux(x))
         new = ViewInfo(info, (op,), None, info.writable)
     else:
         new = ViewInfo(info.base, info.ops + (op,), info.component, info.writable)
