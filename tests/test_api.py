@@ -380,3 +380,23 @@ def test_memmap_and_other_plain_subclasses_still_work(tmp_path):
     m = np.memmap(tmp_path / "m.dat", dtype=np.float64, mode="w+", shape=(3,))
     m[:] = [1.0, 2.0, 3.0]
     np.testing.assert_allclose(pb.gradient(lambda x: np.sum(x * m), np.ones(3))[0], [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["info", "--help"], ["check", "-h"], ["demo", "-h"]])
+def test_cli_help_exits_zero(argv, capsys):
+    from pullback.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 0
+    assert "usage: python -m pullback" in capsys.readouterr().out
+
+
+def test_cli_info_and_unknown_commands(capsys):
+    from pullback.__main__ import main
+
+    assert main(["info"]) == 0
+    assert "FFT engine" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main(["nope"])
+    assert stop.value.code == 2

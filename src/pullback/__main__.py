@@ -103,6 +103,7 @@ def check() -> int:
 
 
 def info() -> int:
+    """Versions, the FFT engine in force and every installed engine, threads, cache settings, rules."""
     import scipy
     import scipy.fft
 
@@ -154,19 +155,33 @@ def bench(argv: list[str]) -> int:
     return 0
 
 
+def _parser():
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m pullback",
+        description="pullback: exact gradients of ordinary NumPy and SciPy code.",
+    )
+    sub = ap.add_subparsers(dest="command", metavar="{demo,bench,check,info}")
+    sub.add_parser("demo", help="gradients of the seed problem and a phase-retrieval loss, beside finite "
+                   "differences (the default)", description=demo.__doc__)
+    sub.add_parser("bench", help="pullback beside autograd, JAX and PyTorch (benchmarks/peers.py; its "
+                   "options follow)", description="Runs benchmarks/peers.py with the options that follow "
+                   "(a repository clone is needed).", add_help=False)
+    sub.add_parser("check", help="adjoint (dot-product) checks of the FFT rules on this install's engines",
+                   description=check.__doc__)
+    sub.add_parser("info", help="versions, the FFT engine in force, installed engines, threads, caches",
+                   description=info.__doc__)
+    return ap
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    cmd = argv[0] if argv else "demo"
-    if cmd == "demo":
-        return demo()
-    if cmd == "check":
-        return check()
-    if cmd == "info":
-        return info()
-    if cmd == "bench":
-        return bench(argv[1:])
-    print("usage: python -m pullback [demo | bench [options] | check | info]")
-    return 2
+    if argv and argv[0] == "bench":
+        return bench(argv[1:])  # its options are peers.py's
+    args = _parser().parse_args(argv)  # --help and -h exit 0; an unknown command exits 2
+    cmd = args.command or "demo"
+    return {"demo": demo, "check": check, "info": info}[cmd]()
 
 
 if __name__ == "__main__":
