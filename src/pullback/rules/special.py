@@ -106,6 +106,148 @@ def xlog1py_dy(ans, x, y):
     return x / (1 + y)
 
 
+def erfcx_d(ans, x):
+    return 2 * x * ans - 2 / _SQRT_PI
+
+
+def erfi_d(ans, x):
+    return (2 / _SQRT_PI) * np.exp(x * x)
+
+
+def dawsn_d(ans, x):
+    return 1 - 2 * x * ans
+
+
+def wofz_d(ans, z):
+    return (2j / _SQRT_PI) - 2 * z * ans
+
+
+_SQRT_2PI = float(np.sqrt(2 * np.pi))
+
+
+def ndtr_d(ans, x):
+    return np.exp(-(x * x) / 2) / _SQRT_2PI
+
+
+def log_ndtr_d(ans, x):
+    return np.exp(-(x * x) / 2 - ans) / _SQRT_2PI
+
+
+def ndtri_d(ans, p):
+    return _SQRT_2PI * np.exp(ans * ans / 2)
+
+
+def loggamma_d(ans, x):
+    return sc.digamma(x)
+
+
+def rgamma_d(ans, x):
+    return -ans * sc.digamma(x)
+
+
+def _gamma_density(a, x):
+    """x^(a-1) e^(-x) / Gamma(a): the derivative of the regularized lower incomplete gamma function."""
+    return np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a))
+
+
+def gammainc_dx(ans, a, x):
+    return _gamma_density(a, x)
+
+
+def gammaincc_dx(ans, a, x):
+    return -_gamma_density(a, x)
+
+
+def gammaincinv_dp(ans, a, p):
+    return 1 / _gamma_density(a, ans)
+
+
+def gammainccinv_dp(ans, a, p):
+    return -1 / _gamma_density(a, ans)
+
+
+def beta_da(ans, a, b):
+    return ans * (sc.digamma(a) - sc.digamma(a + b))
+
+
+def beta_db(ans, a, b):
+    return ans * (sc.digamma(b) - sc.digamma(a + b))
+
+
+def betaln_da(ans, a, b):
+    return sc.digamma(a) - sc.digamma(a + b)
+
+
+def betaln_db(ans, a, b):
+    return sc.digamma(b) - sc.digamma(a + b)
+
+
+def _beta_density(a, b, x):
+    """x^(a-1) (1-x)^(b-1) / B(a, b): the derivative of the regularized incomplete beta function."""
+    return np.exp(sc.xlogy(a - 1, x) + sc.xlog1py(b - 1, -x) - sc.betaln(a, b))
+
+
+def betainc_dx(ans, a, b, x):
+    return _beta_density(a, b, x)
+
+
+def betaincc_dx(ans, a, b, x):
+    return -_beta_density(a, b, x)
+
+
+def betaincinv_dy(ans, a, b, y):
+    return 1 / _beta_density(a, b, ans)
+
+
+def betainccinv_dy(ans, a, b, y):
+    return -1 / _beta_density(a, b, ans)
+
+
+def entr_d(ans, x):
+    return -(np.log(x) + 1)
+
+
+def rel_entr_dx(ans, x, y):
+    return np.log(x / y) + 1
+
+
+def rel_entr_dy(ans, x, y):
+    return -x / y
+
+
+def kl_div_dx(ans, x, y):
+    return np.log(x / y)
+
+
+def kl_div_dy(ans, x, y):
+    return 1 - x / y
+
+
+def huber_ddelta(ans, delta, r):
+    return np.where(np.abs(r) > delta, np.abs(r) - delta, 0)
+
+
+def huber_dr(ans, delta, r):
+    return np.clip(r, -delta, delta)
+
+
+def pseudo_huber_ddelta(ans, delta, r):
+    s = np.sqrt(1 + (r / delta) ** 2)
+    return 2 * ans / delta - r * r / (delta * s)
+
+
+def pseudo_huber_dr(ans, delta, r):
+    return r / np.sqrt(1 + (r / delta) ** 2)
+
+
+def exp1_d(ans, z):
+    return -np.exp(-z) / z
+
+
+def expi_d(ans, z):
+    return np.exp(z) / z
+
+
 for _name, _derivs in [
     ("expit", (expit_d,)),
     ("logit", (logit_d,)),
@@ -119,6 +261,33 @@ for _name, _derivs in [
     ("gamma", (gamma_d,)),
     ("xlogy", (xlogy_dx, xlogy_dy)),
     ("xlog1py", (xlog1py_dx, xlog1py_dy)),
+    ("erfcx", (erfcx_d,)),
+    ("erfi", (erfi_d,)),
+    ("dawsn", (dawsn_d,)),
+    ("wofz", (wofz_d,)),
+    ("ndtr", (ndtr_d,)),
+    ("log_ndtr", (log_ndtr_d,)),
+    ("ndtri", (ndtri_d,)),
+    ("loggamma", (loggamma_d,)),
+    ("rgamma", (rgamma_d,)),
+    # the derivatives in the shape parameters a, b have no closed form (no such rule in JAX either)
+    ("gammainc", (None, gammainc_dx)),
+    ("gammaincc", (None, gammaincc_dx)),
+    ("gammaincinv", (None, gammaincinv_dp)),
+    ("gammainccinv", (None, gammainccinv_dp)),
+    ("beta", (beta_da, beta_db)),
+    ("betaln", (betaln_da, betaln_db)),
+    ("betainc", (None, None, betainc_dx)),
+    ("betaincc", (None, None, betaincc_dx)),
+    ("betaincinv", (None, None, betaincinv_dy)),
+    ("betainccinv", (None, None, betainccinv_dy)),
+    ("entr", (entr_d,)),
+    ("rel_entr", (rel_entr_dx, rel_entr_dy)),
+    ("kl_div", (kl_div_dx, kl_div_dy)),
+    ("huber", (huber_ddelta, huber_dr)),
+    ("pseudo_huber", (pseudo_huber_ddelta, pseudo_huber_dr)),
+    ("exp1", (exp1_d,)),
+    ("expi", (expi_d,)),
 ]:
     if isinstance(getattr(sc, _name, None), np.ufunc):
         _named(defelementwise(getattr(sc, _name), *_derivs), _name)
@@ -138,6 +307,37 @@ polygamma = defvjp(sc.polygamma, [None, polygamma_vjp_x], [None, polygamma_jvp_x
                    raw=original(sc.polygamma))
 _named(polygamma, "polygamma")
 route(sc.polygamma)
+
+# ---------------------------------------------------------------- zeta, multigammaln (Python functions)
+#
+# zeta(x, q) is Hurwitz's: d/dq zeta(x, q) = -x zeta(x + 1, q). Its derivative in the exponent x
+# (a series of log(k + q) / (k + q)^x) has no closed form: x is not differentiable.
+
+
+def zeta_vjp_q(g, ans, x, q=None, out=None):
+    return g * np.conj(-x * zeta(x + 1, q))
+
+
+def zeta_jvp_q(t, ans, x, q=None, out=None):
+    return t * (-x * zeta(x + 1, q))
+
+
+zeta = _named(defvjp(sc.zeta, [None, zeta_vjp_q, None], [None, zeta_jvp_q, None], raw=original(sc.zeta)),
+              "zeta")
+route(sc.zeta)
+
+
+def multigammaln(a, d):
+    """``log Gamma_d(a) = d (d - 1) / 4 log(pi) + sum_j gammaln(a - j / 2)``, with SciPy's checks."""
+    original(sc.multigammaln)(strip(a), d)  # SciPy's errors for a bad d or a <= (d - 1) / 2
+    total = (d * (d - 1) * 0.25) * np.log(np.pi)
+    for j in range(d):
+        total = total + sc.gammaln(a - j / 2)
+    return total
+
+
+defcomposite(sc.multigammaln, multigammaln)
+route(sc.multigammaln)
 
 # ---------------------------------------------------------------- logsumexp, softmax, log_softmax
 
@@ -203,4 +403,4 @@ for _f in (logsumexp, softmax, log_softmax):
 
 #: name -> the function running SciPy's own code (what plain calls run)
 ORIGINALS = {name: original(getattr(sc, name))
-             for name in ("polygamma", "logsumexp", "softmax", "log_softmax")}
+             for name in ("polygamma", "logsumexp", "softmax", "log_softmax", "zeta", "multigammaln")}

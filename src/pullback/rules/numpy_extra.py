@@ -1,0 +1,1 @@
+"""Rules: NumPy functions outside the core families (filled below)."""
