@@ -20,6 +20,7 @@ with_nan[0, 1] = with_nan[2, 3] = np.nan
 inf_nan = np.array([1.0, np.nan, np.inf, -np.inf, -2.0, 0.5])
 coords = np.cumsum(rand(4, positive=True, seed=25))
 P = numpy_extra.POLYNOMIAL_VAL
+R_ = numpy_extra._CONCATENATOR
 METHODS = ["inverted_cdf", "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf",
            "hazen", "weibull", "linear", "median_unbiased", "normal_unbiased", "lower", "higher",
            "midpoint", "nearest"]
@@ -83,6 +84,11 @@ CASES = [
     (np.histogram, lambda w: np.histogram(v, bins=3, weights=w)[0], (v,)),
     (np.histogram, lambda w: np.histogram(v, bins=[-1, 0, 0.5, 2], weights=w, density=True)[0], (v,)),
     (np.histogram, lambda a: np.histogram(a, bins=4)[1], (v,)),
+    (R_, lambda a: np.r_[a, 2.0, a[:2], 0:3], (v,)),
+    (R_, lambda a: np.c_[a, a * 2], (v,)),
+    (R_, lambda a: np.r_["0,2", a, a[::-1]], (v,)),
+    (R_, lambda a: np.c_[a[:3, :1], x, a[:, 2:]], (x,)),
+    (R_, lambda a: np.r_[a * 1j, 1j, a[0]], (v,)),
     (np.cov, np.cov, (x,)),
     (np.cov, lambda a: np.cov(a, rowvar=False, bias=True), (x,)),
     (np.cov, lambda a, b: np.cov(a, b, aweights=np.arange(1.0, 5.0), fweights=[1, 2, 1, 3]), (x[0], x[1])),
@@ -157,13 +163,19 @@ def test_polynomial_plain_calls_are_untouched():
     np.testing.assert_allclose(g, series.deriv()(x), rtol=1e-12)
 
 
-def test_index_tricks_and_list_conversion_say_what_to_use():
-    for f in (lambda a: np.r_[a, a], lambda a: np.c_[a, a], lambda a: np.array([a[0], a[1]]),
-              lambda a: np.asarray((a, a))):
+def test_list_conversion_says_what_to_use():
+    for f in (lambda a: np.array([a[0], a[1]]), lambda a: np.asarray((a, a)), lambda a: np.r_[[a[0], a[1]]]):
         with pytest.raises(pb.TracedConversionError, match=r"np\.stack"):
             pb.gradient(lambda a: np.sum(f(a)), v)
     g = pb.gradient(lambda a: np.sum(np.stack([a[0], a[1]]) ** 2), v)[0]
     np.testing.assert_allclose(g[:2], 2 * v[:2])
+
+
+def test_index_tricks_plain_calls_are_untouched():
+    assert np.array_equal(np.r_[1:4, [5.0], 7], [1.0, 2.0, 3.0, 5.0, 7.0])
+    assert np.array_equal(np.c_[[1, 2], [3, 4]], [[1, 3], [2, 4]])
+    assert np.r_[1:4, [5]].dtype == np.arange(1).dtype
+    assert type(np.r_["r", [1, 2]]) is np.matrix
 
 
 def test_where_with_a_nan_branch_poisons_the_gradient_like_jax():

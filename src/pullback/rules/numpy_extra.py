@@ -863,3 +863,54 @@ defcomposite(np.corrcoef, corrcoef)
 
 #: name -> the function running NumPy's own code, for the intercepted numpy.polynomial functions
 ORIGINALS = {kind: original(f) for kind, f in POLYNOMIAL_VAL.items()}
+
+
+# ---------------------------------------------------------------- np.r_, np.c_ (index tricks)
+#
+# ``np.r_[a, b]`` is ``AxisConcatenator.__getitem__``, which converts its items with ``np.array``.
+# It only places its items' entries (concatenation, reshaping, transposition): NumPy's own code,
+# run on plain stand-ins of the traced items, tells where each traced entry lands. Three runs:
+# the traced items as 0 and as 1 (the entries that differ are theirs), then as their flat indices.
+
+
+def _concatenator_getitem(self, key):
+    plain = original(_CONCATENATOR)
+    items = key if isinstance(key, tuple) else (key,)
+    traced = [i for i, item in enumerate(items) if isinstance(item, Tracer)]
+    if not traced:
+        return plain(self, key)
+    flat = [np.ravel(items[i]) for i in traced]
+    sizes = [f.size for f in flat]
+    starts = np.cumsum([0] + sizes[:-1])
+
+    def run(stand_in):
+        new = list(items)
+        for k, i in enumerate(traced):
+            new[i] = stand_in(k, items[i])
+        return plain(self, tuple(new) if isinstance(key, tuple) else new[0])
+
+    def zeros(k, item):
+        return np.zeros(item.shape, item.dtype)
+
+    def ones(k, item):
+        return np.ones(item.shape, item.dtype)
+
+    def positions(k, item):
+        return np.reshape(np.arange(starts[k], starts[k] + sizes[k]), item.shape).astype(item.dtype)
+
+    base = run(zeros)
+    placed = base != run(ones)
+    idx = np.where(placed, np.real(run(positions)), 0).astype(np.intp)
+    values = np.concatenate([f.astype(base.dtype) if f.dtype != base.dtype else f for f in flat])
+    return np.where(placed, np.take(values, idx), base)
+
+
+def _concatenator():
+    from numpy.lib import _index_tricks_impl
+
+    return _index_tricks_impl.AxisConcatenator.__getitem__
+
+
+_CONCATENATOR = _concatenator()
+defcomposite(_CONCATENATOR, _concatenator_getitem)
+route(_CONCATENATOR)
