@@ -19,9 +19,18 @@ unit = np.tanh(rand(3, 4)) * 0.9
 prob = (unit + 1) / 2
 z = rand(3, 4, dtype=complex)
 ORIG = special.ORIGINALS
-#: the registry keys of the spherical Bessel functions (SciPy's objects, whatever their names now hold)
-SPH = {name: getattr(getattr(sc, name), "__wrapped__", getattr(sc, name))
+
+
+def _key(f):
+    """The registry key of an intercepted SciPy function (SciPy's object, whatever its name now holds)."""
+    from pullback.rules import registry
+
+    return f if f in registry.FUNCTIONS else f.__wrapped__
+
+
+SPH = {name: _key(getattr(sc, name))
        for name in ("spherical_jn", "spherical_yn", "spherical_in", "spherical_kn")}
+LAMBERTW = _key(sc.lambertw)
 
 CASES = [
     (sc.expit, sc.expit, (x,)),
@@ -91,6 +100,43 @@ CASES = [
     (sc.kl_div, sc.kl_div, (pos, pos[::-1])),
     (sc.huber, sc.huber, (pos, 2 * x)),
     (sc.pseudo_huber, sc.pseudo_huber, (pos, x)),
+    # elementary and other functions with closed-form derivatives
+    (sc.exprel, sc.exprel, (x,)),
+    (sc.exprel, sc.exprel, (np.array([0.0, 1e-6, -3e-5, 0.5]),)),
+    (sc.cosm1, sc.cosm1, (x,)),
+    (sc.cosdg, sc.cosdg, (30 * x,)),
+    (sc.sindg, sc.sindg, (30 * x,)),
+    (sc.tandg, sc.tandg, (20 * x,)),
+    (sc.cotdg, sc.cotdg, (20 * pos,)),
+    (sc.cbrt, sc.cbrt, (x,)),
+    (sc.exp2, sc.exp2, (x,)),
+    (sc.exp10, sc.exp10, (x,)),
+    (sc.expm1, sc.expm1, (x,)),
+    (sc.expm1, sc.expm1, (z,)),
+    (sc.log1p, sc.log1p, (pos,)),
+    (sc.log1p, sc.log1p, (z,)),
+    (sc.spence, sc.spence, (pos,)),
+    (sc.spence, sc.spence, (z + 2,)),
+    (sc.ellipk, sc.ellipk, (unit,)),
+    (sc.ellipk, sc.ellipk, (np.array([0.0, -2.0, 0.5]),)),
+    (sc.ellipe, sc.ellipe, (unit,)),
+    (sc.ellipe, sc.ellipe, (np.array([0.0, -2.0, 0.5]),)),
+    (sc.ellipkm1, sc.ellipkm1, (prob,)),
+    (sc.boxcox, sc.boxcox, (pos, x)),
+    (sc.boxcox, sc.boxcox, (pos, np.zeros(4))),
+    (sc.boxcox1p, sc.boxcox1p, (pos, x)),
+    (sc.inv_boxcox, sc.inv_boxcox, (prob, unit)),
+    (sc.inv_boxcox, sc.inv_boxcox, (x, np.zeros(4))),
+    (sc.inv_boxcox1p, sc.inv_boxcox1p, (prob, unit)),
+    (sc.poch, sc.poch, (pos, pos[::-1])),
+    (sc.binom, sc.binom, (pos + 3, pos[::-1])),
+    (sc.struve, lambda a: sc.struve(1.5, a), (pos,)),
+    (sc.modstruve, lambda a: sc.modstruve(0.5, a), (pos,)),
+    (sc.owens_t, sc.owens_t, (x, x[::-1])),
+    (LAMBERTW, sc.lambertw, (pos,)),
+    (LAMBERTW, sc.lambertw, (z,)),
+    (LAMBERTW, lambda a: sc.lambertw(a, k=-1), (-prob / 3,)),
+    (LAMBERTW, sc.lambertw, (np.array([0.0, 1.0, -0.2]),)),
     # Bessel functions of fixed order
     (sc.j0, sc.j0, (x,)),
     (sc.j1, sc.j1, (x,)),
@@ -211,16 +257,18 @@ def test_order_parameters_are_not_differentiable():
 
 
 def test_missing_ufunc_rules_name_scipy_special():
-    with pytest.raises(pb.NoRuleError, match=r"scipy\.special\.struve\b"):
-        pb.gradient(lambda a: np.sum(sc.struve(1.0, a)), pos)
+    with pytest.raises(pb.NoRuleError, match=r"scipy\.special\.agm\b"):
+        pb.gradient(lambda a: np.sum(sc.agm(a, 2.0)), pos)
+    with pytest.raises(pb.NoRuleError, match=r"scipy\.special\.agm\.reduce\b"):
+        pb.gradient(lambda a: sc.agm.reduce(a), pos[0])
     with pytest.raises(pb.NoRuleError, match=r"numpy\.gcd\b"):
         pb.gradient(lambda a: np.sum(np.gcd(a, a)), pos)
 
 
 def test_new_plain_calls_are_untouched():
     for name, args in [("zeta", (3.0, pos)), ("zeta", (2.0,)), ("multigammaln", (pos + 1, 3)),
-                       ("spherical_jn", (2, pos)), ("spherical_kn", (1, pos, True))]:
-        got, want = getattr(sc, name)(*args), original(SPH.get(name, getattr(sc, name)))(*args)
+                       ("spherical_jn", (2, pos)), ("spherical_kn", (1, pos, True)), ("lambertw", (pos,))]:
+        got, want = getattr(sc, name)(*args), original(_key(getattr(sc, name)))(*args)
         assert type(got) is type(want)
         np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError):

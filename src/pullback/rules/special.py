@@ -248,6 +248,153 @@ def expi_d(ans, z):
     return np.exp(z) / z
 
 
+# ---- elementary functions in SciPy's own ufuncs (not NumPy's)
+
+_DEG = float(np.pi / 180)
+
+
+def exprel_d(ans, x):
+    small = np.abs(x) < 1e-4
+    safe = np.where(small, 1.0, x)
+    return np.where(small, 0.5 + x / 3 + x * x / 8, (np.exp(safe) - ans) / safe)
+
+
+def cosm1_d(ans, x):
+    return -np.sin(x)
+
+
+def cosdg_d(ans, x):
+    return -_DEG * sc.sindg(x)
+
+
+def sindg_d(ans, x):
+    return _DEG * sc.cosdg(x)
+
+
+def tandg_d(ans, x):
+    return _DEG * (1 + ans * ans)
+
+
+def cotdg_d(ans, x):
+    return -_DEG * (1 + ans * ans)
+
+
+def cbrt_d(ans, x):
+    return 1 / (3 * ans * ans)
+
+
+def exp2_d(ans, x):
+    return ans * float(np.log(2))
+
+
+def exp10_d(ans, x):
+    return ans * float(np.log(10))
+
+
+def expm1_d(ans, x):
+    return np.exp(x)
+
+
+def log1p_d(ans, x):
+    return 1 / (1 + x)
+
+
+def spence_d(ans, z):
+    return np.log(z) / (1 - z)
+
+
+def ellipk_d(ans, m):
+    zero = m == 0
+    safe = np.where(zero, 0.5, m)
+    k = np.where(zero, 1.0, ans)
+    return np.where(zero, np.pi / 8, (sc.ellipe(safe) - (1 - safe) * k) / (2 * safe * (1 - safe)))
+
+
+def ellipe_d(ans, m):
+    zero = m == 0
+    safe = np.where(zero, 0.5, m)
+    e = np.where(zero, 1.0, ans)
+    return np.where(zero, -np.pi / 8, (e - sc.ellipk(safe)) / (2 * safe))
+
+
+def ellipkm1_d(ans, p):
+    m = 1 - p
+    return -(sc.ellipe(m) - p * ans) / (2 * m * p)
+
+
+def _boxcox_dlmbda(x, lmbda, y):
+    """d/d lmbda of (x^lmbda - 1) / lmbda, given its value y; (log x)^2 / 2 at lmbda = 0."""
+    zero = lmbda == 0
+    safe = np.where(zero, 1.0, lmbda)
+    lx = np.log(x)
+    return np.where(zero, lx * lx / 2, (np.exp(safe * lx) * lx - y) / safe)
+
+
+def boxcox_dx(ans, x, lmbda):
+    return np.exp((lmbda - 1) * np.log(x))
+
+
+def boxcox_dl(ans, x, lmbda):
+    return _boxcox_dlmbda(x, lmbda, ans)
+
+
+def boxcox1p_dx(ans, x, lmbda):
+    return np.exp((lmbda - 1) * np.log1p(x))
+
+
+def boxcox1p_dl(ans, x, lmbda):
+    return _boxcox_dlmbda(1 + x, lmbda, ans)
+
+
+def inv_boxcox_dy(ans, y, lmbda):
+    return np.exp((1 - lmbda) * np.log(ans))
+
+
+def inv_boxcox_dl(ans, y, lmbda):
+    return -_boxcox_dlmbda(ans, lmbda, y) * np.exp((1 - lmbda) * np.log(ans))
+
+
+def inv_boxcox1p_dy(ans, y, lmbda):
+    return np.exp((1 - lmbda) * np.log1p(ans))
+
+
+def inv_boxcox1p_dl(ans, y, lmbda):
+    return -_boxcox_dlmbda(1 + ans, lmbda, y) * np.exp((1 - lmbda) * np.log1p(ans))
+
+
+def poch_da(ans, a, m):
+    return ans * (sc.digamma(a + m) - sc.digamma(a))
+
+
+def poch_dm(ans, a, m):
+    return ans * sc.digamma(a + m)
+
+
+def binom_dn(ans, n, k):
+    return ans * (sc.digamma(n + 1) - sc.digamma(n - k + 1))
+
+
+def binom_dk(ans, n, k):
+    return ans * (sc.digamma(n - k + 1) - sc.digamma(k + 1))
+
+
+def struve_dx(ans, v, x):
+    return sc.struve(v - 1, x) - v / x * ans
+
+
+def modstruve_dx(ans, v, x):
+    return sc.modstruve(v - 1, x) - v / x * ans
+
+
+def owens_t_dh(ans, h, a):
+    return -np.exp(-(h * h) / 2) / (2 * _SQRT_2PI) * sc.erf(a * h / float(np.sqrt(2)))
+
+
+def owens_t_da(ans, h, a):
+    q = 1 + a * a
+    return np.exp(-(h * h) * q / 2) / (2 * np.pi * q)
+
+
 for _name, _derivs in [
     ("expit", (expit_d,)),
     ("logit", (logit_d,)),
@@ -288,6 +435,30 @@ for _name, _derivs in [
     ("pseudo_huber", (pseudo_huber_ddelta, pseudo_huber_dr)),
     ("exp1", (exp1_d,)),
     ("expi", (expi_d,)),
+    ("exprel", (exprel_d,)),
+    ("cosm1", (cosm1_d,)),
+    ("cosdg", (cosdg_d,)),
+    ("sindg", (sindg_d,)),
+    ("tandg", (tandg_d,)),
+    ("cotdg", (cotdg_d,)),
+    ("cbrt", (cbrt_d,)),
+    ("exp2", (exp2_d,)),
+    ("exp10", (exp10_d,)),
+    ("expm1", (expm1_d,)),
+    ("log1p", (log1p_d,)),
+    ("spence", (spence_d,)),
+    ("ellipk", (ellipk_d,)),
+    ("ellipe", (ellipe_d,)),
+    ("ellipkm1", (ellipkm1_d,)),
+    ("boxcox", (boxcox_dx, boxcox_dl)),
+    ("boxcox1p", (boxcox1p_dx, boxcox1p_dl)),
+    ("inv_boxcox", (inv_boxcox_dy, inv_boxcox_dl)),
+    ("inv_boxcox1p", (inv_boxcox1p_dy, inv_boxcox1p_dl)),
+    ("poch", (poch_da, poch_dm)),
+    ("binom", (binom_dn, binom_dk)),
+    ("struve", (None, struve_dx)),  # no closed form in the order
+    ("modstruve", (None, modstruve_dx)),
+    ("owens_t", (owens_t_dh, owens_t_da)),
 ]:
     if isinstance(getattr(sc, _name, None), np.ufunc):
         _named(defelementwise(getattr(sc, _name), *_derivs), _name)
@@ -338,6 +509,29 @@ def multigammaln(a, d):
 
 defcomposite(sc.multigammaln, multigammaln)
 route(sc.multigammaln)
+
+# ---------------------------------------------------------------- lambertw (a Python function)
+
+
+def _lambertw_d(w, z):
+    """W'(z) = W / (z (1 + W)), which is 1 at z = 0 (where W = 0)."""
+    zero = z == 0
+    safe = np.where(zero, 1.0, z)
+    return np.where(zero, 1.0, w / (safe * (1 + w)))
+
+
+def lambertw_vjp_z(g, ans, z, k=0, tol=1e-8):
+    return g * np.conj(_lambertw_d(ans, z))
+
+
+def lambertw_jvp_z(t, ans, z, k=0, tol=1e-8):
+    return t * _lambertw_d(ans, z)
+
+
+_named(defvjp(sc.lambertw, [lambertw_vjp_z, None, None], [lambertw_jvp_z, None, None],
+              raw=original(sc.lambertw)), "lambertw")
+route(sc.lambertw)
+
 
 # ---------------------------------------------------------------- logsumexp, softmax, log_softmax
 
@@ -403,4 +597,5 @@ for _f in (logsumexp, softmax, log_softmax):
 
 #: name -> the function running SciPy's own code (what plain calls run)
 ORIGINALS = {name: original(getattr(sc, name))
-             for name in ("polygamma", "logsumexp", "softmax", "log_softmax", "zeta", "multigammaln")}
+             for name in ("polygamma", "logsumexp", "softmax", "log_softmax", "zeta", "multigammaln",
+                          "lambertw")}
