@@ -175,7 +175,9 @@ def test_index_tricks_plain_calls_are_untouched():
     assert np.array_equal(np.r_[1:4, [5.0], 7], [1.0, 2.0, 3.0, 5.0, 7.0])
     assert np.array_equal(np.c_[[1, 2], [3, 4]], [[1, 3], [2, 4]])
     assert np.r_[1:4, [5]].dtype == np.arange(1).dtype
-    assert type(np.r_["r", [1, 2]]) is np.matrix
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix
+        assert type(np.r_["r", [1, 2]]) is np.matrix
 
 
 def test_where_with_a_nan_branch_poisons_the_gradient_like_jax():

@@ -906,11 +906,15 @@ def _concatenator_getitem(self, key):
 
 
 def _concatenator():
-    from numpy.lib import _index_tricks_impl
+    try:  # a private module of NumPy 2 (np.r_ and np.c_ are instances of its classes)
+        from numpy.lib import _index_tricks_impl
 
-    return _index_tricks_impl.AxisConcatenator.__getitem__
+        return _index_tricks_impl.AxisConcatenator.__getitem__
+    except (ImportError, AttributeError):  # pragma: no cover - another NumPy layout
+        return None
 
 
 _CONCATENATOR = _concatenator()
-defcomposite(_CONCATENATOR, _concatenator_getitem)
-route(_CONCATENATOR)
+if _CONCATENATOR is not None:
+    defcomposite(_CONCATENATOR, _concatenator_getitem)
+    route(_CONCATENATOR)
