@@ -463,6 +463,80 @@ for _name, _derivs in [
     if isinstance(getattr(sc, _name, None), np.ufunc):
         _named(defelementwise(getattr(sc, _name), *_derivs), _name)
 
+# ---------------------------------------------------------------- ufuncs with several outputs
+#
+# One private primitive computes all the outputs, stacked on a new first axis, and its derivative is
+# the stacked derivatives; the ufunc's handler returns the slices, as a tuple like SciPy's.
+
+
+def _shi_x(z):
+    zero = z == 0
+    safe = np.where(zero, 1.0, z)
+    return np.where(zero, 1.0, np.sinh(safe) / safe)
+
+
+def sici_d(ans, z):
+    return np.stack([np.sinc(z / np.pi), np.cos(z) / z])
+
+
+def shichi_d(ans, z):
+    return np.stack([_shi_x(z), np.cosh(z) / z])
+
+
+def fresnel_d(ans, z):
+    arg = (np.pi / 2) * (z * z)
+    return np.stack([np.sin(arg), np.cos(arg)])
+
+
+def airy_d(ans, z):
+    return np.stack([ans[1], z * ans[0], ans[3], z * ans[2]])
+
+
+def ellipj_du(ans, u, m):
+    sn, cn, dn = ans[0], ans[1], ans[2]
+    return np.stack([cn * dn, -sn * dn, -m * sn * cn, dn])
+
+
+def _several(u, name, *derivs):
+    def raw(*args):
+        return np.stack(u(*args))
+
+    raw.__name__ = raw.__qualname__ = f"{name}_stacked"
+
+    def make(d):
+        if d is None:
+            return None, None
+
+        def vjp(g, ans, *args):
+            # an output the loss does not use has a zero cotangent: it must not turn into a NaN
+            # where that output's derivative is infinite (Ci at 0 while only Si is used)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.sum(np.where(g == 0, 0, g * np.conj(d(ans, *args))), axis=0)
+
+        def jvp(t, ans, *args):
+            return t * d(ans, *args)
+
+        vjp.__name__ = vjp.__qualname__ = f"{d.__name__}_vjp"
+        jvp.__name__ = jvp.__qualname__ = f"{d.__name__}_jvp"
+        return vjp, jvp
+
+    fns = [make(d) for d in derivs]
+    stacked = defvjp(raw, [f[0] for f in fns], [f[1] for f in fns], name=f"scipy.special.{name}", key=False)
+
+    def outputs(*args, **kwargs):
+        st = stacked(*args, **kwargs)
+        return tuple(st[k] for k in range(u.nout))
+
+    outputs.__name__ = outputs.__qualname__ = name
+    defcomposite(u, outputs)
+
+
+_several(sc.sici, "sici", sici_d)
+_several(sc.shichi, "shichi", shichi_d)
+_several(sc.fresnel, "fresnel", fresnel_d)
+_several(sc.airy, "airy", airy_d)
+_several(sc.ellipj, "ellipj", ellipj_du, None)  # no closed form in the parameter m
+
 # ---------------------------------------------------------------- polygamma (a Python function)
 
 
