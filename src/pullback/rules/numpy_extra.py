@@ -53,8 +53,13 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     if x.dtype.kind == "c":
         re = _finite_part(np.real(x), nan, posinf, neginf)
         im = _finite_part(np.imag(x), nan, posinf, neginf)
-        return (re + 1j * im).astype(x.dtype)
-    return _finite_part(x, nan, posinf, neginf)
+        out = (re + 1j * im).astype(x.dtype)
+    else:
+        out = _finite_part(x, nan, posinf, neginf)
+    if not copy and x.ndim:  # in place, as NumPy: x (and its views) now hold the result
+        x[...] = out
+        return x
+    return out
 
 
 defcomposite(np.nan_to_num, nan_to_num)
@@ -623,10 +628,12 @@ def _ndmin(a, nd):
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    nd = len(np.broadcast_shapes(np.shape(_plain(start)), np.shape(_plain(stop)), np.shape(_plain(base))))
-    start, stop, base = (_ndmin(v, nd) for v in (start, stop, base))
+    if not isinstance(base, (float, int)) and np.ndim(_plain(base)):  # NumPy's broadcasting of base
+        nd = len(np.broadcast_shapes(np.shape(_plain(start)), np.shape(_plain(stop)), np.shape(_plain(base))))
+        start, stop, base = (_ndmin(v, nd) for v in (start, stop, base))
+        base = np.expand_dims(base, axis=axis)
     y = linspace(start, stop, num=num, endpoint=endpoint, axis=axis)
-    out = np.power(np.expand_dims(base, axis=axis), y)
+    out = np.power(base, y)
     if dtype is None:
         return out
     return out.astype(dtype)
