@@ -18,6 +18,8 @@ z = rand(3, 4, dtype=complex, seed=24)
 with_nan = x.copy()
 with_nan[0, 1] = with_nan[2, 3] = np.nan
 inf_nan = np.array([1.0, np.nan, np.inf, -np.inf, -2.0, 0.5])
+SAMPLE = rand(20, 2, seed=26)
+SW = rand(20, positive=True, seed=27)
 coords = np.cumsum(rand(4, positive=True, seed=25))
 P = numpy_extra.POLYNOMIAL_VAL
 R_ = numpy_extra._CONCATENATOR
@@ -85,16 +87,25 @@ CASES = [
     (np.histogram, lambda w: np.histogram(v, bins=3, weights=w)[0], (v,)),
     (np.histogram, lambda w: np.histogram(v, bins=[-1, 0, 0.5, 2], weights=w, density=True)[0], (v,)),
     (np.histogram, lambda a: np.histogram(a, bins=4)[1], (v,)),
+    (np.histogram, lambda a: np.histogram(a, bins=3, weights=a * a)[0], (v,)),
     (R_, lambda a: np.r_[a, 2.0, a[:2], 0:3], (v,)),
     (R_, lambda a: np.c_[a, a * 2], (v,)),
     (R_, lambda a: np.r_["0,2", a, a[::-1]], (v,)),
     (R_, lambda a: np.c_[a[:3, :1], x, a[:, 2:]], (x,)),
     (R_, lambda a: np.r_[a * 1j, 1j, a[0]], (v,)),
+    (np.histogramdd, lambda w: np.histogramdd(SAMPLE, bins=3, weights=w)[0], (SW,)),
+    (np.histogramdd, lambda w: np.histogramdd(SAMPLE, bins=(2, [-3, 0, 1, 3]), weights=w, density=True)[0],
+     (SW,)),
+    (np.histogramdd, lambda s: np.histogramdd(s, bins=3)[1][1], (SAMPLE,)),
+    (np.histogram2d, lambda w: np.histogram2d(SAMPLE[:, 0], SAMPLE[:, 1], bins=4, weights=w)[0], (SW,)),
+    (np.histogram2d, lambda a, b: np.histogram2d(a, b, bins=[2, 3], weights=a * b)[2], (SW, SAMPLE[:, 1])),
     (np.cov, np.cov, (x,)),
     (np.cov, lambda a: np.cov(a, rowvar=False, bias=True), (x,)),
     (np.cov, lambda a, b: np.cov(a, b, aweights=np.arange(1.0, 5.0), fweights=[1, 2, 1, 3]), (x[0], x[1])),
     (np.cov, lambda a: np.cov(a, ddof=2, aweights=np.arange(1.0, 5.0)), (z,)),
+    (np.cov, lambda a, w: np.cov(a, aweights=w), (x, pos[0])),
     (np.corrcoef, np.corrcoef, (x,)),
+    (np.corrcoef, lambda a: np.corrcoef(a + 1j * a[::-1]), (x,)),
     (np.corrcoef, lambda a, b: np.corrcoef(a, b), (x[0], x[2])),
 ]
 

@@ -14,6 +14,7 @@ statistic, which condition holds) are taken on the plain values and carry no gra
 
 from __future__ import annotations
 
+import builtins
 import math
 import operator
 
@@ -25,6 +26,7 @@ from ..intercept import original, route
 from .registry import array_like, defcomposite, deflinear
 
 _arr = array_like
+builtins_range = builtins.range  # histogram's argument ``range`` hides the builtin
 
 
 def _plain(x):
@@ -773,6 +775,48 @@ def histogram(a, bins=10, range=None, density=None, weights=None):
 
 
 defcomposite(np.histogram, histogram)
+
+
+def histogramdd(sample, bins=10, range=None, density=None, weights=None):
+    """``np.histogramdd`` (NumPy's binning, on the plain values): linear in ``weights``; the edges
+    NumPy computes from the sample's range are differentiable in the sample."""
+    traced_seq = not hasattr(sample, "shape")
+    plain = np.atleast_2d([_plain(s_) for s_ in sample]).T if traced_seq else _plain(sample)
+    _, edges = np.histogramdd(plain, bins=_plain(bins), range=range)
+    N, D = plain.shape
+    nbin = np.array([len(e) + 1 for e in edges], np.intp)
+    ncount = tuple(np.searchsorted(edges[i], plain[:, i], side="right") for i in builtins_range(D))
+    for i in builtins_range(D):
+        ncount[i][plain[:, i] == edges[i][-1]] -= 1
+    xy = np.ravel_multi_index(ncount, nbin)
+    if weights is None:
+        hist = np.bincount(xy, minlength=int(nbin.prod())).astype(float)
+    else:
+        hist = bincount(xy, weights, int(nbin.prod()))
+    hist = np.reshape(hist, tuple(nbin))[D * (slice(1, -1),)]
+    try:  # NumPy's reading of bins (checked by the call above): one entry per dimension, or one for all
+        len(bins)
+        per_dim = bins
+    except TypeError:
+        per_dim = [bins] * D
+    edges = list(edges)
+    for i in builtins_range(D):
+        col = sample[i] if traced_seq else (sample[:, i] if isinstance(sample, Tracer) else None)
+        if (isinstance(col, Tracer) and np.ndim(per_dim[i]) == 0 and (range is None or range[i] is None)
+                and N and np.min(plain[:, i]) < np.max(plain[:, i])):
+            edges[i] = np.linspace(np.min(col), np.max(col), int(per_dim[i]) + 1)
+    if density:
+        total = np.sum(hist)
+        for i in builtins_range(D):
+            shape = [1] * D
+            shape[i] = nbin[i] - 2
+            hist = hist / np.reshape(np.diff(edges[i]), shape)
+        hist = hist / total
+    return hist, edges
+
+
+defcomposite(np.histogramdd, histogramdd)
+defcomposite(np.histogram2d, getattr(np.histogram2d, "_implementation", np.histogram2d))
 
 
 # ---------------------------------------------------------------- cov, corrcoef
