@@ -395,6 +395,41 @@ def owens_t_da(ans, h, a):
     return np.exp(-(h * h) * q / 2) / (2 * np.pi * q)
 
 
+# ---- hypergeometric and related functions: derivatives in z (the parameters have none in closed form)
+
+
+def expn_d(ans, n, x):
+    return -sc.expn(n - 1, x)
+
+
+def hyp0f1_d(ans, v, z):
+    return sc.hyp0f1(v + 1, z) / v
+
+
+def hyp1f1_d(ans, a, b, x):
+    return a / b * sc.hyp1f1(a + 1, b + 1, x)
+
+
+def hyp2f1_d(ans, a, b, c, z):
+    return a * b / c * sc.hyp2f1(a + 1, b + 1, c + 1, z)
+
+
+def hyperu_d(ans, a, b, x):
+    return -a * sc.hyperu(a + 1, b + 1, x)
+
+
+def powm1_dx(ans, x, y):
+    return y * np.exp((y - 1) * np.log(x))
+
+
+def powm1_dy(ans, x, y):
+    return (ans + 1) * np.log(x)
+
+
+def wrightomega_d(ans, z):
+    return ans / (1 + ans)
+
+
 for _name, _derivs in [
     ("expit", (expit_d,)),
     ("logit", (logit_d,)),
@@ -459,6 +494,13 @@ for _name, _derivs in [
     ("struve", (None, struve_dx)),  # no closed form in the order
     ("modstruve", (None, modstruve_dx)),
     ("owens_t", (owens_t_dh, owens_t_da)),
+    ("expn", (None, expn_d)),
+    ("hyp0f1", (None, hyp0f1_d)),
+    ("hyp1f1", (None, None, hyp1f1_d)),
+    ("hyp2f1", (None, None, None, hyp2f1_d)),
+    ("hyperu", (None, None, hyperu_d)),
+    ("powm1", (powm1_dx, powm1_dy)),
+    ("wrightomega", (wrightomega_d,)),
 ]:
     if isinstance(getattr(sc, _name, None), np.ufunc):
         _named(defelementwise(getattr(sc, _name), *_derivs), _name)

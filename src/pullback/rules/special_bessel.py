@@ -98,6 +98,10 @@ def yn_d(ans, n, x):
     return (sc.yn(n - 1, x) - sc.yn(n + 1, x)) / 2
 
 
+def kn_d(ans, n, x):
+    return -(sc.kn(n - 1, x) + sc.kn(n + 1, x)) / 2
+
+
 def iv_d(ans, v, z):
     return (sc.iv(v - 1, z) + sc.iv(v + 1, z)) / 2
 
@@ -130,7 +134,7 @@ for _name, _derivs in [
     ("j0", (j0_d,)), ("j1", (j1_d,)), ("y0", (y0_d,)), ("y1", (y1_d,)),
     ("i0", (i0_d,)), ("i1", (i1_d,)), ("k0", (k0_d,)), ("k1", (k1_d,)),
     ("i0e", (i0e_d,)), ("i1e", (i1e_d,)), ("k0e", (k0e_d,)), ("k1e", (k1e_d,)),
-    ("jv", (None, jv_d)), ("yv", (None, yv_d)), ("yn", (None, yn_d)),
+    ("jv", (None, jv_d)), ("yv", (None, yv_d)), ("yn", (None, yn_d)), ("kn", (None, kn_d)),
     ("iv", (None, iv_d)), ("kv", (None, kv_d)), ("kve", (None, kve_d)),
     ("hankel1", (None, hankel1_d)), ("hankel2", (None, hankel2_d)),
     ("hankel1e", (None, hankel1e_d)), ("hankel2e", (None, hankel2e_d)),
