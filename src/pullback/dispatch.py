@@ -41,8 +41,25 @@ _COMMON: set = {np.ndarray, float, int, complex, np.float64, np.float32, np.comp
 def _ufunc(u: np.ufunc):
     h = R.UFUNCS.get(u)
     if h is None:
-        raise NoRuleError(f"numpy.{u.__name__}")
+        raise NoRuleError(ufunc_name(u))
     return h
+
+
+def ufunc_name(u: np.ufunc) -> str:
+    """A ufunc's public name, for errors: ``scipy.special.jv``, not ``numpy.jv`` (looked up only then)."""
+    name = u.__name__
+    if getattr(np, name, None) is u:
+        return f"numpy.{name}"
+    import sys
+
+    special = sys.modules.get("scipy.special")
+    if special is not None:
+        if getattr(special, name, None) is u:
+            return f"scipy.special.{name}"
+        for public, obj in vars(special).items():
+            if obj is u and not public.startswith("_"):
+                return f"scipy.special.{public}"
+    return name
 
 
 def _operator(u: np.ufunc):
@@ -189,10 +206,13 @@ class TracedArray(Tracer):
 
     # ---- conversions: never silently lose the gradient
     def __array__(self, dtype=None, copy=None):
-        raise TracedArrayConversionError("converting it to a plain array (np.asarray / np.array)")
+        raise TracedArrayConversionError(
+            "converting it to a plain array (np.asarray / np.array; to build an array from a list or "
+            "tuple of traced values, use np.stack(values) or np.concatenate)")
 
     def __float__(self):
-        raise TracedConversionError("float() of it")
+        raise TracedConversionError(
+            "float() of it (also what np.array([a, b]) of traced scalars does: use np.stack([a, b]))")
 
     def __complex__(self):
         raise TracedConversionError("complex() of it")
@@ -240,7 +260,7 @@ class TracedArray(Tracer):
         else:
             handler = R.UFUNC_METHODS.get((ufunc, method))
         if handler is None:
-            raise NoRuleError(f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"))
+            raise NoRuleError(ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}"))
         where = kwargs.pop("where", True) if out is not None and method == "__call__" else True
         result = handler(*inputs, **kwargs)
         if out is not None:

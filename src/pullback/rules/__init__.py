@@ -6,8 +6,8 @@ The families are imported by :func:`load_all` once the traced array exists.
 import importlib
 
 FAMILIES = (
-    "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "linalg_decomp", "special",
-    "fft", "scipy_fft",
+    "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "linalg_decomp",
+    "special", "special_bessel", "numpy_extra", "fft", "scipy_fft",
     "views",  # last: it makes the view functions' handlers (registered above) return views
 )
 

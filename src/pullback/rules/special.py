@@ -106,6 +106,330 @@ def xlog1py_dy(ans, x, y):
     return x / (1 + y)
 
 
+def erfcx_d(ans, x):
+    return 2 * x * ans - 2 / _SQRT_PI
+
+
+def erfi_d(ans, x):
+    return (2 / _SQRT_PI) * np.exp(x * x)
+
+
+def dawsn_d(ans, x):
+    return 1 - 2 * x * ans
+
+
+def wofz_d(ans, z):
+    return (2j / _SQRT_PI) - 2 * z * ans
+
+
+_SQRT_2PI = float(np.sqrt(2 * np.pi))
+
+
+def ndtr_d(ans, x):
+    return np.exp(-(x * x) / 2) / _SQRT_2PI
+
+
+def log_ndtr_d(ans, x):
+    return np.exp(-(x * x) / 2 - ans) / _SQRT_2PI
+
+
+def ndtri_d(ans, p):
+    return _SQRT_2PI * np.exp(ans * ans / 2)
+
+
+def loggamma_d(ans, x):
+    return sc.digamma(x)
+
+
+def rgamma_d(ans, x):
+    return -ans * sc.digamma(x)
+
+
+def _gamma_density(a, x):
+    """x^(a-1) e^(-x) / Gamma(a): the derivative of the regularized lower incomplete gamma function."""
+    return np.exp(sc.xlogy(a - 1, x) - x - sc.gammaln(a))
+
+
+def gammainc_dx(ans, a, x):
+    return _gamma_density(a, x)
+
+
+def gammaincc_dx(ans, a, x):
+    return -_gamma_density(a, x)
+
+
+def gammaincinv_dp(ans, a, p):
+    return 1 / _gamma_density(a, ans)
+
+
+def gammainccinv_dp(ans, a, p):
+    return -1 / _gamma_density(a, ans)
+
+
+def beta_da(ans, a, b):
+    return ans * (sc.digamma(a) - sc.digamma(a + b))
+
+
+def beta_db(ans, a, b):
+    return ans * (sc.digamma(b) - sc.digamma(a + b))
+
+
+def betaln_da(ans, a, b):
+    return sc.digamma(a) - sc.digamma(a + b)
+
+
+def betaln_db(ans, a, b):
+    return sc.digamma(b) - sc.digamma(a + b)
+
+
+def _beta_density(a, b, x):
+    """x^(a-1) (1-x)^(b-1) / B(a, b): the derivative of the regularized incomplete beta function."""
+    return np.exp(sc.xlogy(a - 1, x) + sc.xlog1py(b - 1, -x) - sc.betaln(a, b))
+
+
+def betainc_dx(ans, a, b, x):
+    return _beta_density(a, b, x)
+
+
+def betaincc_dx(ans, a, b, x):
+    return -_beta_density(a, b, x)
+
+
+def betaincinv_dy(ans, a, b, y):
+    return 1 / _beta_density(a, b, ans)
+
+
+def betainccinv_dy(ans, a, b, y):
+    return -1 / _beta_density(a, b, ans)
+
+
+def entr_d(ans, x):
+    return -(np.log(x) + 1)
+
+
+def rel_entr_dx(ans, x, y):
+    return np.log(x / y) + 1
+
+
+def rel_entr_dy(ans, x, y):
+    return -x / y
+
+
+def kl_div_dx(ans, x, y):
+    return np.log(x / y)
+
+
+def kl_div_dy(ans, x, y):
+    return 1 - x / y
+
+
+def huber_ddelta(ans, delta, r):
+    return np.where(np.abs(r) > delta, np.abs(r) - delta, 0)
+
+
+def huber_dr(ans, delta, r):
+    return np.clip(r, -delta, delta)
+
+
+def pseudo_huber_ddelta(ans, delta, r):
+    s = np.sqrt(1 + (r / delta) ** 2)
+    return 2 * ans / delta - r * r / (delta * s)
+
+
+def pseudo_huber_dr(ans, delta, r):
+    return r / np.sqrt(1 + (r / delta) ** 2)
+
+
+def exp1_d(ans, z):
+    return -np.exp(-z) / z
+
+
+def expi_d(ans, z):
+    return np.exp(z) / z
+
+
+# ---- elementary functions in SciPy's own ufuncs (not NumPy's)
+
+_DEG = float(np.pi / 180)
+
+
+def exprel_d(ans, x):
+    small = np.abs(x) < 1e-4
+    safe = np.where(small, 1.0, x)
+    return np.where(small, 0.5 + x / 3 + x * x / 8, (np.exp(safe) - ans) / safe)
+
+
+def cosm1_d(ans, x):
+    return -np.sin(x)
+
+
+def cosdg_d(ans, x):
+    return -_DEG * sc.sindg(x)
+
+
+def sindg_d(ans, x):
+    return _DEG * sc.cosdg(x)
+
+
+def tandg_d(ans, x):
+    return _DEG * (1 + ans * ans)
+
+
+def cotdg_d(ans, x):
+    return -_DEG * (1 + ans * ans)
+
+
+def cbrt_d(ans, x):
+    return 1 / (3 * ans * ans)
+
+
+def exp2_d(ans, x):
+    return ans * float(np.log(2))
+
+
+def exp10_d(ans, x):
+    return ans * float(np.log(10))
+
+
+def expm1_d(ans, x):
+    return np.exp(x)
+
+
+def log1p_d(ans, x):
+    return 1 / (1 + x)
+
+
+def spence_d(ans, z):
+    return np.log(z) / (1 - z)
+
+
+def ellipk_d(ans, m):
+    zero = m == 0
+    safe = np.where(zero, 0.5, m)
+    k = np.where(zero, 1.0, ans)
+    return np.where(zero, np.pi / 8, (sc.ellipe(safe) - (1 - safe) * k) / (2 * safe * (1 - safe)))
+
+
+def ellipe_d(ans, m):
+    zero = m == 0
+    safe = np.where(zero, 0.5, m)
+    e = np.where(zero, 1.0, ans)
+    return np.where(zero, -np.pi / 8, (e - sc.ellipk(safe)) / (2 * safe))
+
+
+def ellipkm1_d(ans, p):
+    m = 1 - p
+    return -(sc.ellipe(m) - p * ans) / (2 * m * p)
+
+
+def _boxcox_dlmbda(x, lmbda, y):
+    """d/d lmbda of (x^lmbda - 1) / lmbda, given its value y; (log x)^2 / 2 at lmbda = 0."""
+    zero = lmbda == 0
+    safe = np.where(zero, 1.0, lmbda)
+    lx = np.log(x)
+    return np.where(zero, lx * lx / 2, (np.exp(safe * lx) * lx - y) / safe)
+
+
+def boxcox_dx(ans, x, lmbda):
+    return np.exp((lmbda - 1) * np.log(x))
+
+
+def boxcox_dl(ans, x, lmbda):
+    return _boxcox_dlmbda(x, lmbda, ans)
+
+
+def boxcox1p_dx(ans, x, lmbda):
+    return np.exp((lmbda - 1) * np.log1p(x))
+
+
+def boxcox1p_dl(ans, x, lmbda):
+    return _boxcox_dlmbda(1 + x, lmbda, ans)
+
+
+def inv_boxcox_dy(ans, y, lmbda):
+    return np.exp((1 - lmbda) * np.log(ans))
+
+
+def inv_boxcox_dl(ans, y, lmbda):
+    return -_boxcox_dlmbda(ans, lmbda, y) * np.exp((1 - lmbda) * np.log(ans))
+
+
+def inv_boxcox1p_dy(ans, y, lmbda):
+    return np.exp((1 - lmbda) * np.log1p(ans))
+
+
+def inv_boxcox1p_dl(ans, y, lmbda):
+    return -_boxcox_dlmbda(1 + ans, lmbda, y) * np.exp((1 - lmbda) * np.log1p(ans))
+
+
+def poch_da(ans, a, m):
+    return ans * (sc.digamma(a + m) - sc.digamma(a))
+
+
+def poch_dm(ans, a, m):
+    return ans * sc.digamma(a + m)
+
+
+def binom_dn(ans, n, k):
+    return ans * (sc.digamma(n + 1) - sc.digamma(n - k + 1))
+
+
+def binom_dk(ans, n, k):
+    return ans * (sc.digamma(n - k + 1) - sc.digamma(k + 1))
+
+
+def struve_dx(ans, v, x):
+    return sc.struve(v - 1, x) - v / x * ans
+
+
+def modstruve_dx(ans, v, x):
+    return sc.modstruve(v - 1, x) - v / x * ans
+
+
+def owens_t_dh(ans, h, a):
+    return -np.exp(-(h * h) / 2) / (2 * _SQRT_2PI) * sc.erf(a * h / float(np.sqrt(2)))
+
+
+def owens_t_da(ans, h, a):
+    q = 1 + a * a
+    return np.exp(-(h * h) * q / 2) / (2 * np.pi * q)
+
+
+# ---- hypergeometric and related functions: derivatives in z (the parameters have none in closed form)
+
+
+def expn_d(ans, n, x):
+    return -sc.expn(n - 1, x)
+
+
+def hyp0f1_d(ans, v, z):
+    return sc.hyp0f1(v + 1, z) / v
+
+
+def hyp1f1_d(ans, a, b, x):
+    return a / b * sc.hyp1f1(a + 1, b + 1, x)
+
+
+def hyp2f1_d(ans, a, b, c, z):
+    return a * b / c * sc.hyp2f1(a + 1, b + 1, c + 1, z)
+
+
+def hyperu_d(ans, a, b, x):
+    return -a * sc.hyperu(a + 1, b + 1, x)
+
+
+def powm1_dx(ans, x, y):
+    return y * np.exp((y - 1) * np.log(x))
+
+
+def powm1_dy(ans, x, y):
+    return (ans + 1) * np.log(x)
+
+
+def wrightomega_d(ans, z):
+    return ans / (1 + ans)
+
+
 for _name, _derivs in [
     ("expit", (expit_d,)),
     ("logit", (logit_d,)),
@@ -119,9 +443,141 @@ for _name, _derivs in [
     ("gamma", (gamma_d,)),
     ("xlogy", (xlogy_dx, xlogy_dy)),
     ("xlog1py", (xlog1py_dx, xlog1py_dy)),
+    ("erfcx", (erfcx_d,)),
+    ("erfi", (erfi_d,)),
+    ("dawsn", (dawsn_d,)),
+    ("wofz", (wofz_d,)),
+    ("ndtr", (ndtr_d,)),
+    ("log_ndtr", (log_ndtr_d,)),
+    ("ndtri", (ndtri_d,)),
+    ("loggamma", (loggamma_d,)),
+    ("rgamma", (rgamma_d,)),
+    # the derivatives in the shape parameters a, b have no closed form (no such rule in JAX either)
+    ("gammainc", (None, gammainc_dx)),
+    ("gammaincc", (None, gammaincc_dx)),
+    ("gammaincinv", (None, gammaincinv_dp)),
+    ("gammainccinv", (None, gammainccinv_dp)),
+    ("beta", (beta_da, beta_db)),
+    ("betaln", (betaln_da, betaln_db)),
+    ("betainc", (None, None, betainc_dx)),
+    ("betaincc", (None, None, betaincc_dx)),
+    ("betaincinv", (None, None, betaincinv_dy)),
+    ("betainccinv", (None, None, betainccinv_dy)),
+    ("entr", (entr_d,)),
+    ("rel_entr", (rel_entr_dx, rel_entr_dy)),
+    ("kl_div", (kl_div_dx, kl_div_dy)),
+    ("huber", (huber_ddelta, huber_dr)),
+    ("pseudo_huber", (pseudo_huber_ddelta, pseudo_huber_dr)),
+    ("exp1", (exp1_d,)),
+    ("expi", (expi_d,)),
+    ("exprel", (exprel_d,)),
+    ("cosm1", (cosm1_d,)),
+    ("cosdg", (cosdg_d,)),
+    ("sindg", (sindg_d,)),
+    ("tandg", (tandg_d,)),
+    ("cotdg", (cotdg_d,)),
+    ("cbrt", (cbrt_d,)),
+    ("exp2", (exp2_d,)),
+    ("exp10", (exp10_d,)),
+    ("expm1", (expm1_d,)),
+    ("log1p", (log1p_d,)),
+    ("spence", (spence_d,)),
+    ("ellipk", (ellipk_d,)),
+    ("ellipe", (ellipe_d,)),
+    ("ellipkm1", (ellipkm1_d,)),
+    ("boxcox", (boxcox_dx, boxcox_dl)),
+    ("boxcox1p", (boxcox1p_dx, boxcox1p_dl)),
+    ("inv_boxcox", (inv_boxcox_dy, inv_boxcox_dl)),
+    ("inv_boxcox1p", (inv_boxcox1p_dy, inv_boxcox1p_dl)),
+    ("poch", (poch_da, poch_dm)),
+    ("binom", (binom_dn, binom_dk)),
+    ("struve", (None, struve_dx)),  # no closed form in the order
+    ("modstruve", (None, modstruve_dx)),
+    ("owens_t", (owens_t_dh, owens_t_da)),
+    ("expn", (None, expn_d)),
+    ("hyp0f1", (None, hyp0f1_d)),
+    ("hyp1f1", (None, None, hyp1f1_d)),
+    ("hyp2f1", (None, None, None, hyp2f1_d)),
+    ("hyperu", (None, None, hyperu_d)),
+    ("powm1", (powm1_dx, powm1_dy)),
+    ("wrightomega", (wrightomega_d,)),
 ]:
     if isinstance(getattr(sc, _name, None), np.ufunc):
         _named(defelementwise(getattr(sc, _name), *_derivs), _name)
+
+# ---------------------------------------------------------------- ufuncs with several outputs
+#
+# One private primitive computes all the outputs, stacked on a new first axis, and its derivative is
+# the stacked derivatives; the ufunc's handler returns the slices, as a tuple like SciPy's.
+
+
+def _shi_x(z):
+    zero = z == 0
+    safe = np.where(zero, 1.0, z)
+    return np.where(zero, 1.0, np.sinh(safe) / safe)
+
+
+def sici_d(ans, z):
+    return np.stack([np.sinc(z / np.pi), np.cos(z) / z])
+
+
+def shichi_d(ans, z):
+    return np.stack([_shi_x(z), np.cosh(z) / z])
+
+
+def fresnel_d(ans, z):
+    arg = (np.pi / 2) * (z * z)
+    return np.stack([np.sin(arg), np.cos(arg)])
+
+
+def airy_d(ans, z):
+    return np.stack([ans[1], z * ans[0], ans[3], z * ans[2]])
+
+
+def ellipj_du(ans, u, m):
+    sn, cn, dn = ans[0], ans[1], ans[2]
+    return np.stack([cn * dn, -sn * dn, -m * sn * cn, dn])
+
+
+def _several(u, name, *derivs):
+    def raw(*args):
+        return np.stack(u(*args))
+
+    raw.__name__ = raw.__qualname__ = f"{name}_stacked"
+
+    def make(d):
+        if d is None:
+            return None, None
+
+        def vjp(g, ans, *args):
+            # an output the loss does not use has a zero cotangent: it must not turn into a NaN
+            # where that output's derivative is infinite (Ci at 0 while only Si is used)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.sum(np.where(g == 0, 0, g * np.conj(d(ans, *args))), axis=0)
+
+        def jvp(t, ans, *args):
+            return t * d(ans, *args)
+
+        vjp.__name__ = vjp.__qualname__ = f"{d.__name__}_vjp"
+        jvp.__name__ = jvp.__qualname__ = f"{d.__name__}_jvp"
+        return vjp, jvp
+
+    fns = [make(d) for d in derivs]
+    stacked = defvjp(raw, [f[0] for f in fns], [f[1] for f in fns], name=f"scipy.special.{name}", key=False)
+
+    def outputs(*args, **kwargs):
+        st = stacked(*args, **kwargs)
+        return tuple(st[k] for k in range(u.nout))
+
+    outputs.__name__ = outputs.__qualname__ = name
+    defcomposite(u, outputs)
+
+
+_several(sc.sici, "sici", sici_d)
+_several(sc.shichi, "shichi", shichi_d)
+_several(sc.fresnel, "fresnel", fresnel_d)
+_several(sc.airy, "airy", airy_d)
+_several(sc.ellipj, "ellipj", ellipj_du, None)  # no closed form in the parameter m
 
 # ---------------------------------------------------------------- polygamma (a Python function)
 
@@ -138,6 +594,60 @@ polygamma = defvjp(sc.polygamma, [None, polygamma_vjp_x], [None, polygamma_jvp_x
                    raw=original(sc.polygamma))
 _named(polygamma, "polygamma")
 route(sc.polygamma)
+
+# ---------------------------------------------------------------- zeta, multigammaln (Python functions)
+#
+# zeta(x, q) is Hurwitz's: d/dq zeta(x, q) = -x zeta(x + 1, q). Its derivative in the exponent x
+# (a series of log(k + q) / (k + q)^x) has no closed form: x is not differentiable.
+
+
+def zeta_vjp_q(g, ans, x, q=None, out=None):
+    return g * np.conj(-x * zeta(x + 1, q))
+
+
+def zeta_jvp_q(t, ans, x, q=None, out=None):
+    return t * (-x * zeta(x + 1, q))
+
+
+zeta = _named(defvjp(sc.zeta, [None, zeta_vjp_q, None], [None, zeta_jvp_q, None], raw=original(sc.zeta)),
+              "zeta")
+route(sc.zeta)
+
+
+def multigammaln(a, d):
+    """``log Gamma_d(a) = d (d - 1) / 4 log(pi) + sum_j gammaln(a - j / 2)``, with SciPy's checks."""
+    original(sc.multigammaln)(strip(a), d)  # SciPy's errors for a bad d or a <= (d - 1) / 2
+    total = (d * (d - 1) * 0.25) * np.log(np.pi)
+    for j in range(d):
+        total = total + sc.gammaln(a - j / 2)
+    return total
+
+
+defcomposite(sc.multigammaln, multigammaln)
+route(sc.multigammaln)
+
+# ---------------------------------------------------------------- lambertw (a Python function)
+
+
+def _lambertw_d(w, z):
+    """W'(z) = W / (z (1 + W)), which is 1 at z = 0 (where W = 0)."""
+    zero = z == 0
+    safe = np.where(zero, 1.0, z)
+    return np.where(zero, 1.0, w / (safe * (1 + w)))
+
+
+def lambertw_vjp_z(g, ans, z, k=0, tol=1e-8):
+    return g * np.conj(_lambertw_d(ans, z))
+
+
+def lambertw_jvp_z(t, ans, z, k=0, tol=1e-8):
+    return t * _lambertw_d(ans, z)
+
+
+_named(defvjp(sc.lambertw, [lambertw_vjp_z, None, None], [lambertw_jvp_z, None, None],
+              raw=original(sc.lambertw)), "lambertw")
+route(sc.lambertw)
+
 
 # ---------------------------------------------------------------- logsumexp, softmax, log_softmax
 
@@ -203,4 +713,5 @@ for _f in (logsumexp, softmax, log_softmax):
 
 #: name -> the function running SciPy's own code (what plain calls run)
 ORIGINALS = {name: original(getattr(sc, name))
-             for name in ("polygamma", "logsumexp", "softmax", "log_softmax")}
+             for name in ("polygamma", "logsumexp", "softmax", "log_softmax", "zeta", "multigammaln",
+                          "lambertw")}

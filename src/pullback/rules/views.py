@@ -1000,6 +1000,14 @@ def _float_loop(u) -> bool:
     return "d" * u.nin + "->d" in u.types
 
 
+def _first_differentiable(u) -> bool:
+    """Whether ``u``'s first argument (the array ``u.at`` writes into) is differentiable: not the
+    order of a Bessel function, say, whose ``.at`` could never be differentiated."""
+    rule = R.UFUNCS[u]
+    return not isinstance(rule, R.Rule) or (bool(rule.vjps) and rule.vjps[0] is not None)
+
+
 for _u in list(R.UFUNCS):
-    if _u.nout == 1 and _u.nin in (1, 2) and _u.signature is None and _float_loop(_u):
+    if (_u.nout == 1 and _u.nin in (1, 2) and _u.signature is None and _float_loop(_u)
+            and _first_differentiable(_u)):
         register((_u, "at"), _at(_u), "composite")
