@@ -7,7 +7,7 @@ import importlib
 
 FAMILIES = (
     "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "linalg_decomp", "special",
-    "fft", "scipy_fft", "ndimage", "numpy_signal",
+    "fft", "scipy_fft", "ndimage", "ndimage_interp", "numpy_signal",
     "views",  # last: it makes the view functions' handlers (registered above) return views
 )
 
