@@ -41,8 +41,14 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 
 #: ndimage boundary mode -> the np.pad mode that extends an array the same way (None: zeros + cval)
 PAD_MODES = {
-    "reflect": "symmetric", "grid-mirror": "symmetric", "mirror": "reflect", "nearest": "edge",
-    "wrap": "wrap", "grid-wrap": "wrap", "constant": None, "grid-constant": None,
+    "reflect": "symmetric",
+    "grid-mirror": "symmetric",
+    "mirror": "reflect",
+    "nearest": "edge",
+    "wrap": "wrap",
+    "grid-wrap": "wrap",
+    "constant": None,
+    "grid-constant": None,
 }
 _CONSTANT = ("constant", "grid-constant")
 
@@ -68,8 +74,9 @@ def _check_mode(mode):
 
 def _no_output_array(output, name):
     if output is not None and not isinstance(output, (type, np.dtype, str)):
-        raise NoRuleError(f"scipy.ndimage.{name} of a traced array with an output array; "
-                          "pass a dtype (or None) as output")
+        raise NoRuleError(
+            f"scipy.ndimage.{name} of a traced array with an output array; pass a dtype (or None) as output"
+        )
 
 
 def _constant(x, name):
@@ -101,7 +108,7 @@ def border_map(n, before, after, mode):
 def _fold_raw(y, src, before, n, axis):
     """Sum the extended line ``y`` (``src`` its source indices) back onto ``n`` entries."""
     ym = np.moveaxis(y, axis, 0)
-    out = ym[before:before + n].copy()
+    out = ym[before : before + n].copy()
     if src is not None:
         for p in (*range(before), *range(before + n, len(src))):
             out[src[p]] += ym[p]
@@ -159,8 +166,11 @@ def correlate_weights_vjp(g, x, kshape, centers, modes, cval):
         widths = [(0, 0)] * x.ndim
         widths[ax] = (c, k - 1 - c)
         pm = PAD_MODES[m]
-        xp = np.pad(xp, widths, mode="constant", constant_values=cval) if pm is None else \
-            np.pad(xp, widths, mode=pm)
+        xp = (
+            np.pad(xp, widths, mode="constant", constant_values=cval)
+            if pm is None
+            else np.pad(xp, widths, mode=pm)
+        )
     xp = np.conj(xp) if np.iscomplexobj(strip(xp)) else xp
     n = g.shape
     terms = [np.sum(g * xp[tuple(slice(j, j + s) for j, s in zip(idx, n))]) for idx in np.ndindex(*kshape)]
@@ -190,8 +200,9 @@ def corr_jvp_w(t, ans, x, w, centers, mode, cval, output):
     return _corr(x, t, centers, mode, cval, output)
 
 
-_corr = defvjp(_corr_raw, [corr_vjp_x, corr_vjp_w], [corr_jvp_x, corr_jvp_w],
-               name="scipy.ndimage.correlate", key=False)
+_corr = defvjp(
+    _corr_raw, [corr_vjp_x, corr_vjp_w], [corr_jvp_x, corr_jvp_w], name="scipy.ndimage.correlate", key=False
+)
 
 
 def _as_kernel(weights, ndim, axes=None):
@@ -217,8 +228,10 @@ def _correlate_any(input, weights, output, mode, cval, origins, convolution, nam
         w = np.conj(w)  # what SciPy correlates with
     for o, k in zip(origins, w.shape):
         if _sf._invalid_origin(o, k):
-            raise ValueError("Invalid origin; origin must satisfy -(weights.shape[k] // 2) <= origin[k] "
-                             "<= (weights.shape[k]-1) // 2")
+            raise ValueError(
+                "Invalid origin; origin must satisfy -(weights.shape[k] // 2) <= origin[k] "
+                "<= (weights.shape[k]-1) // 2"
+            )
     centers = tuple(k // 2 + o for k, o in zip(w.shape, origins))
     complex_out = np.iscomplexobj(strip(x)) or np.iscomplexobj(strip(w))
     if np.iscomplexobj(cval) and not np.iscomplexobj(strip(x)):
@@ -246,8 +259,9 @@ def _line(input, weights, axis, output, mode, cval, origin, convolution, name):
     origins = [0] * x.ndim
     origins[axis] = origin
     if _sf._invalid_origin(origin, w.shape[0]):
-        raise ValueError("Invalid origin; origin must satisfy -(len(weights) // 2) <= origin <= "
-                         "(len(weights)-1) // 2")
+        raise ValueError(
+            "Invalid origin; origin must satisfy -(len(weights) // 2) <= origin <= (len(weights)-1) // 2"
+        )
     return _correlate_any(x, np.reshape(w, shape), output, mode, cval, origins, convolution, name)
 
 
@@ -300,14 +314,24 @@ def _line_adjoint(spec):
 
 # positional layout after route(): gaussian (x, sigma, axis, order, output, mode, cval, truncate) + radius
 # uniform (x, size, axis, output, mode, cval, origin); rest[-3] is mode in both
-_gauss1d = deflinear(nd.gaussian_filter1d, _line_adjoint(_gaussian_spec), raw=_raw("gaussian_filter1d"),
-                     name="scipy.ndimage.gaussian_filter1d", key=False)
-_unif1d = deflinear(nd.uniform_filter1d, _line_adjoint(_uniform_spec), raw=_raw("uniform_filter1d"),
-                    name="scipy.ndimage.uniform_filter1d", key=False)
+_gauss1d = deflinear(
+    nd.gaussian_filter1d,
+    _line_adjoint(_gaussian_spec),
+    raw=_raw("gaussian_filter1d"),
+    name="scipy.ndimage.gaussian_filter1d",
+    key=False,
+)
+_unif1d = deflinear(
+    nd.uniform_filter1d,
+    _line_adjoint(_uniform_spec),
+    raw=_raw("uniform_filter1d"),
+    name="scipy.ndimage.uniform_filter1d",
+    key=False,
+)
 
 
 def _affine(prim, x, args, cval_at, mode, cval, kwargs):
-    """``prim(x, *args)`` with ``cval`` split off: the linear part, plus the constant part in constant modes."""
+    """``prim(x, *args)`` with ``cval`` split off: the linear part, plus (constant modes) a constant."""
     _constant(cval, "cval")
     if mode in _CONSTANT and np.any(cval != 0):
         lin = list(args)
@@ -317,8 +341,9 @@ def _affine(prim, x, args, cval_at, mode, cval, kwargs):
     return prim(x, *args, **kwargs)
 
 
-def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0,
-                      *, radius=None):
+def gaussian_filter1d(
+    input, sigma, axis=-1, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0, *, radius=None
+):
     _no_output_array(output, "gaussian_filter1d")
     _constant(sigma, "sigma")
     _check_mode(mode)
@@ -332,23 +357,27 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     return _affine(_unif1d, input, (size, axis, output, mode, cval, origin), 4, mode, cval, {})
 
 
-# ---------------------------------------------------------------- N-d filters: SciPy's Python, through the 1-D ones
+# ---------------------------------------------------------------- N-d filters: SciPy's Python, via 1-D ones
 
 
 def _seq(v, n):
     return _sf._ni_support._normalize_sequence(v, n)
 
 
-def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0, *,
-                    radius=None, axes=None):
+def gaussian_filter(
+    input, sigma, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0, *, radius=None, axes=None
+):
     _no_output_array(output, "gaussian_filter")
     _constant(sigma, "sigma")
     x = input
     dt = _out_dtype(output, x)
     axes = _sf._ni_support._check_axes(axes, x.ndim)
     n = len(axes)
-    todo = [(axes[i], s, o, m, r) for i, (s, o, m, r) in
-            enumerate(zip(_seq(sigma, n), _seq(order, n), _seq(mode, n), _seq(radius, n))) if s > 1e-15]
+    todo = [
+        (axes[i], s, o, m, r)
+        for i, (s, o, m, r) in enumerate(zip(_seq(sigma, n), _seq(order, n), _seq(mode, n), _seq(radius, n)))
+        if s > 1e-15
+    ]
     if not todo:
         return x.astype(dt) if x.dtype != dt else x + 0
     for axis, s, o, m, r in todo:
@@ -362,8 +391,11 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     dt = _out_dtype(output, x, x.dtype.kind == "c")
     axes = _sf._ni_support._check_axes(axes, x.ndim)
     n = len(axes)
-    todo = [(axes[i], s, o, m) for i, (s, o, m) in
-            enumerate(zip(_seq(size, n), _seq(origin, n), _seq(mode, n))) if s > 1]
+    todo = [
+        (axes[i], s, o, m)
+        for i, (s, o, m) in enumerate(zip(_seq(size, n), _seq(origin, n), _seq(mode, n)))
+        if s > 1
+    ]
     if not todo:
         return x.astype(dt) if x.dtype != dt else x + 0
     for axis, s, o, m in todo:
@@ -470,7 +502,9 @@ def fourier_self_adjoint(g, shape, dtype, p, n, axis, output, /, name):
 
 def fourier_shift_adjoint(g, shape, dtype, shift, n, axis, output):
     """``exp(-2 pi i k s / n)`` is unitary: the adjoint shifts back (a traced shift stays traced)."""
-    return nd.fourier_shift(g, -shift if hasattr(shift, "shape") else -np.asarray(shift, dtype=float), n, axis)
+    return nd.fourier_shift(
+        g, -shift if hasattr(shift, "shape") else -np.asarray(shift, dtype=float), n, axis
+    )
 
 
 def _fourier_linear(name):
@@ -495,8 +529,10 @@ def fourier_frequencies(shape, n, axis):
 
 def _shift_factor_grads(ans, shape, n, axis):
     freqs = fourier_frequencies(shape, n, normalize_axis_index(axis, len(shape)))
-    return [np.reshape(-2j * np.pi * f, [-1 if a == k else 1 for a in range(len(shape))])
-            for k, f in enumerate(freqs)]
+    return [
+        np.reshape(-2j * np.pi * f, [-1 if a == k else 1 for a in range(len(shape))])
+        for k, f in enumerate(freqs)
+    ]
 
 
 def fshift_vjp_x(g, ans, x, shift, n, axis, output):
@@ -526,8 +562,13 @@ def _fshift_raw(x, shift, n, axis, output):
     return _raw("fourier_shift")(x, shift, n, axis, output)
 
 
-_fshift = defvjp(_fshift_raw, [fshift_vjp_x, fshift_vjp_s], [fshift_jvp_x, fshift_jvp_s],
-                 name="scipy.ndimage.fourier_shift", key=False)
+_fshift = defvjp(
+    _fshift_raw,
+    [fshift_vjp_x, fshift_vjp_s],
+    [fshift_jvp_x, fshift_jvp_s],
+    name="scipy.ndimage.fourier_shift",
+    key=False,
+)
 
 
 def fourier_shift(input, shift, n=-1, axis=-1, output=None):
@@ -539,7 +580,9 @@ def fourier_shift(input, shift, n=-1, axis=-1, output=None):
     return _fshift(input, shift, n, axis, output)
 
 
-_FOURIER = {name: _fourier_linear(name) for name in ("fourier_gaussian", "fourier_uniform", "fourier_ellipsoid")}
+_FOURIER = {
+    name: _fourier_linear(name) for name in ("fourier_gaussian", "fourier_uniform", "fourier_ellipsoid")
+}
 
 
 def _fourier_composite(name):
@@ -555,12 +598,25 @@ def _fourier_composite(name):
 
 # ---------------------------------------------------------------- registration
 
-for _f in (correlate1d, convolve1d, correlate, convolve, gaussian_filter1d, uniform_filter1d, gaussian_filter,
-           uniform_filter, sobel, prewitt, laplace, gaussian_laplace, gaussian_gradient_magnitude, fourier_shift):
+for _f in (
+    correlate1d,
+    convolve1d,
+    correlate,
+    convolve,
+    gaussian_filter1d,
+    uniform_filter1d,
+    gaussian_filter,
+    uniform_filter,
+    sobel,
+    prewitt,
+    laplace,
+    gaussian_laplace,
+    gaussian_gradient_magnitude,
+    fourier_shift,
+):
     _raw(_f.__name__)
     defcomposite(getattr(nd, _f.__name__), _f)
     route(getattr(nd, _f.__name__))
 for _name in _FOURIER:
     defcomposite(getattr(nd, _name), _fourier_composite(_name))
     route(getattr(nd, _name))
-

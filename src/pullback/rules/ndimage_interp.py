@@ -42,8 +42,18 @@ except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
 
 _MODES = ("reflect", "grid-mirror", "mirror", "nearest", "wrap", "grid-wrap", "constant", "grid-constant")
-RAW = {name: original(getattr(nd, name)) for name in
-       ("map_coordinates", "shift", "zoom", "rotate", "affine_transform", "spline_filter", "spline_filter1d")}
+RAW = {
+    name: original(getattr(nd, name))
+    for name in (
+        "map_coordinates",
+        "shift",
+        "zoom",
+        "rotate",
+        "affine_transform",
+        "spline_filter",
+        "spline_filter1d",
+    )
+}
 
 
 # ---------------------------------------------------------------- the B-spline basis
@@ -172,7 +182,9 @@ def _scatter_raw(g, x, order, mode, deriv, shape):
     size = int(np.prod(shape))
     gw = w * np.reshape(g, (-1, 1))
     if gw.dtype.kind == "c":
-        out = np.bincount(flat.ravel(), gw.real.ravel(), size) + 1j * np.bincount(flat.ravel(), gw.imag.ravel(), size)
+        out = np.bincount(flat.ravel(), gw.real.ravel(), size) + 1j * np.bincount(
+            flat.ravel(), gw.imag.ravel(), size
+        )
     else:
         out = np.bincount(flat.ravel(), gw.ravel(), size)
     return np.reshape(out, shape)
@@ -187,7 +199,9 @@ def eval_vjp_c(g, ans, c, x, order, mode, cval, deriv):
 
 
 def eval_vjp_x(g, ans, c, x, order, mode, cval, deriv):
-    parts = [np.real(np.conj(spline_eval(c, x, order, mode, cval, _plus(deriv, a))) * g) for a in range(c.ndim)]
+    parts = [
+        np.real(np.conj(spline_eval(c, x, order, mode, cval, _plus(deriv, a))) * g) for a in range(c.ndim)
+    ]
     return np.stack(parts)
 
 
@@ -207,7 +221,9 @@ def scatter_vjp_g(h, ans, g, x, order, mode, deriv, shape):
 
 
 def scatter_vjp_x(h, ans, g, x, order, mode, deriv, shape):
-    parts = [np.real(g * np.conj(spline_eval(h, x, order, mode, 0.0, _plus(deriv, a)))) for a in range(len(shape))]
+    parts = [
+        np.real(g * np.conj(spline_eval(h, x, order, mode, 0.0, _plus(deriv, a)))) for a in range(len(shape))
+    ]
     return np.stack(parts)
 
 
@@ -222,10 +238,20 @@ def scatter_jvp_x(t, ans, g, x, order, mode, deriv, shape):
     return total
 
 
-spline_eval = defvjp(_eval_raw, [eval_vjp_c, eval_vjp_x], [eval_jvp_c, eval_jvp_x],
-                     name="scipy.ndimage.<spline evaluation>", key=False)
-spline_scatter = defvjp(_scatter_raw, [scatter_vjp_g, scatter_vjp_x], [scatter_jvp_g, scatter_jvp_x],
-                        name="scipy.ndimage.<spline scatter>", key=False)
+spline_eval = defvjp(
+    _eval_raw,
+    [eval_vjp_c, eval_vjp_x],
+    [eval_jvp_c, eval_jvp_x],
+    name="scipy.ndimage.<spline evaluation>",
+    key=False,
+)
+spline_scatter = defvjp(
+    _scatter_raw,
+    [scatter_vjp_g, scatter_vjp_x],
+    [scatter_jvp_g, scatter_jvp_x],
+    name="scipy.ndimage.<spline scatter>",
+    key=False,
+)
 
 
 # ---------------------------------------------------------------- the prefilter and its transpose
@@ -239,10 +265,12 @@ def _filter_transpose_parts(n, order, mode):
     sf = RAW["spline_filter1d"]
     if n <= 2 * _K:
         return np.stack([sf(e, order, -1, np.float64, mode) for e in np.eye(n)], axis=1), None, None
-    cols = [np.stack([sf(e, order, -1, np.float64, mode) for e in np.eye(n)[list(r)]], axis=1)
-            for r in (range(_K), range(n - _K, n))]
+    cols = [
+        np.stack([sf(e, order, -1, np.float64, mode) for e in np.eye(n)[list(r)]], axis=1)
+        for r in (range(_K), range(n - _K, n))
+    ]
     top = cols[0][:_K]
-    bottom = cols[1][n - _K:]
+    bottom = cols[1][n - _K :]
     return None, top.T - top, bottom.T - bottom
 
 
@@ -260,7 +288,7 @@ def spline_filter1d_adjoint(g, shape, dtype, order, axis, output, mode):
         return np.moveaxis(moved @ dense, -1, axis)
     main = nd.spline_filter1d(g, order, axis, None, mode)
     fix_top = moved[..., :_K] @ top.T
-    fix_bottom = moved[..., n - _K:] @ bottom.T
+    fix_bottom = moved[..., n - _K :] @ bottom.T
     zeros = np.zeros(moved.shape[:-1] + (n - 2 * _K,), dtype=np.result_type(strip(fix_top).dtype, np.float64))
     fix = np.concatenate([fix_top, zeros, fix_bottom], axis=-1)
     return main + np.moveaxis(fix, -1, axis)
@@ -303,14 +331,17 @@ def _check(order, mode):
 
 
 def _coefficients(x, order, mode, cval, prefilter):
-    """The spline's coefficients (prefiltered, padded for 'nearest'/'grid-constant' as SciPy does) and the pad."""
+    """The spline's coefficients (prefiltered; padded for 'nearest'/'grid-constant' as SciPy does), the pad."""
     if not (prefilter and order > 1):
         return x, 0
     npad = 0
     if mode in ("nearest", "grid-constant"):
         npad = 12
-        x = np.pad(x, npad, mode="edge") if mode == "nearest" else \
-            np.pad(x, npad, mode="constant", constant_values=cval)
+        x = (
+            np.pad(x, npad, mode="edge")
+            if mode == "nearest"
+            else np.pad(x, npad, mode="constant", constant_values=cval)
+        )
     return nd.spline_filter(x, order, np.float64, mode), npad
 
 
@@ -342,8 +373,15 @@ def map_coordinates(input, coordinates, output=None, order=3, mode="constant", c
         raise RuntimeError("invalid shape for coordinate array")
     if np.iscomplexobj(strip(coords)):
         raise TypeError("Complex type not supported")
-    return _interpolate(x, coords.astype(np.float64) if strip(coords).dtype != np.float64 else coords,
-                        output, order, mode, cval, prefilter)
+    return _interpolate(
+        x,
+        coords.astype(np.float64) if strip(coords).dtype != np.float64 else coords,
+        output,
+        order,
+        mode,
+        cval,
+        prefilter,
+    )
 
 
 def _stack_coords(coords):
@@ -407,8 +445,17 @@ def _affine_coords(ndim, matrix, offset, out_shape):
     return coords + np.reshape(off, (ndim,) + (1,) * len(out_shape))
 
 
-def affine_transform(input, matrix, offset=0.0, output_shape=None, output=None, order=3, mode="constant",
-                     cval=0.0, prefilter=True):
+def affine_transform(
+    input,
+    matrix,
+    offset=0.0,
+    output_shape=None,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+):
     _no_output_array(output, "affine_transform")
     x = input
     out_shape = tuple(x.shape) if output_shape is None else tuple(output_shape)
@@ -416,8 +463,9 @@ def affine_transform(input, matrix, offset=0.0, output_shape=None, output=None, 
     return _interpolate(x, coords, output, order, mode, cval, prefilter)
 
 
-def rotate(input, angle, axes=(1, 0), reshape=True, output=None, order=3, mode="constant", cval=0.0,
-           prefilter=True):
+def rotate(
+    input, angle, axes=(1, 0), reshape=True, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
     """SciPy's rotation matrix and offset, then ``affine_transform`` of each plane (as SciPy does)."""
     _no_output_array(output, "rotate")
     _constant(angle, "angle")
@@ -440,8 +488,12 @@ def rotate(input, angle, axes=(1, 0), reshape=True, output=None, order=3, mode="
     moved = np.moveaxis(x, axes, (-2, -1))
     batch = moved.shape[:-2]
     planes = np.reshape(moved, (-1,) + tuple(moved.shape[-2:]))
-    outs = [affine_transform(planes[i], rot, offset, tuple(int(v) for v in out_plane), output, order, mode, cval,
-                             prefilter) for i in range(planes.shape[0])]
+    outs = [
+        affine_transform(
+            planes[i], rot, offset, tuple(int(v) for v in out_plane), output, order, mode, cval, prefilter
+        )
+        for i in range(planes.shape[0])
+    ]
     out = np.reshape(np.stack(outs), batch + tuple(int(v) for v in out_plane))
     return np.moveaxis(out, (-2, -1), axes)
 
@@ -449,4 +501,3 @@ def rotate(input, angle, axes=(1, 0), reshape=True, output=None, order=3, mode="
 for _f in (map_coordinates, shift, zoom, affine_transform, rotate, spline_filter, spline_filter1d):
     defcomposite(getattr(nd, _f.__name__), _f)
     route(getattr(nd, _f.__name__))
-

@@ -45,8 +45,9 @@ def conv_jvp_v(t, ans, a, v):
     return conv_full(a, t)
 
 
-conv_full = defvjp(_conv_full_raw, [conv_vjp_a, conv_vjp_v], [conv_jvp_a, conv_jvp_v],
-                   name="numpy.convolve", key=False)
+conv_full = defvjp(
+    _conv_full_raw, [conv_vjp_a, conv_vjp_v], [conv_jvp_a, conv_jvp_v], name="numpy.convolve", key=False
+)
 
 
 def _check_1d(a, v):
@@ -75,9 +76,9 @@ def convolve(a, v, mode="full"):
         return full
     if mode == "same":
         k = (min(m, n) - 1) // 2
-        return full[k:k + max(m, n)]
+        return full[k : k + max(m, n)]
     k = min(m, n) - 1
-    return full[k:k + max(m, n) - min(m, n) + 1]
+    return full[k : k + max(m, n) - min(m, n) + 1]
 
 
 def correlate(a, v, mode="valid"):
@@ -94,9 +95,9 @@ def correlate(a, v, mode="valid"):
         return full
     if mode == "same":
         k = (n - 1) // 2 if m >= n else m // 2
-        return full[k:k + max(m, n)]
+        return full[k : k + max(m, n)]
     k = min(m, n) - 1
-    return full[k:k + max(m, n) - min(m, n) + 1]
+    return full[k : k + max(m, n) - min(m, n) + 1]
 
 
 # ---------------------------------------------------------------- interp
@@ -120,7 +121,11 @@ def _interp_layout(x, xp, left, right, period):
     j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, max(n - 2, 0))
     j1 = np.minimum(j + 1, n - 1)
     lo, hi = x < xp[0], x > xp[-1]
-    keep = ~((lo & (left is not None)) | (hi & (right is not None))) if period is None else np.ones(x.shape, bool)
+    keep = (
+        ~((lo & (left is not None)) | (hi & (right is not None)))
+        if period is None
+        else np.ones(x.shape, bool)
+    )
     return j, j1, src, xp, keep, lo, hi, period
 
 
@@ -144,7 +149,9 @@ def interp_vjp_fp(g, ans, x, xp, fp, left, right, period):
     t = np.ravel(t)
     kept = np.ravel(np.where(keep, 1.0, 0.0))
     n = (fp.shape[0],)
-    return scatter(g * (kept - t), n, fp.dtype, src[np.ravel(j)]) + scatter(g * t, n, fp.dtype, src[np.ravel(j1)])
+    return scatter(g * (kept - t), n, fp.dtype, src[np.ravel(j)]) + scatter(
+        g * t, n, fp.dtype, src[np.ravel(j1)]
+    )
 
 
 def interp_vjp_x(g, ans, x, xp, fp, left, right, period):
@@ -172,8 +179,13 @@ def interp_jvp_fp(t, ans, x, xp, fp, left, right, period):
     return interp(x, xp, t, lt, rt, period)
 
 
-_interp = defvjp(_interp_raw, [interp_vjp_x, None, interp_vjp_fp], [interp_jvp_x, None, interp_jvp_fp],
-                 name="numpy.interp", key=False)
+_interp = defvjp(
+    _interp_raw,
+    [interp_vjp_x, None, interp_vjp_fp],
+    [interp_jvp_x, None, interp_jvp_fp],
+    name="numpy.interp",
+    key=False,
+)
 
 
 def interp(x, xp, fp, left=None, right=None, period=None):
@@ -229,5 +241,10 @@ def sliding_window_view_adjoint(g, shape, dtype, window_shape, axis=None, *, sub
 
 deflinear(_swv, sliding_window_view_adjoint)
 
-for _f, _impl in [(np.convolve, convolve), (np.correlate, correlate), (np.interp, interp), (np.unwrap, unwrap)]:
+for _f, _impl in [
+    (np.convolve, convolve),
+    (np.correlate, correlate),
+    (np.interp, interp),
+    (np.unwrap, unwrap),
+]:
     defcomposite(_f, _impl)

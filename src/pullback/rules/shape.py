@@ -711,12 +711,14 @@ def _pad_by_axis(a, pad_width, mode, kwargs):
             extra["reflect_type"] = kwargs.get("reflect_type", "even")
         elif mode == "mean":
             extra["stat_length"] = tuple(n if v is None else v for v in stat), (1, 1)
-        eye = np.pad(np.eye(n), ((before, after), (0, 0)), mode=mode, **extra)
+        real = np.finfo(strip(out).dtype).dtype if strip(out).dtype.kind in "fc" else np.float64
+        eye = np.pad(np.eye(n), ((before, after), (0, 0)), mode=mode, **extra).astype(real)
         head = np.moveaxis(np.tensordot(eye[:before], out, axes=([1], [ax])), 0, ax)
         tail = np.moveaxis(np.tensordot(eye[before + n:], out, axes=([1], [ax])), 0, ax)
         parts = [head, out, tail]
         if mode == "linear_ramp" and (np.any(np.asarray(end[0]) != 0) or np.any(np.asarray(end[1]) != 0)):
             line = np.pad(np.zeros(n), (before, after), mode="linear_ramp", end_values=(end[0], end[1]))
+            line = line.astype(real)
             shape = [1] * out.ndim
             parts[0] = parts[0] + np.reshape(line[:before], shape[:ax] + [before] + shape[ax + 1:])
             parts[2] = parts[2] + np.reshape(line[before + n:], shape[:ax] + [after] + shape[ax + 1:])
