@@ -331,7 +331,7 @@ def _check(order, mode):
 
 
 def _coefficients(x, order, mode, cval, prefilter):
-    """The spline's coefficients (prefiltered; padded for 'nearest'/'grid-constant' as SciPy does), the pad."""
+    """The coefficients (prefiltered; padded for 'nearest'/'grid-constant' as SciPy does) and the pad."""
     if not (prefilter and order > 1):
         return x, 0
     npad = 0
