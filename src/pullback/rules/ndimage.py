@@ -74,14 +74,12 @@ def _check_mode(mode):
 
 def _no_output_array(output, name):
     if output is not None and not isinstance(output, (type, np.dtype, str)):
-        raise NoRuleError(
-            f"scipy.ndimage.{name} of a traced array with an output array; pass a dtype (or None) as output"
-        )
+        raise NoRuleError(f"scipy.ndimage.{name} with an output array (pass a dtype or None as output)")
 
 
 def _constant(x, name):
     if isinstance(x, Tracer) or (isinstance(x, (tuple, list)) and any(isinstance(v, Tracer) for v in x)):
-        raise NoRuleError(f"scipy.ndimage.{name}: no rule for a traced {name!r} argument")
+        raise NoRuleError(f"scipy.ndimage with respect to {name!r} (it is a constant parameter)")
     return x
 
 

@@ -675,8 +675,7 @@ def pad(array, pad_width, mode="constant", **kwargs):
         return _pad_gather(a, pad_width, mode, **kwargs)
     if mode in ("reflect", "symmetric", "linear_ramp", "mean", "maximum", "minimum", "median"):
         return _pad_by_axis(a, pad_width, mode, kwargs)
-    raise NoRuleError("numpy.pad with a callable mode (it writes the border in place; use a named mode "
-                      "or np.concatenate)")
+    raise NoRuleError("numpy.pad with a callable mode")
 
 
 def _axis_pairs(value, ndim, default):
