@@ -67,10 +67,48 @@ def bspline(n: int, y: np.ndarray, k: int = 0) -> np.ndarray:
         return sum((-1) ** j * comb(k, j) * bspline(n - k, y + k / 2 - j) for j in range(k + 1))
     if n == 0:
         return ((y >= -0.5) & (y < 0.5)).astype(np.float64)
-    out = 0.0
-    for j in range(n + 2):
-        out = out + (-1) ** j * comb(n + 1, j) * np.maximum(y + (n + 1) / 2 - j, 0) ** n
+    out = np.zeros_like(y)
+    for j in range(n + 2):  # sum_j (-1)^j C(n+1, j) (y + (n+1)/2 - j)_+^n, powers by multiplication
+        m = np.maximum(y + ((n + 1) / 2 - j), 0.0)
+        p = m
+        for _ in range(n - 1):
+            p = p * m
+        out += ((-1) ** j * comb(n + 1, j)) * p
     return out / factorial(n)
+
+
+@functools.lru_cache(maxsize=None)
+def _tap_polynomials(n: int, k: int) -> np.ndarray:
+    """Coefficients (ascending powers of the fraction ``u``) of the ``k``-th derivative of each of
+    the ``n + 1`` B-spline weights a point gives its taps: row ``l`` is tap ``start + l``, whose
+    offset is ``y = u + s_l``; on ``0 <= u < 1`` each is one polynomial piece of ``beta_n``."""
+    from numpy.polynomial import polynomial as P
+
+    rows = []
+    for tap in range(n + 1):
+        s_l = n // 2 - tap if n & 1 else n // 2 - tap - 0.5
+        c = s_l + (n + 1) / 2  # an integer: the truncated powers switched on over the whole piece
+        poly = np.zeros(n + 1)
+        for j in range(n + 2):
+            if j <= c:
+                shift = c - j  # (u + shift)^n, expanded
+                poly += ((-1) ** j * comb(n + 1, j) / factorial(n)) * np.array(
+                    [comb(n, p) * shift ** (n - p) for p in range(n + 1)])
+        rows.append(P.polyder(poly, k) if k else poly)
+    return np.array(rows).reshape(n + 1, -1)
+
+
+def tap_weights(n: int, k: int, u: np.ndarray) -> np.ndarray:
+    """``(P, n + 1)``: the ``k``-th derivative of the B-spline weights of points at fraction ``u``."""
+    if k > n:
+        return np.zeros((u.shape[0], n + 1))
+    coef = _tap_polynomials(n, k)
+    out = np.empty((u.shape[0], coef.shape[0]))  # Horner, over the (P, n + 1) taps at once
+    out[:] = coef[:, -1]
+    for p in range(coef.shape[1] - 2, -1, -1):
+        out *= u[:, None]
+        out += coef[:, p]
+    return out
 
 
 def _fold(x, n, mode):
@@ -106,6 +144,8 @@ def _fold(x, n, mode):
 
 def _source(idx, n, mode):
     """Which coefficient an index reads (and, for 'grid-constant', whether it is in range)."""
+    if idx.size and idx.min() >= 0 and idx.max() < n:
+        return idx, None
     if mode in ("mirror", "constant", "wrap"):
         if n == 1:
             return np.zeros_like(idx), None
@@ -133,22 +173,21 @@ def _plan(shape, pts, order, mode, deriv):
         x, sign = _fold(pts[a], shape[a], mode)
         if mode == "constant":
             outside |= (pts[a] < 0) | (pts[a] > shape[a] - 1)
-        start = (np.floor(x) if order & 1 else np.floor(x + 0.5)).astype(np.intp) - order // 2
+        base = np.floor(x) if order & 1 else np.floor(x + 0.5)
+        start = base.astype(np.intp) - order // 2
         idx = start[:, None] + np.arange(order + 1)
-        w = bspline(order, x[:, None] - idx, deriv[a]) if order else np.ones(idx.shape)
-        if order == 0 and deriv[a]:
-            w = np.zeros(idx.shape)
+        w = tap_weights(order, deriv[a], x - base if order & 1 else x + 0.5 - base)
         if deriv[a] % 2:
             w = w * sign[:, None]
         src, ok = _source(idx, shape[a], mode)
-        per.append((src, w if ok is None else np.where(ok, w, 0.0), w))
-    flat = np.zeros((npts, 1), np.intp)
-    win = np.ones((npts, 1))
-    wall = np.ones((npts, 1))
-    for a, (src, w_in, w) in enumerate(per):
+        per.append((src, w if ok is None else w * ok, w))
+    flat, win, wall = per[0]
+    for a in range(1, d):
+        src, w_in, w = per[a]
         flat = (flat[:, :, None] * shape[a] + src[:, None, :]).reshape(npts, -1)
         win = (win[:, :, None] * w_in[:, None, :]).reshape(npts, -1)
-        wall = (wall[:, :, None] * w[:, None, :]).reshape(npts, -1)
+        if mode == "grid-constant":
+            wall = (wall[:, :, None] * w[:, None, :]).reshape(npts, -1)
     const = np.sum(wall, axis=1) - np.sum(win, axis=1) if mode == "grid-constant" else None
     if outside.any():
         win[outside] = 0.0
