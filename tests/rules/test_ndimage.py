@@ -246,3 +246,11 @@ def test_border_map_matches_scipy_extension():
         probe = np.arange(4.0)
         want = [nd.correlate1d(probe, np.eye(13)[k], mode=mode)[0] for k in range(6)]
         np.testing.assert_array_equal(src[:6], want)
+
+
+def test_rotate_angle_and_magnitude_at_zero():
+    check_gradient(lambda a: nd.rotate(im, a, order=3, mode="nearest"), 17.0)
+    check_gradient(lambda a: nd.rotate(im, a, order=1, reshape=False), 33.0)
+    # every derivative vanishes at mirror-mode corners: the magnitude's gradient there is 0, not nan
+    g = pb.gradient(lambda a: np.sum(nd.gaussian_gradient_magnitude(a, 1.0, mode="mirror")), im[:4, :5])[0]
+    assert np.all(np.isfinite(g))

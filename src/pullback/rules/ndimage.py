@@ -138,15 +138,17 @@ def correlate_transpose(g, weights, centers, modes, shape):
 
     ``weights`` has ``g``'s number of dimensions. One SciPy correlation of the zero-padded
     cotangent with the flipped kernel (``V^T``), then each axis's border folded back (``P^T``).
+    A 1-D kernel skips the padding: one same-size correlation with the flipped kernel and a
+    shifted origin gives the interior, and only the ``K - 1`` border entries are folded.
     """
     kshape = weights.shape
-    gz = np.pad(g, [(k - 1 - k // 2, k // 2) for k in kshape])
     flipped = weights[(slice(None, None, -1),) * weights.ndim]
     long = [i for i, k in enumerate(kshape) if k > 1]
-    if len(long) == 1:  # a 1-D kernel: the cheaper correlate1d (it conjugates complex weights)
+    if len(long) == 1:
         ax = long[0]
-        full = nd.correlate1d(gz, np.reshape(flipped, (kshape[ax],)), ax, None, "constant")
-    elif not long:
+        return _line_transpose(g, np.reshape(flipped, (kshape[ax],)), centers[ax], modes[ax], shape, ax)
+    gz = np.pad(g, [(k - 1 - k // 2, k // 2) for k in kshape])
+    if not long:
         w = np.reshape(flipped, ())
         full = gz * (np.conj(w) if np.iscomplexobj(w) else w)
     else:
@@ -155,6 +157,75 @@ def correlate_transpose(g, weights, centers, modes, shape):
         if k > 1 or m not in _CONSTANT:
             full = fold(full, shape[ax], ax, c, k - 1 - c, m)
     return full
+
+
+def _line_transpose(g, flipped, c, mode, shape, ax):
+    """``correlate_transpose`` for a kernel of length ``K`` along ``ax`` (``flipped`` reversed)."""
+    k, n = flipped.shape[0], shape[ax]
+    # x_bar[i] = sum_j conj(w[j]) g[i + c - j]: SciPy's correlate1d (which conjugates) with a shifted origin
+    out = nd.correlate1d(g, flipped, ax, None, "constant", 0.0, k - 1 - k // 2 - c)
+    if mode in _CONSTANT or k == 1:
+        return out
+
+    # the border entries of the extended line, m in [0, c) and [c + n, n + k - 1), from the edges of g
+    def full(piece):
+        return nd.correlate1d(
+            np.pad(piece, _widths(g.ndim, ax, (k - 1 - k // 2, k // 2))), flipped, ax, None, "constant"
+        )
+
+    lo = full(_slice(g, ax, 0, min(c, n)))
+    s = max(0, n - (k - 1 - c))
+    hi = full(_slice(g, ax, s, n))
+    border = np.concatenate([_slice(lo, ax, 0, c), _slice(hi, ax, c + n - s, n + k - 1 - s)], axis=ax)
+    src = border_map(n, c, k - 1 - c, mode)
+    return _add_border(out, border, np.concatenate([src[:c], src[c + n :]]), ax)
+
+
+def _widths(ndim, ax, pair):
+    widths = [(0, 0)] * ndim
+    widths[ax] = pair
+    return widths
+
+
+def _slice(a, ax, start, stop):
+    index = [slice(None)] * a.ndim
+    index[ax] = slice(start, stop)
+    return a[tuple(index)]
+
+
+def _add_border_raw(out, border, src, axis):
+    res = np.array(out, dtype=np.result_type(out, border), copy=True)
+    moved, b = np.moveaxis(res, axis, 0), np.moveaxis(border, axis, 0)
+    for p, i in enumerate(src):
+        moved[i] += b[p]
+    return res
+
+
+def add_border_vjp_out(g, ans, out, border, src, axis):
+    return g
+
+
+def add_border_vjp_border(g, ans, out, border, src, axis):
+    return np.take(g, src, axis=axis)
+
+
+def add_border_jvp_out(t, ans, out, border, src, axis):
+    return t
+
+
+def add_border_jvp_border(t, ans, out, border, src, axis):
+    shape = list(t.shape)
+    shape[axis] = ans.shape[axis]
+    return _add_border(np.zeros(shape, dtype=strip(t).dtype), t, src, axis)
+
+
+_add_border = defvjp(
+    _add_border_raw,
+    [add_border_vjp_out, add_border_vjp_border],
+    [add_border_jvp_out, add_border_jvp_border],
+    name="scipy.ndimage.<border fold>",
+    key=False,
+)
 
 
 def correlate_weights_vjp(g, x, kshape, centers, modes, cval):
@@ -478,7 +549,10 @@ def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval=
         order[ax] = 1
         d = nd.gaussian_filter(x, sigma, order, dt, m, cval, **kwargs)
         total = total + d * d
-    out = np.sqrt(total)
+    # sqrt's derivative is infinite at 0 (where every derivative vanishes, e.g. the corners in
+    # 'mirror' mode): the magnitude's subgradient 0 there instead of 0 * inf = nan
+    positive = strip(total) > 0
+    out = np.where(positive, np.sqrt(np.where(positive, total, 1.0)), 0.0)
     return out.astype(dt) if out.dtype != dt else out
 
 

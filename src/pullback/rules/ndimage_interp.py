@@ -507,19 +507,24 @@ def rotate(
 ):
     """SciPy's rotation matrix and offset, then ``affine_transform`` of each plane (as SciPy does)."""
     _no_output_array(output, "rotate")
-    _constant(angle, "angle")
     x = input
     ndim = x.ndim
     if ndim < 2:
         raise ValueError("input array should be at least 2D")
     axes = sorted(normalize_axis_index(int(a), ndim) for a in axes)
-    c, s = sc.cosdg(angle), sc.sindg(angle)
-    rot = np.array([[c, s], [-s, c]])
+    a0 = float(strip(angle))
+    c, s = sc.cosdg(a0), sc.sindg(a0)  # SciPy's values (exact at multiples of 90 degrees)
+    if isinstance(angle, Tracer):  # the same values, with the derivative of cos/sin in degrees
+        rad = np.deg2rad(angle - a0)
+        c, s = c * np.cos(rad) - s * np.sin(rad), s * np.cos(rad) + c * np.sin(rad)
+    rot = np.stack([np.stack([c, s]), np.stack([-s, c])]) if isinstance(angle, Tracer) else \
+        np.array([[c, s], [-s, c]])
+    r0 = strip(rot)
     img_shape = np.asarray(x.shape)
     in_plane = img_shape[axes]
     if reshape:
         iy, ix = in_plane
-        bounds = rot @ [[0, 0, iy, iy], [0, ix, 0, ix]]
+        bounds = r0 @ [[0, 0, iy, iy], [0, ix, 0, ix]]
         out_plane = (np.ptp(bounds, axis=1) + 0.5).astype(int)
     else:
         out_plane = in_plane
