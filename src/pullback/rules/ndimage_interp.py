@@ -77,7 +77,7 @@ def bspline(n: int, y: np.ndarray, k: int = 0) -> np.ndarray:
     return out / factorial(n)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tap_polynomials(n: int, k: int) -> np.ndarray:
     """Coefficients (ascending powers of the fraction ``u``) of the ``k``-th derivative of each of
     the ``n + 1`` B-spline weights a point gives its taps: row ``l`` is tap ``start + l``, whose
