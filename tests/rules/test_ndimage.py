@@ -254,3 +254,15 @@ def test_rotate_angle_and_magnitude_at_zero():
     # every derivative vanishes at mirror-mode corners: the magnitude's gradient there is 0, not nan
     g = pb.gradient(lambda a: np.sum(nd.gaussian_gradient_magnitude(a, 1.0, mode="mirror")), im[:4, :5])[0]
     assert np.all(np.isfinite(g))
+
+
+def test_labels_and_positions_carry_no_gradient():
+    def f(a):
+        labels, n = nd.label(a > 0)
+        pos = nd.maximum_position(a)
+        return np.sum(a * (labels == 1)) + 0.0 * n + a[pos]
+
+    g = pb.gradient(f, im)[0]
+    want = (nd.label(im > 0)[0] == 1).astype(float)
+    want[nd.maximum_position(im)] += 1
+    np.testing.assert_array_equal(g, want)

@@ -32,7 +32,7 @@ from scipy.ndimage import _filters as _sf
 from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import original, route
-from .registry import defcomposite, deflinear, defvjp
+from .registry import defcomposite, deflinear, defnondiff, defvjp
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -692,3 +692,16 @@ for _f in (
 for _name in _FOURIER:
     defcomposite(getattr(nd, _name), _fourier_composite(_name))
     route(getattr(nd, _name))
+
+# ---------------------------------------------------------------- no gradient: labels, positions, masks
+
+for _name in (
+    "label", "find_objects", "maximum_position", "minimum_position", "value_indices", "watershed_ift",
+    "binary_erosion", "binary_dilation", "binary_opening", "binary_closing", "binary_fill_holes",
+    "binary_hit_or_miss", "binary_propagation", "distance_transform_edt", "distance_transform_cdt",
+    "distance_transform_bf",
+):
+    _f = getattr(nd, _name, None)
+    if _f is not None:
+        defnondiff(_f, raw=original(_f))
+        route(_f)
