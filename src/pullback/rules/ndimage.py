@@ -559,12 +559,9 @@ def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval=
 # ---------------------------------------------------------------- Fourier filters
 
 
-def _fourier_out(x, output, complex_only):
+def _fourier_out(output):
     if output is not None and not isinstance(output, type):
-        raise NoRuleError("scipy.ndimage Fourier filters of a traced array with an output array")
-    if output is not None:
-        return output
-    return None
+        raise NoRuleError("scipy.ndimage Fourier filters with an output array (pass a dtype or None)")
 
 
 def fourier_self_adjoint(g, shape, dtype, p, n, axis, output, /, name):
@@ -644,7 +641,7 @@ _fshift = defvjp(
 
 
 def fourier_shift(input, shift, n=-1, axis=-1, output=None):
-    _fourier_out(input, output, True)
+    _fourier_out(output)
     if isinstance(shift, (tuple, list)) and any(isinstance(s, Tracer) for s in shift):
         shift = np.stack([s if isinstance(s, Tracer) else np.asarray(s, dtype=float) for s in shift])
     if not hasattr(shift, "shape"):
@@ -661,7 +658,7 @@ def _fourier_composite(name):
     prim = _FOURIER[name]
 
     def handler(input, p, n=-1, axis=-1, output=None):
-        _fourier_out(input, output, False)
+        _fourier_out(output)
         return prim(input, _constant(p, "sigma" if name == "fourier_gaussian" else "size"), n, axis, output)
 
     handler.__name__ = handler.__qualname__ = name
