@@ -266,3 +266,11 @@ def test_labels_and_positions_carry_no_gradient():
     want = (nd.label(im > 0)[0] == 1).astype(float)
     want[nd.maximum_position(im)] += 1
     np.testing.assert_array_equal(g, want)
+
+
+@pytest.mark.parametrize("mode", ["constant", "grid-constant", "nearest"])
+def test_traced_cval(mode):
+    check_gradient(lambda a, c: nd.gaussian_filter(a, 1.0, mode=mode, cval=c), im, 0.7)
+    check_gradient(lambda a, w, c: nd.correlate(a, w, mode=mode, cval=c), im, k2, 0.7)
+    check_gradient(lambda a, c: nd.map_coordinates(a, coords, order=3, mode=mode, cval=c), im, 0.7)
+    check_gradient(lambda a, c: nd.uniform_filter1d(a, 3, mode=mode, cval=c), im, 0.7)

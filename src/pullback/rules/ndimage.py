@@ -284,7 +284,6 @@ def _as_kernel(weights, ndim, axes=None):
 def _correlate_any(input, weights, output, mode, cval, origins, convolution, name):
     """correlate/convolve (N-d, or 1-D kernels reshaped along their axis) through ``_corr``."""
     _no_output_array(output, name)
-    _constant(cval, "cval")
     if not isinstance(mode, str):
         raise RuntimeError("A sequence of modes is not supported")
     _check_mode(mode)
@@ -306,6 +305,13 @@ def _correlate_any(input, weights, output, mode, cval, origins, convolution, nam
     if np.iscomplexobj(cval) and not np.iscomplexobj(strip(x)):
         raise ValueError("Cannot provide a complex-valued cval when the input is real.")
     dt = _out_dtype(output, x, complex_out)
+    if isinstance(cval, Tracer):  # linear in cval: the border term of a zero input with cval 1
+        if np.ndim(cval) != 0:
+            raise NoRuleError("scipy.ndimage with respect to a non-scalar 'cval'")
+        out = _corr(x, w, centers, mode, 0.0, dt)
+        if mode not in _CONSTANT:
+            return out
+        return out + cval * _corr(np.zeros(x.shape, strip(x).dtype), w, centers, mode, 1.0, dt)
     return _corr(x, w, centers, mode, cval, dt)
 
 
@@ -401,12 +407,20 @@ _unif1d = deflinear(
 
 def _affine(prim, x, args, cval_at, mode, cval, kwargs):
     """``prim(x, *args)`` with ``cval`` split off: the linear part, plus (constant modes) a constant."""
-    _constant(cval, "cval")
-    if mode in _CONSTANT and np.any(cval != 0):
-        lin = list(args)
-        lin[cval_at] = 0.0
+    traced = isinstance(cval, Tracer)
+    if traced and np.ndim(cval) != 0:
+        raise NoRuleError("scipy.ndimage with respect to a non-scalar 'cval'")
+    if mode in _CONSTANT and (traced or np.any(cval != 0)):
+        lin, unit = list(args), list(args)
+        lin[cval_at], unit[cval_at] = 0.0, 1.0
         out = prim(x, *lin, **kwargs)
-        return out + prim.raw(np.zeros(x.shape, strip(x).dtype), *args, **kwargs)
+        zeros = np.zeros(x.shape, strip(x).dtype)
+        if traced:  # the border's contribution is linear in cval
+            return out + cval * prim.raw(zeros, *unit, **kwargs)
+        return out + prim.raw(zeros, *args, **kwargs)
+    if traced:
+        args = list(args)
+        args[cval_at] = 0.0  # unused outside the constant modes
     return prim(x, *args, **kwargs)
 
 

@@ -394,7 +394,14 @@ def _finish(out, x, output):
 def _interpolate(x, coords, output, order, mode, cval, prefilter):
     """``x`` interpolated at ``coords`` (shape ``(ndim, ...)``), SciPy's way, through the two primitives."""
     _check(order, mode)
-    _constant(cval, "cval")
+    if isinstance(cval, Tracer):  # the result is linear in (x, cval) jointly
+        if np.ndim(cval) != 0:
+            raise NoRuleError("scipy.ndimage with respect to a non-scalar 'cval'")
+        out = _interpolate(x, coords, output, order, mode, 0.0, prefilter)
+        if mode not in ("constant", "grid-constant"):
+            return out
+        zeros = np.zeros(x.shape, strip(x).dtype)
+        return out + cval * _interpolate(zeros, strip(coords), output, order, mode, 1.0, prefilter)
     if np.iscomplexobj(cval) and not np.iscomplexobj(strip(x)):
         raise NoRuleError("a complex cval for a real input")
     c, npad = _coefficients(x, order, mode, cval, prefilter)
