@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import pullback as pb
-from pullback.errors import NoRuleError
 from pullback.testing import check_adjoint, check_gradient
 
 from .cases import rand
@@ -25,6 +24,7 @@ CASES = [
     (np.correlate, lambda a, v: np.correlate(a, v, "same"), (v4, v7)),
     (np.correlate, lambda a, v: np.correlate(a, v, "full"), (z5, zv3)),
     (np.interp, lambda x, f: np.interp(x, xp, f), (xq, fp)),
+    (np.interp, np.interp, (xq, xp, fp)),
     (np.interp, lambda x, f: np.interp(x, xp, f, left=-1.0, right=2.0), (xq, fp + 1j * fp[::-1])),
     (np.interp, lambda x, f: np.interp(x, xp[::-1] - 3.0, f, period=4.0), (xq, fp)),
     (np.unwrap, lambda p: np.unwrap(p, axis=1), (phase,)),
@@ -57,8 +57,11 @@ def test_interp_fp_is_linear_and_x_piecewise():
         lambda x: np.sum(np.interp(x, [0.0, 1.0, 3.0], [0.0, 2.0, 3.0])), np.array([0.5, 2.0, 5.0])
     )[0]
     np.testing.assert_allclose(g, [2.0, 0.5, 0.0])
-    with pytest.raises(NoRuleError, match="xp"):
-        pb.gradient(lambda p: np.sum(np.interp(xq, p, fp)), xp)
+    check_gradient(lambda x, p, f: np.interp(x, p, f), xq, xp, fp)
+    check_gradient(lambda x, p, f: np.interp(x, p, f, period=4.0), xq, xp[::-1] - 3.0, fp)
+    check_gradient(lambda p: pb.gradient(lambda p: np.sum(np.interp(xq, p, fp) ** 3), p)[0], xp)
+    with pytest.raises(TypeError):  # a traced left/right: a clear error, never a silent zero
+        pb.gradient(lambda c: np.sum(np.interp(xq, xp, fp, left=c)), 1.0)
 
 
 def test_sliding_window_view_overlap_add():

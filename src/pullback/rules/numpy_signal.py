@@ -5,7 +5,7 @@ These have ``__array_function__``, so NumPy hands traced calls to the registry d
 - ``convolve``/``correlate`` are slices of one bilinear primitive, the full convolution,
   whose cotangents are 'valid' correlations (``np.correlate`` conjugates its second
   argument, which is exactly the adjoint's conjugation): each costs the forward's O(M N).
-- ``interp`` is linear in ``fp`` (two weights per point) and piecewise linear in ``x``.
+- ``interp`` is linear in ``fp`` (two weights per point) and piecewise linear in ``x`` and ``xp``.
 - ``unwrap`` adds piecewise-constant multiples of the period: the gradient passes through.
 - ``sliding_window_view`` is a read-only view; its adjoint is the overlap-add of the windows.
 """
@@ -129,13 +129,27 @@ def _interp_layout(x, xp, left, right, period):
     return j, j1, src, xp, keep, lo, hi, period
 
 
-def _interp_t(x, xpe, j, j1, lo, hi, period):
-    """The weight of the segment's right end (traced in ``x``)."""
-    if period is not None:
-        x = x % period
+def _knots(xp, src, period):
+    """The extended knots, traced in ``xp``: ``xp`` itself, or its residues sorted and wrapped."""
+    if period is None:
+        return xp
+    off = np.zeros(src.shape[0])
+    off[0], off[-1] = -period, period
+    return (xp % period)[src] + off
+
+
+def _interp_parts(x, xp, fp, left, right, period):
+    """Per point: the segment's indices, the weight ``t`` of its right end and its slope (traced)."""
+    j, j1, src, _, keep, lo, hi, per = _interp_layout(x, xp, left, right, period)
+    xpe = _knots(xp, src, per)
+    xq = x if per is None else x % per
     x0, x1 = xpe[j], xpe[j1]
-    t = (x - x0) / np.where(x1 > x0, x1 - x0, 1.0)
-    return np.where(lo | (x1 <= x0), 0.0, np.where(hi, 1.0, t))
+    ok = strip(x1) > strip(x0)
+    width = np.where(ok, x1 - x0, 1.0)
+    t = np.where(lo | ~ok, 0.0, np.where(hi, 1.0, (xq - x0) / width))
+    fpe = fp[src]
+    slope = np.where(lo | hi | ~ok, 0.0, (fpe[j1] - fpe[j]) / width)
+    return j, j1, src, keep, t, slope
 
 
 def _interp_raw(x, xp, fp, left, right, period):
@@ -143,31 +157,37 @@ def _interp_raw(x, xp, fp, left, right, period):
 
 
 def interp_vjp_fp(g, ans, x, xp, fp, left, right, period):
-    j, j1, src, xpe, keep, lo, hi, per = _interp_layout(x, xp, left, right, period)
-    t = _interp_t(x, xpe, j, j1, lo, hi, per) * np.where(keep, 1.0, 0.0)
+    j, j1, src, keep, t, _ = _interp_parts(x, xp, fp, left, right, period)
+    kept = np.where(keep, 1.0, 0.0)
+    t = np.ravel(t * kept)
     g = np.ravel(g)
-    t = np.ravel(t)
-    kept = np.ravel(np.where(keep, 1.0, 0.0))
     n = (fp.shape[0],)
-    return scatter(g * (kept - t), n, fp.dtype, src[np.ravel(j)]) + scatter(
-        g * t, n, fp.dtype, src[np.ravel(j1)]
-    )
+    left_end = scatter(g * (np.ravel(kept) - t), n, fp.dtype, src[np.ravel(j)])
+    return left_end + scatter(g * t, n, fp.dtype, src[np.ravel(j1)])
 
 
 def interp_vjp_x(g, ans, x, xp, fp, left, right, period):
-    return np.real(np.conj(_interp_slope(x, xp, fp, left, right, period)) * g)
+    slope = _interp_parts(x, xp, fp, left, right, period)[5]
+    return np.real(np.conj(slope) * g)
 
 
-def _interp_slope(x, xp, fp, left, right, period):
-    j, j1, src, xpe, keep, lo, hi, per = _interp_layout(x, xp, left, right, period)
-    fpe = fp[src]
-    x0, x1 = xpe[j], xpe[j1]
-    slope = (fpe[j1] - fpe[j]) / np.where(x1 > x0, x1 - x0, np.inf)
-    return np.where(lo | hi, 0.0, slope)
+def interp_vjp_xp(g, ans, x, xp, fp, left, right, period):
+    """Moving the segment's left knot changes y by ``slope (t - 1)``, its right knot by ``-slope t``."""
+    j, j1, src, keep, t, slope = _interp_parts(x, xp, fp, left, right, period)
+    n = (xp.shape[0],)
+    d0 = np.ravel(np.real(np.conj(slope * (t - 1)) * g))
+    d1 = np.ravel(np.real(np.conj(-slope * t) * g))
+    return scatter(d0, n, xp.dtype, src[np.ravel(j)]) + scatter(d1, n, xp.dtype, src[np.ravel(j1)])
 
 
 def interp_jvp_x(t, ans, x, xp, fp, left, right, period):
-    return _interp_slope(x, xp, fp, left, right, period) * t
+    return _interp_parts(x, xp, fp, left, right, period)[5] * t
+
+
+def interp_jvp_xp(t_xp, ans, x, xp, fp, left, right, period):
+    j, j1, src, keep, t, slope = _interp_parts(x, xp, fp, left, right, period)
+    te = t_xp[src]
+    return slope * ((t - 1) * te[j] - t * te[j1])
 
 
 def interp_jvp_fp(t, ans, x, xp, fp, left, right, period):
@@ -181,19 +201,19 @@ def interp_jvp_fp(t, ans, x, xp, fp, left, right, period):
 
 _interp = defvjp(
     _interp_raw,
-    [interp_vjp_x, None, interp_vjp_fp],
-    [interp_jvp_x, None, interp_jvp_fp],
+    [interp_vjp_x, interp_vjp_xp, interp_vjp_fp],
+    [interp_jvp_x, interp_jvp_xp, interp_jvp_fp],
     name="numpy.interp",
     key=False,
 )
 
 
 def interp(x, xp, fp, left=None, right=None, period=None):
-    """``np.interp``: differentiable in ``x`` and ``fp`` (``xp``, ``left``, ``right`` are constants)."""
+    """``np.interp``: differentiable in ``x``, ``xp`` and ``fp`` (``left``/``right`` are constants)."""
     from ..core import Tracer
 
-    if isinstance(xp, Tracer) or isinstance(left, Tracer) or isinstance(right, Tracer):
-        raise NoRuleError("numpy.interp with respect to xp, left or right")
+    if isinstance(left, Tracer) or isinstance(right, Tracer):
+        raise NoRuleError("numpy.interp with respect to left or right")
     return _interp(_arr(x), _arr(xp), _arr(fp), left, right, period)
 
 
