@@ -74,3 +74,8 @@ def test_sliding_window_view_overlap_add():
 def test_second_order():
     check_gradient(lambda a: pb.gradient(lambda a: np.sum(np.convolve(a, a, "same") ** 2), a)[0], a6)
     check_gradient(lambda f: pb.gradient(lambda f: np.sum(np.interp(xq, xp, f) ** 3), f)[0], fp)
+
+
+def test_writeable_windows_raise():
+    with pytest.raises(pb.NoRuleError, match="writeable"):
+        pb.gradient(lambda a: np.sum(swv(a, 2, writeable=True)), a6)

@@ -240,7 +240,7 @@ def _window_layout(shape, window_shape, axis):
     return tuple(int(w) for w in ws), axes
 
 
-def sliding_window_view_adjoint(g, shape, dtype, window_shape, axis=None, *, subok=False, writeable=False):
+def sliding_window_view_adjoint(g, shape, dtype, window_shape, axis=None, *, subok=False):
     """Overlap-add: each window entry's cotangent goes back to the input entry it viewed."""
     ws, axes = _window_layout(shape, window_shape, axis)
     out_shape = list(shape)
@@ -259,7 +259,18 @@ def sliding_window_view_adjoint(g, shape, dtype, window_shape, axis=None, *, sub
     return total
 
 
-deflinear(_swv, sliding_window_view_adjoint)
+_windows = deflinear(_swv, sliding_window_view_adjoint, name="numpy.lib.stride_tricks.sliding_window_view",
+                     key=False)
+
+
+def sliding_window_view(x, window_shape, axis=None, *, subok=False, writeable=False):
+    """A read-only view of the windows (a writeable one would alias its input: no rule)."""
+    if writeable:
+        raise NoRuleError("numpy.lib.stride_tricks.sliding_window_view with writeable=True")
+    return _windows(x, window_shape, axis, subok=subok)
+
+
+defcomposite(_swv, sliding_window_view)
 
 for _f, _impl in [
     (np.convolve, convolve),
