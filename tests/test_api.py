@@ -234,9 +234,9 @@ def test_nondifferentiable_declaration():
         return np.floor(x)
 
     def f(x):
-        return np.sum(np.unwrap(x) * 0) + np.sum(x)
+        return np.sum(np.i0(x) * 0) + np.sum(x)  # (np.unwrap, used here before, now has a rule)
 
-    with pytest.raises(pb.NoRuleError, match="numpy.unwrap"):
+    with pytest.raises(pb.NoRuleError, match="numpy.i0"):
         pb.gradient(f, x3)
 
 

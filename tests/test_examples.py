@@ -17,7 +17,8 @@ def _load(name):
 
 @pytest.mark.parametrize(
     "name, args",
-    [("phase_retrieval", (16, 60)), ("heat_inverse", (64, 40)), ("fno_layer", (16, 4, 30))],
+    [("phase_retrieval", (16, 60)), ("heat_inverse", (64, 40)), ("fno_layer", (16, 4, 30)),
+     ("image_registration", (32, 30))],
 )
 def test_example_makes_progress(name, args):
     ratio = _load(name).main(*args)

@@ -151,6 +151,16 @@ CASES = [
     (np.pad, lambda a: np.pad(a, ((2, 3), (5, 1)), mode="reflect"), (m,)),
     (np.pad, lambda a: np.pad(a, ((3, 5), (6, 1)), mode="symmetric"), (m,)),
     (np.pad, lambda a: np.pad(a, 2, mode="symmetric"), (z,)),
+    (np.pad, lambda a: np.pad(a, ((2, 3), (1, 7)), mode="reflect", reflect_type="odd"), (m,)),
+    (np.pad, lambda a: np.pad(a, 4, mode="symmetric", reflect_type="odd"), (z,)),
+    (np.pad, lambda a: np.pad(a, ((2, 3), (1, 4)), mode="linear_ramp"), (m,)),
+    (np.pad, lambda a: np.pad(a, ((2, 3), (1, 4)), "linear_ramp", end_values=((1.0, 2.0), (-1, 3))), (m,)),
+    (np.pad, lambda a: np.pad(a, ((2, 3), (1, 4)), mode="mean"), (m,)),
+    (np.pad, lambda a: np.pad(a, 3, mode="mean", stat_length=2), (z,)),
+    (np.pad, lambda a: np.pad(a, ((2, 3), (1, 4)), mode="maximum", stat_length=((1, 2), (3, 1))), (m,)),
+    (np.pad, lambda a: np.pad(a, (2, 5), mode="minimum"), (v,)),
+    (np.pad, lambda a: np.pad(a, ((2, 3), (0, 4)), mode="median"), (m,)),
+    (np.pad, lambda a: np.pad(a, 2, mode="median", stat_length=3), (v,)),
 ]
 if np.lib.NumpyVersion(np.__version__) >= "2.3.0":  # pad_width as a dict {axis: widths}
     CASES.append((np.pad, lambda a: np.pad(a, {1: (2, 1)}, mode="edge"), (m,)))
@@ -319,12 +329,30 @@ def test_errors_match_numpy(f):
     assert str(got.value) == str(want.value)
 
 
-@pytest.mark.parametrize("mode", ["mean", "maximum", "linear_ramp", "median"])
-def test_unsupported_pad_modes_raise(mode):
-    with pytest.raises(NoRuleError, match="numpy.pad"):
-        pb.gradient(lambda a: np.sum(np.pad(a, 1, mode=mode)), m)
-    with pytest.raises(NoRuleError, match="reflect_type"):
-        pb.gradient(lambda a: np.sum(np.pad(a, 1, mode="reflect", reflect_type="odd")), m)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mode": "reflect", "reflect_type": "odd"},
+        {"mode": "symmetric", "reflect_type": "odd"},
+        {"mode": "linear_ramp", "end_values": 2.0},
+        {"mode": "mean", "stat_length": 3},
+        {"mode": "mean"},
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_linear_pad_modes_against_dense_matrix(kwargs, dtype):
+    a = rand(5, 4, dtype=dtype)
+    if "end_values" in kwargs:  # affine: its linear part is the same pad with zero end values
+        kwargs = {**kwargs, "end_values": 0.0}
+    check_adjoint(lambda b: np.pad(b, ((3, 2), (1, 6)), **kwargs), a)
+
+
+def test_callable_pad_mode_raises():
+    def fill(vector, width, axis, kwargs):
+        vector[: width[0]] = 1.0
+
+    with pytest.raises(NoRuleError, match="numpy.pad with a callable mode"):
+        pb.gradient(lambda a: np.sum(np.pad(a, 1, mode=fill)), m)
 
 
 @settings(max_examples=25, deadline=None)

@@ -648,8 +648,9 @@ _pad_gather = deflinear(_pad_gather_raw, pad_gather_adjoint, name="numpy.pad", k
 
 
 def pad(array, pad_width, mode="constant", **kwargs):
-    """``np.pad`` in the modes 'constant' (any, even traced scalar, ``constant_values``), 'edge',
-    'wrap', 'reflect' and 'symmetric' (``reflect_type='even'``), and 'empty' (padded with zeros)."""
+    """``np.pad`` in every named mode: 'constant' (any, even traced scalar, ``constant_values``),
+    'edge', 'wrap', 'reflect'/'symmetric' (even: a gather; odd: linear), 'linear_ramp', 'mean',
+    'maximum', 'minimum', 'median' (``stat_length``, ``end_values``), and 'empty' (zeros)."""
     a = _arr(array)
     if isinstance(mode, str):
         allowed = _PAD_KWARGS.get(mode)
@@ -672,8 +673,75 @@ def pad(array, pad_width, mode="constant", **kwargs):
         return out
     if mode in _GATHER_MODES and kwargs.get("reflect_type") != "odd":  # NumPy: anything else is even
         return _pad_gather(a, pad_width, mode, **kwargs)
-    detail = f"mode={mode!r}" + (", reflect_type='odd'" if mode in _GATHER_MODES else "")
-    raise NoRuleError(f"numpy.pad({detail})")
+    if mode in ("reflect", "symmetric", "linear_ramp", "mean", "maximum", "minimum", "median"):
+        return _pad_by_axis(a, pad_width, mode, kwargs)
+    raise NoRuleError("numpy.pad with a callable mode")
+
+
+def _axis_pairs(value, ndim, default):
+    """A per-axis keyword (``stat_length``, ``end_values``) as ``ndim`` (before, after) pairs."""
+    if value is None:
+        return [(default, default)] * ndim
+    pairs = np.broadcast_to(np.asarray(value, dtype=object), (ndim, 2))
+    return [(pairs[i, 0], pairs[i, 1]) for i in range(ndim)]
+
+
+def _pad_by_axis(a, pad_width, mode, kwargs):
+    """The modes that compute their border from the array, one axis at a time, as NumPy does.
+
+    Linear ones (``mean``, ``linear_ramp`` with its end values split off as a constant, odd
+    ``reflect``/``symmetric``) apply the border rows of ``np.pad`` of an identity matrix, so
+    their value and adjoint come from NumPy's own definition; ``maximum``/``minimum``/``median``
+    are the reductions of the stat region, broadcast across the border.
+    """
+    pairs = _pad_pairs(pad_width, a.ndim)
+    stats = _axis_pairs(kwargs.get("stat_length"), a.ndim, None)
+    ends = _axis_pairs(kwargs.get("end_values"), a.ndim, 0)
+    out = a
+    for ax, ((before, after), stat, end) in enumerate(zip(pairs, stats, ends, strict=True)):
+        if before == 0 and after == 0:
+            continue
+        n = out.shape[ax]
+        if mode in ("maximum", "minimum", "median"):
+            out = _pad_stat_axis(out, ax, before, after, stat, mode)
+            continue
+        extra = {}
+        if mode in ("reflect", "symmetric"):
+            extra["reflect_type"] = kwargs.get("reflect_type", "even")
+        elif mode == "mean":
+            extra["stat_length"] = tuple(n if v is None else v for v in stat), (1, 1)
+        real = np.finfo(strip(out).dtype).dtype if strip(out).dtype.kind in "fc" else np.float64
+        eye = np.pad(np.eye(n), ((before, after), (0, 0)), mode=mode, **extra).astype(real)
+        head = np.moveaxis(np.tensordot(eye[:before], out, axes=([1], [ax])), 0, ax)
+        tail = np.moveaxis(np.tensordot(eye[before + n:], out, axes=([1], [ax])), 0, ax)
+        parts = [head, out, tail]
+        if mode == "linear_ramp" and (np.any(np.asarray(end[0]) != 0) or np.any(np.asarray(end[1]) != 0)):
+            line = np.pad(np.zeros(n), (before, after), mode="linear_ramp", end_values=(end[0], end[1]))
+            line = line.astype(real)
+            shape = [1] * out.ndim
+            parts[0] = parts[0] + np.reshape(line[:before], shape[:ax] + [before] + shape[ax + 1:])
+            parts[2] = parts[2] + np.reshape(line[before + n:], shape[:ax] + [after] + shape[ax + 1:])
+        out = np.concatenate(parts, axis=ax)
+    return out
+
+
+def _pad_stat_axis(a, ax, before, after, stat, mode):
+    n = a.shape[ax]
+    reduce = {"maximum": np.max, "minimum": np.min, "median": np.median}[mode]
+    parts = []
+    for width, length, side in ((before, stat[0], 0), (after, stat[1], 1)):
+        if width == 0:
+            parts.append(None)
+            continue
+        k = n if length is None else max(1, min(int(length), n))
+        region = [slice(None)] * a.ndim
+        region[ax] = slice(0, k) if side == 0 else slice(n - k, n)
+        value = reduce(a[tuple(region)], axis=ax, keepdims=True)
+        shape = list(a.shape)
+        shape[ax] = width
+        parts.append(np.broadcast_to(value, tuple(shape)))
+    pieces = [p for p in (parts[0], a, parts[1]) if p is not None]
+    return np.concatenate(pieces, axis=ax)
 
 
 defcomposite(np.pad, pad)
