@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .core import ForwardTrace, ReverseTrace, Tracer, backward, strip
+from .rules import buffers
 from .rules import registry as R
 from .tree import flatten
 
@@ -48,21 +49,73 @@ def _as_value(x: Any) -> Any:
     return np.asarray(x) if isinstance(x, (float, complex)) else x
 
 
-def _finish(g: Any, x: Any) -> Any:
-    """Give a leaf's cotangent the leaf's own type (Python float in, float out)."""
+def _finish(g: Any, x: Any, owned: bool = False) -> Any:
+    """Give a leaf's cotangent the leaf's own type (Python float in, float out), as an array the
+    caller alone holds.
+
+    ``owned``: the sweep owned it (nothing but the sweep could reach it). Any other array may be
+    the caller's cotangent or a view of it (the pullback of ``x``, ``x + 0``, ``reshape``,
+    ``concatenate``), the gradient of another argument (the two sides of an add), a value of the
+    forward pass or an array a user's rule holds: it is copied. So is a view that keeps a larger
+    buffer alive (``.real`` of a complex cotangent, a crop of a padded one, a cached block much
+    larger than the gradient), so a held gradient costs its own size.
+    """
     if g is None:
-        g = np.zeros_like(strip(_as_value(x)))
+        return np.zeros_like(strip(_as_value(x)))
     if isinstance(g, Tracer):
         return g
     if isinstance(x, (float, complex)):
         return type(x)(g)
     if isinstance(x, np.generic):
         return x.dtype.type(g)
-    if isinstance(g, np.ndarray) and not g.flags.writeable:
-        g = g.copy()  # a broadcast view (the gradient of sum): hand back an array the caller owns
+    if isinstance(g, np.ndarray):
+        if not (owned and g.flags.writeable and _compact(g)):
+            g = g.copy(order="K")
     elif isinstance(g, np.generic) and isinstance(x, np.ndarray):
         g = np.asarray(g)
     return g
+
+
+def _compact(g: np.ndarray) -> bool:
+    """Whether ``g`` owns its memory or is a contiguous view of a buffer of about its own size."""
+    if g.flags.owndata:
+        return True
+    if not (g.flags.c_contiguous or g.flags.f_contiguous):
+        return False
+    size = buffers.footprint(g)
+    return size is not None and size <= g.nbytes + g.nbytes // 8
+
+
+def _check_cotangent(ct: Any, out: Any, i: int) -> Any:
+    """The cotangent ``ct`` of output ``i`` (``out``) as a value, after checking that it fits.
+
+    Its shape must be the output's (a Python or NumPy scalar for a 0-d output). A real
+    cotangent of a complex output is fine (its imaginary part is zero); a complex one of a real
+    output is refused, as PyTorch does: a real output has no imaginary direction to pull back.
+    """
+    if ct is None:
+        return None
+    if not hasattr(ct, "shape") or not hasattr(ct, "dtype"):
+        ct = np.asarray(ct)
+    v = strip(out)
+    shape = np.shape(v)
+    if ct.shape != shape:
+        raise ValueError(
+            f"pullback: the cotangent of output {i} has shape {ct.shape}, but the output has shape "
+            f"{shape}; pass a cotangent of the output's shape"
+        )
+    out_dtype = np.result_type(v)
+    ct_dtype = np.dtype(strip(ct).dtype)
+    if ct_dtype.kind == "c" and out_dtype.kind != "c":
+        raise ValueError(
+            f"pullback: the cotangent of output {i} is complex ({ct_dtype}), but the output is real "
+            f"({out_dtype}); pass a real cotangent"
+        )
+    if ct_dtype.kind not in "biufc":
+        raise ValueError(
+            f"pullback: the cotangent of output {i} has dtype {ct_dtype}; it must be numeric"
+        )
+    return ct
 
 
 class _Inputs:
@@ -123,14 +176,14 @@ def _pullback(f: Callable, args: tuple, kwargs: dict, argnums: Sequence[int], ha
             raise ValueError(
                 f"pullback: the cotangent has {len(seeds)} leaves, the output {len(out_leaves)}"
             )
-        seeds = [None if s is None else _as_value(s) for s in seeds]
-        grads = iter(backward(roots, seeds, keys))
+        seeds = [_check_cotangent(s, o, i) for i, (s, o) in enumerate(zip(seeds, out_leaves))]
+        owned: list = []
+        grads = iter(zip(backward(roots, seeds, keys, owned), owned))
         result = []
         for leaves, ks, rebuild in inputs.parts:
             gs = [next(grads) for _ in ks]
-            result.append(
-                rebuild([_finish(g, x) if k is not None else None for g, x, k in zip(gs, leaves, ks)])
-            )
+            result.append(rebuild([_finish(g, x, o) if k is not None else None
+                                   for (g, o), x, k in zip(gs, leaves, ks)]))
         return tuple(result)
 
     return value, back, aux

@@ -274,20 +274,23 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 SWEEP_CONTEXTS: list[Callable] = []
 
 
-def backward(roots: list, seeds: list, leaves: list) -> list:
+def backward(roots: list, seeds: list, leaves: list, owned: list | None = None) -> list:
     """Sweep the tape from ``roots`` (nodes, or None) seeded with ``seeds``.
 
     Iterative and reference-counted: a node runs once every consumer has
     handed it its cotangent, and its cotangent is dropped as soon as it ran.
     A ``None`` cotangent is a structural zero and costs nothing. Returns the
-    accumulated cotangent (or None) of each node in ``leaves``.
+    accumulated cotangent (or None) of each node in ``leaves``; a list passed
+    as ``owned`` receives, for each, whether the sweep owned it (nothing else
+    could reach it: not a seed, nor any array the forward pass or a user's rule
+    may hold).
     """
     if SWEEP_CONTEXTS:
         with contextlib.ExitStack() as stack:
             for context in SWEEP_CONTEXTS:
                 stack.enter_context(context())
-            return _sweep(roots, seeds, leaves)
-    return _sweep(roots, seeds, leaves)
+            return _sweep(roots, seeds, leaves, owned)
+    return _sweep(roots, seeds, leaves, owned)
 
 
 def _give(grads: dict, mine: set, p: Node, ct: Any, owned: bool) -> None:
@@ -314,7 +317,7 @@ def _call(back: Callable, g: Any, own: bool) -> tuple:
     return sweep(g, own)
 
 
-def _sweep(roots: list, seeds: list, leaves: list) -> list:
+def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = None) -> list:
     counts: dict = {}
     stack = []
     for r in roots:
@@ -337,6 +340,7 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
     mine: set = set()  # the nodes whose cotangent nothing but this sweep can reach (never a seed)
     wanted = {leaf for leaf in leaves if leaf is not None}
     found: dict = {}
+    found_mine: set = set()
     ready = [r for r, c in counts.items() if c == 0]
     while ready:
         node = ready.pop()
@@ -346,6 +350,8 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
             mine.discard(node)
         if node in wanted:
             found[node] = g
+            if own:
+                found_mine.add(node)
         back = node.back
         if back is None:
             continue
@@ -367,4 +373,6 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
             counts[p] = c
             if not c:
                 ready.append(p)
+    if owned_leaves is not None:
+        owned_leaves[:] = [leaf in found_mine for leaf in leaves]
     return [None if leaf is None else found.get(leaf) for leaf in leaves]

@@ -191,6 +191,21 @@ def block_of(a: Any) -> np.ndarray | None:
     return None
 
 
+def footprint(a: np.ndarray) -> int | None:
+    """Bytes of the memory that ``a``'s data lies in and keeps alive (its own, its base's, or its
+    block's), or None where that is unknown (a base that is neither an array nor a block)."""
+    if a.flags.owndata:
+        return a.nbytes
+    base = a.base
+    while isinstance(base, np.ndarray) and not base.flags.owndata and base.base is not None:
+        base = base.base
+    if isinstance(base, np.ndarray):
+        return base.nbytes
+    if type(base) is _Handle:
+        return base.block.nbytes
+    return None
+
+
 def held() -> int:
     """Bytes of the blocks the cache holds (in use or free)."""
     return _held
