@@ -59,6 +59,23 @@ def test_grad_argnums_has_aux():
     assert g == pytest.approx(np.sum(x3))
 
 
+def test_argnums_as_jax_does():
+    f = lambda x, y: np.sum(x * y)  # noqa: E731
+    y = np.array([1.0, -2.0, 4.0])
+    g0, g0b = pb.grad(f, argnums=(0, 0))(x3, y)
+    assert np.array_equal(g0, y) and np.array_equal(g0b, y) and not np.shares_memory(g0, g0b)
+    gx, gy, gx2 = pb.grad(f, argnums=(0, 1, 0))(x3, y)
+    assert np.array_equal(gx, y) and np.array_equal(gy, x3) and np.array_equal(gx2, y)
+    assert np.array_equal(pb.grad(f, argnums=-1)(x3, y), x3)
+    assert np.array_equal(pb.grad(f, argnums=(-2, 1))(x3, y)[0], y)
+    with pytest.raises(TypeError, match=r"argnums=2 requires at least 3 positional arguments.*got only 2"):
+        pb.grad(f, argnums=2)(x3, y)
+    with pytest.raises(TypeError, match=r"argnums=\(0, -3\) requires at least 3 .*got only 2"):
+        pb.value_and_grad(f, argnums=(0, -3))(x3, y)
+    with pytest.raises(TypeError, match="argnums must be an int or a sequence of ints"):
+        pb.grad(f, argnums="0")
+
+
 Point = namedtuple("Point", "x y")
 
 

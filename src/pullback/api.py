@@ -266,16 +266,40 @@ def pullback(f: Callable, *args: Any, **kwargs: Any) -> tuple[Any, Callable]:
 
 
 def _argnums(argnums) -> tuple[tuple, bool]:
-    if isinstance(argnums, int):
-        return (argnums,), True
-    return tuple(argnums), False
+    if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool):
+        return (int(argnums),), True
+    try:
+        nums = tuple(argnums)
+    except TypeError:
+        nums = None
+    if nums is None or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in nums):
+        raise TypeError(f"argnums must be an int or a sequence of ints, got {argnums!r}")
+    return tuple(int(i) for i in nums), False
+
+
+def _resolve_argnums(nums: tuple, n: int) -> tuple:
+    """``nums`` with negative entries counted from the end (as in JAX), checked against the ``n``
+    positional arguments of the call."""
+    out = []
+    for i in nums:
+        if not -n <= i < n:
+            raise TypeError(
+                f"differentiating with respect to argnums={nums if len(nums) > 1 else nums[0]} "
+                f"requires at least {i + 1 if i >= 0 else -i} positional arguments to be passed "
+                f"by the caller, but got only {n} positional arguments"
+            )
+        out.append(i % n)
+    return tuple(out)
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """Transform ``f`` into a function returning ``(value, gradient)`` (JAX-style).
 
     With ``has_aux=True``, ``f`` returns ``(loss, aux)`` and the transformed
-    function returns ``((loss, aux), gradient)``.
+    function returns ``((loss, aux), gradient)``. As in JAX, a negative entry of
+    ``argnums`` counts from the end of the positional arguments, one beyond them
+    raises a TypeError, and an argument named twice gets its gradient twice (two
+    separate arrays).
 
     Examples
     --------
@@ -288,12 +312,24 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
-        value, back, aux = _pullback(f, args, kwargs, nums, has_aux)
+        wanted = _resolve_argnums(nums, len(args))
+        distinct = tuple(dict.fromkeys(wanted))  # an argument named twice is differentiated once
+        value, back, aux = _pullback(f, args, kwargs, distinct, has_aux)
         grads = back(_scalar_seed(value, "grad"))
-        grads = grads[0] if single else grads
+        if single:
+            grads = grads[0]
+        elif distinct != wanted:  # as JAX: its gradient in each place asked, each a copy of its own
+            first = dict(zip(distinct, grads))
+            grads = tuple(first.pop(i) if i in first else _copy_tree(grads[distinct.index(i)])
+                          for i in wanted)
         return ((value, aux) if has_aux else value), grads
 
     return value_and_grad_f
+
+
+def _copy_tree(g: Any) -> Any:
+    leaves, rebuild = flatten(g)
+    return rebuild([x.copy() if isinstance(x, np.ndarray) else x for x in leaves])
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
