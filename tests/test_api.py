@@ -355,3 +355,37 @@ def test_custom_adjoint_returning_a_python_float_in_both_modes():
     assert pb.gradient(lambda x: total(x) * 2.0, x3)[0].tolist() == [2.0, 2.0, 2.0]
     _, t = pb.jvp(total, (x3,), (np.ones(3),))
     assert float(t) == 3.0
+
+
+def test_an_escaped_tracer_raises_when_used():
+    leaked = []
+
+    def f(x):
+        leaked.append(x * 2.0)
+        return np.sum(x**2)
+
+    g = pb.gradient(f, x3)[0]
+    np.testing.assert_allclose(g, 2 * x3)
+    escaped = leaked[0]
+    with pytest.raises(pb.UnexpectedTracerError, match="escaped the function"):
+        pb.gradient(lambda y: np.sum(y * escaped), x3)  # JAX raises; it used to give a traced gradient
+    with pytest.raises(pb.UnexpectedTracerError):
+        np.sin(escaped)
+    with pytest.raises(pb.UnexpectedTracerError):
+        np.fft.fft(escaped)
+    with pytest.raises(pb.UnexpectedTracerError):
+        np.zeros_like(escaped) + 1.0
+    leaked.clear()
+    pb.jvp(lambda x: leaked.append(np.sin(x)) or np.cos(x), (x3,), (np.ones(3),))
+    with pytest.raises(pb.UnexpectedTracerError, match="forward-mode"):
+        leaked[0] + 1.0
+
+
+def test_back_checkpoint_and_nesting_still_work_after_the_function_returned():
+    y, back = pb.pullback(lambda x: np.fft.fft(np.sin(x) * x), x3)
+    first = back(np.ones(3, complex))[0]
+    np.testing.assert_array_equal(back(np.ones(3, complex))[0], first)  # twice
+    block = pb.checkpoint(lambda x: np.tanh(np.fft.irfft(np.fft.rfft(x), n=3)))
+    g = pb.gradient(lambda x: np.sum(block(x) ** 2), x3)[0]
+    np.testing.assert_allclose(g, pb.gradient(lambda x: np.sum(np.tanh(x) ** 2), x3)[0], rtol=1e-10)
+    np.testing.assert_allclose(pb.hessian(lambda x: np.sum(x**3), x3), np.diag(6 * x3))

@@ -169,6 +169,7 @@ def _pullback(f: Callable, args: tuple, kwargs: dict, argnums: Sequence[int], ha
     roots = [o._aux if isinstance(o, Tracer) and o._trace is trace else None for o in out_leaves]
     value = out_rebuild([_unwrap(o, trace) for o in out_leaves])
     keys = [k for _, ks, _ in inputs.parts for k in ks]
+    trace.finish()  # back() needs only the tape; a tracer that escaped f now raises when used
 
     def back(cotangent: Any) -> tuple:
         seeds = flatten(cotangent)[0]
@@ -369,6 +370,7 @@ def _transpose_linear(dot_back: Callable, like: Any) -> Any:
     trace = ReverseTrace()
     g = trace.new(np.zeros_like(strip(like)))
     out = dot_back(g)
+    trace.finish()
     if not (isinstance(out, Tracer) and out._trace is trace):
         return None
     return backward([out._aux], [_one_like(strip(out), np.result_type(strip(out)))], [g._aux])[0]
@@ -406,6 +408,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
         else:
             values.append(o)
             touts.append(np.zeros_like(strip(_as_value(o))))
+    trace.finish()
     return rebuild(values), rebuild(touts)
 
 
@@ -603,7 +606,9 @@ class _CheckpointCall:
         traced value is dropped as soon as it is used, so nothing is kept."""
         trace = ForwardTrace()
         out = self.run(*[trace.new(_as_value(v)) if _differentiable(v) else v for v in leaves])
-        return _unwrap(out, trace)
+        out = _unwrap(out, trace)
+        trace.finish()
+        return out
 
     def check(self, value: Any) -> Any:
         """``value`` (computed at this level) must not be traced at this level or above."""

@@ -80,6 +80,13 @@ class Trace:
         """``prim(x, *static)`` where ``x`` is this level's and nothing in ``static`` is traced."""
         return self.process(prim, (x, *static), {})
 
+    def finish(self) -> None:
+        """End this differentiation: from now on, a use of one of its tracers raises
+        :class:`~pullback.errors.UnexpectedTracerError` (it escaped the function). Costs nothing
+        on the way: the trace becomes a :class:`FinishedTrace`, whose methods raise."""
+        kind = "reverse-mode" if isinstance(self, ReverseTrace) else "forward-mode"
+        self.__class__ = _FINISHED[kind]
+
     def _split(self, args: tuple):
         """Unwrap this level: the values, which arguments were traced here, their
         nodes or tangents, and whether any value is still traced at an outer level."""
@@ -175,6 +182,33 @@ class ForwardTrace(Trace):
         if tangent is NOT_TRACED:
             return ans
         return _TracerClass(ans, self, tangent)
+
+
+class FinishedTrace(Trace):
+    """A trace whose differentiation has returned (see :meth:`Trace.finish`)."""
+
+    __slots__ = ()
+    kind = "finished"
+
+    def _escaped(self, *args: Any, **kwargs: Any) -> Any:
+        from ..errors import UnexpectedTracerError
+
+        raise UnexpectedTracerError(self.kind)
+
+    process = process_first = new = constant = _escaped
+
+
+class _FinishedReverse(FinishedTrace):
+    __slots__ = ()
+    kind = "reverse-mode"
+
+
+class _FinishedForward(FinishedTrace):
+    __slots__ = ()
+    kind = "forward-mode"
+
+
+_FINISHED = {"reverse-mode": _FinishedReverse, "forward-mode": _FinishedForward}
 
 
 class Primitive:
