@@ -184,3 +184,26 @@ def test_large_gufuncs_and_warnings_are_numpys():
     assert len([w for w in record if "divide by zero" in str(w.message)]) >= 1
     with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
         pb.gradient(lambda x: np.sum(1.0 / x), x)
+
+
+@pytest.mark.parametrize("value, mib", [("abc", 256), ("-4", 256), ("1.5", 256), ("64", 64), ("0", 0)])
+def test_a_bad_cache_size_is_named_and_the_default_used(monkeypatch, value, mib):
+    import warnings
+
+    monkeypatch.setenv("PULLBACK_CACHE_MIB", value)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert buffers._env_cache_mib() == mib
+    assert any("PULLBACK_CACHE_MIB" in str(w.message) for w in record) == (value not in ("64", "0"))
+
+
+def test_import_survives_a_bad_cache_size():
+    import os
+    import subprocess
+    import sys
+
+    code = "import pullback\nfrom pullback.rules import buffers\nprint(buffers.CACHE_BYTES >> 20)"
+    env = dict(os.environ, PULLBACK_CACHE_MIB="lots")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.split()[-1] == "256", done.stderr
+    assert "PULLBACK_CACHE_MIB='lots'" in done.stderr

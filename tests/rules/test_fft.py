@@ -569,3 +569,40 @@ def test_hermitian_edges_leave_numpys_irfftn_unchanged(shape, data):
     y = hermitian_edges(fit_any(x, _half(s), axes), s, axes)
     np.testing.assert_allclose(np.fft.irfftn(y, s=s, axes=axes), np.fft.irfftn(x, s=s, axes=axes), atol=1e-12)
     np.testing.assert_allclose(hermitian_edges(y, s, axes), y, atol=1e-15)  # a projection
+
+
+# ---------------------------------------------------------------- NumPy's errors and values (issue 22.12)
+
+
+@pytest.mark.parametrize("name", ["fftn", "ifftn", "fft2", "ifft2", "rfftn", "rfft2", "irfftn", "irfft2"])
+@pytest.mark.parametrize("kw", [{"axes": ()}, {"s": (True,), "axes": (0,)}, {"s": (np.True_,), "axes": (0,)},
+                                {"s": (False,), "axes": (0,)}])
+def test_empty_axes_and_bool_lengths_behave_as_in_numpy(name, kw):
+    f = getattr(np.fft, name)
+    x = np.arange(6.0).reshape(2, 3)
+    try:
+        want = f(x, **kw)
+    except Exception as e:  # noqa: BLE001 - the very exception NumPy raises
+        with pytest.raises(type(e)) as info:
+            pb.jvp(lambda x: f(x, **kw), (x,), (x,))
+        assert str(info.value) == str(e)
+        return
+    got, tangent = pb.jvp(lambda x: f(x, **kw), (x,), (x,))
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    np.testing.assert_allclose(tangent, want)  # linear: the tangent along x is the value
+
+
+@pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "irfft", "hfft", "ihfft"])
+@pytest.mark.parametrize("n", [True, False, np.True_, np.False_])
+def test_a_bool_n_is_what_numpy_makes_of_it(name, n):
+    f = getattr(np.fft, name)
+    x = np.arange(4.0)
+    try:
+        want = f(x, n=n)
+    except Exception as e:  # noqa: BLE001
+        with pytest.raises(type(e)) as info:
+            pb.gradient(lambda x: np.sum(np.abs(f(x, n=n))), x)
+        assert str(info.value) == str(e)
+        return
+    got = pb.jvp(lambda x: f(x, n=n), (x,), (x,))[0]
+    assert np.array_equal(got, want)

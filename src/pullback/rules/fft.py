@@ -322,15 +322,30 @@ def _prepare(numpy_func, x, s, axes, norm, invreal, args, kwargs=None, cook=_coo
     ``numpy_func(*args, **kwargs)`` runs on the plain values (scipy.fft passes its own
     function, argument values and ``cook``).
     """
+    if _has_bool(s):  # most functions reject a bool length, a few take it as 0 or 1: ask
+        numpy_func(*args, **(kwargs or {}))
+        s = [int(n) if isinstance(n, (bool, np.bool_)) else n for n in s]
     try:
         if norm not in _NORMS:
             raise _Invalid
         if not hasattr(x, "shape"):
             x = np.asarray(x)  # a list or a Python scalar: never traced
         return x, *cook(x, s, axes, invreal)
-    except (_Invalid, TypeError, IndexError):
+    except (_Invalid, TypeError, IndexError) as e:
         numpy_func(*args, **(kwargs or {}))  # raises the library's own exception and message
+        if isinstance(e, _Invalid):  # the library accepts what the rule does not: say so
+            raise NotImplementedError(
+                f"pullback: {getattr(numpy_func, '__module__', '')}.{numpy_func.__name__} accepts "
+                f"these arguments (s={s!r}, axes={axes!r}) but pullback cannot differentiate it "
+                "with them"
+            ) from None
         raise
+
+
+def _has_bool(s) -> bool:
+    if isinstance(s, (bool, np.bool_)):
+        return True
+    return type(s) in (tuple, list) and any(isinstance(n, (bool, np.bool_)) for n in s)
 
 
 def _as_inexact(x):
@@ -343,6 +358,9 @@ def _as_inexact(x):
 
 def _c2c_call(numpy_func, x, s, axes, norm, forward, args, *, kwargs=None, cook=_cook_numpy, workers=None):
     x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args, kwargs, cook)
+    if not axes:  # NumPy transforms nothing and returns its input itself
+        numpy_func(*args, **(kwargs or {}))
+        return x
     x = _as_inexact(x)
     if len(set(axes)) == len(axes):
         return c2c.first_traced(x, s, axes, norm, forward, workers)
@@ -353,6 +371,9 @@ def _c2c_call(numpy_func, x, s, axes, norm, forward, args, *, kwargs=None, cook=
 
 def _r2c_call(numpy_func, x, s, axes, norm, args, *, kwargs=None, cook=_cook_numpy, workers=None):
     x, s, axes = _prepare(numpy_func, x, s, axes, norm, 0, args, kwargs, cook)
+    if not axes:
+        numpy_func(*args, **(kwargs or {}))  # NumPy's own IndexError
+        raise IndexError("list index out of range")
     if x.dtype.kind == "c":
         numpy_func(*args, **(kwargs or {}))
         raise TypeError(f"{numpy_func.__name__} needs a real input")
