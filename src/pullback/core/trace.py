@@ -286,8 +286,9 @@ def set_ownable(array_type: type | None, add_into: Callable | None = None, min_s
     is never owned. A pullback object says so through an optional method
     ``back.sweep(g, mine) -> (cotangents, owned)``: ``mine`` tells it whether the
     sweep owns ``g`` (so it may overwrite it), ``owned`` holds one flag per
-    cotangent. Without that method the sweep calls ``back(g)`` and owns nothing
-    it returns. A running sum of cotangents (a value used twice) is formed by
+    cotangent, or nothing (``()``) when none is owned. Without that method the
+    sweep calls ``back(g)`` and owns nothing it returns. A running sum of
+    cotangents (a value used twice) is formed by
     ``add_into(old, old_mine, ct, ct_mine) -> (sum, sum_mine)``, which may add
     into an owned operand. Arrays of fewer than ``min_size`` elements are
     never owned; on a free-threaded build nothing is (see :data:`FREE_THREADED`).
@@ -343,14 +344,6 @@ def _give(grads: dict, mine: set, p: Node, ct: Any, owned: bool) -> None:
         mine.discard(p)
 
 
-def _call(back: Callable, g: Any, own: bool) -> tuple:
-    """``back(g)`` and which of its cotangents the sweep owns (``own``: whether it owns ``g``)."""
-    sweep = getattr(back, "sweep", None)
-    if sweep is None or _OWNABLE is None:
-        return back(g), ()
-    return sweep(g, own)
-
-
 def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = None) -> list:
     counts: dict = {}
     stack = []
@@ -391,7 +384,12 @@ def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = N
             continue
         parents = node.parents
         if g is not None:
-            cts, owned = _call(back, g, own)
+            # back.sweep(g, own) -> (cotangents, owned flags; () when none is owned)
+            sweep = getattr(back, "sweep", None) if _OWNABLE is not None else None
+            if sweep is None:
+                cts, owned = back(g), ()
+            else:
+                cts, owned = sweep(g, own)
             del g
             if owned:
                 for p, ct, o in zip(parents, cts, owned):
@@ -400,7 +398,10 @@ def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = N
             else:
                 for p, ct in zip(parents, cts):
                     if ct is not None:
-                        _give(grads, mine, p, ct, False)
+                        if p in grads:
+                            _give(grads, mine, p, ct, False)
+                        else:  # (a node in mine has an entry in grads)
+                            grads[p] = ct
             del cts
         for p in parents:
             c = counts[p] - 1

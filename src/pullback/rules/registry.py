@@ -232,10 +232,17 @@ def _owned(r: Any, g: Any, mine: bool, held: tuple) -> bool:
     return True
 
 
+_ONE_OWNED = (True,)
+
+
 def _owned_all(cts: tuple, g: Any, mine: bool, held: tuple) -> tuple:
-    """:func:`_owned` of each result of one call; results that share memory are none of them owned."""
+    """:func:`_owned` of each result of one call (``()``: none); results that share memory are none
+    of them owned."""
     flags = [_owned(c, g, mine, held) for c in cts]
-    if sum(flags) > 1:
+    n = sum(flags)
+    if not n:
+        return ()
+    if n > 1:
         for i, c in enumerate(cts):
             for j in range(i + 1, len(cts)):
                 if flags[i] and flags[j] and np.may_share_memory(c, cts[j]):
@@ -293,7 +300,7 @@ class _OneArgPullback:
         if mine:
             f = getattr(f, "in_place", None) or f
         r = fit(f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype)
-        return (r,), (_owned(r, g, mine, (self.out, self.kept, self.kwargs)),)
+        return (r,), _ONE_OWNED if _owned(r, g, mine, (self.out, self.kept, self.kwargs)) else ()
 
     def __repr__(self) -> str:
         return f"<pullback {getattr(self.f, '__name__', self.f)}>"
@@ -361,7 +368,7 @@ class _LinearPullback:
             f = getattr(f, "in_place", None) or f
         shape, dtype = self.shape, self.dtype
         r = fit(f(g, shape, dtype, *self.static, **self.kwargs), shape, dtype)
-        return (r,), (_owned(r, g, mine, (self.static, self.kwargs)),)
+        return (r,), _ONE_OWNED if _owned(r, g, mine, (self.static, self.kwargs)) else ()
 
     def __repr__(self) -> str:
         return f"<pullback {getattr(self.adjoint, '__name__', self.adjoint)}>"
