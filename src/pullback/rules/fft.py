@@ -261,20 +261,36 @@ c2r = deflinear("c2r", c2r_adjoint, raw=c2r_raw, name="fft.c2r", key=False)
 # NumPy 1.x computes float32 in float64 and has no ``out``: there the engine serves both.
 
 NUMPY_VALUES = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
-_EXACT = {np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128)}
 
 
-def _numpy_out(x, s, axes, dtype):
-    """An aligned output array for NumPy's transform when it is large, else None."""
-    if x.dtype not in _EXACT:
-        return None
-    n = dtype.itemsize
-    shape = list(x.shape)
+_OUT_DTYPES = {  # input dtype -> (complex output dtype, real output dtype)
+    np.dtype(np.float32): (np.dtype(np.complex64), np.dtype(np.float32)),
+    np.dtype(np.float64): (np.dtype(np.complex128), np.dtype(np.float64)),
+    np.dtype(np.complex64): (np.dtype(np.complex64), np.dtype(np.float32)),
+    np.dtype(np.complex128): (np.dtype(np.complex128), np.dtype(np.float64)),
+}
+
+
+def _numpy_out(x, s, axes, real):
+    """An aligned output array for NumPy's transform when it is large (``real``: a real output),
+    else None. Small transforms pay one multiplication per axis."""
+    n = x.size
+    shape = x.shape
     for a, m in zip(axes, s):
-        shape[a] = m
-    for m in shape:
-        n *= m
-    return buffers.empty(tuple(shape), dtype) if n >= buffers.ALIGNED_SIZE else None
+        k = shape[a]
+        if not k:
+            return None
+        n = n // k * m
+    if n * 16 < buffers.ALIGNED_SIZE:  # 16: the widest output item
+        return None
+    dtypes = _OUT_DTYPES.get(x.dtype)
+    if dtypes is None:  # float16, longdouble: NumPy chooses
+        return None
+    out_shape = list(shape)
+    for a, m in zip(axes, s):
+        out_shape[a] = m
+    dtype = dtypes[real]
+    return buffers.empty(tuple(out_shape), dtype) if n * dtype.itemsize >= buffers.ALIGNED_SIZE else None
 
 
 def _numpy_call(one, many, x, s, axes, norm, out):
@@ -286,7 +302,7 @@ def _numpy_call(one, many, x, s, axes, norm, out):
 def np_c2c_raw(x, s, axes, norm, forward, workers=None):
     if type(x) is not np.ndarray:
         return engine.c2c(x, s, axes, norm, forward, workers)
-    out = _numpy_out(x, s, axes, _complex_dtype(x.dtype))
+    out = _numpy_out(x, s, axes, False)
     if forward:
         return _numpy_call(np.fft.fft, np.fft.fftn, x, s, axes, norm, out)
     return _numpy_call(np.fft.ifft, np.fft.ifftn, x, s, axes, norm, out)
@@ -297,14 +313,14 @@ def np_r2c_raw(x, s, axes, norm, workers=None):
         return engine.r2c(x, s, axes, norm, workers)
     half = list(s)
     half[-1] = s[-1] // 2 + 1
-    out = _numpy_out(x, half, axes, _complex_dtype(x.dtype))
+    out = _numpy_out(x, half, axes, False)
     return _numpy_call(np.fft.rfft, np.fft.rfftn, x, s, axes, norm, out)
 
 
 def np_c2r_raw(x, s, axes, norm, workers=None):
     if type(x) is not np.ndarray:
         return engine.c2r(x, s, axes, norm, workers)
-    out = _numpy_out(x, s, axes, np.zeros((), x.dtype).real.dtype)
+    out = _numpy_out(x, s, axes, True)
     return _numpy_call(np.fft.irfft, np.fft.irfftn, x, s, axes, norm, out)
 
 
