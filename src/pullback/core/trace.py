@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import sysconfig
 from collections.abc import Callable
 from typing import Any
 
@@ -291,17 +290,14 @@ def set_ownable(array_type: type | None, add_into: Callable | None = None, min_s
     cotangents (a value used twice) is formed by
     ``add_into(old, old_mine, ct, ct_mine) -> (sum, sum_mine)``, which may add
     into an owned operand. Arrays of fewer than ``min_size`` elements are
-    never owned; on a free-threaded build nothing is (see :data:`FREE_THREADED`).
+    never owned. Nothing here depends on reference counts, a tracer or the GIL:
+    each sweep owns only arrays it alone came to hold, so concurrent calls of
+    one ``back`` (or a free-threaded build) are safe as they are.
     """
     global _OWNABLE, _add_into, _OWN_MIN
-    _OWNABLE = None if FREE_THREADED else array_type
+    _OWNABLE = array_type
     _add_into = add_into or _add
     _OWN_MIN = min_size
-
-
-#: A free-threaded CPython: another thread could reach an array while a pullback works in it
-#: (through a gradient it was handed), so the sweep owns nothing there.
-FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 #: Context managers (factories) every backward sweep runs inside: the rule layer's
