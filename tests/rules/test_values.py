@@ -71,6 +71,15 @@ def test_large_traced_fft_values_are_numpys_bit_for_bit(name, dtype):
     assert _same_bits(_traced_value(f, x), f(x))
 
 
+def test_the_engine_can_compute_numpy_fft_values_instead(monkeypatch):
+    monkeypatch.setattr(fft_rules, "NUMPY_VALUES", False)
+    x = rand(8, 6)
+    got = _traced_value(np.fft.rfft2, x)
+    np.testing.assert_allclose(got, np.fft.rfft2(x), rtol=1e-12, atol=1e-12)
+    g = pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x)) ** 2), x)[0]
+    np.testing.assert_allclose(g, 2 * 6 * x, rtol=1e-12)
+
+
 def test_the_angle_of_a_negative_real_bin_is_numpys():
     x = np.array([-1.0, -2.0, -3.0, 0.5])
     spec = _traced_value(np.fft.fft, x)

@@ -260,6 +260,10 @@ c2r = deflinear("c2r", c2r_adjoint, raw=c2r_raw, name="fft.c2r", key=False)
 # the same input gives -0.0 in places). Same adjoints: the backward pass keeps the fast engine.
 # NumPy 1.x computes float32 in float64 and has no ``out``: there the engine serves both.
 
+#: Whether traced numpy.fft calls compute their values with NumPy's own functions (default on
+#: NumPy 2). Set it False to have the engine compute them too: faster on large transforms (the
+#: engine's 2^20-point c2c took 42-65 ms where NumPy's took 66-118 on a loaded 2-core VM), with
+#: values that may differ from NumPy's in the last bit and in the sign of zeros.
 NUMPY_VALUES = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 
@@ -300,7 +304,7 @@ def _numpy_call(one, many, x, s, axes, norm, out):
 
 
 def np_c2c_raw(x, s, axes, norm, forward, workers=None):
-    if type(x) is not np.ndarray:
+    if type(x) is not np.ndarray or not NUMPY_VALUES:
         return engine.c2c(x, s, axes, norm, forward, workers)
     out = _numpy_out(x, s, axes, False)
     if forward:
@@ -309,7 +313,7 @@ def np_c2c_raw(x, s, axes, norm, forward, workers=None):
 
 
 def np_r2c_raw(x, s, axes, norm, workers=None):
-    if type(x) is not np.ndarray:
+    if type(x) is not np.ndarray or not NUMPY_VALUES:
         return engine.r2c(x, s, axes, norm, workers)
     half = list(s)
     half[-1] = s[-1] // 2 + 1
@@ -318,18 +322,15 @@ def np_r2c_raw(x, s, axes, norm, workers=None):
 
 
 def np_c2r_raw(x, s, axes, norm, workers=None):
-    if type(x) is not np.ndarray:
+    if type(x) is not np.ndarray or not NUMPY_VALUES:
         return engine.c2r(x, s, axes, norm, workers)
     out = _numpy_out(x, s, axes, True)
     return _numpy_call(np.fft.irfft, np.fft.irfftn, x, s, axes, norm, out)
 
 
-if NUMPY_VALUES:
-    np_c2c = deflinear("c2c", c2c_adjoint, raw=np_c2c_raw, name="numpy.fft.c2c", key=False)
-    np_r2c = deflinear("r2c", r2c_adjoint, raw=np_r2c_raw, name="numpy.fft.r2c", key=False)
-    np_c2r = deflinear("c2r", c2r_adjoint, raw=np_c2r_raw, name="numpy.fft.c2r", key=False)
-else:  # pragma: no cover - NumPy 1.x
-    np_c2c, np_r2c, np_c2r = c2c, r2c, c2r
+np_c2c = deflinear("c2c", c2c_adjoint, raw=np_c2c_raw, name="numpy.fft.c2c", key=False)
+np_r2c = deflinear("r2c", r2c_adjoint, raw=np_r2c_raw, name="numpy.fft.r2c", key=False)
+np_c2r = deflinear("c2r", c2r_adjoint, raw=np_c2r_raw, name="numpy.fft.c2r", key=False)
 resize = deflinear("resize", resize_adjoint, raw=resize_raw, name="fft.resize", key=False)
 
 # ---------------------------------------------------------------- argument normalisation
