@@ -59,6 +59,23 @@ def test_grad_argnums_has_aux():
     assert g == pytest.approx(np.sum(x3))
 
 
+def test_argnums_as_jax_does():
+    f = lambda x, y: np.sum(x * y)  # noqa: E731
+    y = np.array([1.0, -2.0, 4.0])
+    g0, g0b = pb.grad(f, argnums=(0, 0))(x3, y)
+    assert np.array_equal(g0, y) and np.array_equal(g0b, y) and not np.shares_memory(g0, g0b)
+    gx, gy, gx2 = pb.grad(f, argnums=(0, 1, 0))(x3, y)
+    assert np.array_equal(gx, y) and np.array_equal(gy, x3) and np.array_equal(gx2, y)
+    assert np.array_equal(pb.grad(f, argnums=-1)(x3, y), x3)
+    assert np.array_equal(pb.grad(f, argnums=(-2, 1))(x3, y)[0], y)
+    with pytest.raises(TypeError, match=r"argnums=2 requires at least 3 positional arguments.*got only 2"):
+        pb.grad(f, argnums=2)(x3, y)
+    with pytest.raises(TypeError, match=r"argnums=\(0, -3\) requires at least 3 .*got only 2"):
+        pb.value_and_grad(f, argnums=(0, -3))(x3, y)
+    with pytest.raises(TypeError, match="argnums must be an int or a sequence of ints"):
+        pb.grad(f, argnums="0")
+
+
 Point = namedtuple("Point", "x y")
 
 
@@ -400,3 +417,37 @@ def test_cli_info_and_unknown_commands(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["nope"])
     assert stop.value.code == 2
+
+
+def test_an_escaped_tracer_raises_when_used():
+    leaked = []
+
+    def f(x):
+        leaked.append(x * 2.0)
+        return np.sum(x**2)
+
+    g = pb.gradient(f, x3)[0]
+    np.testing.assert_allclose(g, 2 * x3)
+    escaped = leaked[0]
+    with pytest.raises(pb.UnexpectedTracerError, match="escaped the function"):
+        pb.gradient(lambda y: np.sum(y * escaped), x3)  # JAX raises; it used to give a traced gradient
+    with pytest.raises(pb.UnexpectedTracerError):
+        np.sin(escaped)
+    with pytest.raises(pb.UnexpectedTracerError):
+        np.fft.fft(escaped)
+    with pytest.raises(pb.UnexpectedTracerError):
+        np.zeros_like(escaped) + 1.0
+    leaked.clear()
+    pb.jvp(lambda x: leaked.append(np.sin(x)) or np.cos(x), (x3,), (np.ones(3),))
+    with pytest.raises(pb.UnexpectedTracerError, match="forward-mode"):
+        leaked[0] + 1.0
+
+
+def test_back_checkpoint_and_nesting_still_work_after_the_function_returned():
+    y, back = pb.pullback(lambda x: np.fft.fft(np.sin(x) * x), x3)
+    first = back(np.ones(3, complex))[0]
+    np.testing.assert_array_equal(back(np.ones(3, complex))[0], first)  # twice
+    block = pb.checkpoint(lambda x: np.tanh(np.fft.irfft(np.fft.rfft(x), n=3)))
+    g = pb.gradient(lambda x: np.sum(block(x) ** 2), x3)[0]
+    np.testing.assert_allclose(g, pb.gradient(lambda x: np.sum(np.tanh(x) ** 2), x3)[0], rtol=1e-10)
+    np.testing.assert_allclose(pb.hessian(lambda x: np.sum(x**3), x3), np.diag(6 * x3))

@@ -27,7 +27,7 @@ from .api import (  # noqa: E402
     value_and_grad,
     value_and_gradient,
 )
-from .errors import GaugeError, NoRuleError, TracedConversionError  # noqa: E402
+from .errors import GaugeError, NoRuleError, TracedConversionError, UnexpectedTracerError  # noqa: E402
 from .memory import keep_freed_memory, release_memory  # noqa: E402
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     "GaugeError",
     "NoRuleError",
     "TracedConversionError",
+    "UnexpectedTracerError",
     "adjoint",
     "checkpoint",
     "custom_adjoint",

@@ -11,6 +11,7 @@ import numpy as np
 from .core import ForwardTrace, ReverseTrace, Tracer, backward, strip
 from .dispatch import refuse_subclasses
 from .intercept import intercept
+from .rules import buffers
 from .rules import registry as R
 from .rules.views import mark_read_only
 from .tree import flatten
@@ -51,21 +52,73 @@ def _as_value(x: Any) -> Any:
     return np.asarray(x) if isinstance(x, (float, complex)) else x
 
 
-def _finish(g: Any, x: Any) -> Any:
-    """Give a leaf's cotangent the leaf's own type (Python float in, float out)."""
+def _finish(g: Any, x: Any, owned: bool = False) -> Any:
+    """Give a leaf's cotangent the leaf's own type (Python float in, float out), as an array the
+    caller alone holds.
+
+    ``owned``: the sweep owned it (nothing but the sweep could reach it). Any other array may be
+    the caller's cotangent or a view of it (the pullback of ``x``, ``x + 0``, ``reshape``,
+    ``concatenate``), the gradient of another argument (the two sides of an add), a value of the
+    forward pass or an array a user's rule holds: it is copied. So is a view that keeps a larger
+    buffer alive (``.real`` of a complex cotangent, a crop of a padded one, a cached block much
+    larger than the gradient), so a held gradient costs its own size.
+    """
     if g is None:
-        g = np.zeros_like(strip(_as_value(x)))
+        g = np.zeros_like(strip(_as_value(x)))  # a fresh zero, of the leaf's type below
     if isinstance(g, Tracer):
         return g
     if isinstance(x, (float, complex)):
         return type(x)(g)
     if isinstance(x, np.generic):
         return x.dtype.type(g)
-    if isinstance(g, np.ndarray) and not g.flags.writeable:
-        g = g.copy()  # a broadcast view (the gradient of sum): hand back an array the caller owns
+    if isinstance(g, np.ndarray):
+        if not (owned and g.flags.writeable and _compact(g)):
+            g = g.copy(order="K")
     elif isinstance(g, np.generic) and isinstance(x, np.ndarray):
         g = np.asarray(g)
     return g
+
+
+def _compact(g: np.ndarray) -> bool:
+    """Whether ``g`` owns its memory or is a contiguous view of a buffer of about its own size."""
+    if g.flags.owndata:
+        return True
+    if not (g.flags.c_contiguous or g.flags.f_contiguous):
+        return False
+    size = buffers.footprint(g)
+    return size is not None and size <= g.nbytes + g.nbytes // 8
+
+
+def _check_cotangent(ct: Any, out: Any, i: int) -> Any:
+    """The cotangent ``ct`` of output ``i`` (``out``) as a value, after checking that it fits.
+
+    Its shape must be the output's (a Python or NumPy scalar for a 0-d output). A real
+    cotangent of a complex output is fine (its imaginary part is zero); a complex one of a real
+    output is refused, as PyTorch does: a real output has no imaginary direction to pull back.
+    """
+    if ct is None:
+        return None
+    if not hasattr(ct, "shape") or not hasattr(ct, "dtype"):
+        ct = np.asarray(ct)
+    v = strip(out)
+    shape = np.shape(v)
+    if ct.shape != shape:
+        raise ValueError(
+            f"pullback: the cotangent of output {i} has shape {ct.shape}, but the output has shape "
+            f"{shape}; pass a cotangent of the output's shape"
+        )
+    out_dtype = np.result_type(v)
+    ct_dtype = np.dtype(strip(ct).dtype)
+    if ct_dtype.kind == "c" and out_dtype.kind != "c":
+        raise ValueError(
+            f"pullback: the cotangent of output {i} is complex ({ct_dtype}), but the output is real "
+            f"({out_dtype}); pass a real cotangent"
+        )
+    if ct_dtype.kind not in "biufc":
+        raise ValueError(
+            f"pullback: the cotangent of output {i} has dtype {ct_dtype}; it must be numeric"
+        )
+    return ct
 
 
 class _Inputs:
@@ -122,6 +175,7 @@ def _pullback(f: Callable, args: tuple, kwargs: dict, argnums: Sequence[int], ha
     roots = [o._aux if isinstance(o, Tracer) and o._trace is trace else None for o in out_leaves]
     value = out_rebuild([_unwrap(o, trace) for o in out_leaves])
     keys = [k for _, ks, _ in inputs.parts for k in ks]
+    trace.finish()  # back() needs only the tape; a tracer that escaped f now raises when used
 
     def back(cotangent: Any) -> tuple:
         seeds = flatten(cotangent)[0]
@@ -129,14 +183,14 @@ def _pullback(f: Callable, args: tuple, kwargs: dict, argnums: Sequence[int], ha
             raise ValueError(
                 f"pullback: the cotangent has {len(seeds)} leaves, the output {len(out_leaves)}"
             )
-        seeds = [None if s is None else _as_value(s) for s in seeds]
-        grads = iter(backward(roots, seeds, keys))
+        seeds = [_check_cotangent(s, o, i) for i, (s, o) in enumerate(zip(seeds, out_leaves))]
+        owned: list = []
+        grads = iter(zip(backward(roots, seeds, keys, owned), owned))
         result = []
         for leaves, ks, rebuild in inputs.parts:
             gs = [next(grads) for _ in ks]
-            result.append(
-                rebuild([_finish(g, x) if k is not None else None for g, x, k in zip(gs, leaves, ks)])
-            )
+            result.append(rebuild([_finish(g, x, o) if k is not None else None
+                                   for (g, o), x, k in zip(gs, leaves, ks)]))
         return tuple(result)
 
     return value, back, aux
@@ -219,16 +273,40 @@ def pullback(f: Callable, *args: Any, **kwargs: Any) -> tuple[Any, Callable]:
 
 
 def _argnums(argnums) -> tuple[tuple, bool]:
-    if isinstance(argnums, int):
-        return (argnums,), True
-    return tuple(argnums), False
+    if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool):
+        return (int(argnums),), True
+    try:
+        nums = tuple(argnums)
+    except TypeError:
+        nums = None
+    if nums is None or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in nums):
+        raise TypeError(f"argnums must be an int or a sequence of ints, got {argnums!r}")
+    return tuple(int(i) for i in nums), False
+
+
+def _resolve_argnums(nums: tuple, n: int) -> tuple:
+    """``nums`` with negative entries counted from the end (as in JAX), checked against the ``n``
+    positional arguments of the call."""
+    out = []
+    for i in nums:
+        if not -n <= i < n:
+            raise TypeError(
+                f"differentiating with respect to argnums={nums if len(nums) > 1 else nums[0]} "
+                f"requires at least {i + 1 if i >= 0 else -i} positional arguments to be passed "
+                f"by the caller, but got only {n} positional arguments"
+            )
+        out.append(i % n)
+    return tuple(out)
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """Transform ``f`` into a function returning ``(value, gradient)`` (JAX-style).
 
     With ``has_aux=True``, ``f`` returns ``(loss, aux)`` and the transformed
-    function returns ``((loss, aux), gradient)``.
+    function returns ``((loss, aux), gradient)``. As in JAX, a negative entry of
+    ``argnums`` counts from the end of the positional arguments, one beyond them
+    raises a TypeError, and an argument named twice gets its gradient twice (two
+    separate arrays).
 
     Examples
     --------
@@ -241,12 +319,24 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
 
     @functools.wraps(f)
     def value_and_grad_f(*args, **kwargs):
-        value, back, aux = _pullback(f, args, kwargs, nums, has_aux)
+        wanted = _resolve_argnums(nums, len(args))
+        distinct = tuple(dict.fromkeys(wanted))  # an argument named twice is differentiated once
+        value, back, aux = _pullback(f, args, kwargs, distinct, has_aux)
         grads = back(_scalar_seed(value, "grad"))
-        grads = grads[0] if single else grads
+        if single:
+            grads = grads[0]
+        elif distinct != wanted:  # as JAX: its gradient in each place asked, each a copy of its own
+            first = dict(zip(distinct, grads))
+            grads = tuple(first.pop(i) if i in first else _copy_tree(grads[distinct.index(i)])
+                          for i in wanted)
         return ((value, aux) if has_aux else value), grads
 
     return value_and_grad_f
+
+
+def _copy_tree(g: Any) -> Any:
+    leaves, rebuild = flatten(g)
+    return rebuild([x.copy() if isinstance(x, np.ndarray) else x for x in leaves])
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
@@ -286,6 +376,7 @@ def _transpose_linear(dot_back: Callable, like: Any) -> Any:
     trace = ReverseTrace()
     g = trace.new(np.zeros_like(strip(like)))
     out = dot_back(g)
+    trace.finish()
     if not (isinstance(out, Tracer) and out._trace is trace):
         return None
     return backward([out._aux], [_one_like(strip(out), np.result_type(strip(out)))], [g._aux])[0]
@@ -323,6 +414,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
         else:
             values.append(o)
             touts.append(np.zeros_like(strip(_as_value(o))))
+    trace.finish()
     return rebuild(values), rebuild(touts)
 
 
@@ -520,7 +612,9 @@ class _CheckpointCall:
         traced value is dropped as soon as it is used, so nothing is kept."""
         trace = ForwardTrace()
         out = self.run(*[trace.new(_as_value(v)) if _differentiable(v) else v for v in leaves])
-        return _unwrap(out, trace)
+        out = _unwrap(out, trace)
+        trace.finish()
+        return out
 
     def check(self, value: Any) -> Any:
         """``value`` (computed at this level) must not be traced at this level or above."""

@@ -34,6 +34,25 @@ class TracedConversionError(TypeError):
         )
 
 
+class UnexpectedTracerError(TypeError):
+    """A traced value was used after the differentiation that traced it had returned.
+
+    It escaped the function being differentiated (stored in a global, a list or an object
+    outside it), so it no longer records anything: using it would silently turn a later
+    result into a traced object or lose a derivative. JAX raises its own
+    ``UnexpectedTracerError`` for the same mistake.
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(
+            f"pullback: a traced value of a {kind} differentiation that has already returned was "
+            "used. It escaped the function being differentiated (stored outside it, e.g. in a "
+            "global, a list or an attribute). Return it from the function (as an output, or as "
+            "aux with has_aux=True) instead, or call pullback.stop_gradient on it inside the "
+            "function to keep a constant."
+        )
+
+
 try:  # uarray's "this backend does not implement the call": scipy.fft then tries the next backend
     from scipy._lib.uarray import BackendNotImplementedError as _BackendDeclines
 except ImportError:  # pragma: no cover - a SciPy without uarray

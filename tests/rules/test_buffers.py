@@ -69,10 +69,11 @@ def test_gradients_unchanged_and_aligned_cotangents_are_consumed(small_threshold
         return np.sum(np.abs(np.fft.ifft(np.fft.fft(x) * k)) ** 2)
 
     seen = []
-    real_ours = registry.ours
-    monkeypatch.setattr(registry, "ours", lambda g: seen.append(real_ours(g)) or seen[-1])
+    real_owned = registry._owned
+    monkeypatch.setattr(registry, "_owned", lambda r, *a: seen.append(
+        real_owned(r, *a) and buffers.block_of(r) is not None) or real_owned(r, *a))
     on = pb.gradient(f, x)[0]
-    assert any(seen)  # aligned arrays (views of a larger block) are still the tape's to reuse
+    assert any(seen)  # aligned arrays (views of a cached block) are still the sweep's to reuse
     monkeypatch.setattr(buffers, "ENABLED", False)
     off = pb.gradient(f, x)[0]
     assert np.array_equal(on, off)
@@ -113,7 +114,7 @@ def test_release_hands_back_free_blocks_only(cache):
     freed = pb.release_memory()
     assert freed > 0 and buffers.held() == held - freed
     b[:] = 1.0  # still valid
-    assert buffers.cached(b.base)
+    assert buffers.block_of(b) is not None
     del b
     assert pb.release_memory() > 0 and buffers.held() == 0
 
@@ -126,7 +127,7 @@ def test_the_cache_is_bounded(cache, monkeypatch):
     monkeypatch.setattr(buffers, "CACHE_BYTES", 0)  # no cache: nothing kept
     buffers.release()
     x = buffers.empty((100,), np.float64)
-    assert not buffers.cached(x.base)
+    assert buffers.block_of(x) is None
 
 
 def test_threads_get_distinct_blocks(cache):
@@ -183,3 +184,26 @@ def test_large_gufuncs_and_warnings_are_numpys():
     assert len([w for w in record if "divide by zero" in str(w.message)]) >= 1
     with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
         pb.gradient(lambda x: np.sum(1.0 / x), x)
+
+
+@pytest.mark.parametrize("value, mib", [("abc", 256), ("-4", 256), ("1.5", 256), ("64", 64), ("0", 0)])
+def test_a_bad_cache_size_is_named_and_the_default_used(monkeypatch, value, mib):
+    import warnings
+
+    monkeypatch.setenv("PULLBACK_CACHE_MIB", value)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert buffers._env_cache_mib() == mib
+    assert any("PULLBACK_CACHE_MIB" in str(w.message) for w in record) == (value not in ("64", "0"))
+
+
+def test_import_survives_a_bad_cache_size():
+    import os
+    import subprocess
+    import sys
+
+    code = "import pullback\nfrom pullback.rules import buffers\nprint(buffers.CACHE_BYTES >> 20)"
+    env = dict(os.environ, PULLBACK_CACHE_MIB="lots")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.split()[-1] == "256", done.stderr
+    assert "PULLBACK_CACHE_MIB='lots'" in done.stderr

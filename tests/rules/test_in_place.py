@@ -1,7 +1,7 @@
 """Cotangents the tape owns: pullbacks may work in them, and nothing observable changes.
 
-The sweep hands a pullback its cotangent to overwrite only when it holds the only
-reference (``core.trace.set_ownable``); ``core.trace._OWN_MIN`` is lowered here so
+The sweep hands a pullback its cotangent to overwrite only when nothing else can reach it
+(the sweep owns it by construction, ``core.trace.set_ownable``); ``core.trace._OWN_MIN`` is lowered here so
 that the small arrays of these tests qualify.
 """
 
@@ -142,24 +142,24 @@ def test_second_order_is_unaffected():
     np.testing.assert_allclose(on, off, rtol=1e-12, atol=1e-12)
 
 
-def test_consume_only_when_the_sweep_holds_the_only_reference(in_place, monkeypatch):
+def test_only_cotangents_the_sweep_owns_are_overwritten(in_place, monkeypatch):
     seen = []
-    real_consume = registry._OneArgPullback.consume
+    real_sweep = registry._OneArgPullback.sweep
 
-    def spy(self, g):
-        seen.append(repr(self))
-        return real_consume(self, g)
+    def spy(self, g, mine):
+        seen.append((repr(self), mine))
+        return real_sweep(self, g, mine)
 
-    monkeypatch.setattr(registry._OneArgPullback, "consume", spy)
+    monkeypatch.setattr(registry._OneArgPullback, "sweep", spy)
     x = rand(16, dtype=float)
     pb.gradient(lambda x: np.sum(np.sin(np.exp(x) * 2.0)), x)
-    assert "<pullback exp_d_vjp>" in seen  # the fresh product multiply's pullback made
-    assert "<pullback sin_d_vjp>" in seen  # sum's broadcast view: consume is asked, declines
+    assert ("<pullback exp_d_vjp>", True) in seen  # the fresh product multiply's pullback made
+    assert ("<pullback sin_d_vjp>", False) in seen  # sum's broadcast view: read-only, never owned
     seen.clear()
     y, back = pb.pullback(lambda x: np.sin(x), x)
     ct = rand(16, dtype=float)
-    back(ct)  # the caller holds ct: the sweep's reference is not the only one
-    assert seen == []
+    back(ct)  # the caller's cotangent is never the sweep's
+    assert seen and not any(m for _, m in seen)
 
 
 @pytest.fixture(params=fft_engine.installed_engines())
@@ -192,8 +192,8 @@ def test_scratch_c2c_equals_the_plain_transform(engine, shape, norm, forward, si
 def test_a_running_sum_of_cotangents_is_added_into_only_when_the_sweep_alone_holds_it(in_place, monkeypatch):
 
     sums = []
-    monkeypatch.setattr(trace, "_add_into", lambda old, ct: sums.append(registry.ours(old)) or
-                        registry.add_into(old, ct))
+    monkeypatch.setattr(trace, "_add_into", lambda old, old_mine, ct, ct_mine: sums.append(
+                        old_mine or ct_mine) or registry.add_into(old, old_mine, ct, ct_mine))
     x = rand(64)
     g = pb.gradient(lambda x: np.sum(np.sin(x) * np.cos(x) + np.exp(x) * 2.0 + x), x)[0]
     np.testing.assert_allclose(g, np.cos(2 * x) + 2 * np.exp(x) + 1, rtol=1e-12)

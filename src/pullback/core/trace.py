@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +78,13 @@ class Trace:
     def process_first(self, prim: Primitive, x: Tracer, static: tuple) -> Any:
         """``prim(x, *static)`` where ``x`` is this level's and nothing in ``static`` is traced."""
         return self.process(prim, (x, *static), {})
+
+    def finish(self) -> None:
+        """End this differentiation: from now on, a use of one of its tracers raises
+        :class:`~pullback.errors.UnexpectedTracerError` (it escaped the function). Costs nothing
+        on the way: the trace becomes a :class:`FinishedTrace`, whose methods raise."""
+        kind = "reverse-mode" if isinstance(self, ReverseTrace) else "forward-mode"
+        self.__class__ = _FINISHED[kind]
 
     def _split(self, args: tuple):
         """Unwrap this level: the values, which arguments were traced here, their
@@ -177,6 +183,33 @@ class ForwardTrace(Trace):
         return _TracerClass(ans, self, tangent)
 
 
+class FinishedTrace(Trace):
+    """A trace whose differentiation has returned (see :meth:`Trace.finish`)."""
+
+    __slots__ = ()
+    kind = "finished"
+
+    def _escaped(self, *args: Any, **kwargs: Any) -> Any:
+        from ..errors import UnexpectedTracerError
+
+        raise UnexpectedTracerError(self.kind)
+
+    process = process_first = new = constant = _escaped
+
+
+class _FinishedReverse(FinishedTrace):
+    __slots__ = ()
+    kind = "reverse-mode"
+
+
+class _FinishedForward(FinishedTrace):
+    __slots__ = ()
+    kind = "forward-mode"
+
+
+_FINISHED = {"reverse-mode": _FinishedReverse, "forward-mode": _FinishedForward}
+
+
 class Primitive:
     """A differentiable function: ``raw`` computes it on untraced values.
 
@@ -228,39 +261,38 @@ class Primitive:
         raise NotImplementedError
 
 
-#: The array type whose cotangents a pullback may overwrite when the sweep holds the only
-#: reference (see :func:`set_ownable`); None: never.
+#: The array type of cotangents the sweep may own (see :func:`set_ownable`); None: never.
 _OWNABLE: type | None = None
-_refcount = sys.getrefcount
-#: What getrefcount reports, in the sweep, for a cotangent only the sweep's local name holds,
-#: and for a running sum only the sweep's dict and local name hold. CPython <= 3.13 counts the
-#: call's argument too (2 and 3); 3.14 may borrow it. Calibrated on this interpreter by
-#: :func:`_calibrate` (-1: never, where no value tells the cases apart).
-_SOLE = 2
-_SOLE_SUM = 3
-#: Cotangents smaller than this are never handed over (allocating small arrays is cheap).
+#: Cotangents smaller than this are never owned (allocating small arrays is cheap).
 _OWN_MIN = 1
 
 
-def _add(old, ct):
-    return old + ct
+def _add(old: Any, old_mine: bool, ct: Any, ct_mine: bool) -> tuple[Any, bool]:
+    return old + ct, False
 
 
 _add_into: Callable = _add
 
 
 def set_ownable(array_type: type | None, add_into: Callable | None = None, min_size: int = 1) -> None:
-    """Let pullbacks take over cotangents of ``array_type`` that nothing else references.
+    """Let the sweep own cotangents of ``array_type``, and pullbacks work in the ones it owns.
 
-    When the sweep holds the only reference to a node's cotangent (CPython's
-    reference count says so), no other code can see that array again, and the
-    node's pullback may work in it instead of allocating: its ``consume(g)``
-    method is called rather than ``back(g)``. The rule layer decides, inside
-    ``consume``, which arrays qualify (an array that owns its memory, large
-    enough to be worth it). Likewise a partial sum of cotangents (a value used
-    twice) that only the sweep holds is passed to ``add_into(old, ct)``, which
-    may add ``ct`` into it. Arrays of fewer than ``min_size`` elements are left
-    alone (checked first, so small arrays cost one comparison).
+    Ownership is established by construction, never by a reference count: the
+    sweep owns a cotangent when the pullback that returned it says that nothing
+    but the sweep can reach it (an array the pullback allocated, or the owned
+    cotangent it was handed, worked in place). A seed passed by the caller, a
+    value from the forward pass, or the result of a pullback that says nothing
+    is never owned. A pullback object says so through an optional method
+    ``back.sweep(g, mine) -> (cotangents, owned)``: ``mine`` tells it whether the
+    sweep owns ``g`` (so it may overwrite it), ``owned`` holds one flag per
+    cotangent, or nothing (``()``) when none is owned. Without that method the
+    sweep calls ``back(g)`` and owns nothing it returns. A running sum of
+    cotangents (a value used twice) is formed by
+    ``add_into(old, old_mine, ct, ct_mine) -> (sum, sum_mine)``, which may add
+    into an owned operand. Arrays of fewer than ``min_size`` elements are
+    never owned. Nothing here depends on reference counts, a tracer or the GIL:
+    each sweep owns only arrays it alone came to hold, so concurrent calls of
+    one ``back`` (or a free-threaded build) are safe as they are.
     """
     global _OWNABLE, _add_into, _OWN_MIN
     _OWNABLE = array_type
@@ -286,32 +318,42 @@ def set_lazy(lazy_type: type | None) -> None:
 SWEEP_CONTEXTS: list[Callable] = []
 
 
-def backward(roots: list, seeds: list, leaves: list) -> list:
+def backward(roots: list, seeds: list, leaves: list, owned: list | None = None) -> list:
     """Sweep the tape from ``roots`` (nodes, or None) seeded with ``seeds``.
 
     Iterative and reference-counted: a node runs once every consumer has
     handed it its cotangent, and its cotangent is dropped as soon as it ran.
     A ``None`` cotangent is a structural zero and costs nothing. Returns the
-    accumulated cotangent (or None) of each node in ``leaves``.
+    accumulated cotangent (or None) of each node in ``leaves``; a list passed
+    as ``owned`` receives, for each, whether the sweep owned it (nothing else
+    could reach it: not a seed, nor any array the forward pass or a user's rule
+    may hold).
     """
     if SWEEP_CONTEXTS:
         with contextlib.ExitStack() as stack:
             for context in SWEEP_CONTEXTS:
                 stack.enter_context(context())
-            return _sweep(roots, seeds, leaves)
-    return _sweep(roots, seeds, leaves)
+            return _sweep(roots, seeds, leaves, owned)
+    return _sweep(roots, seeds, leaves, owned)
 
 
-def _accumulate(grads: dict, p: Node, ct: Any) -> None:
-    """Add ``ct`` to node ``p``'s running sum of cotangents, into it when only the sweep holds it."""
-    old = grads[p]
-    if type(old) is _OWNABLE and old.size >= _OWN_MIN and _refcount(old) == _SOLE_SUM:
-        grads[p] = _add_into(old, ct)
+def _give(grads: dict, mine: set, p: Node, ct: Any, owned: bool) -> None:
+    """Add ``ct`` (owned by the sweep or not) to node ``p``'s running sum of cotangents."""
+    if p in grads:
+        old = grads[p]
+        if _OWNABLE is None:
+            grads[p] = old + ct
+            return
+        grads[p], owned = _add_into(old, p in mine, ct, owned)
     else:
-        grads[p] = old + ct
+        grads[p] = ct
+    if owned:
+        mine.add(p)
+    else:
+        mine.discard(p)
 
 
-def _sweep(roots: list, seeds: list, leaves: list) -> list:
+def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = None) -> list:
     counts: dict = {}
     stack = []
     for r in roots:
@@ -331,144 +373,52 @@ def _sweep(roots: list, seeds: list, leaves: list) -> list:
         if r is not None and s is not None:
             old = grads.get(r)
             grads[r] = s if old is None else old + s
+    mine: set = set()  # the nodes whose cotangent nothing but this sweep can reach (never a seed)
     wanted = {leaf for leaf in leaves if leaf is not None}
     found: dict = {}
+    found_mine: set = set()
     ready = [r for r, c in counts.items() if c == 0]
     while ready:
         node = ready.pop()
         g = grads.pop(node, None)
         if type(g) is _LAZY:
             g = g.materialize()
+        own = node in mine
+        if own:
+            mine.discard(node)
         if node in wanted:
             found[node] = g
+            if own:
+                found_mine.add(node)
         back = node.back
         if back is None:
             continue
         parents = node.parents
-        if len(parents) == 1:  # a chain link: one parent, one cotangent, no loops
-            p = parents[0]
-            if g is not None:
-                if (type(g) is _OWNABLE and g.size >= _OWN_MIN and _refcount(g) == _SOLE
-                        and hasattr(back, "consume")):
-                    ct = back.consume(g)[0]
-                else:
-                    ct = back(g)[0]
-                del g
-                if ct is not None:
-                    if p in grads:
-                        _accumulate(grads, p, ct)
-                    else:
-                        grads[p] = ct
-                del ct
-            c = counts[p] - 1
-            counts[p] = c
-            if not c:
-                ready.append(p)
-            continue
         if g is not None:
-            if (type(g) is _OWNABLE and g.size >= _OWN_MIN and _refcount(g) == _SOLE
-                    and hasattr(back, "consume")):
-                cts = back.consume(g)
+            # back.sweep(g, own) -> (cotangents, owned flags; () when none is owned)
+            sweep = getattr(back, "sweep", None) if _OWNABLE is not None else None
+            if sweep is None:
+                cts, owned = back(g), ()
             else:
-                cts = back(g)
-            for p, ct in zip(parents, cts):
-                if ct is not None:
-                    if p in grads:
-                        _accumulate(grads, p, ct)
-                    else:
-                        grads[p] = ct
-            del cts, g
+                cts, owned = sweep(g, own)
+            del g
+            if owned:
+                for p, ct, o in zip(parents, cts, owned):
+                    if ct is not None:
+                        _give(grads, mine, p, ct, o)
+            else:
+                for p, ct in zip(parents, cts):
+                    if ct is not None:
+                        if p in grads:
+                            _give(grads, mine, p, ct, False)
+                        else:  # (a node in mine has an entry in grads)
+                            grads[p] = ct
+            del cts
         for p in parents:
             c = counts[p] - 1
             counts[p] = c
             if not c:
                 ready.append(p)
+    if owned_leaves is not None:
+        owned_leaves[:] = [leaf in found_mine for leaf in leaves]
     return [None if leaf is None else found.get(leaf) for leaf in leaves]
-
-
-# ---------------------------------------------------------------- calibration
-#
-# Overwriting an array that something else still references would silently corrupt it, so the
-# reference counts above are not assumed: a few sweeps over probe nodes find, on this
-# interpreter, the counts that tell "only the sweep holds it" from "someone else does too",
-# through the very code of _sweep. Where none does, ownership is never claimed.
-
-
-class _Probe:
-    """A stand-in cotangent type for the calibration sweeps."""
-
-    size = 1 << 62
-
-    def __add__(self, other):
-        return _Probe()
-
-
-class _ProbeBack:
-    def __init__(self, make, log):
-        self.make, self.log = make, log
-
-    def __call__(self, g):
-        self.log.append("call")
-        return (self.make(),)
-
-    def consume(self, g):
-        self.log.append("consume")
-        return (self.make(),)
-
-
-def _probe_sweep(shared: bool, log: list) -> None:
-    """root -> middle -> leaf; the root hands the middle a fresh cotangent, or one it keeps."""
-    held = _Probe()
-    make = (lambda: held) if shared else _Probe
-    leaf = Node((), None)
-    middle = Node((leaf,), _ProbeBack(_Probe, log))
-    root = Node((middle,), _ProbeBack(make, []))
-    _sweep([root], [_Probe()], [leaf])
-
-
-def _probe_sum(shared: bool, log: list) -> None:
-    """Two roots hand one node their cotangents (fresh ones, or one they keep): a running sum."""
-    global _add_into
-    held = _Probe()
-    make = (lambda: held) if shared else _Probe
-    leaf = Node((), None)
-    roots = [Node((leaf,), _ProbeBack(make, [])), Node((leaf,), _ProbeBack(make, []))]
-
-    def add(old, ct):
-        log.append("add")
-        return old + ct
-
-    saved, _add_into = _add_into, add
-    try:
-        _sweep(roots, [_Probe(), _Probe()], [leaf])
-    finally:
-        _add_into = saved
-
-
-def _calibrate() -> None:
-    global _OWNABLE, _SOLE, _SOLE_SUM
-    saved = _OWNABLE
-    _OWNABLE = _Probe
-    try:
-        for probe, name in ((_probe_sweep, "consume"), (_probe_sum, "add")):
-            found = -1
-            for k in range(1, 9):  # the first that tells the cases apart is the only one
-                if probe is _probe_sweep:
-                    _SOLE = k
-                else:
-                    _SOLE_SUM = k
-                fresh, shared = [], []
-                probe(False, fresh)
-                probe(True, shared)
-                if name in fresh and name not in shared:
-                    found = k
-                    break
-            if probe is _probe_sweep:
-                _SOLE = found
-            else:
-                _SOLE_SUM = found
-    finally:
-        _OWNABLE = saved
-
-
-_calibrate()

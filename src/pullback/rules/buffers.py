@@ -11,10 +11,16 @@ call, and in a VM each small page fault costs microseconds. Two measures:
   gradient (2^20 complex points): ~2,070 small faults and 56-63 ms per call
   before, ~67 and 48-54 ms after (the FFTs also miss the TLB less).
 - **A block cache.** Blocks are kept (up to :data:`CACHE_BYTES`, default 256 MiB,
-  ``PULLBACK_CACHE_MIB``), and one that no array uses any more (its only
-  reference is the cache's) serves the next request of its size, without a
-  fault: the next gradient reuses what the last one freed, as PyTorch's CUDA
-  caching allocator does. W4: 13-15 ms -> 9-11; W1 49-53 -> 43-44; W2 18 -> 14-15.
+  ``PULLBACK_CACHE_MIB``), and one that no array uses any more serves the next
+  request of its size, without a fault: the next gradient reuses what the last
+  one freed, as PyTorch's CUDA caching allocator does. "No array uses it" is
+  known by construction, not from a reference count: the cache never hands out
+  the block itself, only arrays made from a small handle object that holds the
+  block, and NumPy makes every view of those arrays hold the handle (a view's
+  ``base`` is the first object up the chain that is not an array). The cache
+  holds the handle by a weak reference; when the last array that uses the block
+  goes, the handle goes, and its callback marks the block free.
+  W4: 13-15 ms -> 9-11; W1 49-53 -> 43-44; W2 18 -> 14-15.
   :func:`release` (``pb.release_memory()``) hands the unused blocks back.
 
 :func:`call` runs a ufunc into such an array when its output is large. The values
@@ -32,9 +38,12 @@ True
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import threading
+import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -67,32 +76,93 @@ def empty(shape: tuple, dtype: Any) -> np.ndarray:
         if CACHE_BYTES:
             _keep(block, size)
     start = -block.ctypes.data % HUGE_PAGE
-    return block[start : start + n].view(dtype).reshape(shape)
+    handle = _Handle(block, start, shape, dtype)
+    if CACHE_BYTES and cached(block):
+        _lend(block, handle)
+    return np.asarray(handle)
 
 
 # ---------------------------------------------------------------- the block cache
-#
-# A cached block whose only reference is the cache's is free: no array views it any more.
+
+
+class _Handle:
+    """What the arrays made from a block hold instead of the block: while one of them (or a view
+    of one) lives, so does this handle (NumPy sets a view's base to the first object up the
+    chain that is not an array: this one)."""
+
+    __slots__ = ("__array_interface__", "block", "__weakref__")
+
+    def __init__(self, block: np.ndarray, start: int, shape: tuple, dtype: np.dtype) -> None:
+        self.block = block
+        self.__array_interface__ = {
+            "data": (block.ctypes.data + start, False),
+            "shape": tuple(shape),
+            "typestr": dtype.str,
+            "descr": dtype.descr,
+            "version": 3,
+        }
+
+
+def _env_cache_mib() -> int:
+    """``PULLBACK_CACHE_MIB``, or the default 256 with a warning naming the variable when bad."""
+    raw = os.environ.get("PULLBACK_CACHE_MIB")
+    if raw is None:
+        return 256
+    try:
+        mib = int(raw)
+        if mib < 0:
+            raise ValueError
+    except ValueError:
+        warnings.warn(
+            f"pullback: PULLBACK_CACHE_MIB={raw!r} is not a whole number of MiB >= 0; "
+            "using the default, 256", RuntimeWarning, stacklevel=2)
+        return 256
+    return mib
+
 
 #: Bytes of blocks the cache may hold, in use or free (0: no cache).
-CACHE_BYTES = int(os.environ.get("PULLBACK_CACHE_MIB", "256")) << 20
+CACHE_BYTES = _env_cache_mib() << 20
 _blocks: dict[int, list] = {}  # usable size -> blocks
+_free: dict[int, list] = {}  # usable size -> the blocks among them that no array uses
 _ids: set = set()  # id() of every cached block
+_lent: dict = {}  # id() of a block in use -> the weak reference to its handle
+_returned: collections.deque = collections.deque()  # (id, ref, block) whose handle went
 _held = 0
-_lock = threading.Lock()
-_refcount = sys.getrefcount
-#: What getrefcount reports in :func:`_reuse` and :func:`release` for a block only the cache
-#: holds (the list's reference, the loop's name and, before CPython 3.14, the call's argument);
-#: calibrated below, on this interpreter.
-_FREE = 3
+_lock = threading.RLock()
 
 
 def _reuse(size):
     with _lock:
-        for block in _blocks.get(size, ()):
-            if _refcount(block) == _FREE:
-                return block
+        _drain()
+        free = _free.get(size)
+        if free:
+            return free.pop()
     return None
+
+
+def _drain():
+    """Mark free the blocks whose last array went (called with the lock held)."""
+    while _returned:
+        key, ref, block = _returned.popleft()
+        if _lent.get(key) is ref:
+            del _lent[key]
+            if key in _ids:
+                _free.setdefault(block.nbytes - HUGE_PAGE, []).append(block)
+
+
+def _lend(block, handle):
+    """Mark ``block`` in use until ``handle`` (held by every array made from it) goes.
+
+    The weak reference's callback only queues the block (an atomic append): it may run at
+    any point, garbage collection under the lock included; :func:`_drain` takes it from there.
+    """
+    key = id(block)
+
+    def returned(ref, key=key, block=block):
+        _returned.append((key, ref, block))
+
+    with _lock:
+        _lent[key] = weakref.ref(handle, returned)
 
 
 def _keep(block, size):
@@ -107,8 +177,33 @@ def _keep(block, size):
 
 
 def cached(block: np.ndarray) -> bool:
-    """Whether the cache holds a reference to ``block``."""
+    """Whether the cache holds ``block``."""
     return id(block) in _ids
+
+
+def block_of(a: Any) -> np.ndarray | None:
+    """The cached block an array's memory lies in, or None."""
+    base = getattr(a, "base", None)
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if type(base) is _Handle and cached(base.block):
+        return base.block
+    return None
+
+
+def footprint(a: np.ndarray) -> int | None:
+    """Bytes of the memory that ``a``'s data lies in and keeps alive (its own, its base's, or its
+    block's), or None where that is unknown (a base that is neither an array nor a block)."""
+    if a.flags.owndata:
+        return a.nbytes
+    base = a.base
+    while isinstance(base, np.ndarray) and not base.flags.owndata and base.base is not None:
+        base = base.base
+    if isinstance(base, np.ndarray):
+        return base.nbytes
+    if type(base) is _Handle:
+        return base.block.nbytes
+    return None
 
 
 def held() -> int:
@@ -121,42 +216,15 @@ def release() -> int:
     global _held
     freed = 0
     with _lock:
-        for size in list(_blocks):
-            blocks = _blocks[size]
-            keep = []
-            for b in blocks:
-                if _refcount(b) != _FREE:  # an array views it
-                    keep.append(b)
-                else:
-                    _ids.discard(id(b))
-                    freed += b.nbytes
-            _blocks[size] = keep
+        _drain()
+        for size, free in _free.items():
+            for b in free:
+                _ids.discard(id(b))
+                freed += b.nbytes
+            _blocks[size] = [b for b in _blocks.get(size, ()) if id(b) in _ids]
+            free.clear()
         _held -= freed
     return freed
-
-
-def _calibrate() -> None:
-    """Find the count of a free block through :func:`_reuse` itself: a block a view holds
-    must never be handed out, a free one should be. Where no count tells them apart the
-    cache is off (CACHE_BYTES = 0)."""
-    global _FREE, CACHE_BYTES
-    size = -1  # a key no real block has
-    _blocks[size] = [np.empty(8, np.uint8)]
-    try:
-        for k in range(1, 9):  # the first that tells the cases apart is the only one
-            _FREE = k
-            view = _blocks[size][0][1:]  # holds the block
-            in_use = _reuse(size) is not None
-            del view
-            if _reuse(size) is not None and not in_use:
-                return
-        _FREE = -1
-        CACHE_BYTES = 0
-    finally:
-        del _blocks[size]
-
-
-_calibrate()
 
 
 def copy(x: np.ndarray) -> np.ndarray:

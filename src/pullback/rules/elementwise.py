@@ -163,10 +163,24 @@ def _nonzero(x):
     return np.where(x == 0, 1, x)
 
 
+def _power_slope(x, y, pow):
+    """``d x**y / dx = y * x**(y-1)``, and 0 where ``y == 0``: ``x**0`` is 1 everywhere, 0**0
+    included, while ``y * x**(y-1)`` would be ``0 * inf`` (NaN) at ``x = 0`` (as JAX's rule)."""
+    if isinstance(y, (int, float, np.number)):
+        if y == 0:
+            return np.zeros_like(x)
+        return y * pow(x, y - 1)
+    zero = y == 0
+    if not np.any(zero):
+        return y * pow(x, y - 1)
+    y1 = np.where(zero, 1, y)  # 1 * x**0 where y == 0: finite, then replaced
+    return np.where(zero, 0, y1 * pow(x, y1 - 1))
+
+
 def power_dx(ans, x, y):
     if type(y) in (int, float) and y == 2:
         return buffers.product(2, x)  # the common square: no pow
-    return y * x ** (y - 1)
+    return _power_slope(x, y, operator.pow)
 
 
 def power_dy(ans, x, y):
@@ -174,7 +188,7 @@ def power_dy(ans, x, y):
 
 
 def float_power_dx(ans, x, y):
-    return y * np.float_power(x, y - 1)
+    return _power_slope(x, y, np.float_power)
 
 
 defelementwise(np.power, power_dx, power_dy)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dis
 import inspect
-import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core import NOT_TRACED, Primitive, Tracer, set_ownable, strip
+from ..core import trace as _trace
 from . import buffers
 
 FUNCTIONS: dict[Any, Callable] = {}  # numpy/scipy function -> handler
@@ -186,60 +186,81 @@ def _merge(uses: list) -> tuple[bool, Any]:
     return first, tuple(any(i < len(u[1]) and u[1][i] for u in uses) for i in range(n))
 
 
-# ---------------------------------------------------------------- cotangents the tape owns
+# ---------------------------------------------------------------- cotangents the sweep owns
 #
-# When the backward sweep holds the only reference to a cotangent (core.trace.set_ownable),
-# a pullback whose function carries ``f.in_place`` (same signature) runs that instead: it may
-# write its result into the cotangent rather than allocate. Large buffers only: for them a
-# fresh allocation costs page faults and memory traffic (W4's gradient made ~2,000 page
-# faults per call); NumPy recycles small ones cheaply.
+# The sweep owns a cotangent when nothing but the sweep can reach it (core.trace.set_ownable),
+# and then a pullback whose function carries ``f.in_place`` (same signature) runs that instead:
+# it may write its result into the cotangent rather than allocate. Large buffers only: for them
+# a fresh allocation costs page faults and memory traffic (W4's gradient made ~2,000 page faults
+# per call); NumPy recycles small ones cheaply.
+#
+# Ownership is decided by construction, from what a built-in pullback is and holds, never by a
+# reference count. A result of one of the pullbacks below is owned when it is a writeable
+# ndarray that shares no memory with anything the pullback holds (the forward value, the
+# arguments it kept, its static arguments and keyword arguments: what a user may reach) nor
+# with the incoming cotangent unless the sweep owns that, nor with another result of the same
+# call. What is left is memory the pullback's own NumPy calls allocated: no rule function
+# returns a writeable array kept anywhere else (module caches, such as the FFT's bin weights,
+# are read-only). User rules (pb.adjoint, custom_adjoint, checkpoint) have no ``sweep``
+# method: nothing they return is ever owned.
 
-#: Cotangents of at least this many elements may be overwritten by the pullback that consumes them.
+#: Cotangents of at least this many elements may be owned by the sweep and overwritten by the
+#: pullback that consumes them.
 IN_PLACE_SIZE = 1 << 14
-_refcount = sys.getrefcount
-#: What getrefcount reports in :func:`ours` for an array's base held by that array alone (its
-#: reference, the local name and, before CPython 3.14, the call's argument); calibrated below.
-_SOLE_BASE = 3
 
 
-def ours(g: Any) -> bool:
-    """Whether ``g`` (held by the sweep alone) is an array a pullback may write into: it owns its
-    memory, or its memory's owner is referenced by ``g`` alone (an aligned array's block)."""
-    if type(g) is not np.ndarray or not g.flags.writeable:  # (the sweep checked its size)
+def _arrays(objs: Any):
+    """The NumPy arrays among ``objs`` (nested in tuples, lists and dicts)."""
+    for v in objs:
+        if type(v) is np.ndarray:
+            yield v
+        elif type(v) in (tuple, list):
+            yield from _arrays(v)
+        elif type(v) is dict:
+            yield from _arrays(v.values())
+
+
+def _owned(r: Any, g: Any, mine: bool, held: tuple) -> bool:
+    """Whether nothing but the sweep can reach the pullback result ``r`` (see above)."""
+    if type(r) is not np.ndarray or r.size < _trace._OWN_MIN or not r.flags.writeable:
         return False
-    if g.flags.owndata:
-        return True
-    base = g.base
-    if type(base) is not np.ndarray or not base.flags.owndata:
-        return False
-    return _refcount(base) == _SOLE_BASE + buffers.cached(base)  # + the cache's reference to a block
+    if type(g) is np.ndarray and np.may_share_memory(r, g):
+        return mine
+    for v in _arrays(held):
+        if np.may_share_memory(r, v):
+            return False
+    return True
 
 
-def add_into(old: Any, ct: Any) -> Any:
-    """``old + ct`` for the sweep's running sum of a value's cotangents: into ``old`` when the
-    sweep alone holds it and the sum has its shape and dtype."""
-    if ours(old) and _plain(ct) and np.result_type(old, ct) == old.dtype:
-        if np.broadcast_shapes(old.shape, np.shape(ct)) == old.shape and not np.may_share_memory(old, ct):
-            return np.add(old, ct, out=old)
-    return old + ct
+_ONE_OWNED = (True,)
 
 
-def _calibrate_ours() -> None:
-    """Find the count of a base held by its view alone through :func:`ours` itself: a base
-    something else holds must never qualify. Where no count tells them apart, none does."""
-    global _SOLE_BASE
-    for k in range(1, 9):  # the first that tells the cases apart is the only one
-        _SOLE_BASE = k
-        base = np.empty(8)
-        shared = base[1:]
-        held = not ours(shared)
-        del base
-        if held and ours(shared):
-            return
-    _SOLE_BASE = -1
+def _owned_all(cts: tuple, g: Any, mine: bool, held: tuple) -> tuple:
+    """:func:`_owned` of each result of one call (``()``: none); results that share memory are none
+    of them owned."""
+    flags = [_owned(c, g, mine, held) for c in cts]
+    n = sum(flags)
+    if not n:
+        return ()
+    if n > 1:
+        for i, c in enumerate(cts):
+            for j in range(i + 1, len(cts)):
+                if flags[i] and flags[j] and np.may_share_memory(c, cts[j]):
+                    flags[i] = flags[j] = False
+    return tuple(flags)
 
 
-_calibrate_ours()
+def add_into(old: Any, old_mine: bool, ct: Any, ct_mine: bool) -> tuple[Any, bool]:
+    """``old + ct`` for the sweep's running sum of a value's cotangents, and whether the sweep owns
+    it: formed in an operand the sweep owns when the sum has its shape and dtype, else fresh."""
+    for a, b, a_mine in ((old, ct, old_mine), (ct, old, ct_mine)):
+        if a_mine and _plain(b) and np.result_type(a, b) == a.dtype:
+            if np.broadcast_shapes(a.shape, np.shape(b)) == a.shape and not np.may_share_memory(a, b):
+                return np.add(a, b, out=a), True  # addition commutes exactly
+    s = old + ct  # a fresh array when both are plain
+    return s, type(s) is np.ndarray and s.size >= _trace._OWN_MIN and (_plain(old) and _plain(ct))
+
+
 set_ownable(np.ndarray, add_into, IN_PLACE_SIZE)
 
 
@@ -272,12 +293,14 @@ class _OneArgPullback:
     def __call__(self, g):
         return (fit(self.f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype),)
 
-    def consume(self, g):
-        """``self(g)``, free to overwrite ``g`` (the sweep holds its only reference)."""
-        f = getattr(self.f, "in_place", None)
-        if f is None or not ours(g):
-            return self(g)
-        return (fit(f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype),)
+    def sweep(self, g, mine):
+        """``self(g)`` and whether the sweep owns its result; ``mine``: it owns ``g``, which may
+        then be overwritten."""
+        f = self.f
+        if mine:
+            f = getattr(f, "in_place", None) or f
+        r = fit(f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype)
+        return (r,), _ONE_OWNED if _owned(r, g, mine, (self.out, self.kept, self.kwargs)) else ()
 
     def __repr__(self) -> str:
         return f"<pullback {getattr(self.f, '__name__', self.f)}>"
@@ -295,27 +318,30 @@ class _ManyArgPullback:
         out, kept, kwargs = self.out, self.kept, self.kwargs
         return tuple([fit(f(g, out, *kept, **kwargs), *m) for f, m in zip(self.fns, self.metas)])
 
-    def consume(self, g):
-        """``self(g)``, free to overwrite ``g``: the last function that can work in ``g`` runs last,
-        in ``g``, unless an earlier cotangent is (a view of) ``g``."""
+    def sweep(self, g, mine):
+        """``self(g)`` and which results the sweep owns; ``mine``: it owns ``g``. Then the last
+        function that can work in ``g`` runs last, in ``g``, unless an earlier result is (a view
+        of) ``g``."""
         fns = self.fns
+        out, kept, kwargs = self.out, self.kept, self.kwargs
         last = None
-        if ours(g):
+        if mine:
             for k in range(len(fns) - 1, -1, -1):
                 if getattr(fns[k], "in_place", None) is not None:
                     last = k
                     break
         if last is None:
-            return self(g)
-        out, kept, kwargs = self.out, self.kept, self.kwargs
-        cts = [None if k == last else fit(f(g, out, *kept, **kwargs), *m)
-               for k, (f, m) in enumerate(zip(fns, self.metas))]
-        if any(type(c) is np.ndarray and np.may_share_memory(c, g) for c in cts):
-            f = fns[last]  # overwriting g would change another argument's cotangent
+            cts = self(g)
         else:
-            f = fns[last].in_place
-        cts[last] = fit(f(g, out, *kept, **kwargs), *self.metas[last])
-        return tuple(cts)
+            cts = [None if k == last else fit(f(g, out, *kept, **kwargs), *m)
+                   for k, (f, m) in enumerate(zip(fns, self.metas))]
+            if any(type(c) is np.ndarray and np.may_share_memory(c, g) for c in cts):
+                f = fns[last]  # overwriting g would change another argument's cotangent
+            else:
+                f = fns[last].in_place
+            cts[last] = fit(f(g, out, *kept, **kwargs), *self.metas[last])
+            cts = tuple(cts)
+        return cts, _owned_all(cts, g, mine, (out, kept, kwargs))
 
     def __repr__(self) -> str:
         names = ", ".join(getattr(f, "__name__", repr(f)) for f in self.fns)
@@ -334,13 +360,15 @@ class _LinearPullback:
         shape, dtype = self.shape, self.dtype
         return (fit(self.adjoint(g, shape, dtype, *self.static, **self.kwargs), shape, dtype),)
 
-    def consume(self, g):
-        """``self(g)``, free to overwrite ``g`` (the sweep holds its only reference)."""
-        f = getattr(self.adjoint, "in_place", None)
-        if f is None or not ours(g):
-            return self(g)
+    def sweep(self, g, mine):
+        """``self(g)`` and whether the sweep owns its result; ``mine``: it owns ``g``, which may
+        then be overwritten."""
+        f = self.adjoint
+        if mine:
+            f = getattr(f, "in_place", None) or f
         shape, dtype = self.shape, self.dtype
-        return (fit(f(g, shape, dtype, *self.static, **self.kwargs), shape, dtype),)
+        r = fit(f(g, shape, dtype, *self.static, **self.kwargs), shape, dtype)
+        return (r,), _ONE_OWNED if _owned(r, g, mine, (self.static, self.kwargs)) else ()
 
     def __repr__(self) -> str:
         return f"<pullback {getattr(self.adjoint, '__name__', self.adjoint)}>"
