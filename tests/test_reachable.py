@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pullback as pb
+from pullback.rules import fft_engine
 
 N = 512  # x is N x N float64: 2 MiB, 2^18 elements
 _rng = np.random.default_rng(7)
@@ -63,7 +64,20 @@ def special(x):
     return np.sum(e * sc.expit(x)) + np.sum(sc.gammaln(np.abs(x) + 1.0)), e
 
 
-FAMILIES = [elementwise, reductions, indexing, shape_ops, identity_like, linalg, fft, scipy_fft, special]
+def in_place(x):
+    y = x * 1.0
+    y[::2, 1:5] = x[:N // 2, :4] * 2.0  # writes through views, an element loop, ufunc.at, out=
+    v = y.T
+    v *= 0.5
+    for i in range(0, N, 64):
+        y[i, i] = x[i, 0] + y[i - 1, i]
+    np.add.at(y, (IDX, IDX), x[0, :300])
+    np.multiply(y[:, :8], 3.0, out=y[:, :8])
+    return np.sum(y**2), v
+
+
+FAMILIES = [elementwise, reductions, indexing, shape_ops, identity_like, linalg, fft, scipy_fft, special,
+            in_place]
 
 
 class Held:
@@ -93,10 +107,19 @@ CONSTANTS = [K, A, IDX]
 MODES = ["gradient", "pullback", "aux", "grad2"]
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(FAMILIES), st.sampled_from(MODES), st.booleans()),
-                min_size=4, max_size=6))
-def test_nothing_a_user_can_reach_ever_changes(steps):
+                min_size=4, max_size=6),
+       st.sampled_from(fft_engine.installed_engines()))
+def test_nothing_a_user_can_reach_ever_changes(steps, engine):
+    previous = fft_engine.set_engine(engine)
+    try:
+        _steps(steps)
+    finally:
+        fft_engine.set_engine(previous)
+
+
+def _steps(steps):
     held = Held()
     held.add(*CONSTANTS)
     x = np.random.default_rng(len(steps)).standard_normal((N, N))
