@@ -7,7 +7,7 @@ import importlib
 
 FAMILIES = (
     "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "linalg_decomp", "special",
-    "fft", "scipy_fft",
+    "fft", "scipy_fft", "signal", "signal_spectral",
     "views",  # last: it makes the view functions' handlers (registered above) return views
 )
 

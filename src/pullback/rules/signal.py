@@ -1,0 +1,576 @@
+"""Rules: ``scipy.signal`` convolutions and linear filters.
+
+SciPy's signal functions convert their inputs with ``np.asarray`` before NumPy's
+protocols can see a traced array, so each one is intercepted
+(:mod:`pullback.intercept`): its traced calls reach the rule below under every name
+(``scipy.signal.x``, ``from scipy.signal import x``, the private module, SciPy's own
+internal calls), and its plain calls run SciPy's code unchanged.
+
+- **Convolutions** (``fftconvolve``, ``oaconvolve``, ``convolve``, ``correlate``,
+  ``convolve2d``, ``correlate2d``) are bilinear primitives: the value is SciPy's own
+  (computed by the original function), and the cotangent of either operand is the
+  cotangent embedded in the full-size output (zeros outside the ``mode``'s window)
+  convolved in ``"valid"`` mode with the other operand flipped and conjugated,
+  by the *same* function (so an FFT convolution's adjoint is an FFT convolution,
+  O(N log N), and a direct one's is direct). The adjoint calls go through the
+  public functions, so with traced cotangents they are differentiated in turn.
+- **lfilter** is a primitive in ``b``, ``a``, ``x`` and ``zi``. With ``A y = B x +
+  a0 zi`` (truncated causal convolutions), the cotangent ``w`` of the all-pole part is
+  ``g`` filtered backward in time by ``1/conj(A)`` (one ``lfilter`` of the reversed
+  cotangent, O(N order)); then ``x̄ = reverse(lfilter(conj b, conj a, reverse g))``,
+  ``b̄_k = Σ conj(x[n-k]) w[n]``, ``ā_k = -Σ conj(y[n-k]) w[n]`` (+ the ``zi`` term
+  for ``k = 0``), ``z̄i = conj(a0) w[:K]``. Forward mode: ``lfilter(t_b, a, x) +
+  lfilter(b, a, t_x) - lfilter(t_a, a, y) + ...``. The final state ``zf`` is a
+  short sum over the last samples of ``x`` and ``y`` (a composite).
+- ``sosfilt`` is the cascade of its sections' ``lfilter`` calls; ``filtfilt``,
+  ``sosfiltfilt``, ``lfilter_zi``, ``sosfilt_zi`` and ``lfiltic`` are SciPy's own
+  algorithms written with NumPy calls (composites), so ``b``, ``a``, ``sos`` and
+  ``x`` all differentiate, forward mode and higher orders included.
+- ``detrend`` is an orthogonal projection: linear and self-adjoint.
+- ``upfirdn`` is bilinear in ``h`` and ``x``; ``resample_poly`` and ``decimate``
+  are SciPy's code around it and the filters. ``hilbert``, ``hilbert2`` and
+  ``resample`` are FFT composites; ``savgol_filter`` is linear (a banded matrix
+  with dense corners: its adjoint costs its forward).
+
+Options that have no rule raise :class:`pullback.NoRuleError` naming the option.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import scipy.signal as S
+import scipy.signal._arraytools as _at
+
+from ..core import Tracer, strip
+from ..errors import NoRuleError
+from ..intercept import original, route
+from .registry import array_like, defcomposite, deflinear, defnondiff, defvjp
+
+ORIGINALS: dict[str, object] = {}
+
+
+def _route(name, handler, kind="composite"):
+    """Register ``handler`` for ``scipy.signal.<name>`` and intercept the function."""
+    func = getattr(S, name)
+    ORIGINALS[name] = original(func)
+    if kind == "composite":
+        defcomposite(func, handler)
+    route(func)
+    return func
+
+
+def _unsupported(func_name, option):
+    err = NoRuleError(f"scipy.signal.{func_name} with {option}")
+    return err
+
+
+def _conj(v):
+    return np.conj(v) if v.dtype.kind == "c" else v
+
+
+def _traced(v) -> bool:
+    return isinstance(v, Tracer)
+
+
+# ---------------------------------------------------------------- convolutions
+
+
+def _embed_full(g, shape_self, shape_other, axes, ceil=False):
+    """The cotangent of the ``"full"`` output: ``g`` at the centre ``mode`` took, zeros around it
+    (``correlate2d``'s ``"same"`` window starts half a sample later: ``ceil``)."""
+    widths = [(0, 0)] * g.ndim
+    for ax in axes:
+        full = shape_self[ax] + shape_other[ax] - 1
+        start = (full - g.shape[ax] + ceil) // 2
+        widths[ax] = (start, full - g.shape[ax] - start)
+    if any(w != (0, 0) for w in widths):
+        g = np.pad(g, widths)
+    return g
+
+
+def _flip_conj(v, axes):
+    return _conj(np.flip(v, axis=tuple(axes)))
+
+
+def _all_axes(a, b):
+    return list(range(max(np.ndim(a), np.ndim(b))))
+
+
+def _fft_axes(in1, in2, axes):
+    ndim = in1.ndim
+    if axes is None:
+        return list(range(ndim))
+    if np.isscalar(axes) or isinstance(axes, (int, np.integer)):
+        axes = [axes]
+    return sorted({operator.index(a) % ndim for a in axes})
+
+
+def _make_conv(name, valid_call, axes_of, correlate=False):
+    """A bilinear primitive for ``scipy.signal.<name>`` (value: SciPy's; adjoints: ``valid_call``)."""
+    func = getattr(S, name)
+    raw = original(func)
+
+    def adjoint_first(g, self_shape, other, axes, opts):
+        gf = _embed_full(g, self_shape, other.shape, axes)
+        return valid_call(gf, _flip_conj(other, axes), opts)
+
+    def vjp_in1(g, ans, in1, in2, *opts):
+        axes = axes_of(in1, in2, opts)
+        if correlate:  # correlate(x, y) = convolve(x, flip(conj y)): the adjoint convolves with y
+            gf = _embed_full(g, in1.shape, in2.shape, axes)
+            return valid_call(gf, in2, opts)
+        return adjoint_first(g, in1.shape, in2, axes, opts)
+
+    def vjp_in2(g, ans, in1, in2, *opts):
+        axes = axes_of(in1, in2, opts)
+        ct = adjoint_first(g, in2.shape, in1, axes, opts)
+        return _flip_conj(ct, axes) if correlate else ct
+
+    def jvp_in1(t, ans, in1, in2, *opts):
+        return func(t, in2, *opts)
+
+    def jvp_in2(t, ans, in1, in2, *opts):
+        return func(in1, t, *opts)
+
+    for f in (vjp_in1, vjp_in2, jvp_in1, jvp_in2):
+        f.__name__ = f.__qualname__ = f"{name}_{f.__name__}"
+    rule = defvjp(func, [vjp_in1, vjp_in2], [jvp_in1, jvp_in2], raw=raw, name=f"scipy.signal.{name}")
+    ORIGINALS[name] = raw
+    route(func)
+    return rule
+
+
+def _fft_valid(call):
+    def valid(a, b, opts):
+        axes = opts[1] if len(opts) > 1 else None
+        return call(a, b, "valid", axes)
+    return valid
+
+
+def _method_valid(call):
+    def valid(a, b, opts):
+        method = opts[1] if len(opts) > 1 else "auto"
+        return call(a, b, "valid", method)
+    return valid
+
+
+fftconvolve_rule = _make_conv("fftconvolve", _fft_valid(S.fftconvolve),
+                              lambda a, b, o: _fft_axes(a, b, o[1] if len(o) > 1 else None))
+oaconvolve_rule = _make_conv("oaconvolve", _fft_valid(S.oaconvolve),
+                             lambda a, b, o: _fft_axes(a, b, o[1] if len(o) > 1 else None))
+convolve_rule = _make_conv("convolve", _method_valid(S.convolve), lambda a, b, o: _all_axes(a, b))
+correlate_rule = _make_conv("correlate", _method_valid(S.convolve), lambda a, b, o: _all_axes(a, b),
+                            correlate=True)
+
+
+def _make_conv2d(name, correlate):
+    func = getattr(S, name)
+    raw = original(func)
+
+    def raw_fill(in1, in2, mode):
+        return raw(in1, in2, mode)
+
+    def vjp_in1(g, ans, in1, in2, mode):
+        gf = _embed_full(g, in1.shape, in2.shape, (0, 1), correlate)
+        other = in2 if correlate else _flip_conj(in2, (0, 1))
+        return S.convolve2d(gf, other, "valid")
+
+    def vjp_in2(g, ans, in1, in2, mode):
+        gf = _embed_full(g, in2.shape, in1.shape, (0, 1), correlate)
+        ct = S.convolve2d(gf, _flip_conj(in1, (0, 1)), "valid")
+        return _flip_conj(ct, (0, 1)) if correlate else ct
+
+    def jvp_in1(t, ans, in1, in2, mode):
+        return func(t, in2, mode)
+
+    def jvp_in2(t, ans, in1, in2, mode):
+        return func(in1, t, mode)
+
+    for f in (vjp_in1, vjp_in2, jvp_in1, jvp_in2):
+        f.__name__ = f.__qualname__ = f"{name}_{f.__name__}"
+    prim = defvjp(func, [vjp_in1, vjp_in2], [jvp_in1, jvp_in2], raw=raw_fill,
+                  name=f"scipy.signal.{name}", key=False)
+
+    def traced(in1, in2, mode="full", boundary="fill", fillvalue=0):
+        in1, in2 = array_like(in1), array_like(in2)
+        if boundary in ("fill", "pad") and not _traced(fillvalue) and fillvalue == 0:
+            return prim(in1, in2, mode)
+        if boundary not in ("fill", "pad", "wrap", "circular", "symm", "symmetric"):
+            raise ValueError("Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), and "
+                             "'symmetric' (or 'symm').")
+        if mode == "valid":
+            return prim(in1, in2, mode)
+        kernel = _flip_conj(in2, (0, 1)) if correlate else in2  # correlate2d = convolve2d, flipped
+        widths = [(n - 1, n - 1) for n in in2.shape]
+        if boundary in ("fill", "pad"):
+            padded = _pad_const(in1, widths, fillvalue)
+        else:
+            padded = np.pad(in1, widths, mode="wrap" if boundary in ("wrap", "circular") else "symmetric")
+        full = S.convolve2d(padded, kernel, "valid")
+        if mode == "full":
+            return full
+        start = [(n - 1 + correlate) // 2 for n in in2.shape]
+        return full[start[0]:start[0] + in1.shape[0], start[1]:start[1] + in1.shape[1]]
+
+    traced.__name__ = f"traced_{name}"
+    defcomposite(func, traced)
+    ORIGINALS[name] = raw
+    route(func)
+    return prim
+
+
+def _pad_const(x, widths, value):
+    out = np.pad(x, widths)
+    mask = np.pad(np.zeros(x.shape, dtype=bool), widths, constant_values=True)
+    return out + np.where(mask, value, 0)
+
+
+convolve2d_prim = _make_conv2d("convolve2d", correlate=False)
+correlate2d_prim = _make_conv2d("correlate2d", correlate=True)
+
+
+# ---------------------------------------------------------------- lfilter and friends
+
+
+def _axis_last(v, axis):
+    return np.moveaxis(v, axis, -1)
+
+
+def _reverse(v, axis):
+    return np.flip(v, axis=axis)
+
+
+def _pad_state(zi, axis, n):
+    """``zi`` followed by zeros to length ``n`` along ``axis`` (or its first ``n`` entries)."""
+    k = zi.shape[axis]
+    if k >= n:
+        return _at.axis_slice(zi, stop=n, axis=axis)
+    widths = [(0, 0)] * zi.ndim
+    widths[axis] = (0, n - k)
+    return np.pad(zi, widths)
+
+
+def _lags(u, v, axis, m):
+    """``[Σ conj(u[n-k]) v[n] for k < m]``: every axis summed (the coefficients are shared)."""
+    us, vs = _axis_last(u, axis), _axis_last(v, axis)
+    n = vs.shape[-1]
+    parts = []
+    for k in range(m):
+        if k < n:
+            parts.append(np.sum(_conj(us[..., : n - k]) * vs[..., k:]))
+        else:
+            parts.append(np.sum(vs[..., :0] * 0))
+    return np.stack(parts)
+
+
+def _backward_allpole(g, a, axis):
+    """``w``: the cotangent ``g`` pulled back through ``lfilter([1], a, .)``: run backward in time."""
+    one = np.ones(1, dtype=np.result_type(a.dtype, np.float32))
+    return _reverse(S.lfilter(one, _conj(a), _reverse(g, axis), axis), axis)
+
+
+def _lfilter_raw(b, a, x, axis=-1, zi=None):
+    f = ORIGINALS["lfilter"]
+    if zi is None:
+        return f(b, a, x, axis)
+    return f(b, a, x, axis, zi)[0]
+
+
+def lfilter_vjp_b(g, ans, b, a, x, axis=-1, zi=None):
+    return _lags(x, _backward_allpole(g, a, axis), axis, b.shape[0])
+
+
+def lfilter_vjp_a(g, ans, b, a, x, axis=-1, zi=None):
+    w = _backward_allpole(g, a, axis)
+    ct = -_lags(ans, w, axis, a.shape[0])
+    if zi is not None:
+        zpad = _pad_state(np.broadcast_to(zi, _zi_shape(b, a, x, axis)), axis, x.shape[axis])
+        ct0 = np.sum(_conj(zpad) * w)
+        ct = ct + np.concatenate([np.reshape(ct0, (1,)), np.zeros(a.shape[0] - 1, dtype=ct.dtype)])
+    return ct
+
+
+def lfilter_vjp_x(g, ans, b, a, x, axis=-1, zi=None):
+    return _reverse(S.lfilter(_conj(b), _conj(a), _reverse(g, axis), axis), axis)
+
+
+def lfilter_vjp_zi(g, ans, b, a, x, axis=-1, zi=None):
+    w = _backward_allpole(g, a, axis)
+    k = max(a.shape[0], b.shape[0]) - 1
+    ct = _pad_state(w, axis, k) if w.shape[axis] < k else _at.axis_slice(w, stop=k, axis=axis)
+    return ct * _conj(a[0])
+
+
+def _zi_shape(b, a, x, axis):
+    shape = list(x.shape)
+    shape[axis] = max(a.shape[0], b.shape[0]) - 1
+    return tuple(shape)
+
+
+def lfilter_jvp_b(t, ans, b, a, x, axis=-1, zi=None):
+    return S.lfilter(t, a, x, axis)
+
+
+def lfilter_jvp_a(t, ans, b, a, x, axis=-1, zi=None):
+    out = -S.lfilter(t, a, ans, axis)
+    if zi is not None:
+        zpad = _pad_state(np.broadcast_to(zi, _zi_shape(b, a, x, axis)), axis, x.shape[axis])
+        out = out + t[0] * S.lfilter(np.ones(1), a, zpad, axis)
+    return out
+
+
+def lfilter_jvp_x(t, ans, b, a, x, axis=-1, zi=None):
+    return S.lfilter(b, a, t, axis)
+
+
+def lfilter_jvp_zi(t, ans, b, a, x, axis=-1, zi=None):
+    tz = _pad_state(np.broadcast_to(t, _zi_shape(b, a, x, axis)), axis, x.shape[axis])
+    return a[0] * S.lfilter(np.ones(1), a, tz, axis)
+
+
+lfilter_y = defvjp(S.lfilter, [lfilter_vjp_b, lfilter_vjp_a, lfilter_vjp_x, None, lfilter_vjp_zi],
+                   [lfilter_jvp_b, lfilter_jvp_a, lfilter_jvp_x, None, lfilter_jvp_zi],
+                   raw=_lfilter_raw, name="scipy.signal.lfilter", key=False)
+
+
+def _final_state(b, a, x, y, zi, axis):
+    """lfilter's ``zf``: the transposed direct form II state after the last sample."""
+    k = max(a.shape[0], b.shape[0]) - 1
+    bn, an = b / a[0], a / a[0]
+    bn = np.concatenate([bn, np.zeros(k + 1 - bn.shape[0], dtype=bn.dtype)]) if bn.shape[0] < k + 1 else bn
+    an = np.concatenate([an, np.zeros(k + 1 - an.shape[0], dtype=an.dtype)]) if an.shape[0] < k + 1 else an
+    xs, ys = _axis_last(x, axis), _axis_last(y, axis)
+    n = xs.shape[-1]
+    zs = None if zi is None else _axis_last(np.broadcast_to(zi, _zi_shape(b, a, x, axis)), axis)
+    rows = []
+    for i in range(k):
+        total = 0
+        for j in range(min(k - 1 - i, n - 1) + 1):
+            total = total + bn[i + 1 + j] * xs[..., n - 1 - j] - an[i + 1 + j] * ys[..., n - 1 - j]
+        if zs is not None and i + n <= k - 1:
+            total = total + zs[..., i + n]
+        rows.append(np.broadcast_to(total, ys.shape[:-1]) if not hasattr(total, "shape") else total)
+    zf = np.stack(rows, axis=-1)
+    return np.moveaxis(zf, -1, axis)
+
+
+def lfilter(b, a, x, axis=-1, zi=None):
+    b = np.atleast_1d(array_like(b))
+    a = np.atleast_1d(array_like(a))
+    x = array_like(x)
+    if zi is None:
+        return lfilter_y(b, a, x, axis, None)
+    zi = array_like(zi)
+    y = lfilter_y(b, a, x, axis, zi)
+    zf = _final_state(b, a, x, y, zi, axis % x.ndim)
+    return y, zf.astype(np.result_type(y.dtype, zf.dtype))
+
+
+_route("lfilter", lfilter)
+
+
+def lfilter_zi(b, a):
+    """SciPy's ``lfilter_zi``: the steady state of a step response, ``(I - A) zi = B``."""
+    b = np.atleast_1d(array_like(b))
+    a = np.atleast_1d(array_like(a))
+    while a.shape[0] > 1 and strip(a[0]) == 0.0:
+        a = a[1:]
+    b = b / a[0]  # also when a[0] is 1: its derivative is not zero
+    a = a / a[0]
+    n = max(a.shape[0], b.shape[0])
+    if a.shape[0] < n:
+        a = np.concatenate([a, np.zeros(n - a.shape[0], dtype=a.dtype)])
+    elif b.shape[0] < n:
+        b = np.concatenate([b, np.zeros(n - b.shape[0], dtype=b.dtype)])
+    dt = np.result_type(a.dtype, b.dtype)
+    shift = np.eye(n - 1, k=1)
+    e0 = np.zeros(n - 1)
+    e0[0] = 1.0
+    iminus_a = (np.eye(n - 1) - shift).astype(dt) + np.outer(a[1:], e0)
+    rhs = b[1:] - a[1:] * b[0]
+    return np.linalg.solve(iminus_a, rhs)
+
+
+_route("lfilter_zi", lfilter_zi)
+
+
+def sosfilt_zi(sos):
+    sos = array_like(sos)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError("sos must be shape (n_sections, 6)")
+    rows = []
+    scale = 1.0
+    for s in range(sos.shape[0]):
+        b, a = sos[s, :3], sos[s, 3:]
+        rows.append(scale * lfilter_zi(b, a))
+        scale = scale * (np.sum(b) / np.sum(a))
+    return np.stack(rows)
+
+
+_route("sosfilt_zi", sosfilt_zi)
+
+
+def sosfilt(sos, x, axis=-1, zi=None):
+    """The cascade of the sections' transposed direct form II filters (SciPy's algorithm)."""
+    sos = array_like(sos)
+    x = array_like(x)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError("sos array must be 2D")
+    if not np.all(strip(sos)[:, 3] == 1):
+        raise ValueError("sos[:, 3] should be all ones")
+    dtype = np.result_type(sos.dtype, x.dtype, *(() if zi is None else (array_like(zi).dtype,)))
+    if dtype.kind not in "fc":
+        dtype = np.dtype(np.float64)
+    y = x.astype(dtype) if x.dtype != dtype else x
+    sos = sos.astype(dtype) if sos.dtype != dtype else sos
+    axis = axis % x.ndim
+    finals = []
+    for s in range(sos.shape[0]):
+        if zi is None:
+            y = lfilter(sos[s, :3], sos[s, 3:], y, axis)
+        else:
+            y, zf = lfilter(sos[s, :3], sos[s, 3:], y, axis, array_like(zi)[s])
+            finals.append(zf)
+    if zi is None:
+        return y
+    return y, np.stack(finals).astype(dtype)
+
+
+_route("sosfilt", sosfilt)
+
+
+def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=None):
+    b = np.atleast_1d(array_like(b))
+    a = np.atleast_1d(array_like(a))
+    x = array_like(x)
+    if method not in ("pad", "gust"):
+        raise ValueError("method must be 'pad' or 'gust'.")
+    if method == "gust":
+        raise _unsupported("filtfilt", "method='gust'")
+    edge, ext = _validate_pad(padtype, padlen, x, axis, max(a.shape[0], b.shape[0]))
+    zi = lfilter_zi(b, a)
+    zi_shape = [1] * x.ndim
+    zi_shape[axis] = zi.shape[0]
+    zi = np.reshape(zi, zi_shape)
+    x0 = _at.axis_slice(ext, stop=1, axis=axis)
+    y, _ = lfilter(b, a, ext, axis, zi * x0)
+    y0 = _at.axis_slice(y, start=-1, axis=axis)
+    y, _ = lfilter(b, a, _reverse(y, axis), axis, zi * y0)
+    y = _reverse(y, axis)
+    if edge > 0:
+        y = _at.axis_slice(y, start=edge, stop=-edge, axis=axis)
+    return y
+
+
+def _validate_pad(padtype, padlen, x, axis, ntaps):
+    if padtype not in ("even", "odd", "constant", None):
+        raise ValueError(f"Unknown value '{padtype}' given to padtype. "
+                         "padtype must be 'even', 'odd', 'constant', or None.")
+    if padtype is None:
+        padlen = 0
+    edge = ntaps * 3 if padlen is None else padlen
+    if x.shape[axis] <= edge:
+        raise ValueError(f"The length of the input vector x must be greater than padlen, which is {edge}.")
+    if padtype is not None and edge > 0:
+        extend = {"even": _at.even_ext, "odd": _at.odd_ext, "constant": _at.const_ext}[padtype]
+        ext = extend(x, edge, axis=axis)
+    else:
+        ext = x
+    return edge, ext
+
+
+_route("filtfilt", filtfilt)
+
+
+def sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=None):
+    sos = array_like(sos)
+    x = array_like(x)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError("sos array must be 2D")
+    n_sections = sos.shape[0]
+    plain = strip(sos)
+    ntaps = 2 * n_sections + 1 - min(int((plain[:, 2] == 0).sum()), int((plain[:, 5] == 0).sum()))
+    edge, ext = _validate_pad(padtype, padlen, x, axis, ntaps)
+    zi = sosfilt_zi(sos)
+    zi_shape = [1] * x.ndim
+    zi_shape[axis] = 2
+    zi = np.reshape(zi, [n_sections] + zi_shape)
+    x0 = _at.axis_slice(ext, stop=1, axis=axis)
+    y, _ = sosfilt(sos, ext, axis, zi * x0)
+    y0 = _at.axis_slice(y, start=-1, axis=axis)
+    y, _ = sosfilt(sos, _reverse(y, axis), axis, zi * y0)
+    y = _reverse(y, axis)
+    if edge > 0:
+        y = _at.axis_slice(y, start=edge, stop=-edge, axis=axis)
+    return y
+
+
+_route("sosfiltfilt", sosfiltfilt)
+
+
+def lfiltic(b, a, y, x=None):
+    """SciPy's ``lfiltic`` with NumPy calls: the initial state from past outputs and inputs."""
+    a = np.atleast_1d(array_like(a))
+    b = np.atleast_1d(array_like(b))
+    if a.ndim > 1:
+        raise ValueError("Filter a should be a 1-D array.")
+    n = a.shape[0] - 1
+    m = b.shape[0] - 1
+    k = max(m, n)
+    y = array_like(y)
+    dt = np.result_type(a.dtype, b.dtype, y.dtype, *(() if x is None else (array_like(x).dtype,)))
+    if dt.kind not in "fc":
+        dt = np.dtype(np.float64)
+    if x is None:
+        x = np.zeros(m, dtype=dt)
+    else:
+        x = array_like(x)
+        lx = x.shape[0]
+        if lx < m:
+            x = np.concatenate([x, np.zeros(m - lx, dtype=x.dtype)])
+    ly = y.shape[0]
+    if ly < n:
+        y = np.concatenate([y, np.zeros(n - ly, dtype=y.dtype)])
+    rows = []
+    for i in range(k):
+        total = 0
+        for j in range(i, m):
+            total = total + b[j + 1] * x[j - i]
+        for j in range(i, n):
+            total = total - a[j + 1] * y[j - i]
+        rows.append(total)
+    zi = np.stack([np.asarray(r, dtype=dt) if not hasattr(r, "shape") else r for r in rows]) if rows \
+        else np.zeros(0, dtype=dt)
+    zi = zi / a[0]
+    return zi.astype(dt) if zi.dtype != dt else zi
+
+
+_route("lfiltic", lfiltic)
+
+
+# ---------------------------------------------------------------- detrend (a self-adjoint projection)
+
+
+def detrend_adjoint(g, shape, dtype, axis=-1, type="linear", bp=0, overwrite_data=False):
+    return S.detrend(g, axis, type, bp)
+
+
+def _detrend_raw(data, axis=-1, type="linear", bp=0, overwrite_data=False):
+    return ORIGINALS["detrend"](data, axis, type, bp, False)
+
+
+detrend_rule = deflinear(S.detrend, detrend_adjoint, raw=_detrend_raw, name="scipy.signal.detrend")
+ORIGINALS["detrend"] = original(S.detrend)
+route(S.detrend)
+
+
+# ---------------------------------------------------------------- non-differentiable designs
+
+for _name in ("get_window", "firwin", "firwin2", "find_peaks", "argrelmax", "argrelmin", "argrelextrema",
+              "peak_prominences", "peak_widths"):
+    if hasattr(S, _name):
+        ORIGINALS[_name] = original(getattr(S, _name))
+        defnondiff(getattr(S, _name), raw=ORIGINALS[_name])
+        route(getattr(S, _name))

@@ -1,0 +1,1 @@
+"""Rules: ``scipy.signal`` spectral analysis (placeholder, filled below)."""
