@@ -574,3 +574,205 @@ for _name in ("get_window", "firwin", "firwin2", "find_peaks", "argrelmax", "arg
         ORIGINALS[_name] = original(getattr(S, _name))
         defnondiff(getattr(S, _name), raw=ORIGINALS[_name])
         route(getattr(S, _name))
+
+
+# ---------------------------------------------------------------- upfirdn (bilinear), resample_poly, decimate
+
+
+def _upfirdn_raw(h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    return ORIGINALS["upfirdn"](h, x, up, down, axis, mode, cval)
+
+
+def _zero_insert(v, factor, axis):
+    """``v`` with ``factor - 1`` zeros after each sample but the last (an upfirdn with h = [1])."""
+    if factor == 1:
+        return v
+    return S.upfirdn(np.ones(1, dtype=v.real.dtype), v, factor, 1, axis)
+
+
+def _fit_length(v, axis, start, n, step=1):
+    """``v[start : start + (n - 1) * step + 1 : step]`` along ``axis``, zero-padded where ``v`` ends."""
+    need = start + (n - 1) * step + 1
+    if v.shape[axis] < need:
+        widths = [(0, 0)] * v.ndim
+        widths[axis] = (0, need - v.shape[axis])
+        v = np.pad(v, widths)
+    return _at.axis_slice(v, start=start, stop=need, step=step, axis=axis)
+
+
+def upfirdn_vjp_h(g, ans, h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    axis = axis % x.ndim
+    c = _zero_insert(g, down, axis)  # the cotangent of the full convolution
+    u = _zero_insert(x, up, axis)  # the upsampled signal
+    corr = S.fftconvolve(c, np.flip(_conj(u), axis=axis), "full", axes=axis)
+    ct = _fit_length(corr, axis, u.shape[axis] - 1, h.shape[0])
+    return np.sum(np.moveaxis(ct, axis, -1), axis=tuple(range(ct.ndim - 1)))
+
+
+def upfirdn_vjp_x(g, ans, h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    axis = axis % x.ndim
+    full = S.upfirdn(_conj(np.flip(h)), g, down, 1, axis)
+    return _fit_length(full, axis, h.shape[0] - 1, x.shape[axis], up)
+
+
+def upfirdn_jvp_h(t, ans, h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    return S.upfirdn(t, x, up, down, axis)
+
+
+def upfirdn_jvp_x(t, ans, h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    return S.upfirdn(h, t, up, down, axis)
+
+
+ORIGINALS["upfirdn"] = original(S.upfirdn)
+upfirdn_prim = defvjp(S.upfirdn, [upfirdn_vjp_h, upfirdn_vjp_x], [upfirdn_jvp_h, upfirdn_jvp_x],
+                      raw=_upfirdn_raw, name="scipy.signal.upfirdn", key=False)
+
+
+def upfirdn(h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    if mode != "constant" or (_traced(cval) or cval != 0):
+        raise _unsupported("upfirdn", f"mode={mode!r}, cval={cval!r} (only mode='constant', cval=0)")
+    h, x = array_like(h), array_like(x)
+    if h.ndim != 1:
+        raise ValueError("h must be 1-D with non-zero length")
+    return upfirdn_prim(h, x, int(up), int(down), axis)
+
+
+_route("upfirdn", upfirdn)
+
+
+def resample_poly(x, up, down, axis=0, window=("kaiser", 5.0), padtype="constant", cval=None):
+    """SciPy's polyphase resampling around :func:`upfirdn`: ``x`` and an array ``window`` differentiate."""
+    import math
+
+    from scipy.signal._upfirdn import _output_len
+
+    x = array_like(x)
+    if up != int(up):
+        raise ValueError("up must be an integer")
+    if down != int(down):
+        raise ValueError("down must be an integer")
+    up, down = int(up), int(down)
+    if up < 1 or down < 1:
+        raise ValueError("up and down must be >= 1")
+    if cval is not None and padtype != "constant":
+        raise ValueError("cval has no effect when padtype is ", padtype)
+    g_ = math.gcd(up, down)
+    up //= g_
+    down //= g_
+    if up == down == 1:
+        return x * 1
+    n_in = x.shape[axis]
+    n_out = n_in * up
+    n_out = n_out // down + bool(n_out % down)
+    if isinstance(window, (list, np.ndarray, Tracer)):
+        h = array_like(window)
+        if h.ndim > 1:
+            raise ValueError("window must be 1-D")
+        half_len = (h.shape[0] - 1) // 2
+    else:
+        max_rate = max(up, down)
+        half_len = 10 * max_rate
+        h = S.firwin(2 * half_len + 1, 1.0 / max_rate, window=window)
+        if x.dtype.kind in "fc":
+            h = h.astype(x.dtype)
+    h = h * up
+    n_pre_pad = down - half_len % down
+    n_post_pad = 0
+    n_pre_remove = (half_len + n_pre_pad) // down
+    while _output_len(h.shape[0] + n_pre_pad + n_post_pad, n_in, up, down) < n_out + n_pre_remove:
+        n_post_pad += 1
+    h = np.concatenate([np.zeros(n_pre_pad, dtype=h.dtype), h, np.zeros(n_post_pad, dtype=h.dtype)])
+    funcs = {"mean": np.mean, "median": np.median, "minimum": np.min, "maximum": np.max}
+    if padtype in funcs:
+        background = funcs[padtype](x, axis=axis, keepdims=True)
+        x = x - background
+    elif padtype != "constant" or cval not in (None, 0):
+        raise _unsupported("resample_poly", f"padtype={padtype!r}, cval={cval!r}")
+    y = upfirdn(h, x, up, down, axis=axis)
+    keep = [slice(None)] * x.ndim
+    keep[axis] = slice(n_pre_remove, n_pre_remove + n_out)
+    y = y[tuple(keep)]
+    if padtype in funcs:
+        y = y + background
+    return y
+
+
+_route("resample_poly", resample_poly)
+
+
+def decimate(x, q, n=None, ftype="iir", axis=-1, zero_phase=True):
+    x = array_like(x)
+    q = operator.index(q)
+    if n is not None:
+        n = operator.index(n)
+    result_type = x.dtype
+    if not np.issubdtype(result_type, np.inexact) or result_type.type == np.float16:
+        result_type = np.float64
+    sl = [slice(None)] * x.ndim
+    if ftype == "fir":
+        if n is None:
+            n = 20 * q
+        b = S.firwin(n + 1, 1.0 / q, window="hamming").astype(result_type)
+        if zero_phase:
+            y = resample_poly(x, 1, q, axis=axis, window=b)
+        else:
+            n_out = x.shape[axis] // q + bool(x.shape[axis] % q)
+            y = upfirdn(b, x, 1, q, axis=axis)
+            sl[axis] = slice(None, n_out, None)
+    elif ftype == "iir":
+        sos = S.cheby1(8 if n is None else n, 0.05, 0.8 / q, output="sos").astype(result_type)
+        y = sosfiltfilt(sos, x, axis=axis) if zero_phase else sosfilt(sos, x, axis=axis)
+        sl[axis] = slice(None, None, q)
+    else:
+        raise _unsupported("decimate", f"ftype={type(ftype).__name__} (only 'iir' and 'fir')")
+    return y[tuple(sl)]
+
+
+_route("decimate", decimate)
+
+
+# ---------------------------------------------------------------- Savitzky-Golay (linear in x)
+
+_NDIMAGE_TO_PAD = {"mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
+
+
+def savgol_filter(x, window_length, polyorder, deriv=0, delta=1.0, axis=-1, mode="interp", cval=0.0):
+    """A window of shifted sums (the correlation SciPy's ``convolve1d`` computes) on the extended
+    signal; ``mode="interp"`` replaces the edges by SciPy's polynomial fits, a small matrix each."""
+    if mode not in ("mirror", "constant", "nearest", "interp", "wrap"):
+        raise ValueError("mode must be 'mirror', 'constant', 'nearest' 'wrap' or 'interp'.")
+    x = array_like(x)
+    if x.dtype.kind != "c" and x.dtype not in (np.float64, np.float32):
+        x = x.astype(np.float64)
+    dt = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
+    coeffs = S.savgol_coeffs(window_length, polyorder, deriv=deriv, delta=delta)
+    w = window_length
+    half = w // 2
+    xs = np.moveaxis(x, axis, -1)
+    n = xs.shape[-1]
+    if mode == "interp":
+        if w > n:
+            raise ValueError("If mode is 'interp', window_length must be less than or equal to the "
+                             "size of x.")
+        ext = xs
+    else:
+        widths = [(0, 0)] * (xs.ndim - 1) + [(w - 1 - half, half)]  # convolve1d's centre
+        kw = {"constant_values": cval} if mode == "constant" else {}
+        ext = np.pad(xs, widths, mode=_NDIMAGE_TO_PAD[mode], **kw)
+    m = ext.shape[-1] - w + 1
+    c = coeffs.astype(dt.type(0).real.dtype)
+    y = None
+    for k in range(w):  # convolution: output i reads ext[i + w - 1 - k]
+        term = c[k] * ext[..., w - 1 - k: w - 1 - k + m]
+        y = term if y is None else y + term
+    if mode == "interp":
+        orig = ORIGINALS["savgol_filter"]
+        edges = orig(np.eye(w), w, polyorder, deriv, delta, axis=0, mode="interp").astype(c.dtype)
+        left = np.einsum("ij,...j->...i", edges[:half], xs[..., :w])
+        right = np.einsum("ij,...j->...i", edges[w - half:], xs[..., n - w:])
+        skip = 2 * half - w + 1  # an even window's valid part starts one sample early
+        y = np.concatenate([left, y[..., skip: skip + n - 2 * half], right], axis=-1)
+    return np.moveaxis(y, -1, axis)
+
+
+_route("savgol_filter", savgol_filter)
