@@ -547,3 +547,118 @@ def resample(x, num, t=None, axis=0, window=None, domain="time"):
 
 
 _route("resample", resample)
+
+
+# ---------------------------------------------------------------- chirp z-transforms
+
+
+def czt_call(self, x, *, axis=-1):
+    """``CZT.__call__`` (and ``ZoomFFT``'s): Bluestein's algorithm, two FFTs of the object's length."""
+    x = array_like(x)
+    if x.shape[axis] != self.n:
+        raise ValueError(f"CZT defined for length {self.n}, not {x.shape[axis]}")
+    trnsp = np.arange(x.ndim)
+    trnsp[[axis, -1]] = [-1, axis]
+    x = np.transpose(x, trnsp)
+    y = sp_fft.ifft(self._Fwk2 * sp_fft.fft(x * self._Awk2, self._nfft))
+    y = y[..., self._yidx] * self._wk2
+    return np.transpose(y, trnsp)
+
+
+def czt(x, m=None, w=None, a=1 + 0j, *, axis=-1):
+    x = array_like(x)
+    return S.CZT(x.shape[axis], m=m, w=w, a=a)(x, axis=axis)
+
+
+def zoom_fft(x, fn, m=None, *, fs=2, endpoint=False, axis=-1):
+    x = array_like(x)
+    return S.ZoomFFT(x.shape[axis], fn, m=m, fs=fs, endpoint=endpoint)(x, axis=axis)
+
+
+ORIGINALS["CZT.__call__"] = original(S.CZT.__call__)
+defcomposite(S.CZT.__call__, czt_call)
+route(S.CZT.__call__)
+for _f in (czt, zoom_fft):
+    _route(_f.__name__, _f)
+
+
+# ---------------------------------------------------------------- frequency responses
+
+
+def _horner(c, z):
+    """``Σ_k c[k] z**k`` (NumPy's polynomial order), by Horner's rule: ``c`` may be traced."""
+    acc = None
+    for k in range(c.shape[0] - 1, -1, -1):
+        acc = c[k] if acc is None else acc * z + c[k]
+    return acc
+
+
+def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquist=False):
+    """SciPy's ``freqz``: an FFT of the padded numerator (FIR case) or Horner's rule at each frequency."""
+    import operator
+
+    b, a = array_like(b), array_like(a)
+    if a.dtype.kind in "iub":
+        a = a.astype(np.float64)
+    res_dtype = np.result_type(b.dtype, a.dtype)
+    real_dtype = np.finfo(res_dtype).dtype if res_dtype.kind in "fc" else np.dtype(np.float64)
+    b = np.atleast_1d(b)
+    a = np.atleast_1d(a)
+    fs = float(fs)
+    if worN is None:
+        worN = 512
+    h = None
+    if isinstance(worN, (int, np.integer)) and not isinstance(worN, bool):
+        N = operator.index(worN)
+        if N < 0:
+            raise ValueError(f"worN must be nonnegative, got {N}")
+        lastpoint = 2 * np.pi if whole else np.pi
+        w = np.linspace(0, lastpoint, N, endpoint=include_nyquist and not whole, dtype=real_dtype)
+        n_fft = N if whole else 2 * (N - 1) if include_nyquist else 2 * N
+        if a.shape[0] == 1 and (b.ndim == 1 or b.shape[-1] == 1) and n_fft >= b.shape[0] and n_fft > 0:
+            real = b.dtype.kind == "f" and a.dtype.kind == "f"
+            fft_func = sp_fft.rfft if real else sp_fft.fft
+            h = fft_func(b, n=n_fft, axis=0)
+            h = h[: min(N, h.shape[0]), ...]
+            h = h / a
+            if real and whole:
+                stop = None if n_fft % 2 == 1 else -1
+                h = np.concatenate((h, np.conj(np.flip(h[1:stop, ...], axis=0))))
+            if b.ndim > 1:
+                h = np.moveaxis(h[..., 0], 0, -1)
+    else:
+        if isinstance(worN, complex):
+            worN = worN.real
+        w = np.atleast_1d(np.asarray(strip(worN), dtype=res_dtype))
+        if w.dtype.kind in "iu":
+            w = w.astype(np.float64)
+        w = 2 * np.pi * w / fs
+    if h is None:
+        zm1 = np.exp(-1j * w)
+        h = _horner(b, zm1) / _horner(a, zm1)
+    w = w * (fs / (2 * np.pi))
+    if plot is not None:
+        plot(w, strip(h))
+    return w, h
+
+
+def freqz_sos(sos, worN=512, whole=False, fs=2 * np.pi):
+    sos = array_like(sos)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError("sos array must be 2D")
+    if sos.shape[0] == 0:
+        raise ValueError("Cannot compute frequencies with no sections")
+    h = 1.0
+    for j in range(sos.shape[0]):
+        w, rowh = freqz(sos[j, :3], sos[j, 3:], worN=worN, whole=whole, fs=fs)
+        h = h * rowh
+    return w, h
+
+
+def sosfreqz(*args, **kwargs):
+    return freqz_sos(*args, **kwargs)
+
+
+for _f in (freqz, freqz_sos, sosfreqz):
+    if hasattr(S, _f.__name__):
+        _route(_f.__name__, _f)
