@@ -61,6 +61,9 @@ CASES = [
     (S.filtfilt, lambda b, a, x: S.filtfilt(b, a, x, axis=0, padtype="even", padlen=5),
      (BB, AA, X49.T.copy())),
     (S.filtfilt, lambda b, a, x: S.filtfilt(b, a, x, padtype=None), (BB, AA, x40)),
+    (S.filtfilt, lambda b, a, x: S.filtfilt(b, a, x, method="gust"), (BB, AA, x40)),
+    (S.filtfilt, lambda b, a, x: S.filtfilt(b, a, x, axis=0, method="gust", irlen=10),
+     (BB, AA, rand(30, 2, seed=15))),
     (S.sosfiltfilt, lambda s, x: S.sosfiltfilt(sos_of(s), x), (SOS5, x40)),
     (S.sosfiltfilt, lambda s, x: S.sosfiltfilt(sos_of(s), x, padtype="constant", padlen=4), (SOS5, x40)),
     (S.detrend, S.detrend, (X49,)),
@@ -141,9 +144,9 @@ def test_filters_float32_stay_float32():
         assert g.dtype == np.float32
 
 
-def test_filtfilt_gust_is_refused_by_name():
-    with pytest.raises(pb.NoRuleError, match="gust"):
-        pb.gradient(lambda x: np.sum(S.filtfilt(BB, AA, x, method="gust")), x40)
+def test_filtfilt_gust_is_linear_in_x():
+    for irlen in (None, 10):
+        check_adjoint(lambda x: S.filtfilt(BB, AA, x, method="gust", irlen=irlen), x40)
 
 
 def test_second_order():

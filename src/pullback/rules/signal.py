@@ -32,7 +32,8 @@ internal calls), and its plain calls run SciPy's code unchanged.
   ``resample`` are FFT composites; ``savgol_filter`` is linear (a banded matrix
   with dense corners: its adjoint costs its forward).
 
-Options that have no rule raise :class:`pullback.NoRuleError` naming the option.
+Options that have no rule raise :class:`pullback.NoRuleError` naming the option (upfirdn and
+resample_poly boundary modes other than zeros, decimate with an ``dlti`` filter).
 """
 
 from __future__ import annotations
@@ -448,7 +449,7 @@ def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=N
     if method not in ("pad", "gust"):
         raise ValueError("method must be 'pad' or 'gust'.")
     if method == "gust":
-        raise _unsupported("filtfilt", "method='gust'")
+        return _filtfilt_gust(b, a, x, axis, irlen)
     edge, ext = _validate_pad(padtype, padlen, x, axis, max(a.shape[0], b.shape[0]))
     zi = lfilter_zi(b, a)
     zi_shape = [1] * x.ndim
@@ -462,6 +463,47 @@ def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=N
     if edge > 0:
         y = _at.axis_slice(y, start=edge, stop=-edge, axis=axis)
     return y
+
+
+def _filtfilt_gust(b, a, x, axis=-1, irlen=None):
+    """SciPy's Gustafsson filtfilt: the initial states that make forward-backward and
+    backward-forward filtering agree, by least squares; every step a NumPy call."""
+    order = max(b.shape[0], a.shape[0]) - 1
+    if order == 0:
+        return (b[0] / a[0]) ** 2 * x
+    x = np.swapaxes(x, axis, -1)
+    n = x.shape[-1]
+    m = n if irlen is None or n <= 2 * irlen else irlen
+    unit = np.zeros(order)
+    unit[0] = 1
+    obs0 = lfilter(b, a, np.zeros(m), -1, unit)[0]  # the response to a unit initial state
+    obs = np.stack([obs0] + [np.pad(obs0[: m - k], (k, 0)) for k in range(1, order)], axis=1)
+    obsr = np.flip(obs, axis=0)
+    s_ = lfilter(b, a, obsr, 0)
+    sr = np.flip(s_, axis=0)
+    if m == n:
+        mat = np.concatenate([sr - obs, obsr - s_], axis=1)
+        w = np.concatenate([sr, obsr], axis=1)
+    else:
+        zero = np.zeros((m, order))
+        mat = np.concatenate([np.concatenate([sr - obs, zero], axis=1),
+                              np.concatenate([zero, obsr - s_], axis=1)], axis=0)
+        w = np.concatenate([np.concatenate([sr, zero], axis=1), np.concatenate([zero, obsr], axis=1)], axis=0)
+    y_fb = np.flip(lfilter(b, a, np.flip(lfilter(b, a, x), axis=-1)), axis=-1)
+    y_bf = lfilter(b, a, np.flip(lfilter(b, a, np.flip(x, axis=-1)), axis=-1))
+    delta = y_bf - y_fb
+    if m != n:
+        delta = np.concatenate([delta[..., :m], delta[..., n - m:]], axis=-1)
+    rows = np.reshape(delta, (-1, delta.shape[-1]))
+    ic = np.linalg.lstsq(mat, rows.T)[0].T  # least squares (M has full column rank)
+    ic = np.reshape(ic, tuple(delta.shape[:-1]) + (mat.shape[-1],))
+    wic = ic @ w.T
+    if m == n:
+        y = y_fb + wic
+    else:
+        zeros = np.zeros(tuple(wic.shape[:-1]) + (n - 2 * m,), dtype=wic.dtype)
+        y = y_fb + np.concatenate([wic[..., :m], zeros, wic[..., m:]], axis=-1)
+    return np.swapaxes(y, axis, -1)
 
 
 def _validate_pad(padtype, padlen, x, axis, ntaps):
