@@ -23,6 +23,10 @@ ZXX = S.stft(x50, nperseg=16)[2]
 T9 = S.CZT(9, m=6, w=np.exp(-0.3j), a=1.1)
 Z9 = S.ZoomFFT(9, [0.1, 0.6], m=7)
 
+SFT = S.ShortTimeFFT(S.windows.hann(16, sym=False), 5, fs=1.0, mfft=20, phase_shift=3)
+SFT2X = S.ShortTimeFFT(S.windows.hann(16, sym=False), 4, fs=1.0, fft_mode="onesided2X", scale_to="psd")
+SFTC = S.ShortTimeFFT(S.windows.hann(15, sym=False), 4, fs=1.0, fft_mode="centered")
+
 
 def _quiet(f):
     def g(*a):
@@ -77,6 +81,13 @@ CASES = [
     (S.freqz, lambda b: S.freqz(b, worN=16, whole=True)[1], (BB,)),
     (S.freqz, lambda b, a: S.freqz(b, a, worN=np.linspace(0, 3, 7), fs=10.0)[1], (BB + 0.1j, AA)),
     (S.freqz_sos, lambda s: S.freqz_sos(sos_of(s), worN=32)[1], (SOS5,)),
+    (S.ShortTimeFFT.stft_detrend, lambda x: SFT.stft(x, padding="odd", p0=1, p1=7, k_offset=2), (x50,)),
+    (S.ShortTimeFFT.stft_detrend, lambda x: SFTC.stft(x), (z50,)),
+    (S.ShortTimeFFT.stft_detrend, lambda x: SFT2X.spectrogram(x, detr="linear", axis=0), (X350.T.copy(),)),
+    (S.ShortTimeFFT.stft_detrend, lambda x, y: SFT.spectrogram(x, y, padding="even"), (x50, z50.real.copy())),
+    (S.ShortTimeFFT.istft, lambda z: SFT.istft(z), (SFT.stft(x50),)),
+    (S.ShortTimeFFT.istft, lambda z: SFT2X.istft(z, 3, 45), (SFT2X.stft(x50),)),
+    (S.ShortTimeFFT.istft, lambda z: SFTC.istft(z, -5, 30, f_axis=0, t_axis=2), (SFTC.stft(X350.T, axis=0),)),
     (S.sosfreqz, _quiet(lambda s: S.sosfreqz(sos_of(s), worN=32, whole=True)[1]), (SOS5,)),
 ]
 
@@ -111,6 +122,19 @@ def test_fourier_linear_maps(n):
         check_adjoint(f, xc)
     for mode in ("mirror", "nearest", "wrap", "constant"):
         check_adjoint(lambda v: S.savgol_filter(v, 4, 2, mode=mode), x)
+
+
+@pytest.mark.parametrize("mode", ["onesided", "twosided", "centered", "onesided2X"])
+def test_short_time_fft_adjoints(mode):
+    for phase_shift in (None, 3):
+        sft = S.ShortTimeFFT(S.windows.hann(16, sym=False), 5, fs=1.0, fft_mode=mode, mfft=20,
+                             phase_shift=phase_shift, scale_to="psd" if mode == "onesided2X" else None)
+        x = x50 if sft.onesided_fft else z50
+        for pad in ("zeros", "edge", "even", "odd"):
+            check_adjoint(lambda v: sft.stft(v, padding=pad, p0=1, p1=8, k_offset=3), x)
+        z = sft.stft(x)
+        check_adjoint(lambda v: sft.istft(v), z)
+        check_adjoint(lambda v: sft.istft(v, 2, 40), z)
 
 
 def test_upfirdn_both_arguments():

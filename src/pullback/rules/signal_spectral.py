@@ -1,6 +1,8 @@
 """Rules: ``scipy.signal`` spectral analysis (stft, istft, spectrogram, welch, csd, coherence,
 periodogram), Fourier-domain tools (hilbert, hilbert2, resample, czt, zoom_fft, CZT/ZoomFFT
-objects) and frequency responses (freqz, freqz_sos/sosfreqz).
+objects), frequency responses (freqz, freqz_sos/sosfreqz) and ``ShortTimeFFT`` (its ``stft``,
+``spectrogram`` and ``stft_detrend`` through ``stft_detrend``, and ``istft``; every ``fft_mode``,
+``phase_shift``, ``padding``, ``p0``/``p1``/``k_offset`` and ``k0``/``k1``).
 
 Each is a *composite*: SciPy's own algorithm written with NumPy and ``scipy.fft`` calls on the
 traced arrays, so reverse mode, forward mode and higher orders come from the FFT primitives
@@ -662,3 +664,113 @@ def sosfreqz(*args, **kwargs):
 for _f in (freqz, freqz_sos, sosfreqz):
     if hasattr(S, _f.__name__):
         _route(_f.__name__, _f)
+
+
+# ---------------------------------------------------------------- ShortTimeFFT (stft, spectrogram, istft)
+
+
+def sft_stft_detrend(self, x, detr, p0=None, p1=None, *, k_offset=0, padding="zeros", axis=-1):
+    """``ShortTimeFFT.stft_detrend`` (behind ``stft`` and ``spectrogram``): SciPy's slices of the
+    padded signal, each windowed and transformed, stacked rather than written into a buffer."""
+    from functools import partial
+
+    x = array_like(x)
+    if self.onesided_fft and x.dtype.kind == "c":
+        raise ValueError(f"Complex-valued `x` not allowed for {self.fft_mode=}'! "
+                         "Set property `fft_mode` to 'twosided' or 'centered'.")
+    if isinstance(detr, str):
+        detr = partial(S.detrend, type=detr)
+    elif not (detr is None or callable(detr)):
+        raise ValueError(f"Parameter {detr=} is not a str, function or None!")
+    n = x.shape[axis]
+    m2p = self.m_num - self.m_num_mid
+    if not n >= m2p:
+        raise ValueError(f"x along {axis=} must be >= ceil(m_num/2) = {m2p}!")
+    if x.ndim > 1:
+        x = np.moveaxis(x, axis, -1)
+    p0, p1 = self.p_range(n, p0, p1)
+    columns = []
+    for x_ in _sft_slices(self, x, k_offset, p0, p1, padding):
+        if detr is not None:
+            x_ = detr(x_)
+        columns.append(self._fft_func(x_ * self.win.conj()))
+    out = np.stack(columns, axis=-1).astype(complex)
+    if x.ndim > 1:
+        return np.moveaxis(out, -2, axis if axis >= 0 else axis - 1)
+    return out
+
+
+def _sft_slices(self, x, k_off, p0, p1, padding):
+    """``ShortTimeFFT._x_slices``; an odd reflection is ``2 * edge - even reflection``."""
+    if padding not in ("zeros", "edge", "even", "odd"):
+        raise ValueError(f"Parameter {padding=} not in ('zeros', 'edge', 'even', 'odd')!")
+    n, n1 = x.shape[-1], (p1 - p0) * self.hop
+    k0 = p0 * self.hop - self.m_num_mid + k_off
+    k1 = k0 + n1 + self.m_num
+    i0, i1 = max(k0, 0), min(k1, n)
+    widths = [(0, 0)] * (x.ndim - 1) + [(-min(k0, 0), max(k1 - n, 0))]
+    part = x[..., i0:i1]
+    if padding == "zeros":
+        x1 = np.pad(part, widths)
+    elif padding == "edge":
+        x1 = np.pad(part, widths, mode="edge")
+    elif padding == "even":
+        x1 = np.pad(part, widths, mode="reflect")
+    else:
+        x1 = 2 * np.pad(part, widths, mode="edge") - np.pad(part, widths, mode="reflect")
+    for k_ in range(0, n1, self.hop):
+        yield x1[..., k_:k_ + self.m_num]
+
+
+def sft_istft(self, S_, k0=0, k1=None, *, f_axis=-2, t_axis=-1):
+    """``ShortTimeFFT.istft``: the frames' inverse transforms times the dual window, overlap-added
+    (shifted sums) instead of accumulated segment by segment."""
+    S_ = array_like(S_)
+    if f_axis == t_axis:
+        raise ValueError(f"{f_axis=} may not be equal to {t_axis=}!")
+    if S_.shape[f_axis] != self.f_pts:
+        raise ValueError(f"{S_.shape[f_axis]=} must be equal to {self.f_pts=} ({S_.shape=})!")
+    n_min = self.m_num - self.m_num_mid
+    if not S_.shape[t_axis] >= (q_num := self.p_num(n_min)):
+        raise ValueError(f"{S_.shape[t_axis]=} needs to have at least {q_num} slices ({S_.shape=})!")
+    if t_axis != S_.ndim - 1 or f_axis != S_.ndim - 2:
+        t_axis = S_.ndim + t_axis if t_axis < 0 else t_axis
+        f_axis = S_.ndim + f_axis if f_axis < 0 else f_axis
+        S_ = np.moveaxis(S_, (f_axis, t_axis), (-2, -1))
+    q_max = S_.shape[-1] + self.p_min
+    k_max = (q_max - 1) * self.hop + self.m_num - self.m_num_mid
+    k1 = k_max if k1 is None else k1
+    if not self.k_min <= k0 < k1 <= k_max:
+        raise ValueError(f"({self.k_min=}) <= ({k0=}) < ({k1=}) <= ({k_max=}) is false!")
+    if not (num_pts := k1 - k0) >= n_min:
+        raise ValueError(f"({k1=}) - ({k0=}) = {num_pts} has to be at least the half the window "
+                         f"length {n_min}!")
+    q0 = k0 // self.hop + self.p_min if k0 >= 0 else k0 // self.hop
+    q1 = min(self.p_max(k1), q_max)
+    k_q0, k_q1 = self.nearest_k_p(k0), self.nearest_k_p(k1, left=False)
+    n_pts = k_q1 - k_q0 + self.m_num - self.m_num_mid
+    columns = np.arange(q0, q1) - self.p_min  # SciPy's S[..., q - p_min]: negative ones wrap around
+    frames = self._ifft_func(np.swapaxes(S_[..., columns], -1, -2))
+    frames = frames * self.dual_win
+    x = _overlap_add(frames, self.hop)
+    start = q0 * self.hop - self.m_num_mid - k0  # where the first frame begins on x
+    if start < 0:
+        x = x[..., -start:]
+    elif start > 0:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(start, 0)])
+    length = min(n_pts, k1 - k0)
+    if x.shape[-1] < length:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])
+    x = x[..., :length]
+    if self.onesided_fft:
+        x = x.real
+    if x.ndim > 1:
+        x = np.moveaxis(x, -1, f_axis if f_axis < x.ndim else t_axis)
+    return x
+
+
+for _name, _f in (("stft_detrend", sft_stft_detrend), ("istft", sft_istft)):
+    _method = getattr(S.ShortTimeFFT, _name)
+    ORIGINALS[f"ShortTimeFFT.{_name}"] = original(_method)
+    defcomposite(_method, _f)
+    route(_method)
