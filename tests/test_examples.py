@@ -23,3 +23,12 @@ def _load(name):
 def test_example_makes_progress(name, args):
     ratio = _load(name).main(*args)
     assert ratio < 0.5
+
+
+@pytest.mark.parametrize("name, args", [("iir_sos_fit", (400, 30)), ("spectrogram_inversion", (2000, 30))])
+def test_signal_example_makes_progress(name, args, tmp_path):
+    png = tmp_path / f"{name}.png"
+    ratio = _load(name).main(*args, plot=str(png))
+    assert ratio < 0.5
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert png.stat().st_size > 0

@@ -1,0 +1,820 @@
+"""Rules: ``scipy.signal`` convolutions and linear filters.
+
+SciPy's signal functions convert their inputs with ``np.asarray`` before NumPy's
+protocols can see a traced array, so each one is intercepted
+(:mod:`pullback.intercept`): its traced calls reach the rule below under every name
+(``scipy.signal.x``, ``from scipy.signal import x``, the private module, SciPy's own
+internal calls), and its plain calls run SciPy's code unchanged.
+
+- **Convolutions** (``fftconvolve``, ``oaconvolve``, ``convolve``, ``correlate``,
+  ``convolve2d``, ``correlate2d``) are bilinear primitives: the value is SciPy's own
+  (computed by the original function), and the cotangent of either operand is the
+  cotangent embedded in the full-size output (zeros outside the ``mode``'s window)
+  convolved in ``"valid"`` mode with the other operand flipped and conjugated,
+  by the *same* function (so an FFT convolution's adjoint is an FFT convolution,
+  O(N log N), and a direct one's is direct). The adjoint calls go through the
+  public functions, so with traced cotangents they are differentiated in turn.
+- **lfilter** is a primitive in ``b``, ``a``, ``x`` and ``zi``. With ``A y = B x +
+  a0 zi`` (truncated causal convolutions), the cotangent ``w`` of the all-pole part is
+  ``g`` filtered backward in time by ``1/conj(A)`` (one ``lfilter`` of the reversed
+  cotangent, O(N order)); then ``x̄ = reverse(lfilter(conj b, conj a, reverse g))``,
+  ``b̄_k = Σ conj(x[n-k]) w[n]``, ``ā_k = -Σ conj(y[n-k]) w[n]`` (+ the ``zi`` term
+  for ``k = 0``), ``z̄i = conj(a0) w[:K]``. Forward mode: ``lfilter(t_b, a, x) +
+  lfilter(b, a, t_x) - lfilter(t_a, a, y) + ...``. The final state ``zf`` is a
+  short sum over the last samples of ``x`` and ``y`` (a composite).
+- ``sosfilt`` is the cascade of its sections' ``lfilter`` calls; ``filtfilt``,
+  ``sosfiltfilt``, ``lfilter_zi``, ``sosfilt_zi`` and ``lfiltic`` are SciPy's own
+  algorithms written with NumPy calls (composites), so ``b``, ``a``, ``sos`` and
+  ``x`` all differentiate, forward mode and higher orders included.
+- ``detrend`` is an orthogonal projection: linear and self-adjoint.
+- ``upfirdn`` is bilinear in ``h`` and ``x``; ``resample_poly`` and ``decimate``
+  are SciPy's code around it and the filters. ``hilbert``, ``hilbert2`` and
+  ``resample`` are FFT composites; ``savgol_filter`` is linear (a banded matrix
+  with dense corners: its adjoint costs its forward).
+
+Options that have no rule raise :class:`pullback.NoRuleError` naming the option (upfirdn and
+resample_poly boundary modes other than zeros, decimate with an ``dlti`` filter).
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import scipy.signal as S
+import scipy.signal._arraytools as _at
+
+from ..core import Tracer, strip
+from ..errors import NoRuleError
+from ..intercept import original, route
+from .registry import array_like, defcomposite, deflinear, defnondiff, defvjp
+
+ORIGINALS: dict[str, object] = {}
+
+
+def _route(name, handler, kind="composite"):
+    """Register ``handler`` for ``scipy.signal.<name>`` and intercept the function."""
+    func = getattr(S, name)
+    ORIGINALS[name] = original(func)
+    if kind == "composite":
+        defcomposite(func, handler)
+    route(func)
+    return func
+
+
+def _unsupported(func_name, option):
+    err = NoRuleError(f"scipy.signal.{func_name} with {option}")
+    return err
+
+
+def _conj(v):
+    return np.conj(v) if v.dtype.kind == "c" else v
+
+
+def _traced(v) -> bool:
+    return isinstance(v, Tracer)
+
+
+# ---------------------------------------------------------------- convolutions
+
+
+def _embed_full(g, shape_self, shape_other, axes, ceil=False):
+    """The cotangent of the ``"full"`` output: ``g`` at the centre ``mode`` took, zeros around it
+    (``correlate2d``'s ``"same"`` window starts half a sample later: ``ceil``)."""
+    widths = [(0, 0)] * g.ndim
+    for ax in axes:
+        full = shape_self[ax] + shape_other[ax] - 1
+        start = (full - g.shape[ax] + ceil) // 2
+        widths[ax] = (start, full - g.shape[ax] - start)
+    if any(w != (0, 0) for w in widths):
+        g = np.pad(g, widths)
+    return g
+
+
+def _flip_conj(v, axes):
+    return _conj(np.flip(v, axis=tuple(axes)))
+
+
+def _all_axes(a, b):
+    return list(range(max(np.ndim(a), np.ndim(b))))
+
+
+def _fft_axes(in1, in2, axes):
+    ndim = in1.ndim
+    if axes is None:
+        return list(range(ndim))
+    if np.isscalar(axes) or isinstance(axes, (int, np.integer)):
+        axes = [axes]
+    return sorted({operator.index(a) % ndim for a in axes})
+
+
+def _make_conv(name, valid_call, axes_of, correlate=False):
+    """A bilinear primitive for ``scipy.signal.<name>`` (value: SciPy's; adjoints: ``valid_call``)."""
+    func = getattr(S, name)
+    raw = original(func)
+
+    def adjoint_first(g, self_shape, other, axes, opts):
+        gf = _embed_full(g, self_shape, other.shape, axes)
+        return valid_call(gf, _flip_conj(other, axes), opts)
+
+    def vjp_in1(g, ans, in1, in2, *opts):
+        axes = axes_of(in1, in2, opts)
+        if correlate:  # correlate(x, y) = convolve(x, flip(conj y)): the adjoint convolves with y
+            gf = _embed_full(g, in1.shape, in2.shape, axes)
+            return valid_call(gf, in2, opts)
+        return adjoint_first(g, in1.shape, in2, axes, opts)
+
+    def vjp_in2(g, ans, in1, in2, *opts):
+        axes = axes_of(in1, in2, opts)
+        ct = adjoint_first(g, in2.shape, in1, axes, opts)
+        return _flip_conj(ct, axes) if correlate else ct
+
+    def jvp_in1(t, ans, in1, in2, *opts):
+        return func(t, in2, *opts)
+
+    def jvp_in2(t, ans, in1, in2, *opts):
+        return func(in1, t, *opts)
+
+    for f in (vjp_in1, vjp_in2, jvp_in1, jvp_in2):
+        f.__name__ = f.__qualname__ = f"{name}_{f.__name__}"
+    rule = defvjp(func, [vjp_in1, vjp_in2], [jvp_in1, jvp_in2], raw=raw, name=f"scipy.signal.{name}")
+    ORIGINALS[name] = raw
+    route(func)
+    return rule
+
+
+def _fft_valid(call):
+    def valid(a, b, opts):
+        axes = opts[1] if len(opts) > 1 else None
+        return call(a, b, "valid", axes)
+    return valid
+
+
+def _method_valid(call):
+    def valid(a, b, opts):
+        method = opts[1] if len(opts) > 1 else "auto"
+        return call(a, b, "valid", method)
+    return valid
+
+
+fftconvolve_rule = _make_conv("fftconvolve", _fft_valid(S.fftconvolve),
+                              lambda a, b, o: _fft_axes(a, b, o[1] if len(o) > 1 else None))
+oaconvolve_rule = _make_conv("oaconvolve", _fft_valid(S.oaconvolve),
+                             lambda a, b, o: _fft_axes(a, b, o[1] if len(o) > 1 else None))
+convolve_rule = _make_conv("convolve", _method_valid(S.convolve), lambda a, b, o: _all_axes(a, b))
+correlate_rule = _make_conv("correlate", _method_valid(S.convolve), lambda a, b, o: _all_axes(a, b),
+                            correlate=True)
+
+
+def _make_conv2d(name, correlate):
+    func = getattr(S, name)
+    raw = original(func)
+
+    def raw_fill(in1, in2, mode):
+        return raw(in1, in2, mode)
+
+    def vjp_in1(g, ans, in1, in2, mode):
+        gf = _embed_full(g, in1.shape, in2.shape, (0, 1), correlate)
+        other = in2 if correlate else _flip_conj(in2, (0, 1))
+        return S.convolve2d(gf, other, "valid")
+
+    def vjp_in2(g, ans, in1, in2, mode):
+        gf = _embed_full(g, in2.shape, in1.shape, (0, 1), correlate)
+        ct = S.convolve2d(gf, _flip_conj(in1, (0, 1)), "valid")
+        return _flip_conj(ct, (0, 1)) if correlate else ct
+
+    def jvp_in1(t, ans, in1, in2, mode):
+        return func(t, in2, mode)
+
+    def jvp_in2(t, ans, in1, in2, mode):
+        return func(in1, t, mode)
+
+    for f in (vjp_in1, vjp_in2, jvp_in1, jvp_in2):
+        f.__name__ = f.__qualname__ = f"{name}_{f.__name__}"
+    prim = defvjp(func, [vjp_in1, vjp_in2], [jvp_in1, jvp_in2], raw=raw_fill,
+                  name=f"scipy.signal.{name}", key=False)
+
+    def traced(in1, in2, mode="full", boundary="fill", fillvalue=0):
+        in1, in2 = array_like(in1), array_like(in2)
+        if boundary in ("fill", "pad") and not _traced(fillvalue) and fillvalue == 0:
+            return prim(in1, in2, mode)
+        if boundary not in ("fill", "pad", "wrap", "circular", "symm", "symmetric"):
+            raise ValueError("Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), and "
+                             "'symmetric' (or 'symm').")
+        if mode == "valid":
+            return prim(in1, in2, mode)
+        kernel = _flip_conj(in2, (0, 1)) if correlate else in2  # correlate2d = convolve2d, flipped
+        widths = [(n - 1, n - 1) for n in in2.shape]
+        if boundary in ("fill", "pad"):
+            padded = _pad_const(in1, widths, fillvalue)
+        else:
+            padded = np.pad(in1, widths, mode="wrap" if boundary in ("wrap", "circular") else "symmetric")
+        full = S.convolve2d(padded, kernel, "valid")
+        if mode == "full":
+            return full
+        start = [(n - 1 + correlate) // 2 for n in in2.shape]
+        return full[start[0]:start[0] + in1.shape[0], start[1]:start[1] + in1.shape[1]]
+
+    traced.__name__ = f"traced_{name}"
+    defcomposite(func, traced)
+    ORIGINALS[name] = raw
+    route(func)
+    return prim
+
+
+def _pad_const(x, widths, value):
+    out = np.pad(x, widths)
+    mask = np.pad(np.zeros(x.shape, dtype=bool), widths, constant_values=True)
+    return out + np.where(mask, value, 0)
+
+
+convolve2d_prim = _make_conv2d("convolve2d", correlate=False)
+correlate2d_prim = _make_conv2d("correlate2d", correlate=True)
+
+
+# ---------------------------------------------------------------- lfilter and friends
+
+
+def _axis_last(v, axis):
+    return np.moveaxis(v, axis, -1)
+
+
+def _reverse(v, axis):
+    return np.flip(v, axis=axis)
+
+
+def _pad_state(zi, axis, n):
+    """``zi`` followed by zeros to length ``n`` along ``axis`` (or its first ``n`` entries)."""
+    k = zi.shape[axis]
+    if k >= n:
+        return _at.axis_slice(zi, stop=n, axis=axis)
+    widths = [(0, 0)] * zi.ndim
+    widths[axis] = (0, n - k)
+    return np.pad(zi, widths)
+
+
+def _lags(u, v, axis, m):
+    """``[Σ conj(u[n-k]) v[n] for k < m]``: every axis summed (the coefficients are shared)."""
+    us, vs = _axis_last(u, axis), _axis_last(v, axis)
+    n = vs.shape[-1]
+    parts = []
+    for k in range(m):
+        if k < n:
+            parts.append(np.sum(_conj(us[..., : n - k]) * vs[..., k:]))
+        else:
+            parts.append(np.sum(vs[..., :0] * 0))
+    return np.stack(parts)
+
+
+def _backward_allpole(g, a, axis):
+    """``w``: the cotangent ``g`` pulled back through ``lfilter([1], a, .)``: run backward in time."""
+    one = np.ones(1, dtype=np.result_type(a.dtype, np.float32))
+    return _reverse(S.lfilter(one, _conj(a), _reverse(g, axis), axis), axis)
+
+
+def _lfilter_raw(b, a, x, axis=-1, zi=None):
+    f = ORIGINALS["lfilter"]
+    if zi is None:
+        return f(b, a, x, axis)
+    return f(b, a, x, axis, zi)[0]
+
+
+def lfilter_vjp_b(g, ans, b, a, x, axis=-1, zi=None):
+    return _lags(x, _backward_allpole(g, a, axis), axis, b.shape[0])
+
+
+def lfilter_vjp_a(g, ans, b, a, x, axis=-1, zi=None):
+    w = _backward_allpole(g, a, axis)
+    ct = -_lags(ans, w, axis, a.shape[0])
+    if zi is not None:
+        zpad = _pad_state(np.broadcast_to(zi, _zi_shape(b, a, x, axis)), axis, x.shape[axis])
+        ct0 = np.sum(_conj(zpad) * w)
+        ct = ct + np.concatenate([np.reshape(ct0, (1,)), np.zeros(a.shape[0] - 1, dtype=ct.dtype)])
+    return ct
+
+
+def lfilter_vjp_x(g, ans, b, a, x, axis=-1, zi=None):
+    return _reverse(S.lfilter(_conj(b), _conj(a), _reverse(g, axis), axis), axis)
+
+
+def lfilter_vjp_zi(g, ans, b, a, x, axis=-1, zi=None):
+    w = _backward_allpole(g, a, axis)
+    k = max(a.shape[0], b.shape[0]) - 1
+    ct = _pad_state(w, axis, k) if w.shape[axis] < k else _at.axis_slice(w, stop=k, axis=axis)
+    return ct * _conj(a[0])
+
+
+def _zi_shape(b, a, x, axis):
+    shape = list(x.shape)
+    shape[axis] = max(a.shape[0], b.shape[0]) - 1
+    return tuple(shape)
+
+
+def lfilter_jvp_b(t, ans, b, a, x, axis=-1, zi=None):
+    return S.lfilter(t, a, x, axis)
+
+
+def lfilter_jvp_a(t, ans, b, a, x, axis=-1, zi=None):
+    out = -S.lfilter(t, a, ans, axis)
+    if zi is not None:
+        zpad = _pad_state(np.broadcast_to(zi, _zi_shape(b, a, x, axis)), axis, x.shape[axis])
+        out = out + t[0] * S.lfilter(np.ones(1), a, zpad, axis)
+    return out
+
+
+def lfilter_jvp_x(t, ans, b, a, x, axis=-1, zi=None):
+    return S.lfilter(b, a, t, axis)
+
+
+def lfilter_jvp_zi(t, ans, b, a, x, axis=-1, zi=None):
+    tz = _pad_state(np.broadcast_to(t, _zi_shape(b, a, x, axis)), axis, x.shape[axis])
+    return a[0] * S.lfilter(np.ones(1), a, tz, axis)
+
+
+lfilter_y = defvjp(S.lfilter, [lfilter_vjp_b, lfilter_vjp_a, lfilter_vjp_x, None, lfilter_vjp_zi],
+                   [lfilter_jvp_b, lfilter_jvp_a, lfilter_jvp_x, None, lfilter_jvp_zi],
+                   raw=_lfilter_raw, name="scipy.signal.lfilter", key=False)
+
+
+def _final_state(b, a, x, y, zi, axis):
+    """lfilter's ``zf``: the transposed direct form II state after the last sample."""
+    k = max(a.shape[0], b.shape[0]) - 1
+    bn, an = b / a[0], a / a[0]
+    bn = np.concatenate([bn, np.zeros(k + 1 - bn.shape[0], dtype=bn.dtype)]) if bn.shape[0] < k + 1 else bn
+    an = np.concatenate([an, np.zeros(k + 1 - an.shape[0], dtype=an.dtype)]) if an.shape[0] < k + 1 else an
+    xs, ys = _axis_last(x, axis), _axis_last(y, axis)
+    n = xs.shape[-1]
+    zs = None if zi is None else _axis_last(np.broadcast_to(zi, _zi_shape(b, a, x, axis)), axis)
+    rows = []
+    for i in range(k):
+        total = 0
+        for j in range(min(k - 1 - i, n - 1) + 1):
+            total = total + bn[i + 1 + j] * xs[..., n - 1 - j] - an[i + 1 + j] * ys[..., n - 1 - j]
+        if zs is not None and i + n <= k - 1:
+            total = total + zs[..., i + n]
+        rows.append(np.broadcast_to(total, ys.shape[:-1]) if not hasattr(total, "shape") else total)
+    zf = np.stack(rows, axis=-1)
+    return np.moveaxis(zf, -1, axis)
+
+
+def lfilter(b, a, x, axis=-1, zi=None):
+    b = np.atleast_1d(array_like(b))
+    a = np.atleast_1d(array_like(a))
+    x = array_like(x)
+    if zi is None:
+        return lfilter_y(b, a, x, axis, None)
+    zi = array_like(zi)
+    y = lfilter_y(b, a, x, axis, zi)
+    zf = _final_state(b, a, x, y, zi, axis % x.ndim)
+    return y, zf.astype(np.result_type(y.dtype, zf.dtype))
+
+
+_route("lfilter", lfilter)
+
+
+def lfilter_zi(b, a):
+    """SciPy's ``lfilter_zi``: the steady state of a step response, ``(I - A) zi = B``."""
+    b = np.atleast_1d(array_like(b))
+    a = np.atleast_1d(array_like(a))
+    while a.shape[0] > 1 and strip(a[0]) == 0.0:
+        a = a[1:]
+    b = b / a[0]  # also when a[0] is 1: its derivative is not zero
+    a = a / a[0]
+    n = max(a.shape[0], b.shape[0])
+    if a.shape[0] < n:
+        a = np.concatenate([a, np.zeros(n - a.shape[0], dtype=a.dtype)])
+    elif b.shape[0] < n:
+        b = np.concatenate([b, np.zeros(n - b.shape[0], dtype=b.dtype)])
+    dt = np.result_type(a.dtype, b.dtype)
+    shift = np.eye(n - 1, k=1)
+    e0 = np.zeros(n - 1)
+    e0[0] = 1.0
+    iminus_a = (np.eye(n - 1) - shift).astype(dt) + np.outer(a[1:], e0)
+    rhs = b[1:] - a[1:] * b[0]
+    return np.linalg.solve(iminus_a, rhs)
+
+
+_route("lfilter_zi", lfilter_zi)
+
+
+def sosfilt_zi(sos):
+    sos = array_like(sos)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError("sos must be shape (n_sections, 6)")
+    rows = []
+    scale = 1.0
+    for s in range(sos.shape[0]):
+        b, a = sos[s, :3], sos[s, 3:]
+        rows.append(scale * lfilter_zi(b, a))
+        scale = scale * (np.sum(b) / np.sum(a))
+    return np.stack(rows)
+
+
+_route("sosfilt_zi", sosfilt_zi)
+
+
+def sosfilt(sos, x, axis=-1, zi=None):
+    """The cascade of the sections' transposed direct form II filters (SciPy's algorithm)."""
+    sos = array_like(sos)
+    x = array_like(x)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError("sos array must be 2D")
+    if not np.all(strip(sos)[:, 3] == 1):
+        raise ValueError("sos[:, 3] should be all ones")
+    dtype = np.result_type(sos.dtype, x.dtype, *(() if zi is None else (array_like(zi).dtype,)))
+    if dtype.kind not in "fc":
+        dtype = np.dtype(np.float64)
+    y = x.astype(dtype) if x.dtype != dtype else x
+    sos = sos.astype(dtype) if sos.dtype != dtype else sos
+    axis = axis % x.ndim
+    finals = []
+    for s in range(sos.shape[0]):
+        if zi is None:
+            y = lfilter(sos[s, :3], sos[s, 3:], y, axis)
+        else:
+            y, zf = lfilter(sos[s, :3], sos[s, 3:], y, axis, array_like(zi)[s])
+            finals.append(zf)
+    if zi is None:
+        return y
+    return y, np.stack(finals).astype(dtype)
+
+
+_route("sosfilt", sosfilt)
+
+
+def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=None):
+    b = np.atleast_1d(array_like(b))
+    a = np.atleast_1d(array_like(a))
+    x = array_like(x)
+    if method not in ("pad", "gust"):
+        raise ValueError("method must be 'pad' or 'gust'.")
+    if method == "gust":
+        return _filtfilt_gust(b, a, x, axis, irlen)
+    edge, ext = _validate_pad(padtype, padlen, x, axis, max(a.shape[0], b.shape[0]))
+    zi = lfilter_zi(b, a)
+    zi_shape = [1] * x.ndim
+    zi_shape[axis] = zi.shape[0]
+    zi = np.reshape(zi, zi_shape)
+    x0 = _at.axis_slice(ext, stop=1, axis=axis)
+    y, _ = lfilter(b, a, ext, axis, zi * x0)
+    y0 = _at.axis_slice(y, start=-1, axis=axis)
+    y, _ = lfilter(b, a, _reverse(y, axis), axis, zi * y0)
+    y = _reverse(y, axis)
+    if edge > 0:
+        y = _at.axis_slice(y, start=edge, stop=-edge, axis=axis)
+    return y
+
+
+def _filtfilt_gust(b, a, x, axis=-1, irlen=None):
+    """SciPy's Gustafsson filtfilt: the initial states that make forward-backward and
+    backward-forward filtering agree, by least squares; every step a NumPy call."""
+    order = max(b.shape[0], a.shape[0]) - 1
+    if order == 0:
+        return (b[0] / a[0]) ** 2 * x
+    x = np.swapaxes(x, axis, -1)
+    n = x.shape[-1]
+    m = n if irlen is None or n <= 2 * irlen else irlen
+    unit = np.zeros(order)
+    unit[0] = 1
+    obs0 = lfilter(b, a, np.zeros(m), -1, unit)[0]  # the response to a unit initial state
+    obs = np.stack([obs0] + [np.pad(obs0[: m - k], (k, 0)) for k in range(1, order)], axis=1)
+    obsr = np.flip(obs, axis=0)
+    s_ = lfilter(b, a, obsr, 0)
+    sr = np.flip(s_, axis=0)
+    if m == n:
+        mat = np.concatenate([sr - obs, obsr - s_], axis=1)
+        w = np.concatenate([sr, obsr], axis=1)
+    else:
+        zero = np.zeros((m, order))
+        mat = np.concatenate([np.concatenate([sr - obs, zero], axis=1),
+                              np.concatenate([zero, obsr - s_], axis=1)], axis=0)
+        w = np.concatenate([np.concatenate([sr, zero], axis=1), np.concatenate([zero, obsr], axis=1)], axis=0)
+    y_fb = np.flip(lfilter(b, a, np.flip(lfilter(b, a, x), axis=-1)), axis=-1)
+    y_bf = lfilter(b, a, np.flip(lfilter(b, a, np.flip(x, axis=-1)), axis=-1))
+    delta = y_bf - y_fb
+    if m != n:
+        delta = np.concatenate([delta[..., :m], delta[..., n - m:]], axis=-1)
+    rows = np.reshape(delta, (-1, delta.shape[-1]))
+    ic = np.linalg.lstsq(mat, rows.T)[0].T  # least squares (M has full column rank)
+    ic = np.reshape(ic, tuple(delta.shape[:-1]) + (mat.shape[-1],))
+    wic = ic @ w.T
+    if m == n:
+        y = y_fb + wic
+    else:
+        zeros = np.zeros(tuple(wic.shape[:-1]) + (n - 2 * m,), dtype=wic.dtype)
+        y = y_fb + np.concatenate([wic[..., :m], zeros, wic[..., m:]], axis=-1)
+    return np.swapaxes(y, axis, -1)
+
+
+def _validate_pad(padtype, padlen, x, axis, ntaps):
+    if padtype not in ("even", "odd", "constant", None):
+        raise ValueError(f"Unknown value '{padtype}' given to padtype. "
+                         "padtype must be 'even', 'odd', 'constant', or None.")
+    if padtype is None:
+        padlen = 0
+    edge = ntaps * 3 if padlen is None else padlen
+    if x.shape[axis] <= edge:
+        raise ValueError(f"The length of the input vector x must be greater than padlen, which is {edge}.")
+    if padtype is not None and edge > 0:
+        extend = {"even": _at.even_ext, "odd": _at.odd_ext, "constant": _at.const_ext}[padtype]
+        ext = extend(x, edge, axis=axis)
+    else:
+        ext = x
+    return edge, ext
+
+
+_route("filtfilt", filtfilt)
+
+
+def sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=None):
+    sos = array_like(sos)
+    x = array_like(x)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError("sos array must be 2D")
+    n_sections = sos.shape[0]
+    plain = strip(sos)
+    ntaps = 2 * n_sections + 1 - min(int((plain[:, 2] == 0).sum()), int((plain[:, 5] == 0).sum()))
+    edge, ext = _validate_pad(padtype, padlen, x, axis, ntaps)
+    zi = sosfilt_zi(sos)
+    zi_shape = [1] * x.ndim
+    zi_shape[axis] = 2
+    zi = np.reshape(zi, [n_sections] + zi_shape)
+    x0 = _at.axis_slice(ext, stop=1, axis=axis)
+    y, _ = sosfilt(sos, ext, axis, zi * x0)
+    y0 = _at.axis_slice(y, start=-1, axis=axis)
+    y, _ = sosfilt(sos, _reverse(y, axis), axis, zi * y0)
+    y = _reverse(y, axis)
+    if edge > 0:
+        y = _at.axis_slice(y, start=edge, stop=-edge, axis=axis)
+    return y
+
+
+_route("sosfiltfilt", sosfiltfilt)
+
+
+def lfiltic(b, a, y, x=None):
+    """SciPy's ``lfiltic`` with NumPy calls: the initial state from past outputs and inputs."""
+    a = np.atleast_1d(array_like(a))
+    b = np.atleast_1d(array_like(b))
+    if a.ndim > 1:
+        raise ValueError("Filter a should be a 1-D array.")
+    n = a.shape[0] - 1
+    m = b.shape[0] - 1
+    k = max(m, n)
+    y = array_like(y)
+    dt = np.result_type(a.dtype, b.dtype, y.dtype, *(() if x is None else (array_like(x).dtype,)))
+    if dt.kind not in "fc":
+        dt = np.dtype(np.float64)
+    if x is None:
+        x = np.zeros(m, dtype=dt)
+    else:
+        x = array_like(x)
+        lx = x.shape[0]
+        if lx < m:
+            x = np.concatenate([x, np.zeros(m - lx, dtype=x.dtype)])
+    ly = y.shape[0]
+    if ly < n:
+        y = np.concatenate([y, np.zeros(n - ly, dtype=y.dtype)])
+    rows = []
+    for i in range(k):
+        total = 0
+        for j in range(i, m):
+            total = total + b[j + 1] * x[j - i]
+        for j in range(i, n):
+            total = total - a[j + 1] * y[j - i]
+        rows.append(total)
+    zi = np.stack([np.asarray(r, dtype=dt) if not hasattr(r, "shape") else r for r in rows]) if rows \
+        else np.zeros(0, dtype=dt)
+    zi = zi / a[0]
+    return zi.astype(dt) if zi.dtype != dt else zi
+
+
+_route("lfiltic", lfiltic)
+
+
+# ---------------------------------------------------------------- detrend (a self-adjoint projection)
+
+
+def detrend_adjoint(g, shape, dtype, axis=-1, type="linear", bp=0, overwrite_data=False):
+    return S.detrend(g, axis, type, bp)
+
+
+def _detrend_raw(data, axis=-1, type="linear", bp=0, overwrite_data=False):
+    return ORIGINALS["detrend"](data, axis, type, bp, False)
+
+
+detrend_rule = deflinear(S.detrend, detrend_adjoint, raw=_detrend_raw, name="scipy.signal.detrend")
+ORIGINALS["detrend"] = original(S.detrend)
+route(S.detrend)
+
+
+# ---------------------------------------------------------------- non-differentiable designs
+
+for _name in ("get_window", "firwin", "firwin2", "find_peaks", "argrelmax", "argrelmin", "argrelextrema",
+              "peak_prominences", "peak_widths"):
+    if hasattr(S, _name):
+        ORIGINALS[_name] = original(getattr(S, _name))
+        defnondiff(getattr(S, _name), raw=ORIGINALS[_name])
+        route(getattr(S, _name))
+
+
+# ---------------------------------------------------------------- upfirdn (bilinear), resample_poly, decimate
+
+
+def _upfirdn_raw(h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    return ORIGINALS["upfirdn"](h, x, up, down, axis, mode, cval)
+
+
+def _zero_insert(v, factor, axis):
+    """``v`` with ``factor - 1`` zeros after each sample but the last (an upfirdn with h = [1])."""
+    if factor == 1:
+        return v
+    return S.upfirdn(np.ones(1, dtype=v.real.dtype), v, factor, 1, axis)
+
+
+def _fit_length(v, axis, start, n, step=1):
+    """``v[start : start + (n - 1) * step + 1 : step]`` along ``axis``, zero-padded where ``v`` ends."""
+    need = start + (n - 1) * step + 1
+    if v.shape[axis] < need:
+        widths = [(0, 0)] * v.ndim
+        widths[axis] = (0, need - v.shape[axis])
+        v = np.pad(v, widths)
+    return _at.axis_slice(v, start=start, stop=need, step=step, axis=axis)
+
+
+def upfirdn_vjp_h(g, ans, h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    axis = axis % x.ndim
+    c = _zero_insert(g, down, axis)  # the cotangent of the full convolution
+    u = _zero_insert(x, up, axis)  # the upsampled signal
+    corr = S.fftconvolve(c, np.flip(_conj(u), axis=axis), "full", axes=axis)
+    ct = _fit_length(corr, axis, u.shape[axis] - 1, h.shape[0])
+    return np.sum(np.moveaxis(ct, axis, -1), axis=tuple(range(ct.ndim - 1)))
+
+
+def upfirdn_vjp_x(g, ans, h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    axis = axis % x.ndim
+    full = S.upfirdn(_conj(np.flip(h)), g, down, 1, axis)
+    return _fit_length(full, axis, h.shape[0] - 1, x.shape[axis], up)
+
+
+def upfirdn_jvp_h(t, ans, h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    return S.upfirdn(t, x, up, down, axis)
+
+
+def upfirdn_jvp_x(t, ans, h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    return S.upfirdn(h, t, up, down, axis)
+
+
+ORIGINALS["upfirdn"] = original(S.upfirdn)
+upfirdn_prim = defvjp(S.upfirdn, [upfirdn_vjp_h, upfirdn_vjp_x], [upfirdn_jvp_h, upfirdn_jvp_x],
+                      raw=_upfirdn_raw, name="scipy.signal.upfirdn", key=False)
+
+
+def upfirdn(h, x, up=1, down=1, axis=-1, mode="constant", cval=0):
+    if mode != "constant" or (_traced(cval) or cval != 0):
+        raise _unsupported("upfirdn", f"mode={mode!r}, cval={cval!r} (only mode='constant', cval=0)")
+    h, x = array_like(h), array_like(x)
+    if h.ndim != 1:
+        raise ValueError("h must be 1-D with non-zero length")
+    return upfirdn_prim(h, x, int(up), int(down), axis)
+
+
+_route("upfirdn", upfirdn)
+
+
+def resample_poly(x, up, down, axis=0, window=("kaiser", 5.0), padtype="constant", cval=None):
+    """SciPy's polyphase resampling around :func:`upfirdn`: ``x`` and an array ``window`` differentiate."""
+    import math
+
+    from scipy.signal._upfirdn import _output_len
+
+    x = array_like(x)
+    if up != int(up):
+        raise ValueError("up must be an integer")
+    if down != int(down):
+        raise ValueError("down must be an integer")
+    up, down = int(up), int(down)
+    if up < 1 or down < 1:
+        raise ValueError("up and down must be >= 1")
+    if cval is not None and padtype != "constant":
+        raise ValueError("cval has no effect when padtype is ", padtype)
+    g_ = math.gcd(up, down)
+    up //= g_
+    down //= g_
+    if up == down == 1:
+        return x * 1
+    n_in = x.shape[axis]
+    n_out = n_in * up
+    n_out = n_out // down + bool(n_out % down)
+    if isinstance(window, (list, np.ndarray, Tracer)):
+        h = array_like(window)
+        if h.ndim > 1:
+            raise ValueError("window must be 1-D")
+        half_len = (h.shape[0] - 1) // 2
+    else:
+        max_rate = max(up, down)
+        half_len = 10 * max_rate
+        h = S.firwin(2 * half_len + 1, 1.0 / max_rate, window=window)
+        if x.dtype.kind in "fc":
+            h = h.astype(x.dtype)
+    h = h * up
+    n_pre_pad = down - half_len % down
+    n_post_pad = 0
+    n_pre_remove = (half_len + n_pre_pad) // down
+    while _output_len(h.shape[0] + n_pre_pad + n_post_pad, n_in, up, down) < n_out + n_pre_remove:
+        n_post_pad += 1
+    h = np.concatenate([np.zeros(n_pre_pad, dtype=h.dtype), h, np.zeros(n_post_pad, dtype=h.dtype)])
+    funcs = {"mean": np.mean, "median": np.median, "minimum": np.min, "maximum": np.max}
+    if padtype in funcs:
+        background = funcs[padtype](x, axis=axis, keepdims=True)
+        x = x - background
+    elif padtype != "constant" or cval not in (None, 0):
+        raise _unsupported("resample_poly", f"padtype={padtype!r}, cval={cval!r}")
+    y = upfirdn(h, x, up, down, axis=axis)
+    keep = [slice(None)] * x.ndim
+    keep[axis] = slice(n_pre_remove, n_pre_remove + n_out)
+    y = y[tuple(keep)]
+    if padtype in funcs:
+        y = y + background
+    return y
+
+
+_route("resample_poly", resample_poly)
+
+
+def decimate(x, q, n=None, ftype="iir", axis=-1, zero_phase=True):
+    x = array_like(x)
+    q = operator.index(q)
+    if n is not None:
+        n = operator.index(n)
+    result_type = x.dtype
+    if not np.issubdtype(result_type, np.inexact) or result_type.type == np.float16:
+        result_type = np.float64
+    sl = [slice(None)] * x.ndim
+    if ftype == "fir":
+        if n is None:
+            n = 20 * q
+        b = S.firwin(n + 1, 1.0 / q, window="hamming").astype(result_type)
+        if zero_phase:
+            y = resample_poly(x, 1, q, axis=axis, window=b)
+        else:
+            n_out = x.shape[axis] // q + bool(x.shape[axis] % q)
+            y = upfirdn(b, x, 1, q, axis=axis)
+            sl[axis] = slice(None, n_out, None)
+    elif ftype == "iir":
+        sos = S.cheby1(8 if n is None else n, 0.05, 0.8 / q, output="sos").astype(result_type)
+        y = sosfiltfilt(sos, x, axis=axis) if zero_phase else sosfilt(sos, x, axis=axis)
+        sl[axis] = slice(None, None, q)
+    else:
+        raise _unsupported("decimate", f"ftype={type(ftype).__name__} (only 'iir' and 'fir')")
+    return y[tuple(sl)]
+
+
+_route("decimate", decimate)
+
+
+# ---------------------------------------------------------------- Savitzky-Golay (linear in x)
+
+_NDIMAGE_TO_PAD = {"mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
+
+
+def savgol_filter(x, window_length, polyorder, deriv=0, delta=1.0, axis=-1, mode="interp", cval=0.0):
+    """A window of shifted sums (the correlation SciPy's ``convolve1d`` computes) on the extended
+    signal; ``mode="interp"`` replaces the edges by SciPy's polynomial fits, a small matrix each."""
+    if mode not in ("mirror", "constant", "nearest", "interp", "wrap"):
+        raise ValueError("mode must be 'mirror', 'constant', 'nearest' 'wrap' or 'interp'.")
+    x = array_like(x)
+    if x.dtype.kind != "c" and x.dtype not in (np.float64, np.float32):
+        x = x.astype(np.float64)
+    dt = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
+    coeffs = S.savgol_coeffs(window_length, polyorder, deriv=deriv, delta=delta)
+    w = window_length
+    half = w // 2
+    xs = np.moveaxis(x, axis, -1)
+    n = xs.shape[-1]
+    if mode == "interp":
+        if w > n:
+            raise ValueError("If mode is 'interp', window_length must be less than or equal to the "
+                             "size of x.")
+        ext = xs
+    else:
+        widths = [(0, 0)] * (xs.ndim - 1) + [(w - 1 - half, half)]  # convolve1d's centre
+        kw = {"constant_values": cval} if mode == "constant" else {}
+        ext = np.pad(xs, widths, mode=_NDIMAGE_TO_PAD[mode], **kw)
+    m = ext.shape[-1] - w + 1
+    c = coeffs.astype(dt.type(0).real.dtype)
+    y = None
+    for k in range(w):  # convolution: output i reads ext[i + w - 1 - k]
+        term = c[k] * ext[..., w - 1 - k: w - 1 - k + m]
+        y = term if y is None else y + term
+    if mode == "interp":
+        orig = ORIGINALS["savgol_filter"]
+        edges = orig(np.eye(w), w, polyorder, deriv, delta, axis=0, mode="interp").astype(c.dtype)
+        left = np.einsum("ij,...j->...i", edges[:half], xs[..., :w])
+        right = np.einsum("ij,...j->...i", edges[w - half:], xs[..., n - w:])
+        skip = 2 * half - w + 1  # an even window's valid part starts one sample early
+        y = np.concatenate([left, y[..., skip: skip + n - 2 * half], right], axis=-1)
+    return np.moveaxis(y, -1, axis)
+
+
+_route("savgol_filter", savgol_filter)

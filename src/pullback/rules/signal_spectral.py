@@ -1,0 +1,776 @@
+"""Rules: ``scipy.signal`` spectral analysis (stft, istft, spectrogram, welch, csd, coherence,
+periodogram), Fourier-domain tools (hilbert, hilbert2, resample, czt, zoom_fft, CZT/ZoomFFT
+objects), frequency responses (freqz, freqz_sos/sosfreqz) and ``ShortTimeFFT`` (its ``stft``,
+``spectrogram`` and ``stft_detrend`` through ``stft_detrend``, and ``istft``; every ``fft_mode``,
+``phase_shift``, ``padding``, ``p0``/``p1``/``k_offset`` and ``k0``/``k1``).
+
+Each is a *composite*: SciPy's own algorithm written with NumPy and ``scipy.fft`` calls on the
+traced arrays, so reverse mode, forward mode and higher orders come from the FFT primitives
+(O(N log N) adjoints) and the indexing rules. Signals are cut into segments by one integer-array
+index (whose adjoint is the windowed overlap-add, a scatter-add); ``istft``'s overlap-add is a
+few shifted sums of the frames (``ceil(nperseg / step)`` of them), not a loop over segments.
+The window, when passed as an array, is an argument like any other and differentiates (the
+scalings that depend on it included); a window given by name is a constant (``get_window``).
+
+Values agree with SciPy's to rounding (the same transforms in the same order; ``welch``/``csd``
+use the legacy segment loop, which SciPy 1.17's ShortTimeFFT reproduces).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.fft as sp_fft
+import scipy.signal as S
+import scipy.signal._arraytools as _at
+
+from ..core import strip
+from ..errors import NoRuleError
+from ..intercept import original, route
+from .registry import array_like, defcomposite
+
+ORIGINALS: dict[str, object] = {}
+
+
+def _route(name, handler, owner=S):
+    func = getattr(owner, name)
+    ORIGINALS[name] = original(func)
+    defcomposite(func, handler)
+    route(func)
+    return func
+
+
+def _window(window, nperseg, input_length, default_len=256, warn=True):
+    """SciPy's ``_triage_segments``: a named window is a constant; an array window may be traced."""
+    if isinstance(window, (str, tuple)):
+        if nperseg is None:
+            nperseg = default_len
+        if nperseg > input_length:
+            if warn:
+                warnings.warn(f"nperseg = {nperseg:d} is greater than input length  = {input_length:d}, "
+                              f"using nperseg = {input_length:d}", stacklevel=4)
+            nperseg = input_length
+        return S.get_window(window, nperseg), nperseg
+    win = array_like(window)
+    if win.ndim != 1:
+        raise ValueError("window must be 1-D")
+    if input_length < win.shape[-1]:
+        raise ValueError("window is longer than input signal")
+    if nperseg is None:
+        nperseg = win.shape[0]
+    elif nperseg != win.shape[0]:
+        raise ValueError("value specified for nperseg is different from length of window")
+    return win, nperseg
+
+
+def _frames(x, nperseg, noverlap):
+    """The segments of ``x`` along its last axis: shape ``(..., nseg, nperseg)``."""
+    if nperseg == 1 and noverlap == 0:
+        return x[..., None]
+    step = nperseg - noverlap
+    starts = np.arange(0, x.shape[-1] - nperseg + 1, step)
+    return x[..., starts[:, None] + np.arange(nperseg)]
+
+
+_EXT = {"even": _at.even_ext, "odd": _at.odd_ext, "constant": _at.const_ext, "zeros": _at.zero_ext,
+        None: None}
+
+
+def _zeros_like_tail(x, n):
+    return np.zeros(tuple(x.shape[:-1]) + (n,), dtype=x.dtype)
+
+
+def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, nfft=None,
+                     detrend="constant", return_onesided=True, scaling="density", axis=-1,
+                     mode="psd", boundary=None, padded=False):
+    """SciPy's legacy ``_spectral_helper`` with NumPy calls on (possibly traced) arrays."""
+    if mode not in ("psd", "stft"):
+        raise ValueError(f"Unknown value for mode {mode}, must be one of: {{'psd', 'stft'}}")
+    if boundary not in _EXT:
+        raise ValueError(f"Unknown boundary option '{boundary}', must be one of: {list(_EXT)}")
+    same = y is x
+    axis = int(axis)
+    x = array_like(x)
+    if not same:
+        y = array_like(y)
+        outdtype = np.result_type(x.dtype, y.dtype, np.complex64)
+    else:
+        outdtype = np.result_type(x.dtype, np.complex64)
+    if x.ndim > 1 and axis != -1:
+        x = np.moveaxis(x, axis, -1)
+        if not same and y.ndim > 1:
+            y = np.moveaxis(y, axis, -1)
+    if not same and x.shape[-1] != y.shape[-1]:
+        if x.shape[-1] < y.shape[-1]:
+            x = np.concatenate((x, np.zeros(tuple(x.shape[:-1]) + (y.shape[-1] - x.shape[-1],))), -1)
+        else:
+            y = np.concatenate((y, np.zeros(tuple(y.shape[:-1]) + (x.shape[-1] - y.shape[-1],))), -1)
+    if nperseg is not None:
+        nperseg = int(nperseg)
+        if nperseg < 1:
+            raise ValueError("nperseg must be a positive integer")
+    win, nperseg = _window(window, nperseg, x.shape[-1])
+    if nfft is None:
+        nfft = nperseg
+    elif nfft < nperseg:
+        raise ValueError("nfft must be greater than or equal to nperseg.")
+    else:
+        nfft = int(nfft)
+    noverlap = nperseg // 2 if noverlap is None else int(noverlap)
+    if noverlap >= nperseg:
+        raise ValueError("noverlap must be less than nperseg.")
+    nstep = nperseg - noverlap
+    if boundary is not None:
+        x = _EXT[boundary](x, nperseg // 2, axis=-1)
+        if not same:
+            y = _EXT[boundary](y, nperseg // 2, axis=-1)
+    if padded:
+        nadd = (-(x.shape[-1] - nperseg) % nstep) % nperseg
+        x = np.concatenate((x, np.zeros(tuple(x.shape[:-1]) + (nadd,))), axis=-1)
+        if not same:
+            y = np.concatenate((y, np.zeros(tuple(y.shape[:-1]) + (nadd,))), axis=-1)
+    detrend_func = _detrend_func(detrend, axis)
+    if np.result_type(win.dtype, np.complex64) != outdtype:
+        win = win.astype(outdtype)
+    if scaling == "density":
+        scale = 1.0 / (fs * (win * win).sum())
+    elif scaling == "spectrum":
+        scale = 1.0 / win.sum() ** 2
+    else:
+        raise ValueError(f"Unknown scaling: {scaling!r}")
+    if mode == "stft":
+        scale = np.sqrt(scale)
+    complex_in = x.dtype.kind == "c" or (not same and y.dtype.kind == "c")
+    if return_onesided and complex_in:
+        warnings.warn("Input data is complex, switching to return_onesided=False", stacklevel=4)
+    sides = "onesided" if return_onesided and not complex_in else "twosided"
+    freqs = sp_fft.fftfreq(nfft, 1 / fs) if sides == "twosided" else sp_fft.rfftfreq(nfft, 1 / fs)
+    result = _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides)
+    if not same:
+        result = np.conjugate(result) * _fft_helper(y, win, detrend_func, nperseg, noverlap, nfft, sides)
+    elif mode == "psd":
+        result = np.conjugate(result) * result
+    result = result * scale
+    if sides == "onesided" and mode == "psd":
+        result = result * _onesided_weights(result.shape[-1], nfft)
+    time = np.arange(nperseg / 2, x.shape[-1] - nperseg / 2 + 1, nperseg - noverlap) / float(fs)
+    if boundary is not None:
+        time -= (nperseg / 2) / fs
+    result = result.astype(outdtype)
+    if same and mode != "stft":
+        result = result.real
+    result = np.moveaxis(result, -1, axis - 1 if axis < 0 else axis)
+    return freqs, time, result
+
+
+def _onesided_weights(nfreq, nfft):
+    w = np.full(nfreq, 2.0)
+    w[0] = 1.0
+    if nfft % 2 == 0:
+        w[-1] = 1.0
+    return w
+
+
+def _detrend_func(detrend, axis):
+    if not detrend:
+        return lambda d: d
+    if not callable(detrend):
+        return lambda d: S.detrend(d, type=detrend, axis=-1)
+    if axis != -1:
+        def detrend_func(d):
+            return np.moveaxis(detrend(np.moveaxis(d, -1, axis)), axis, -1)
+        return detrend_func
+    return detrend
+
+
+def _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides):
+    result = detrend_func(_frames(x, nperseg, noverlap))
+    result = win * result
+    if sides == "twosided":
+        return sp_fft.fft(result, n=nfft)
+    return sp_fft.rfft(result.real, n=nfft)
+
+
+# ---------------------------------------------------------------- the public spectral functions
+
+
+def stft(x, fs=1.0, window="hann_periodic", nperseg=256, noverlap=None, nfft=None, detrend=False,
+         return_onesided=True, boundary="zeros", padded=True, axis=-1, scaling="spectrum"):
+    if scaling == "psd":
+        scaling = "density"
+    elif scaling != "spectrum":
+        raise ValueError(f"Parameter {scaling=} not in ['spectrum', 'psd']!")
+    return _spectral_helper(x, x, fs, window, nperseg, noverlap, nfft, detrend, return_onesided,
+                            scaling=scaling, axis=axis, mode="stft", boundary=boundary, padded=padded)
+
+
+def spectrogram(x, fs=1.0, window=("tukey_periodic", 0.25), nperseg=None, noverlap=None, nfft=None,
+                detrend="constant", return_onesided=True, scaling="density", axis=-1, mode="psd"):
+    modes = ["psd", "complex", "magnitude", "angle", "phase"]
+    if mode not in modes:
+        raise ValueError(f"unknown value for mode {mode}, must be one of {modes}")
+    x = array_like(x)
+    window, nperseg = _window(window, nperseg, x.shape[axis])
+    if noverlap is None:
+        noverlap = nperseg // 8
+    freqs, time, sxx = _spectral_helper(x, x, fs, window, nperseg, noverlap, nfft, detrend,
+                                        return_onesided, scaling, axis,
+                                        mode="psd" if mode == "psd" else "stft")
+    if mode == "magnitude":
+        sxx = np.abs(sxx)
+    elif mode in ("angle", "phase"):
+        sxx = np.angle(sxx)
+        if mode == "phase":
+            plain = strip(sxx)  # unwrapping adds multiples of 2 pi: constants for the derivative
+            sxx = sxx + (np.unwrap(plain, axis=axis - 1 if axis < 0 else axis) - plain)
+    return freqs, time, sxx
+
+
+def _median_bias(n):
+    from scipy.signal._spectral_py import _median_bias as bias
+
+    return bias(n)
+
+
+def csd(x, y, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=None, detrend="constant",
+        return_onesided=True, scaling="density", axis=-1, average="mean"):
+    same = y is x
+    axis = int(axis)
+    x = array_like(x)
+    y = x if same else array_like(y)
+    n = x.shape[axis] if same else max(x.shape[axis], y.shape[axis])
+    if isinstance(window, (str, tuple)):
+        nperseg = int(nperseg) if nperseg is not None else 256
+        if nperseg < 1:
+            raise ValueError(f"Parameter {nperseg=} is not a positive integer!")
+        if n < nperseg:
+            warnings.warn(f"{nperseg=} is greater than signal length max(len(x), len(y)) = {n}, "
+                          f"using nperseg = {n}", stacklevel=3)
+            nperseg = n
+        window = S.get_window(window, nperseg)
+    else:
+        window = array_like(window)
+        if nperseg is None:
+            nperseg = window.shape[0]
+    if nperseg != window.shape[0]:
+        raise ValueError(f"{nperseg=} does not equal {window.shape[0]=}")
+    if scaling not in ("spectrum", "density"):
+        raise ValueError(f"Parameter {scaling=} not in {{'spectrum': 'magnitude', 'density': 'psd'}}!")
+    if average not in ("mean", "median"):
+        raise ValueError(f"Parameter {average=} must be 'median' or 'mean'!")
+    if x.dtype.kind == "c" and return_onesided:
+        return_onesided = False
+    if return_onesided and y.dtype.kind == "c":
+        raise ValueError("Complex-valued `x` not allowed for self.fft_mode='onesided''! Set property "
+                         "`fft_mode` to 'twosided' or 'centered'.")
+    out_dtype = np.result_type(x.dtype, np.complex64) if same else np.result_type(x.dtype, y.dtype,
+                                                                                    np.complex64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _, _, pxy = _spectral_helper(x, y, fs, window, nperseg, noverlap, nfft, detrend, return_onesided,
+                                     scaling, axis, mode="psd")
+    freqs = _csd_freqs(x, y, same, nperseg if nfft is None else int(nfft), fs, return_onesided)
+    if pxy.shape[-1] > 1:
+        if average == "median":
+            bias = _median_bias(pxy.shape[-1])
+            if pxy.dtype.kind == "c":
+                pxy = np.median(np.real(pxy), axis=-1) + np.median(np.imag(pxy), axis=-1) * 1j
+            else:
+                pxy = np.median(pxy, axis=-1)
+            pxy = pxy / bias
+        else:
+            pxy = pxy.mean(axis=-1)
+    else:
+        pxy = np.reshape(pxy, pxy.shape[:-1])
+    pxy = pxy.astype(out_dtype)
+    if same:
+        pxy = pxy.real
+    return freqs, pxy
+
+
+def _csd_freqs(x, y, same, nfft, fs, onesided):
+    complex_in = x.dtype.kind == "c" or (not same and y.dtype.kind == "c")
+    if onesided and not complex_in:
+        return sp_fft.rfftfreq(nfft, 1 / fs)
+    return sp_fft.fftfreq(nfft, 1 / fs)
+
+
+def welch(x, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=None, detrend="constant",
+          return_onesided=True, scaling="density", axis=-1, average="mean"):
+    freqs, pxx = csd(x, x, fs=fs, window=window, nperseg=nperseg, noverlap=noverlap, nfft=nfft,
+                     detrend=detrend, return_onesided=return_onesided, scaling=scaling, axis=axis,
+                     average=average)
+    return freqs, pxx.real
+
+
+def periodogram(x, fs=1.0, window="boxcar", nfft=None, detrend="constant", return_onesided=True,
+                scaling="density", axis=-1):
+    x = array_like(x)
+    if window is None:
+        window = "boxcar"
+    n = x.shape[axis]
+    if nfft is None or nfft == n:
+        nperseg = n if nfft is None else nfft
+    elif nfft > n:
+        nperseg = n
+    else:
+        s = [slice(None)] * x.ndim
+        s[axis] = slice(None, nfft)
+        x = x[tuple(s)]
+        nperseg = nfft
+        nfft = None
+    if hasattr(window, "size") and window.size != nperseg:
+        raise ValueError("the size of the window must be the same size of the input on the specified axis")
+    return welch(x, fs=fs, window=window, nperseg=nperseg, noverlap=0, nfft=nfft, detrend=detrend,
+                 return_onesided=return_onesided, scaling=scaling, axis=axis)
+
+
+def coherence(x, y, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=None,
+              detrend="constant", axis=-1):
+    opts = dict(fs=fs, window=window, nperseg=nperseg, noverlap=noverlap, nfft=nfft, detrend=detrend,
+                axis=axis)
+    freqs, pxx = welch(x, **opts)
+    _, pyy = welch(y, **opts)
+    _, pxy = csd(x, y, **opts)
+    return freqs, np.abs(pxy) ** 2 / pxx / pyy
+
+
+def _overlap_add(frames, nstep):
+    """``Σ_i frames[..., i, :]`` placed at ``i * nstep``: ``ceil(nperseg / nstep)`` shifted sums."""
+    nseg, nperseg = frames.shape[-2], frames.shape[-1]
+    q = -(-nperseg // nstep)
+    lead = [(0, 0)] * (frames.ndim - 2)
+    blocks = np.pad(frames, lead + [(0, 0), (0, q * nstep - nperseg)])
+    blocks = np.reshape(blocks, tuple(frames.shape[:-2]) + (nseg, q, nstep))
+    total = None
+    for r in range(q):
+        part = np.pad(blocks[..., r, :], lead + [(r, q - 1 - r), (0, 0)])
+        total = part if total is None else total + part
+    out = np.reshape(total, tuple(frames.shape[:-2]) + ((nseg + q - 1) * nstep,))
+    return out[..., : nperseg + (nseg - 1) * nstep]
+
+
+def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=None, input_onesided=True,
+          boundary=True, time_axis=-1, freq_axis=-2, scaling="spectrum"):
+    Zxx = array_like(Zxx)
+    if Zxx.dtype.kind != "c":
+        Zxx = Zxx + 0j
+    freq_axis, time_axis = int(freq_axis), int(time_axis)
+    if Zxx.ndim < 2:
+        raise ValueError("Input stft must be at least 2d!")
+    if freq_axis == time_axis:
+        raise ValueError("Must specify differing time and frequency axes!")
+    nseg = Zxx.shape[time_axis]
+    n_default = 2 * (Zxx.shape[freq_axis] - 1) if input_onesided else Zxx.shape[freq_axis]
+    if nperseg is None:
+        nperseg = n_default
+    else:
+        nperseg = int(nperseg)
+        if nperseg < 1:
+            raise ValueError("nperseg must be a positive integer")
+    if nfft is None:
+        nfft = nperseg if input_onesided and nperseg == n_default + 1 else n_default
+    elif nfft < nperseg:
+        raise ValueError("nfft must be greater than or equal to nperseg.")
+    else:
+        nfft = int(nfft)
+    noverlap = nperseg // 2 if noverlap is None else int(noverlap)
+    if noverlap >= nperseg:
+        raise ValueError("noverlap must be less than nperseg.")
+    nstep = nperseg - noverlap
+    if time_axis != Zxx.ndim - 1 or freq_axis != Zxx.ndim - 2:
+        freq_axis %= Zxx.ndim
+        time_axis %= Zxx.ndim
+        outer = [i for i in range(Zxx.ndim) if i not in (time_axis, freq_axis)]
+        Zxx = np.transpose(Zxx, outer + [freq_axis, time_axis])
+    if isinstance(window, (str, tuple)):
+        win = S.get_window(window, nperseg)
+    else:
+        win = array_like(window)
+        if win.ndim != 1:
+            raise ValueError("window must be 1-D")
+        if win.shape[0] != nperseg:
+            raise ValueError(f"window must have length of {nperseg}")
+    ifunc = sp_fft.irfft if input_onesided else sp_fft.ifft
+    xsubs = ifunc(Zxx, axis=-2, n=nfft)[..., :nperseg, :]
+    if np.result_type(win.dtype, xsubs.dtype) != xsubs.dtype:
+        win = win.astype(xsubs.dtype)
+    if scaling == "spectrum":
+        xsubs = xsubs * win.sum()
+    elif scaling == "psd":
+        xsubs = xsubs * np.sqrt(fs * np.sum(win ** 2))
+    else:
+        raise ValueError(f"Parameter {scaling=} not in ['spectrum', 'psd']!")
+    frames = np.swapaxes(xsubs, -1, -2) * win  # (..., nseg, nperseg)
+    x = _overlap_add(frames, nstep)
+    norm = _overlap_add(np.broadcast_to(win ** 2, (nseg, nperseg)), nstep)
+    if boundary:
+        x = x[..., nperseg // 2: -(nperseg // 2)]
+        norm = norm[..., nperseg // 2: -(nperseg // 2)]
+    plain_norm = strip(norm)
+    if np.sum(plain_norm > 1e-10) != plain_norm.shape[0]:
+        warnings.warn("NOLA condition failed, STFT may not be invertible."
+                      + (" Possibly due to missing boundary" if not boundary else ""), stacklevel=2)
+    x = x / np.where(plain_norm > 1e-10, norm, 1.0)
+    if input_onesided:
+        x = x.real
+    if x.ndim > 1 and time_axis != Zxx.ndim - 1:
+        if freq_axis < time_axis:
+            time_axis -= 1
+        x = np.moveaxis(x, -1, time_axis)
+    time = np.arange(x.shape[0]) / float(fs)
+    return time, x
+
+
+for _f in (stft, istft, spectrogram, welch, csd, coherence, periodogram):
+    _route(_f.__name__, _f)
+
+
+# ---------------------------------------------------------------- analytic signals, resampling
+
+
+def hilbert(x, N=None, axis=-1):
+    x = array_like(x)
+    if x.dtype.kind == "c":
+        raise ValueError("x must be real.")
+    if N is None:
+        N = x.shape[axis]
+    if N <= 0:
+        raise ValueError("N must be positive.")
+    xf = sp_fft.fft(x, N, axis=axis)
+    h = np.zeros(N, dtype=xf.real.dtype)
+    if N % 2 == 0:
+        h[0] = h[N // 2] = 1
+        h[1:N // 2] = 2
+    else:
+        h[0] = 1
+        h[1:(N + 1) // 2] = 2
+    if x.ndim > 1:
+        ind = [np.newaxis] * x.ndim
+        ind[axis] = slice(None)
+        h = h[tuple(ind)]
+    return sp_fft.ifft(xf * h, axis=axis)
+
+
+def hilbert2(x, N=None, axes=(-2, -1)):
+    x = array_like(x)
+    if x.ndim < 2:
+        raise ValueError("x must be at least 2-D.")
+    if x.dtype.kind == "c":
+        raise ValueError("x must be real.")
+    axes = tuple(a % x.ndim for a in axes)
+    if N is None:
+        N = tuple(x.shape[a] for a in axes)
+    elif isinstance(N, int):
+        if N <= 0:
+            raise ValueError("N must be positive.")
+        N = (N, N)
+    xf = sp_fft.fft2(x, N, axes=axes)
+    h = None
+    for p, n in enumerate(N):
+        hn = np.zeros(n, dtype=xf.real.dtype)  # SciPy's hilbert2 zeroes an even length's Nyquist bin
+        hn[0] = 1
+        hn[1:(n + 1) // 2] = 2
+        shape = [1] * x.ndim
+        shape[axes[p]] = n
+        hn = np.reshape(hn, shape)
+        h = hn if h is None else h * hn
+    return sp_fft.ifft2(xf * h, axes=axes)
+
+
+for _f in (hilbert, hilbert2):
+    _route(_f.__name__, _f)
+
+
+def _unsupported(name, option):
+    return NoRuleError(f"scipy.signal.{name} with {option}")
+
+
+def resample(x, num, t=None, axis=0, window=None, domain="time"):
+    """SciPy's Fourier resampling with NumPy calls: ``x`` and an array ``window`` differentiate."""
+    if domain not in ("time", "freq"):
+        raise ValueError(f"Parameter {domain=} not in ('time', 'freq')!")
+    x = array_like(x)
+    if x.ndim > 1:
+        x = np.moveaxis(x, axis, -1)
+    n_x = x.shape[-1]
+    s_fac = n_x / num
+    m = min(num, n_x)
+    m2 = m // 2 + 1
+    if window is None:
+        w = None
+    elif callable(window):
+        w = window(sp_fft.fftfreq(n_x))
+    elif hasattr(window, "shape"):
+        if window.shape != (n_x,):
+            raise ValueError(f"{window.shape=} != ({n_x},), i.e., window length is not equal to number "
+                             "of frequency bins!")
+        w = window
+    else:
+        w = sp_fft.fftshift(S.get_window(window, n_x)).astype(np.float64)
+    if domain == "time" and x.dtype.kind != "c":
+        X = sp_fft.rfft(x)
+        if w is not None:
+            n_X = X.shape[-1]
+            folded = (w[1:n_X] + np.flip(w[-n_X + 1:])) / 2
+            X = X * np.concatenate([w[:1], folded])
+        X = X[..., :m2]
+        if m % 2 == 0 and num != n_x:
+            weights = np.ones(m2)
+            weights[m // 2] = 2 if num < n_x else 0.5
+            X = X * weights
+        x_r = sp_fft.irfft(X / s_fac, n=num)
+    else:
+        X = sp_fft.fft(x) if domain == "time" else x
+        if w is not None:
+            X = X * w
+        lead = tuple(X.shape[:-1])
+        tail = X[..., m2 - m:] if m2 < m else X[..., :0]
+        middle = np.zeros(lead + (num - m2 - tail.shape[-1],), dtype=X.dtype)
+        Y = np.concatenate([X[..., :m2], middle, tail], axis=-1)
+        if m % 2 == 0 and num != n_x:
+            if num < n_x:  # the unpaired bin collects both halves
+                onehot = np.zeros(num)
+                onehot[num - m // 2] = 1
+                Y = Y + onehot * X[..., n_x - m // 2: n_x - m // 2 + 1]
+            else:  # the unpaired bin splits into a pair
+                half = np.ones(num)
+                half[m // 2] = 0.5
+                onehot = np.zeros(num)
+                onehot[num - m // 2] = 0.5
+                Y = Y * half + onehot * X[..., m // 2: m // 2 + 1]
+        x_r = sp_fft.ifft(Y / s_fac, n=num)
+    if x_r.ndim > 1:
+        x_r = np.moveaxis(x_r, -1, axis)
+    if t is not None:
+        return x_r, t[0] + (t[1] - t[0]) * s_fac * np.arange(num)
+    return x_r
+
+
+_route("resample", resample)
+
+
+# ---------------------------------------------------------------- chirp z-transforms
+
+
+def czt_call(self, x, *, axis=-1):
+    """``CZT.__call__`` (and ``ZoomFFT``'s): Bluestein's algorithm, two FFTs of the object's length."""
+    x = array_like(x)
+    if x.shape[axis] != self.n:
+        raise ValueError(f"CZT defined for length {self.n}, not {x.shape[axis]}")
+    trnsp = np.arange(x.ndim)
+    trnsp[[axis, -1]] = [-1, axis]
+    x = np.transpose(x, trnsp)
+    y = sp_fft.ifft(self._Fwk2 * sp_fft.fft(x * self._Awk2, self._nfft))
+    y = y[..., self._yidx] * self._wk2
+    return np.transpose(y, trnsp)
+
+
+def czt(x, m=None, w=None, a=1 + 0j, *, axis=-1):
+    x = array_like(x)
+    return S.CZT(x.shape[axis], m=m, w=w, a=a)(x, axis=axis)
+
+
+def zoom_fft(x, fn, m=None, *, fs=2, endpoint=False, axis=-1):
+    x = array_like(x)
+    return S.ZoomFFT(x.shape[axis], fn, m=m, fs=fs, endpoint=endpoint)(x, axis=axis)
+
+
+ORIGINALS["CZT.__call__"] = original(S.CZT.__call__)
+defcomposite(S.CZT.__call__, czt_call)
+route(S.CZT.__call__)
+for _f in (czt, zoom_fft):
+    _route(_f.__name__, _f)
+
+
+# ---------------------------------------------------------------- frequency responses
+
+
+def _horner(c, z):
+    """``Σ_k c[k] z**k`` (NumPy's polynomial order), by Horner's rule: ``c`` may be traced."""
+    acc = None
+    for k in range(c.shape[0] - 1, -1, -1):
+        acc = c[k] if acc is None else acc * z + c[k]
+    return acc
+
+
+def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquist=False):
+    """SciPy's ``freqz``: an FFT of the padded numerator (FIR case) or Horner's rule at each frequency."""
+    import operator
+
+    b, a = array_like(b), array_like(a)
+    if a.dtype.kind in "iub":
+        a = a.astype(np.float64)
+    res_dtype = np.result_type(b.dtype, a.dtype)
+    real_dtype = np.finfo(res_dtype).dtype if res_dtype.kind in "fc" else np.dtype(np.float64)
+    b = np.atleast_1d(b)
+    a = np.atleast_1d(a)
+    fs = float(fs)
+    if worN is None:
+        worN = 512
+    h = None
+    if isinstance(worN, (int, np.integer)) and not isinstance(worN, bool):
+        N = operator.index(worN)
+        if N < 0:
+            raise ValueError(f"worN must be nonnegative, got {N}")
+        lastpoint = 2 * np.pi if whole else np.pi
+        w = np.linspace(0, lastpoint, N, endpoint=include_nyquist and not whole, dtype=real_dtype)
+        n_fft = N if whole else 2 * (N - 1) if include_nyquist else 2 * N
+        if a.shape[0] == 1 and (b.ndim == 1 or b.shape[-1] == 1) and n_fft >= b.shape[0] and n_fft > 0:
+            real = b.dtype.kind == "f" and a.dtype.kind == "f"
+            fft_func = sp_fft.rfft if real else sp_fft.fft
+            h = fft_func(b, n=n_fft, axis=0)
+            h = h[: min(N, h.shape[0]), ...]
+            h = h / a
+            if real and whole:
+                stop = None if n_fft % 2 == 1 else -1
+                h = np.concatenate((h, np.conj(np.flip(h[1:stop, ...], axis=0))))
+            if b.ndim > 1:
+                h = np.moveaxis(h[..., 0], 0, -1)
+    else:
+        if isinstance(worN, complex):
+            worN = worN.real
+        w = np.atleast_1d(np.asarray(strip(worN), dtype=res_dtype))
+        if w.dtype.kind in "iu":
+            w = w.astype(np.float64)
+        w = 2 * np.pi * w / fs
+    if h is None:
+        zm1 = np.exp(-1j * w)
+        h = _horner(b, zm1) / _horner(a, zm1)
+    w = w * (fs / (2 * np.pi))
+    if plot is not None:
+        plot(w, strip(h))
+    return w, h
+
+
+def freqz_sos(sos, worN=512, whole=False, fs=2 * np.pi):
+    sos = array_like(sos)
+    if sos.ndim != 2 or sos.shape[1] != 6:
+        raise ValueError("sos array must be 2D")
+    if sos.shape[0] == 0:
+        raise ValueError("Cannot compute frequencies with no sections")
+    h = 1.0
+    for j in range(sos.shape[0]):
+        w, rowh = freqz(sos[j, :3], sos[j, 3:], worN=worN, whole=whole, fs=fs)
+        h = h * rowh
+    return w, h
+
+
+def sosfreqz(*args, **kwargs):
+    return freqz_sos(*args, **kwargs)
+
+
+for _f in (freqz, freqz_sos, sosfreqz):
+    if hasattr(S, _f.__name__):
+        _route(_f.__name__, _f)
+
+
+# ---------------------------------------------------------------- ShortTimeFFT (stft, spectrogram, istft)
+
+
+def sft_stft_detrend(self, x, detr, p0=None, p1=None, *, k_offset=0, padding="zeros", axis=-1):
+    """``ShortTimeFFT.stft_detrend`` (behind ``stft`` and ``spectrogram``): SciPy's slices of the
+    padded signal, each windowed and transformed, stacked rather than written into a buffer."""
+    from functools import partial
+
+    x = array_like(x)
+    if self.onesided_fft and x.dtype.kind == "c":
+        raise ValueError(f"Complex-valued `x` not allowed for {self.fft_mode=}'! "
+                         "Set property `fft_mode` to 'twosided' or 'centered'.")
+    if isinstance(detr, str):
+        detr = partial(S.detrend, type=detr)
+    elif not (detr is None or callable(detr)):
+        raise ValueError(f"Parameter {detr=} is not a str, function or None!")
+    n = x.shape[axis]
+    m2p = self.m_num - self.m_num_mid
+    if not n >= m2p:
+        raise ValueError(f"x along {axis=} must be >= ceil(m_num/2) = {m2p}!")
+    if x.ndim > 1:
+        x = np.moveaxis(x, axis, -1)
+    p0, p1 = self.p_range(n, p0, p1)
+    columns = []
+    for x_ in _sft_slices(self, x, k_offset, p0, p1, padding):
+        if detr is not None:
+            x_ = detr(x_)
+        columns.append(self._fft_func(x_ * self.win.conj()))
+    out = np.stack(columns, axis=-1).astype(complex)
+    if x.ndim > 1:
+        return np.moveaxis(out, -2, axis if axis >= 0 else axis - 1)
+    return out
+
+
+def _sft_slices(self, x, k_off, p0, p1, padding):
+    """``ShortTimeFFT._x_slices``; an odd reflection is ``2 * edge - even reflection``."""
+    if padding not in ("zeros", "edge", "even", "odd"):
+        raise ValueError(f"Parameter {padding=} not in ('zeros', 'edge', 'even', 'odd')!")
+    n, n1 = x.shape[-1], (p1 - p0) * self.hop
+    k0 = p0 * self.hop - self.m_num_mid + k_off
+    k1 = k0 + n1 + self.m_num
+    i0, i1 = max(k0, 0), min(k1, n)
+    widths = [(0, 0)] * (x.ndim - 1) + [(-min(k0, 0), max(k1 - n, 0))]
+    part = x[..., i0:i1]
+    if padding == "zeros":
+        x1 = np.pad(part, widths)
+    elif padding == "edge":
+        x1 = np.pad(part, widths, mode="edge")
+    elif padding == "even":
+        x1 = np.pad(part, widths, mode="reflect")
+    else:
+        x1 = 2 * np.pad(part, widths, mode="edge") - np.pad(part, widths, mode="reflect")
+    for k_ in range(0, n1, self.hop):
+        yield x1[..., k_:k_ + self.m_num]
+
+
+def sft_istft(self, S_, k0=0, k1=None, *, f_axis=-2, t_axis=-1):
+    """``ShortTimeFFT.istft``: the frames' inverse transforms times the dual window, overlap-added
+    (shifted sums) instead of accumulated segment by segment."""
+    S_ = array_like(S_)
+    if f_axis == t_axis:
+        raise ValueError(f"{f_axis=} may not be equal to {t_axis=}!")
+    if S_.shape[f_axis] != self.f_pts:
+        raise ValueError(f"{S_.shape[f_axis]=} must be equal to {self.f_pts=} ({S_.shape=})!")
+    n_min = self.m_num - self.m_num_mid
+    if not S_.shape[t_axis] >= (q_num := self.p_num(n_min)):
+        raise ValueError(f"{S_.shape[t_axis]=} needs to have at least {q_num} slices ({S_.shape=})!")
+    if t_axis != S_.ndim - 1 or f_axis != S_.ndim - 2:
+        t_axis = S_.ndim + t_axis if t_axis < 0 else t_axis
+        f_axis = S_.ndim + f_axis if f_axis < 0 else f_axis
+        S_ = np.moveaxis(S_, (f_axis, t_axis), (-2, -1))
+    q_max = S_.shape[-1] + self.p_min
+    k_max = (q_max - 1) * self.hop + self.m_num - self.m_num_mid
+    k1 = k_max if k1 is None else k1
+    if not self.k_min <= k0 < k1 <= k_max:
+        raise ValueError(f"({self.k_min=}) <= ({k0=}) < ({k1=}) <= ({k_max=}) is false!")
+    if not (num_pts := k1 - k0) >= n_min:
+        raise ValueError(f"({k1=}) - ({k0=}) = {num_pts} has to be at least the half the window "
+                         f"length {n_min}!")
+    q0 = k0 // self.hop + self.p_min if k0 >= 0 else k0 // self.hop
+    q1 = min(self.p_max(k1), q_max)
+    k_q0, k_q1 = self.nearest_k_p(k0), self.nearest_k_p(k1, left=False)
+    n_pts = k_q1 - k_q0 + self.m_num - self.m_num_mid
+    columns = np.arange(q0, q1) - self.p_min  # SciPy's S[..., q - p_min]: negative ones wrap around
+    frames = self._ifft_func(np.swapaxes(S_[..., columns], -1, -2))
+    frames = frames * self.dual_win
+    x = _overlap_add(frames, self.hop)
+    start = q0 * self.hop - self.m_num_mid - k0  # where the first frame begins on x
+    if start < 0:
+        x = x[..., -start:]
+    elif start > 0:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(start, 0)])
+    length = min(n_pts, k1 - k0)
+    if x.shape[-1] < length:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])
+    x = x[..., :length]
+    if self.onesided_fft:
+        x = x.real
+    if x.ndim > 1:
+        x = np.moveaxis(x, -1, f_axis if f_axis < x.ndim else t_axis)
+    return x
+
+
+for _name, _f in (("stft_detrend", sft_stft_detrend), ("istft", sft_istft)):
+    _method = getattr(S.ShortTimeFFT, _name)
+    ORIGINALS[f"ShortTimeFFT.{_name}"] = original(_method)
+    defcomposite(_method, _f)
+    route(_method)

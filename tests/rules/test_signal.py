@@ -1,0 +1,195 @@
+"""scipy.signal convolutions and filters: adjoint tests for the linear maps, finite differences
+for the nonlinear ones (lfilter in ``a``), values against SciPy's, forward mode, second order."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.signal as S
+
+import pullback as pb
+from pullback.testing import check_adjoint, check_gradient
+
+from .cases import rand
+
+x7, k3 = rand(7, seed=1), rand(3, seed=2)
+z7, zk3 = rand(7, dtype=complex, seed=3), rand(3, dtype=complex, seed=4)
+X56, K32 = rand(5, 6, seed=5), rand(3, 2, seed=6)
+ZK32 = rand(3, 2, dtype=complex, seed=7)
+B, A = np.array([0.2, 0.3, 0.1, 0.05]), np.array([1.3, -0.4, 0.2])
+BB, AA = S.butter(3, 0.3)
+SOS = S.butter(4, 0.2, output="sos")
+SOS5 = np.delete(SOS, 3, axis=1)  # sos without its a0 column (SciPy requires it to be 1)
+x40 = rand(40, seed=8)
+X49 = rand(4, 9, seed=9)
+
+
+def sos_of(s5):
+    return np.concatenate([s5[:, :3], np.ones((s5.shape[0], 1)), s5[:, 3:]], axis=1)
+
+
+CASES = [
+    (S.fftconvolve, S.fftconvolve, (x7, k3)),
+    (S.fftconvolve, lambda a, b: S.fftconvolve(a, b, "same"), (z7, k3)),
+    (S.fftconvolve, lambda a, b: S.fftconvolve(a, b, "valid"), (k3, zk3)),
+    (S.fftconvolve, lambda a, b: S.fftconvolve(a, b, "same", axes=1), (X56, K32[:1])),
+    (S.oaconvolve, lambda a, b: S.oaconvolve(a, b, "valid"), (x7, k3)),
+    (S.oaconvolve, lambda a, b: S.oaconvolve(a, b, "same", axes=0), (X56, K32[:, :1])),
+    (S.convolve, lambda a, b: S.convolve(a, b, "same", "direct"), (x7, zk3)),
+    (S.convolve, lambda a, b: S.convolve(a, b, "valid", "fft"), (k3, x7)),
+    (S.correlate, lambda a, b: S.correlate(a, b, "full", "direct"), (z7, zk3)),
+    (S.correlate, lambda a, b: S.correlate(a, b, "same", "fft"), (X56, K32)),
+    (S.convolve2d, lambda a, b: S.convolve2d(a, b, "same"), (X56, ZK32)),
+    (S.convolve2d, lambda a, b: S.convolve2d(a, b, "full", "wrap"), (X56, K32)),
+    (S.convolve2d, lambda a, b: S.convolve2d(a, b, "same", "symm"), (X56, K32)),
+    (S.convolve2d, lambda a, b: S.convolve2d(a, b, "full", "fill", 1.5), (X56, K32)),
+    (S.correlate2d, lambda a, b: S.correlate2d(a, b, "same"), (X56, ZK32)),
+    (S.correlate2d, lambda a, b: S.correlate2d(a, b, "same", "wrap"), (X56, K32)),
+    (S.lfilter, S.lfilter, (B, A, X49)),
+    (S.lfilter, lambda b, a, x: S.lfilter(b, a, x, axis=0), (B, A, X49.T.copy())),
+    (S.lfilter, lambda b, a, x, zi: S.lfilter(b, a, x, -1, zi)[0], (B, A, x7, rand(3, seed=10))),
+    (S.lfilter, lambda b, a, x, zi: S.lfilter(b, a, x, -1, zi)[1], (B, A, z7, rand(3, seed=10))),
+    (S.lfilter, lambda b, x: S.lfilter(b, [2.0], x), (B, x7)),
+    (S.lfilter_zi, S.lfilter_zi, (BB, AA)),
+    (S.lfiltic, S.lfiltic, (BB, AA, rand(3, seed=11), rand(2, seed=12))),
+    (S.lfiltic, S.lfiltic, (BB, AA, rand(2, seed=11))),
+    (S.sosfilt, lambda s, x: S.sosfilt(sos_of(s), x), (SOS5, x40)),
+    (S.sosfilt, lambda s, x, zi: S.sosfilt(sos_of(s), x, -1, zi)[1], (SOS5, x40, rand(2, 2, seed=13))),
+    (S.sosfilt_zi, lambda s: S.sosfilt_zi(sos_of(s)), (SOS5,)),
+    (S.filtfilt, S.filtfilt, (BB, AA, x40)),
+    (S.filtfilt, lambda b, a, x: S.filtfilt(b, a, x, axis=0, padtype="even", padlen=5),
+     (BB, AA, X49.T.copy())),
+    (S.filtfilt, lambda b, a, x: S.filtfilt(b, a, x, padtype=None), (BB, AA, x40)),
+    (S.filtfilt, lambda b, a, x: S.filtfilt(b, a, x, method="gust"), (BB, AA, x40)),
+    (S.filtfilt, lambda b, a, x: S.filtfilt(b, a, x, axis=0, method="gust", irlen=10),
+     (BB, AA, rand(30, 2, seed=15))),
+    (S.sosfiltfilt, lambda s, x: S.sosfiltfilt(sos_of(s), x), (SOS5, x40)),
+    (S.sosfiltfilt, lambda s, x: S.sosfiltfilt(sos_of(s), x, padtype="constant", padlen=4), (SOS5, x40)),
+    (S.detrend, S.detrend, (X49,)),
+    (S.detrend, lambda x: S.detrend(x, axis=0, type="constant"), (X49,)),
+    (S.detrend, lambda x: S.detrend(x, bp=[3, 5]), (rand(9, dtype=complex, seed=14),)),
+]
+
+SHAPES = [(5, 3), (3, 5), (7, 7), (6, 2), (2, 1)]  # odd, even, prime, one-sample kernels
+
+
+@pytest.mark.parametrize("f", [S.fftconvolve, S.oaconvolve, S.convolve, S.correlate],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_convolution_adjoints(f, mode, dtype):
+    for n1, n2 in SHAPES:
+        a, b = rand(n1, dtype=dtype, seed=n1), rand(n2, dtype=dtype, seed=n2 + 10)
+        check_adjoint(lambda u: f(u, b, mode), a)
+        check_adjoint(lambda v: f(a, v, mode), b)
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_convolve_methods_and_nd(method):
+    a, b = rand(4, 5, dtype=complex, seed=1), rand(3, 2, seed=2)
+    for mode in ("full", "same", "valid"):
+        check_adjoint(lambda u: S.convolve(u, b, mode, method), a)
+        check_adjoint(lambda v: S.correlate(a, v, mode, method), b.astype(complex))
+
+
+@pytest.mark.parametrize("f", [S.convolve2d, S.correlate2d], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
+def test_convolve2d_adjoints(f, boundary):
+    for mode in ("full", "same", "valid"):
+        for k in (K32, ZK32, rand(4, 4, seed=3)):
+            check_adjoint(lambda u: f(u, k, mode, boundary), X56)
+            check_adjoint(lambda v: f(X56, v, mode, boundary), k)
+
+
+def test_fftconvolve_axes_broadcast():
+    a, b = rand(3, 8, seed=1), rand(1, 5, seed=2)
+    for axes in (1, [1], -1):
+        check_adjoint(lambda u: S.fftconvolve(u, b, "same", axes=axes), a)
+        check_adjoint(lambda v: S.fftconvolve(a, v, "full", axes=axes), b)
+    check_gradient(lambda u, v: S.oaconvolve(u, v, axes=0), rand(9, 2, seed=3), rand(4, 1, seed=4))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_lfilter_is_linear_in_x_b_and_zi(dtype):
+    x = rand(3, 11, dtype=dtype, seed=1)
+    b, a = B.astype(np.float32) if dtype == np.float32 else B, A
+    zi = rand(3, 3, dtype=dtype, seed=2)
+    check_adjoint(lambda u: S.lfilter(b, a, u), x)
+    check_adjoint(lambda u: S.lfilter(b, a, u, 0), rand(11, 2, dtype=dtype, seed=3))
+    check_adjoint(lambda u: S.lfilter(u, a, x), b.astype(dtype))
+    quiet = np.zeros_like(x)  # with no input the output is linear in zi
+    check_adjoint(lambda z: S.lfilter(b, a, quiet, -1, z)[0], zi)
+    check_adjoint(lambda z: S.lfilter(b, a, quiet, -1, z)[1], zi)
+
+
+def test_lfilter_nonlinear_in_a_and_values():
+    zi = rand(4, 3, seed=3)
+    for x in (X49, X49 + 1j * rand(4, 9, seed=4)):
+        check_gradient(lambda b, a, x, zi: S.lfilter(b, a, x, -1, zi)[0], B, A, x, zi)
+        y, zf = pb.pullback(lambda a: S.lfilter(B, a, x, -1, zi), A)[0]
+        want = S.lfilter(B, A, x, -1, zi)
+        np.testing.assert_allclose(y, want[0], rtol=1e-12)
+        np.testing.assert_allclose(zf, want[1], rtol=1e-12, atol=1e-14)
+    # broadcast zi, a short signal (the state outlives it)
+    check_gradient(lambda a, zi: S.lfilter(B, a, x7[:2], -1, zi)[1], A, rand(3, seed=5))
+    check_gradient(lambda a, zi: S.lfilter(B, a, X49, -1, zi)[0], A, rand(1, 3, seed=6))
+
+
+def test_filters_float32_stay_float32():
+    x = x40.astype(np.float32)
+    for f in (lambda x: S.sosfiltfilt(SOS.astype(np.float32), x), lambda x: S.lfilter(BB, AA, x),
+              lambda x: S.fftconvolve(x, k3.astype(np.float32))):
+        g = pb.gradient(lambda x: np.sum(f(x) ** 2), x)[0]
+        assert g.dtype == np.float32
+
+
+def test_filtfilt_gust_is_linear_in_x():
+    for irlen in (None, 10):
+        check_adjoint(lambda x: S.filtfilt(BB, AA, x, method="gust", irlen=irlen), x40)
+
+
+def test_second_order():
+    check_gradient(lambda a: pb.gradient(lambda a: np.sum(S.lfilter(B, a, x7) ** 2), a)[0], A)
+    check_gradient(lambda k: pb.gradient(lambda k: np.sum(S.fftconvolve(x7, k) ** 3), k)[0], k3)
+    h = pb.hessian(lambda x: np.sum(S.sosfiltfilt(SOS, x) ** 2), x40[:20])
+    assert np.allclose(h, h.T)
+
+
+def test_every_name_and_internal_calls_reach_the_rule():
+    # convolve(method="fft") calls fftconvolve internally; the rule of convolve answers first
+    g = pb.gradient(lambda k: np.sum(S.convolve(x7, k, method="fft") ** 2), k3)[0]
+    y = np.convolve(x7, k3)
+    np.testing.assert_allclose(g, np.correlate(2 * y, x7, "valid"), atol=1e-12)
+    code = (
+        "from scipy.signal import fftconvolve\n"
+        "import numpy as np, pullback as pb\n"
+        "x, k = np.arange(1.0, 6.0), np.array([1.0, -2.0, 0.5])\n"
+        "g = pb.gradient(lambda k: np.sum(fftconvolve(x, k) ** 2), k)[0]\n"
+        "want = np.correlate(2 * np.convolve(x, k), x, 'valid')\n"
+        "assert np.allclose(g, want), (g, want)\n"
+        "assert np.array_equal(fftconvolve(x, k), __import__('scipy.signal').signal.fftconvolve(x, k))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plain_calls_return_scipy_values():
+    from pullback.rules import signal as R
+
+    for name, args in [("fftconvolve", (x7, k3)), ("lfilter", (B, A, x7)), ("sosfiltfilt", (SOS, x40)),
+                       ("detrend", (X49,)), ("convolve2d", (X56, K32))]:
+        got, want = getattr(S, name)(*args), R.ORIGINALS[name](*args)
+        assert type(got) is type(want)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_designs_and_peaks_carry_no_gradient():
+    def f(x):
+        peaks, _ = S.find_peaks(x)
+        w = S.get_window("hann", 7)
+        return np.sum(x[peaks]) + np.sum(S.fftconvolve(x, w, "same"))
+
+    g = pb.gradient(f, x40)[0]
+    conv_part = S.correlate(np.ones(40), S.get_window("hann", 7), "same")
+    peaks = S.find_peaks(x40)[0]
+    np.testing.assert_allclose(g - conv_part, np.isin(np.arange(40), peaks).astype(float), atol=1e-12)

@@ -1,0 +1,177 @@
+"""scipy.signal spectral analysis, resampling, chirp z and frequency responses: adjoint tests for
+the linear maps (stft, istft, hilbert, resample, upfirdn, czt, ...), finite differences for the
+quadratic and nonlinear ones (welch, csd, coherence, spectrogram, freqz in a), values against SciPy's."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.signal as S
+
+import pullback as pb
+from pullback.testing import check_adjoint, check_gradient
+
+from .cases import rand
+from .test_signal import SOS5, sos_of
+
+x50 = rand(50, seed=21)
+X350 = rand(3, 50, seed=22)
+z50 = rand(50, dtype=complex, seed=23)
+WIN16 = np.hanning(16) + 0.1
+BB, AA = S.butter(3, 0.3)
+ZXX = S.stft(x50, nperseg=16)[2]
+T9 = S.CZT(9, m=6, w=np.exp(-0.3j), a=1.1)
+Z9 = S.ZoomFFT(9, [0.1, 0.6], m=7)
+
+SFT = S.ShortTimeFFT(S.windows.hann(16, sym=False), 5, fs=1.0, mfft=20, phase_shift=3)
+SFT2X = S.ShortTimeFFT(S.windows.hann(16, sym=False), 4, fs=1.0, fft_mode="onesided2X", scale_to="psd")
+SFTC = S.ShortTimeFFT(S.windows.hann(15, sym=False), 4, fs=1.0, fft_mode="centered")
+
+
+def _quiet(f):
+    def g(*a):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return f(*a)
+    return g
+
+
+CASES = [
+    (S.stft, lambda x: S.stft(x, nperseg=16)[2], (x50,)),
+    (S.stft, lambda x: S.stft(x, nperseg=15, noverlap=5, nfft=20, boundary="even", padded=False,
+                              scaling="psd", axis=0)[2], (X350.T.copy(),)),
+    (S.stft, lambda x, w: S.stft(x, window=w, nperseg=16, detrend="linear", return_onesided=False)[2],
+     (x50, WIN16)),
+    (S.stft, _quiet(lambda x: S.stft(x, nperseg=16, boundary=None)[2]), (z50,)),
+    (S.istft, lambda z: S.istft(z, nperseg=16)[1], (ZXX,)),
+    (S.istft, lambda z, w: S.istft(z, window=w, scaling="psd", boundary=False)[1], (ZXX, WIN16)),
+    (S.spectrogram, lambda x: S.spectrogram(x, nperseg=16)[2], (X350,)),
+    (S.spectrogram, lambda x: S.spectrogram(x, nperseg=16, mode="magnitude", axis=0)[2], (X350.T.copy(),)),
+    (S.spectrogram, lambda x: S.spectrogram(x, nperseg=16, mode="phase")[2], (x50,)),
+    (S.spectrogram, lambda x: S.spectrogram(x, nperseg=16, mode="complex", scaling="spectrum")[2], (x50,)),
+    (S.welch, lambda x: S.welch(x, nperseg=16)[1], (X350,)),
+    (S.welch, lambda x, w: S.welch(x, window=w, noverlap=3, nfft=21, detrend="linear",
+                                   scaling="spectrum")[1], (x50, WIN16)),
+    (S.welch, lambda x: S.welch(x, nperseg=16, average="median")[1], (z50,)),
+    (S.csd, lambda x, y: S.csd(x, y, nperseg=16)[1], (X350, x50)),
+    (S.csd, lambda x, y: S.csd(x, y, nperseg=16, return_onesided=False, average="median")[1], (z50, x50)),
+    (S.coherence, lambda x, y: S.coherence(x, y, nperseg=16)[1], (x50, x50[::-1] + 0.3 * x50)),
+    (S.periodogram, lambda x: S.periodogram(x)[1], (X350,)),
+    (S.periodogram, lambda x: S.periodogram(x, nfft=40, window="hann", scaling="spectrum")[1], (z50,)),
+    (S.hilbert, S.hilbert, (x50,)),
+    (S.hilbert, lambda x: S.hilbert(x, 20, axis=0), (X350.T.copy(),)),
+    (S.hilbert2, lambda x: S.hilbert2(x, (4, 9)), (X350[:, :8],)),
+    (S.resample, lambda x: S.resample(x, 23), (x50,)),
+    (S.resample, lambda x, w: S.resample(x, 64, window=w, axis=1), (X350, np.hanning(50) + 0.2)),
+    (S.resample, lambda x: S.resample(x, 20, window="hann", domain="freq"), (z50,)),
+    (S.upfirdn, lambda h, x: S.upfirdn(h, x, 3, 2), (rand(7, seed=24), X350)),
+    (S.resample_poly, lambda x: S.resample_poly(x, 3, 2), (x50,)),
+    (S.resample_poly, lambda x, w: S.resample_poly(x, 2, 5, axis=1, window=w, padtype="mean"),
+     (X350, np.hanning(11))),
+    (S.decimate, lambda x: S.decimate(x, 3), (x50,)),
+    (S.decimate, lambda x: S.decimate(x, 2, ftype="fir", zero_phase=False, axis=0), (X350.T.copy(),)),
+    (S.savgol_filter, lambda x: S.savgol_filter(x, 7, 3), (x50,)),
+    (S.savgol_filter, lambda x: S.savgol_filter(x, 6, 2, deriv=1, mode="mirror", axis=0), (X350.T.copy(),)),
+    (S.czt, S.czt, (x50[:13],)),
+    (S.czt, lambda x: S.czt(x, m=11, w=np.exp(-0.3j), a=1.1 * np.exp(0.2j), axis=0), (X350.T[:9].copy(),)),
+    (S.zoom_fft, lambda x: S.zoom_fft(x, [0.1, 0.6], m=9), (z50[:12],)),
+    (S.CZT.__call__, lambda x: T9(x), (x50[:9],)),
+    (S.CZT.__call__, lambda x: Z9(x, axis=0), (X350.T[:9].copy(),)),
+    (S.freqz, lambda b, a: S.freqz(b, a, worN=64)[1], (BB, AA)),
+    (S.freqz, lambda b: S.freqz(b, worN=16, whole=True)[1], (BB,)),
+    (S.freqz, lambda b, a: S.freqz(b, a, worN=np.linspace(0, 3, 7), fs=10.0)[1], (BB + 0.1j, AA)),
+    (S.freqz_sos, lambda s: S.freqz_sos(sos_of(s), worN=32)[1], (SOS5,)),
+    (S.ShortTimeFFT.stft_detrend, lambda x: SFT.stft(x, padding="odd", p0=1, p1=7, k_offset=2), (x50,)),
+    (S.ShortTimeFFT.stft_detrend, lambda x: SFTC.stft(x), (z50,)),
+    (S.ShortTimeFFT.stft_detrend, lambda x: SFT2X.spectrogram(x, detr="linear", axis=0), (X350.T.copy(),)),
+    (S.ShortTimeFFT.stft_detrend, lambda x, y: SFT.spectrogram(x, y, padding="even"), (x50, z50.real.copy())),
+    (S.ShortTimeFFT.istft, lambda z: SFT.istft(z), (SFT.stft(x50),)),
+    (S.ShortTimeFFT.istft, lambda z: SFT2X.istft(z, 3, 45), (SFT2X.stft(x50),)),
+    (S.ShortTimeFFT.istft, lambda z: SFTC.istft(z, -5, 30, f_axis=0, t_axis=2), (SFTC.stft(X350.T, axis=0),)),
+    (S.sosfreqz, _quiet(lambda s: S.sosfreqz(sos_of(s), worN=32, whole=True)[1]), (SOS5,)),
+]
+
+
+@pytest.mark.parametrize("n", [31, 32, 37])  # odd, even, prime
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_stft_istft_adjoints(n, dtype):
+    x = rand(n, dtype=dtype, seed=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for kw in (dict(nperseg=8), dict(nperseg=7, noverlap=5, nfft=9, boundary="odd"),
+                   dict(nperseg=8, boundary=None, padded=False, scaling="psd")):
+            check_adjoint(lambda v: S.stft(v, **kw)[2], x)
+        z = S.stft(rand(n, seed=1), nperseg=8)[2].astype(np.complex64 if dtype == np.float32 else complex)
+        check_adjoint(lambda v: S.istft(v, nperseg=8)[1], z)
+        check_adjoint(lambda v: S.istft(v, nperseg=8, noverlap=5, input_onesided=True)[1], z)
+        z2 = S.stft(x, nperseg=8, return_onesided=False)[2]
+        check_adjoint(lambda v: S.istft(v, nperseg=8, input_onesided=False)[1], z2)
+
+
+@pytest.mark.parametrize("n", [12, 13])
+def test_fourier_linear_maps(n):
+    x, xc = rand(n, seed=n), rand(n, dtype=complex, seed=n + 1)
+    for f in (lambda v: S.hilbert(v), lambda v: S.hilbert(v, n + 3), lambda v: S.resample(v, 7),
+              lambda v: S.resample(v, 2 * n + 1, window="hann"), lambda v: S.czt(v, m=5),
+              lambda v: S.zoom_fft(v, 0.5), lambda v: S.decimate(v, 2, ftype="fir"),
+              lambda v: S.resample_poly(v, 2, 3), lambda v: S.savgol_filter(v, 5, 2, mode="interp")):
+        check_adjoint(f, x)
+        check_adjoint(f, x.astype(np.float32))
+    for f in (lambda v: S.resample(v, 6), lambda v: S.czt(v),
+              lambda v: S.upfirdn([1.0, -0.5j, 0.2], v, 2, 3)):
+        check_adjoint(f, xc)
+    for mode in ("mirror", "nearest", "wrap", "constant"):
+        check_adjoint(lambda v: S.savgol_filter(v, 4, 2, mode=mode), x)
+
+
+@pytest.mark.parametrize("mode", ["onesided", "twosided", "centered", "onesided2X"])
+def test_short_time_fft_adjoints(mode):
+    for phase_shift in (None, 3):
+        sft = S.ShortTimeFFT(S.windows.hann(16, sym=False), 5, fs=1.0, fft_mode=mode, mfft=20,
+                             phase_shift=phase_shift, scale_to="psd" if mode == "onesided2X" else None)
+        x = x50 if sft.onesided_fft else z50
+        for pad in ("zeros", "edge", "even", "odd"):
+            check_adjoint(lambda v: sft.stft(v, padding=pad, p0=1, p1=8, k_offset=3), x)
+        z = sft.stft(x)
+        check_adjoint(lambda v: sft.istft(v), z)
+        check_adjoint(lambda v: sft.istft(v, 2, 40), z)
+
+
+def test_upfirdn_both_arguments():
+    for up, down in [(1, 1), (3, 2), (2, 5), (1, 3)]:
+        h, x = rand(5, dtype=complex, seed=1), rand(8, dtype=complex, seed=2)
+        check_adjoint(lambda v: S.upfirdn(h, v, up, down), x)
+        check_adjoint(lambda v: S.upfirdn(v, x, up, down), h)
+
+
+def test_welch_is_quadratic():
+    # <welch(x)> scales by 4 when x doubles, and its gradient is linear in x
+    g1 = pb.gradient(lambda x: np.sum(S.welch(x, nperseg=16)[1]), x50)[0]
+    g2 = pb.gradient(lambda x: np.sum(S.welch(x, nperseg=16)[1]), 2 * x50)[0]
+    np.testing.assert_allclose(g2, 2 * g1, rtol=1e-10)
+    check_gradient(lambda x: S.welch(x, nperseg=16, average="median")[1], X350)
+
+
+def test_spectral_second_order_and_forward():
+    check_gradient(lambda x: pb.gradient(lambda x: np.sum(S.welch(x, nperseg=16)[1]), x)[0], x50)
+    check_gradient(lambda w: pb.gradient(lambda w: np.sum(np.abs(S.freqz(BB, w)[1]) ** 2), w)[0], AA)
+    _, t = pb.jvp(lambda z: S.istft(S.stft(z, nperseg=16)[2], nperseg=16)[1], (x50,), (x50,))
+    np.testing.assert_allclose(t[:50], x50, atol=1e-12)  # istft(stft(x)) is x: so is its tangent
+
+
+def test_unsupported_options_are_named():
+    with pytest.raises(pb.NoRuleError, match="mode='reflect'"):
+        pb.gradient(lambda x: np.sum(S.upfirdn([1.0, 0.5], x, mode="reflect")), x50)
+    with pytest.raises(pb.NoRuleError, match="padtype='line'"):
+        pb.gradient(lambda x: np.sum(S.resample_poly(x, 2, 3, padtype="line")), x50)
+
+
+def test_values_are_scipys():
+    from pullback.rules import signal_spectral as R
+
+    for name, args, kw in [("welch", (x50,), {"nperseg": 16}), ("stft", (x50,), {"nperseg": 16}),
+                           ("czt", (x50[:9],), {}), ("freqz", (BB, AA), {})]:
+        last = (lambda y: y) if name == "czt" else (lambda y: y[-1])
+        got = pb.pullback(lambda x: last(getattr(S, name)(x, *args[1:], **kw)), args[0])[0]
+        want = last(R.ORIGINALS[name](*args, **kw))
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
