@@ -193,3 +193,13 @@ def test_designs_and_peaks_carry_no_gradient():
     conv_part = S.correlate(np.ones(40), S.get_window("hann", 7), "same")
     peaks = S.find_peaks(x40)[0]
     np.testing.assert_allclose(g - conv_part, np.isin(np.arange(40), peaks).astype(float), atol=1e-12)
+
+
+def test_convolve_with_the_method_scipy_chooses():
+    k = np.array([1.0, -2.0, 0.5])
+
+    def f(x):
+        return np.sum(S.convolve(x, k, method=S.choose_conv_method(x, k)) ** 2)
+
+    g = pb.gradient(f, x40)[0]
+    np.testing.assert_allclose(g, np.correlate(2 * np.convolve(x40, k), k, mode="valid"), atol=1e-10)
