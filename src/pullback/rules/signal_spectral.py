@@ -41,6 +41,20 @@ def _route(name, handler, owner=S):
     return func
 
 
+def _overlap(nperseg, nfft, noverlap, default_nfft):
+    """SciPy's checks and defaults for ``nfft`` and ``noverlap``: (nfft, noverlap, step)."""
+    if nfft is None:
+        nfft = default_nfft
+    elif nfft < nperseg:
+        raise ValueError("nfft must be greater than or equal to nperseg.")
+    else:
+        nfft = int(nfft)
+    noverlap = nperseg // 2 if noverlap is None else int(noverlap)
+    if noverlap >= nperseg:
+        raise ValueError("noverlap must be less than nperseg.")
+    return nfft, noverlap, nperseg - noverlap
+
+
 def _window(window, nperseg, input_length, default_len=256, warn=True):
     """SciPy's ``_triage_segments``: a named window is a constant; an array window may be traced."""
     if isinstance(window, (str, tuple)):
@@ -111,16 +125,7 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
         if nperseg < 1:
             raise ValueError("nperseg must be a positive integer")
     win, nperseg = _window(window, nperseg, x.shape[-1])
-    if nfft is None:
-        nfft = nperseg
-    elif nfft < nperseg:
-        raise ValueError("nfft must be greater than or equal to nperseg.")
-    else:
-        nfft = int(nfft)
-    noverlap = nperseg // 2 if noverlap is None else int(noverlap)
-    if noverlap >= nperseg:
-        raise ValueError("noverlap must be less than nperseg.")
-    nstep = nperseg - noverlap
+    nfft, noverlap, nstep = _overlap(nperseg, nfft, noverlap, nperseg)
     if boundary is not None:
         x = _EXT[boundary](x, nperseg // 2, axis=-1)
         if not same:
@@ -369,16 +374,8 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
         nperseg = int(nperseg)
         if nperseg < 1:
             raise ValueError("nperseg must be a positive integer")
-    if nfft is None:
-        nfft = nperseg if input_onesided and nperseg == n_default + 1 else n_default
-    elif nfft < nperseg:
-        raise ValueError("nfft must be greater than or equal to nperseg.")
-    else:
-        nfft = int(nfft)
-    noverlap = nperseg // 2 if noverlap is None else int(noverlap)
-    if noverlap >= nperseg:
-        raise ValueError("noverlap must be less than nperseg.")
-    nstep = nperseg - noverlap
+    default = nperseg if input_onesided and nperseg == n_default + 1 else n_default
+    nfft, noverlap, nstep = _overlap(nperseg, nfft, noverlap, default)
     if time_axis != Zxx.ndim - 1 or freq_axis != Zxx.ndim - 2:
         freq_axis %= Zxx.ndim
         time_axis %= Zxx.ndim
