@@ -46,7 +46,7 @@ from ..errors import NoRuleError, TracedConversionError
 from . import registry as R
 from .elementwise import imag as _imag_rule
 from .elementwise import real as _real_rule
-from .indexing import copy_like, getitem, setitem
+from .indexing import _element, copy_like, getitem, setitem
 from .registry import defvjp, register
 from .shape import _reshape
 
@@ -361,14 +361,10 @@ replace = defvjp(_replace_raw, [replace_vjp_x, None, replace_vjp_values],
                  [replace_jvp_x, None, replace_jvp_values], name="replace_at", key=False)
 
 
-def _read_only(what="assignment destination"):
-    return ValueError(f"{what} is read-only")
-
-
 def _writable(x, what="assignment destination") -> None:
     info = _info(x)
     if info is not None and not info.writable:
-        raise _read_only(what)
+        raise ValueError(f"{what} is read-only")
 
 
 def _into_base(info, new):
@@ -675,14 +671,6 @@ class TracedPending(TracedNDArray):
         return len(self._view.buf)
 
 
-def _flat_position(index, shape) -> int:
-    parts = index if isinstance(index, tuple) else (index,)
-    pos = 0
-    for i, n in zip(parts, shape):
-        pos = pos * n + int(i) % n
-    return pos
-
-
 _SCALARS = (int, float, complex, np.generic)
 
 
@@ -708,14 +696,14 @@ def _log_write(x, info, index, value) -> bool:
         x._view = info
         x.__class__ = TracedPending
     info.buf[index] = raw  # NumPy's own write: its casts, its errors
-    info.written[_flat_position(index, info.buf.shape)] = value
+    info.written[_element(index, info.buf.shape)] = value
     return True
 
 
 def _log_read(x, info, index):
     """``x[index]`` of an array with a write log, from the log: the element NumPy holds there."""
     raw = info.buf[index]  # NumPy's scalar (and its IndexError)
-    value = info.written.get(_flat_position(index, info.buf.shape), _log_read)
+    value = info.written.get(_element(index, info.buf.shape), _log_read)
     if value is _log_read:
         return getitem(info.start, index)
     if not isinstance(value, Tracer):
