@@ -616,3 +616,21 @@ def test_a_bool_n_is_what_numpy_makes_of_it(name, n):
         return
     got = pb.jvp(lambda x: f(x, n=n), (x,), (x,))[0]
     assert np.array_equal(got, want)
+
+
+def test_numpy_values_through_the_gufuncs_are_numpys_bits():
+    from pullback.rules import fft as F
+
+    if not F.NUMPY_VALUES:
+        pytest.skip("NumPy 1.x: the engine computes the values")
+    assert F._NUMPY_1D, "the direct gufunc paths failed their check against NumPy"
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64, np.complex64, np.complex128):
+        x = rng.standard_normal((5, 12)).astype(dtype)
+        for f in (np.fft.fft, np.fft.ifft, np.fft.rfft, np.fft.irfft, np.fft.hfft, np.fft.ihfft):
+            if f in (np.fft.rfft, np.fft.ihfft) and x.dtype.kind == "c":
+                continue
+            for kw in ({}, {"n": 7}, {"n": 16, "axis": 0}, {"norm": "ortho"}, {"norm": "forward", "axis": 0}):
+                want = f(x, **kw)
+                got = pb.pullback(lambda v: f(v, **kw), x)[0]
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (f.__name__, dtype, kw)
