@@ -45,21 +45,7 @@ def _ufunc(u: np.ufunc):
     return h
 
 
-def ufunc_name(u: np.ufunc) -> str:
-    """A ufunc's public name, for errors: ``scipy.special.jv``, not ``numpy.jv`` (looked up only then)."""
-    name = u.__name__
-    if getattr(np, name, None) is u:
-        return f"numpy.{name}"
-    import sys
-
-    special = sys.modules.get("scipy.special")
-    if special is not None:
-        if getattr(special, name, None) is u:
-            return f"scipy.special.{name}"
-        for public, obj in vars(special).items():
-            if obj is u and not public.startswith("_"):
-                return f"scipy.special.{public}"
-    return name
+ufunc_name = R.ufunc_name  # (defined beside the registry, which names its rules with it)
 
 
 def _operator(u: np.ufunc):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dis
 import inspect
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -36,9 +37,24 @@ UFUNC_METHODS: dict[tuple, Callable] = {}  # (ufunc, "reduce"|...) -> handler
 KINDS: dict[Any, str] = {}  # key -> "rule" | "linear" | "composite" | "nondiff" | "user"
 
 
+def ufunc_name(u: np.ufunc) -> str:
+    """A ufunc's public name, for errors: ``scipy.special.jv``, not ``numpy.jv`` (looked up only then)."""
+    name = u.__name__
+    if getattr(np, name, None) is u:
+        return f"numpy.{name}"
+    special = sys.modules.get("scipy.special")
+    if special is not None:
+        if getattr(special, name, None) is u:
+            return f"scipy.special.{name}"
+        for public, obj in vars(special).items():
+            if obj is u and not public.startswith("_"):
+                return f"scipy.special.{public}"
+    return name
+
+
 def _qualname(func: Any) -> str:
     if isinstance(func, np.ufunc):
-        return f"numpy.{func.__name__}"
+        return ufunc_name(func)
     mod = getattr(func, "__module__", None) or ""
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
     if mod.startswith("numpy"):
