@@ -361,6 +361,8 @@ class TracedArray(Tracer):
     def dot(self, other):
         return np.dot(self, other)
 
+    #: ``x[index] = value`` (a 0-d array too, as ``x[...] = value``): see rules/views.py.
+    __setitem__ = _hooked("__setitem__")
     #: In place, like ``ndarray.sort``: the array (and its views) become its sorted self.
     sort = _hooked("sort")
     fill = _hooked("fill")
@@ -401,7 +403,6 @@ class TracedNDArray(TracedArray):
     def __getitem__(self, index):
         return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
 
-    __setitem__ = _hooked("__setitem__")
 
 
 def traced(value: Any, trace: Any, aux: Any) -> TracedArray:

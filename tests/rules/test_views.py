@@ -515,3 +515,16 @@ def test_element_writes_do_not_change_earlier_values():
     value, (g,) = pb.value_and_gradient(f, x)
     assert value == f(x.copy())
     np.testing.assert_allclose(g, 4 * x)
+
+
+def test_a_zero_d_array_is_written_as_in_numpy():
+    def f(x):
+        s = (x[1:2] * 1.0).reshape(())  # a 0-d array (np.sum would give a NumPy scalar)
+        s[...] = s * 3
+        s += x[0]
+        return s
+
+    x = np.array([1.0, 2.0, 3.0])
+    value, (g,) = pb.value_and_gradient(f, x)
+    assert value == f(x.copy()) == 7.0
+    np.testing.assert_array_equal(g, [1.0, 3.0, 0.0])

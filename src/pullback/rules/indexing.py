@@ -109,6 +109,8 @@ def copy_like(x):
 
 
 def setitem_raw(x, value, index):
+    if isinstance(x, np.generic):  # a 0-d value held as a NumPy scalar
+        x = np.asarray(x)
     out = copy_like(x)
     out[index] = value
     return out

@@ -423,7 +423,7 @@ def setitem_handler(x, index, value):
     _commit(x, setitem(x, value, index))
 
 
-register(TracedNDArray.__setitem__, setitem_handler, "composite")
+register(TracedArray.__setitem__, setitem_handler, "composite")
 
 
 def _fits(shape, target) -> bool:
