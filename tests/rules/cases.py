@@ -29,6 +29,24 @@ def rand(*shape, dtype=np.float64, positive=False, seed=None):
     return np.asarray(x).astype(dtype)
 
 
+def single(a):
+    """``a`` in single precision (complex64 for complex, float32 otherwise)."""
+    return a.astype(np.complex64 if a.dtype.kind == "c" else np.float32)
+
+
+def check_float32(case, **tolerances) -> None:
+    """A case run in single precision: float32 in, float32 value and gradients out, checked."""
+    import pullback as pb
+    from pullback.testing import check_gradient
+
+    _, f, args = case
+    args32 = tuple(single(a) for a in args)
+    want = f(*args32)
+    assert np.result_type(want) in (np.float32, np.complex64)
+    assert np.result_type(pb.pullback(f, *args32)[0]) == np.result_type(want)
+    check_gradient(f, *args32, **tolerances)
+
+
 def case_id(case) -> str:
     key = case[0]
     if isinstance(key, tuple):

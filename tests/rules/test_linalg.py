@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import pullback as pb
 from pullback.testing import check_gradient
 
-from .cases import case_id, rand
+from .cases import case_id, check_float32, rand
 
 A = rand(3, 4)
 B = rand(4, 5)
@@ -100,18 +100,9 @@ if isinstance(getattr(np, "vecdot", None), np.ufunc):
 
 
 
-def _single(a):
-    return a.astype(np.complex64 if a.dtype.kind == "c" else np.float32)
-
-
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_float32_stays_float32(case):
-    _, f, args = case
-    args32 = tuple(_single(a) for a in args)
-    want = f(*args32)
-    assert np.result_type(want) in (np.float32, np.complex64)
-    assert np.result_type(pb.pullback(f, *args32)[0]) == np.result_type(want)
-    check_gradient(f, *args32)
+    check_float32(case)
 
 
 # ---------------------------------------------------------------- conventions and special cases

@@ -13,7 +13,7 @@ import pullback as pb
 from pullback.errors import GaugeError, NoRuleError
 from pullback.testing import check_gradient
 
-from .cases import case_id, rand
+from .cases import case_id, check_float32, rand
 
 
 def mH(x):
@@ -159,18 +159,9 @@ NORMS = [
 ]
 
 
-def _single(a):
-    return a.astype(np.complex64 if a.dtype.kind == "c" else np.float32)
-
-
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_float32_stays_float32(case):
-    _, f, args = case
-    args32 = tuple(_single(a) for a in args)
-    want = f(*args32)
-    assert np.result_type(want) in (np.float32, np.complex64)
-    assert np.result_type(pb.pullback(f, *args32)[0]) == np.result_type(want)
-    check_gradient(f, *args32, rtol=5e-3, atol=5e-3)
+    check_float32(case, rtol=5e-3, atol=5e-3)
 
 
 @pytest.mark.parametrize("k", range(len(NORMS)))
