@@ -451,3 +451,37 @@ def test_back_checkpoint_and_nesting_still_work_after_the_function_returned():
     g = pb.gradient(lambda x: np.sum(block(x) ** 2), x3)[0]
     np.testing.assert_allclose(g, pb.gradient(lambda x: np.sum(np.tanh(x) ** 2), x3)[0], rtol=1e-10)
     np.testing.assert_allclose(pb.hessian(lambda x: np.sum(x**3), x3), np.diag(6 * x3))
+
+
+@pytest.mark.parametrize("f, match", [
+    (lambda x: None, "returned None"),
+    (lambda x: (np.sum(x), 1.0), "has_aux=True"),
+    (lambda x: 3, "carries no gradient"),
+    (lambda x: np.sum(x) > 0, "carries no gradient"),
+    (lambda x: "loss", "not a real scalar"),
+])
+def test_a_loss_that_is_not_a_real_scalar_raises(f, match):
+    with pytest.raises(TypeError, match=match):
+        pb.gradient(f, np.ones(3))
+
+
+def test_a_constant_float_loss_has_a_zero_gradient():
+    np.testing.assert_array_equal(pb.gradient(lambda x: 3.0, np.ones(2))[0], [0.0, 0.0])
+
+
+def test_object_arrays_and_complex_tangents_of_real_primals_raise():
+    with pytest.raises(TypeError, match="object-dtype"):
+        pb.gradient(lambda x: np.sum(x), np.array([1.0, 2.0], dtype=object))
+    with pytest.raises(TypeError, match="complex tangent for a real primal"):
+        pb.jvp(lambda x: x * 2, (np.ones(2),), (np.ones(2) * 1j,))
+
+
+def test_nondifferentiable_decorates_a_users_function():
+    @pb.nondifferentiable
+    def peaks(x):
+        a = np.asarray(x)  # a plain NumPy computation: runs on the plain values
+        return float(np.sum(a > 0.5))
+
+    x = np.array([0.2, 0.9, 0.7])
+    assert peaks(x) == 2.0
+    np.testing.assert_array_equal(pb.gradient(lambda x: peaks(x) * np.sum(x), x)[0], [2.0, 2.0, 2.0])

@@ -45,7 +45,11 @@ def _differentiable(x: Any) -> bool:
     dt = getattr(x, "dtype", None)
     if dt is None or not hasattr(x, "shape"):
         return False
-    return np.dtype(dt).kind in "fc"
+    kind = np.dtype(dt).kind
+    if kind == "O":
+        raise TypeError("pullback cannot differentiate an object-dtype array: convert it to a float or "
+                        "complex array first (x.astype(float))")
+    return kind in "fc"
 
 
 def _as_value(x: Any) -> Any:
@@ -153,6 +157,9 @@ def _tangent_value(t: Any, x: Any) -> Any:
     if t is None:
         return None
     t = _as_value(t)
+    if np.iscomplexobj(t) and not np.iscomplexobj(x):
+        raise TypeError("jvp: a complex tangent for a real primal (its imaginary part would be dropped); "
+                        "make the primal complex, or pass the tangent's real part")
     return R.fit(t, np.shape(x), np.result_type(x)) if hasattr(t, "shape") else t
 
 
@@ -197,7 +204,16 @@ def _pullback(f: Callable, args: tuple, kwargs: dict, argnums: Sequence[int], ha
 
 
 def _scalar_seed(value: Any, who: str):
+    if value is None:
+        raise TypeError(f"{who}: the function returned None (a missing `return`?); a gradient needs a "
+                        "real scalar loss")
+    if isinstance(value, (tuple, list)):
+        raise TypeError(f"{who}: the function returned a {type(value).__name__} of {len(value)}; a gradient "
+                        "needs one real scalar loss. To return (loss, aux), use "
+                        "pullback.grad(f, has_aux=True) or pullback.value_and_grad(f, has_aux=True)")
     v = strip(value)
+    if not hasattr(v, "dtype") and not isinstance(v, (float, int, complex)):
+        raise TypeError(f"{who}: the function returned a {type(value).__name__}, not a real scalar")
     if np.ndim(v) != 0:
         raise TypeError(
             f"{who}: the function must return a real scalar, got an array of shape "
@@ -210,7 +226,8 @@ def _scalar_seed(value: Any, who: str):
             "(take abs(), .real or abs()**2 of it)"
         )
     if dt.kind not in "f":
-        dt = np.dtype(float)
+        raise TypeError(f"{who}: the function returned a {dt} value, which carries no gradient; a "
+                        "gradient needs a real floating-point loss")
     return _one_like(v, dt)
 
 
@@ -776,8 +793,17 @@ def nondifferentiable(func: Any) -> Any:
 
     Examples
     --------
+    It can decorate your own function too: traced calls then run it on the plain values.
+
     >>> import numpy as np, pullback as pb
     >>> _ = pb.nondifferentiable(np.round)
+    >>> @pb.nondifferentiable
+    ... def count_peaks(x):
+    ...     return int(np.sum(np.diff(np.sign(np.diff(np.asarray(x)))) < 0))
+    >>> pb.gradient(lambda x: count_peaks(x) * np.sum(x), np.array([0.0, 1.0, 0.0]))[0]
+    array([1., 1., 1.])
     """
     R.defnondiff(func)
+    if not _dispatched(func):
+        intercept(func, R.FUNCTIONS[func])
     return func
