@@ -485,3 +485,13 @@ def test_nondifferentiable_decorates_a_users_function():
     x = np.array([0.2, 0.9, 0.7])
     assert peaks(x) == 2.0
     np.testing.assert_array_equal(pb.gradient(lambda x: peaks(x) * np.sum(x), x)[0], [2.0, 2.0, 2.0])
+
+
+def test_the_conversion_error_names_the_library_function_that_converts():
+    import scipy.interpolate as si
+
+    with pytest.raises(pb.TracedConversionError, match=r"scipy\.interpolate\..*CubicSpline"):
+        pb.gradient(lambda y: np.sum(si.CubicSpline(np.arange(4.0), y)(1.5)), np.ones(4))
+    with pytest.raises(pb.TracedConversionError) as own:
+        pb.gradient(lambda x: np.sum(np.asarray(x)), np.ones(4))
+    assert "which has no differentiation rule" not in str(own.value)  # the caller's own code

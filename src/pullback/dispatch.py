@@ -192,8 +192,10 @@ class TracedArray(Tracer):
 
     # ---- conversions: never silently lose the gradient
     def __array__(self, dtype=None, copy=None):
+        caller = _converting_function()
+        where = f"{caller}, which has no differentiation rule, converting it" if caller else "converting it"
         raise TracedArrayConversionError(
-            "converting it to a plain array (np.asarray / np.array; to build an array from a list or "
+            f"{where} to a plain array (np.asarray / np.array; to build an array from a list or "
             "tuple of traced values, use np.stack(values) or np.concatenate)")
 
     def __float__(self):
@@ -403,6 +405,33 @@ class TracedNDArray(TracedArray):
     def __getitem__(self, index):
         return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
 
+
+
+def _converting_function() -> str | None:
+    """The library function (outside pullback) whose code converts a traced array, named as its
+    caller called it: the outermost frame of a library module before the caller's own code (e.g.
+    ``scipy.signal._spectral_py.welch``). None when the conversion is in the caller's own code."""
+    import sys
+
+    frame = sys._getframe(2)
+    found = None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "") or ""
+        top = module.split(".")[0]
+        if top == "pullback":
+            frame = frame.f_back
+            continue
+        if top in _LIBRARIES:
+            code = frame.f_code
+            found = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+            frame = frame.f_back
+            continue
+        break
+    return found
+
+
+#: Packages whose functions convert their inputs (named in conversion errors).
+_LIBRARIES = frozenset(("numpy", "scipy", "sklearn", "skimage", "pandas", "numba", "cupy", "dask"))
 
 
 def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
