@@ -495,3 +495,12 @@ def test_the_conversion_error_names_the_library_function_that_converts():
     with pytest.raises(pb.TracedConversionError) as own:
         pb.gradient(lambda x: np.sum(np.asarray(x)), np.ones(4))
     assert "which has no differentiation rule" not in str(own.value)  # the caller's own code
+
+
+def test_the_fft_engine_is_chosen_at_top_level():
+    previous = pb.set_engine("pocketfft")
+    try:
+        assert pb.get_engine() == "pocketfft"
+    finally:
+        pb.set_engine(previous)
+    assert pb.get_engine() == previous

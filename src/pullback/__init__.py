@@ -29,6 +29,7 @@ from .api import (  # noqa: E402
 )
 from .errors import GaugeError, NoRuleError, TracedConversionError, UnexpectedTracerError  # noqa: E402
 from .memory import keep_freed_memory, release_memory  # noqa: E402
+from .rules.fft_engine import get_engine, set_engine  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,7 @@ __all__ = [
     "adjoint",
     "checkpoint",
     "custom_adjoint",
+    "get_engine",
     "grad",
     "gradient",
     "hessian",
@@ -50,6 +52,7 @@ __all__ = [
     "nondifferentiable",
     "pullback",
     "release_memory",
+    "set_engine",
     "stop_gradient",
     "testing",
     "value_and_grad",
