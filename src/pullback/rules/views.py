@@ -198,6 +198,8 @@ def _scalar_index(index, ndim) -> bool:
 
 def _basic(index) -> bool:
     """NumPy's basic indexing (ints, slices, Ellipsis, None): the result is a view."""
+    if type(index) is slice:
+        return True
     parts = index if isinstance(index, tuple) else (index,)
     for p in parts:
         if isinstance(p, (bool, np.bool_)):
@@ -215,9 +217,12 @@ def getitem_view(x, index):
     if type(x) is TracedPending and _scalar_index(index, x.ndim):
         return _log_read(x, x._view, index)
     out = getitem(x, index)
-    if _basic(index) and not _scalar_index(index, x.ndim):
-        return as_view(out, x, (getitem, (index,), {}))
+    if type(out) is TracedNDArray and _basic(index):  # (one element is a 0-d copy, never a view)
+        return as_view(out, x, (getitem, (index,), _NO_KEYWORDS))
     return out
+
+
+_NO_KEYWORDS: dict = {}  # a view operation's keyword arguments, when it has none (never written)
 
 
 register(TracedNDArray.__getitem__, getitem_view, "linear")
