@@ -97,9 +97,7 @@ class ViewInfo:
         if self._positions is None:
             shape = self.base.value.shape
             idx = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
-            for prim, args, kwargs in self.ops:
-                idx = prim(idx, *args, **kwargs)
-            self._positions = idx
+            self._positions = _replay(idx, self.ops, None)
         return self._positions
 
 
@@ -496,14 +494,7 @@ def _in_storage(a, base, buf):
         return buf
     if type(info) is not ViewInfo or info.base is not base:
         return None
-    out = buf
-    for prim, args, kwargs in info.ops:
-        out = prim(out, *args, **kwargs)  # plain NumPy views of the copy
-    if info.component == "real":
-        return out.real
-    if info.component == "imag":
-        return out.imag
-    return out
+    return _replay(buf, info.ops, info.component)  # on plain arrays: NumPy views of the copy
 
 
 def _numpy_in_place(x, func, inputs):
