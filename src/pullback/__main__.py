@@ -123,7 +123,8 @@ def engine_info() -> str:
     """The FFT engine in force, the installed ones, threads, and the plan caches' limits and sizes."""
     import os
 
-    from pullback.rules import buffers, fft_engine
+    from pullback.engines import buffers
+    from pullback.engines import fft as fft_engine
 
     def mib(n):
         return f"{n / 2**20:.1f} MiB"

@@ -16,7 +16,7 @@ import operator
 import numpy as np
 
 from ..core import strip
-from . import buffers
+from ..engines import buffers
 from .registry import OPERATORS, _conj, defcomposite, defelementwise, defnondiff, defvjp, multiply_into
 
 # ---------------------------------------------------------------- arithmetic

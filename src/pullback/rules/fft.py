@@ -34,8 +34,8 @@ import warnings
 import numpy as np
 
 from ..core import strip
-from . import buffers
-from . import fft_engine as engine
+from ..engines import buffers
+from ..engines import fft as engine
 from .registry import defcomposite, deflinear, defnondiff
 
 _NORMS = (None, "backward", "ortho", "forward")
