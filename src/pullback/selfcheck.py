@@ -139,7 +139,6 @@ def _array_cases() -> Iterator[Case]:
 
     x = _rand(3, 4, seed=10)
     z = _rand(3, 4, complex_=True, seed=11)
-    idx = np.array([[0, 2, 1], [2, 0, 0]])
     yield Case("astype complex128", lambda v: v.astype(np.complex128), x)
     yield Case("astype float32", lambda v: v.astype(np.float32), x)
     yield Case("getitem slice", lambda v: v[1:, ::2], z)
