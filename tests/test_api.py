@@ -524,3 +524,19 @@ def test_conversion_error_is_not_a_not_implemented_error_outside_uarray():
     with pytest.raises(pb.TracedConversionError) as info:
         pb.gradient(lambda v: np.asarray(v).sum(), np.ones(3))
     assert not isinstance(info.value, NotImplementedError)
+
+
+def test_integer_conversion_of_a_traced_array_is_a_constant():
+    """np.int64(x) / np.asarray(x, dtype=int) carry no gradient (piecewise constant): allowed, as
+    JAX's astype(int); a float conversion still raises."""
+
+    def f(w):
+        idx = np.int64(w[:, -1])
+        assert type(idx) is np.ndarray and idx.dtype == np.int64
+        return np.sum(w[:, :-1][idx]) + np.sum(np.asarray(w > 0, dtype=bool))
+
+    w = np.array([[1.0, 2.0, 1.0], [3.0, 4.0, 0.0]])
+    (g,) = pb.gradient(f, w)
+    np.testing.assert_array_equal(g, [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    with pytest.raises(pb.TracedConversionError):
+        pb.gradient(lambda v: np.sum(np.asarray(v, dtype=float)), w)

@@ -192,6 +192,10 @@ class TracedArray(Tracer):
 
     # ---- conversions: never silently lose the gradient
     def __array__(self, dtype=None, copy=None):
+        if dtype is not None and np.dtype(dtype).kind in "biu":
+            # np.int64(x), np.asarray(x, dtype=int): an integer or boolean result is piecewise
+            # constant, so its derivative is exactly zero and no gradient is dropped
+            return np.asarray(strip(self), dtype=dtype)
         caller = _converting_function()
         where = f"{caller}, which has no differentiation rule, converting it" if caller else "converting it"
         what = (f"{where} to a plain array (np.asarray / np.array; to build an array from a list or "

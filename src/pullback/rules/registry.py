@@ -120,12 +120,14 @@ def fit_tangent(t: Any, ans: Any) -> Any:
     """Make a tangent match its primal output (broadcast, real part, dtype)."""
     if t is None:
         return None
-    shape = ans.shape
+    try:
+        shape, dtype = ans.shape, ans.dtype
+    except AttributeError:  # a Python scalar output (a rule applied to Python scalars)
+        shape, dtype = (), np.result_type(ans)
     if not hasattr(t, "shape"):
         t = np.asarray(t)
     if t.shape != shape:
         t = np.broadcast_to(t, shape)
-    dtype = ans.dtype
     if t.dtype != dtype:
         if t.dtype.kind == "c" and dtype.kind != "c":
             t = t.real
@@ -144,7 +146,10 @@ def _meta(v: Any) -> tuple:
 
 
 def _inexact(v: Any) -> bool:
-    return v.dtype.kind in "fc"
+    dtype = getattr(v, "dtype", None)
+    if dtype is None:  # a Python scalar (e.g. 1j * g with a Python-float cotangent)
+        return isinstance(v, (float, complex))
+    return dtype.kind in "fc"
 
 
 # ---------------------------------------------------------------- what a pullback reads
