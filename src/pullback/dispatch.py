@@ -186,6 +186,19 @@ class TracedArray(Tracer):
     def size(self) -> int:
         return self._value.size
 
+    @property
+    def itemsize(self) -> int:
+        return self._value.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self._value.nbytes
+
+    @property
+    def strides(self) -> tuple:
+        """The value's strides (for ``as_strided``, which has a rule; the memory stays private)."""
+        return self._value.strides
+
     def __repr__(self) -> str:
         kind = type(self._trace).__name__.replace("Trace", "").lower()
         return f"TracedArray({strip(self)!r}, {kind} level {self._trace.level})"
