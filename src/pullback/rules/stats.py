@@ -47,7 +47,9 @@ Examples
 --------
 >>> import numpy as np, pullback as pb, scipy.stats as st
 >>> pb.gradient(lambda mu, s: np.sum(st.norm.logpdf([0.5, 1.0], mu, s)), 0.0, 1.0)
-(array(1.5), array(-0.75))
+(1.5, -0.75)
+>>> pb.gradient(lambda s: st.norm(0.0, s).cdf(1.0), np.array(2.0))[0]  # -z pdf(x)
+array(-0.08801633)
 """
 
 from __future__ import annotations

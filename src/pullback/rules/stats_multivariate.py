@@ -37,6 +37,14 @@ before pullback is imported keeps SciPy's). ``nan_policy`` other than ``'propaga
 **zscore** ``(a, axis=0, ddof=0, nan_policy='propagate')``: ``z = (a - mean) / std``, whose
 Jacobian is symmetric: ``J t = (t - mean(t)) / std - z Σ(z t) / ((n - ddof) std)`` along
 ``axis``, used for both modes.
+
+Examples
+--------
+>>> import numpy as np, pullback as pb, scipy.stats as st
+>>> cov = np.array([[2.0, 0.5], [0.5, 1.0]])
+>>> g_mean, = pb.gradient(lambda m: st.multivariate_normal(m, cov).logpdf([1.0, 0.0]), np.zeros(2))
+>>> np.allclose(g_mean, np.linalg.solve(cov, [1.0, 0.0]))
+True
 """
 
 from __future__ import annotations
