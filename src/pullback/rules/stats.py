@@ -323,26 +323,50 @@ def _quantile(spec, i, ans, q, loc, scale, shapes, dist, sign):
     return -spec.fshapes[i - 3](dist, z, *shapes) * inv_pdf
 
 
+def _finish(a, d, zero):
+    """The derivative ``d``, 0 where ``zero`` (outside the support: a constant value there), nan
+    where the value ``a`` is nan (invalid parameters)."""
+    if zero is not None and np.any(zero):
+        d = np.where(zero, 0.0, d)
+    bad = np.isnan(a)
+    if np.any(bad):
+        d = np.where(bad, np.nan, d)
+    return d
+
+
+_LOG_METHODS = ("logpdf", "logcdf", "logsf", "logpmf")
+
+
+def _outside(method, a):
+    """Where the value is constant because it lies outside the support: log 0, or 0 of a density."""
+    if method in _LOG_METHODS:
+        return a == -np.inf
+    if method in ("pdf", "pmf"):
+        return a == 0
+    return None
+
+
 def _continuous_partial(method: str, spec: Spec, i: int) -> Callable:
+    def formula(ans, x, loc, scale, shapes, dist):
+        if method == "logpdf":
+            return _dlogpdf(spec, i, ans, x, loc, scale, shapes, dist)
+        if method == "pdf":
+            return ans * _dlogpdf(spec, i, ans, x, loc, scale, shapes, dist)
+        if method in ("cdf", "sf"):
+            d = _dcdf(spec, i, x, loc, scale, shapes, dist)
+            return d if method == "cdf" else -d
+        if method in ("logcdf", "logsf"):
+            sign = 1 if method == "logcdf" else -1
+            if i < 3:
+                r = _ratio(dist, x, loc, scale, shapes, ans)
+                return sign * (r, -r, -(x - loc) / scale * r)[i]
+            return sign * _dcdf(spec, i, x, loc, scale, shapes, dist) * np.exp(-ans)
+        return _quantile(spec, i, ans, x, loc, scale, shapes, dist, 1 if method == "ppf" else -1)
+
     def partial(ans, x, loc, scale, *shapes, dist):
         with np.errstate(all="ignore"):
             a = strip(ans)
-            if method == "logpdf":
-                return _where(a > -np.inf, _dlogpdf(spec, i, ans, x, loc, scale, shapes, dist))
-            if method == "pdf":
-                d = _dlogpdf(spec, i, ans, x, loc, scale, shapes, dist)
-                return _where((a > 0) & np.isfinite(a), ans * d)
-            if method in ("cdf", "sf"):
-                d = _dcdf(spec, i, x, loc, scale, shapes, dist)
-                return d if method == "cdf" else -d
-            if method in ("logcdf", "logsf"):
-                sign = 1 if method == "logcdf" else -1
-                if i < 3:
-                    r = _ratio(dist, x, loc, scale, shapes, ans)
-                    z = (x - loc) / scale
-                    return sign * (r, -r, -z * r)[i]
-                return sign * _dcdf(spec, i, x, loc, scale, shapes, dist) * np.exp(-ans)
-            return _quantile(spec, i, ans, x, loc, scale, shapes, dist, 1 if method == "ppf" else -1)
+            return _finish(a, formula(ans, x, loc, scale, shapes, dist), _outside(method, a))
 
     arg = ("x", "loc", "scale")[i] if i < 3 else f"shape{i - 3}"
     partial.__name__ = partial.__qualname__ = f"{method}_d{arg}"
@@ -355,24 +379,23 @@ def _continuous_partial(method: str, spec: Spec, i: int) -> Callable:
 def _discrete_partial(method: str, spec: Spec, i: int) -> Callable:
     j = i - 2
 
+    def formula(ans, k, loc, shapes, dist):
+        if method in ("pmf", "logpmf"):
+            d = spec.lshapes[j](dist, k - loc, *shapes)
+            return d if method == "logpmf" else ans * d
+        d = spec.fshapes[j](dist, np.floor(k - loc), *shapes)
+        if method == "sf":
+            return -d
+        if method == "logcdf":
+            return d * np.exp(-ans)
+        if method == "logsf":
+            return -d * np.exp(-ans)
+        return d
+
     def partial(ans, k, loc, *shapes, dist):
         with np.errstate(all="ignore"):
             a = strip(ans)
-            if method in ("pmf", "logpmf"):
-                kk = k - loc
-                d = spec.lshapes[j](dist, kk, *shapes)
-                if method == "logpmf":
-                    return _where(a > -np.inf, d)
-                return _where(a > 0, ans * d)
-            kk = np.floor(k - loc)
-            d = spec.fshapes[j](dist, kk, *shapes)
-            if method == "sf":
-                return -d
-            if method == "logcdf":
-                return d * np.exp(-ans)
-            if method == "logsf":
-                return -d * np.exp(-ans)
-            return d
+            return _finish(a, formula(ans, k, loc, shapes, dist), _outside(method, a))
 
     partial.__name__ = partial.__qualname__ = f"{method}_dshape{j}"
     return partial

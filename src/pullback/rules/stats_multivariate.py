@@ -271,7 +271,12 @@ class TracedMultivariateNormalFrozen(M.multivariate_normal_frozen):
 
     @property
     def cov(self):
-        return _sym(self._pb_params[1], self.dim)
+        """SciPy's processed ``cov`` (a scalar times the identity, a diagonal, or the matrix)."""
+        cov, dim = self._pb_params[1], self.dim
+        nd = np.ndim(cov)
+        if dim == 1:
+            return np.reshape(cov, (1, 1))
+        return cov * np.eye(dim) if nd < 2 else cov
 
     def _frozen(self, method, x):
         mean, cov = self._pb_params
