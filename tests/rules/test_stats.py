@@ -172,8 +172,18 @@ def _check_second_order(f, *args):
 def test_unsupported_distribution_raises_and_plain_calls_are_scipys():
     with pytest.raises(NoRuleError, match="scipy.stats.gumbel_r.logpdf"):
         pb.gradient(lambda x: np.sum(st.gumbel_r.logpdf(x)), np.array([0.1, 0.2]))
-    with pytest.raises(NoRuleError, match="scipy.stats.gumbel_r.cdf"):
-        pb.gradient(lambda s: np.sum(st.gumbel_r(scale=s).cdf(0.3)), np.array(1.0))
+    with pytest.raises(NoRuleError, match="scipy.stats.genextreme.cdf"):
+        pb.gradient(lambda c: np.sum(st.genextreme.cdf(0.3, c)), np.array(0.2))
+    # any distribution's cdf, sf, logcdf, logsf, ppf, isf in x, loc and scale: from its own pdf
+    x = np.array([0.3, 1.2, -0.4])
+    for method in CDF_LIKE:
+        arg = Q[0] if method in ("ppf", "isf") else x
+        f = lambda x, loc, s: getattr(st.genextreme, method)(x, 0.2, loc, s)  # noqa: E731
+        check_gradient(f, arg, np.array(0.1), np.array(1.3))
+        np.testing.assert_array_equal(pb.pullback(f, arg, np.array(0.1), np.array(1.3))[0],
+                                      f(arg, 0.1, 1.3))
+    with pytest.raises(NoRuleError, match="scipy.stats.gumbel_r.pdf"):  # a second derivative
+        pb.hessian(lambda x: st.gumbel_r.cdf(x), np.array(0.3))
     x = np.array([0.3, 1.2])
     for method in METHODS:
         func = getattr(D.rv_continuous, method)

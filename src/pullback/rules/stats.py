@@ -8,8 +8,13 @@ methods are intercepted (:mod:`pullback.intercept`), once: unfrozen calls
 (``stats.norm(loc, scale).logpdf(x)``, which call the same methods through ``self.dist``;
 freezing stores the parameters untouched) and SciPy's internal calls all reach the rule;
 plain calls run SciPy's code unchanged. A traced call dispatches on the distribution's class
-to a table of formulas; a distribution without an entry raises :class:`pullback.NoRuleError`
-naming it and the method.
+to a table of formulas (norm, t, chi2, gamma, beta, lognorm, expon, laplace, cauchy, uniform,
+logistic, weibull_min, vonmises; poisson, binom, nbinom, geom). Any other distribution's
+``cdf``, ``sf``, ``logcdf``, ``logsf``, ``ppf`` and ``isf`` still differentiate in ``x`` (or
+``q``), ``loc`` and ``scale``, since those derivatives need only SciPy's own pdf (below); its
+``pdf``/``logpdf`` in those, and any shape parameter, raise :class:`pullback.NoRuleError` naming
+the distribution, the method and the argument (so does a second derivative that would need the
+density's derivative).
 
 **Values** are SciPy's own: each (distribution, method) is a primitive whose value is the
 original method on the plain arguments. **Derivatives** are formulas in NumPy and
@@ -430,7 +435,7 @@ def _rule(cls: type, dist: Any, method: str, discrete: bool):
     rule = _RULES.get(key)
     if rule is not None:
         return rule
-    spec = (DISCRETE if discrete else CONTINUOUS)[cls]
+    spec = _spec(cls, discrete)
     n = len(spec.lshapes)
     orig = ORIGINALS[("discrete" if discrete else "continuous", method)]
     if discrete:
@@ -473,17 +478,36 @@ def _check_shapes(dist, method, spec, shapes):
         if isinstance(s, Tracer) and j not in spec.constant:
             table = spec.fshapes if method in _NEEDS_F else spec.lshapes
             if table[j] is None:
-                raise no_rule(f"scipy.stats.{dist.name}.{method}",
-                              f"its shape parameter {_shape_names(dist)[j]!r} (the derivative has no "
-                              "closed form)")
+                names = _shape_names(dist)
+                what = repr(names[j]) if j < len(names) else str(j)
+                why = "no closed form" if type(dist) in CONTINUOUS or type(dist) in DISCRETE else \
+                    "no formula for this distribution"
+                raise no_rule(f"scipy.stats.{dist.name}.{method}", f"its shape parameter {what} ({why})")
+
+
+_GENERIC: dict[tuple[type, bool], Spec] = {}
+
+
+def _spec(cls: type, discrete: bool, nshapes: int = 0) -> Spec:
+    """The formulas of a distribution class; for one without an entry, none: what follows from
+    SciPy's own pdf alone (cdf, sf, their logarithms and the quantiles in x, loc and scale)."""
+    spec = (DISCRETE if discrete else CONTINUOUS).get(cls)
+    if spec is None:
+        spec = _GENERIC.get((cls, discrete))
+        if spec is None:
+            spec = _GENERIC[(cls, discrete)] = Spec(None, [None] * nshapes, [None] * nshapes)
+    return spec
 
 
 def _continuous_handler(method: str) -> Callable:
     def traced(self, x, *args, **kwds):
-        spec = CONTINUOUS.get(type(self))
-        if spec is None:
-            raise NoRuleError(f"scipy.stats.{self.name}.{method}")
         shapes, loc, scale = self._parse_args(*args, **kwds)
+        spec = _spec(type(self), False, len(shapes))
+        if spec.lz is None and method in ("pdf", "logpdf") and any(
+                isinstance(v, Tracer) for v in (x, loc, scale)):
+            raise no_rule(f"scipy.stats.{self.name}.{method}",
+                          "x, loc or scale (pullback has no formula for the derivative of this "
+                          "distribution's density)")
         _check_shapes(self, method, spec, shapes)
         return _rule(type(self), self, method, False)(x, loc, scale, *shapes, dist=self)
 
@@ -493,10 +517,8 @@ def _continuous_handler(method: str) -> Callable:
 
 def _discrete_handler(method: str) -> Callable:
     def traced(self, k, *args, **kwds):
-        spec = DISCRETE.get(type(self))
-        if spec is None:
-            raise NoRuleError(f"scipy.stats.{self.name}.{method}")
         shapes, loc, _ = self._parse_args(*args, **kwds)
+        spec = _spec(type(self), True, len(shapes))
         _check_shapes(self, method, spec, shapes)
         shapes = tuple(strip(s) if j in spec.constant else s for j, s in enumerate(shapes))
         return _rule(type(self), self, method, True)(strip(k), strip(loc), *shapes, dist=self)
