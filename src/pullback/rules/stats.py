@@ -37,7 +37,8 @@ Where ``F_θ`` has no closed form (the cdf of ``t`` in ``df``, ``chi2`` in ``df`
 gamma/beta functions in their shape parameter, which ``scipy.special``'s rules do not
 differentiate either), a traced shape parameter of ``cdf``, ``logcdf``, ``sf``, ``logsf``,
 ``ppf`` or ``isf`` raises :class:`pullback.NoRuleError` naming the distribution, the method and
-the parameter. Outside the support (a zero density) the derivatives are zero.
+the parameter. Outside the support (a zero density, a log of 0) the derivatives are zero;
+where SciPy's value is nan (invalid parameters) they are nan.
 
 **Discrete distributions** (poisson, binom, nbinom, geom): ``pmf``/``logpmf`` differentiate in
 the continuous parameters (``∂ log pmf/∂θ = l_θ(k)``); ``cdf``, ``sf``, ``logcdf``, ``logsf``
@@ -46,7 +47,8 @@ where ``∂cdf/∂θ`` has a closed form at ``k = floor(k - loc)``: poisson ``-p
 variable ``k``, ``loc`` and binom's integer ``n`` carry no gradient (the functions are
 piecewise constant in them, as ``np.floor`` is): a traced value there is used as a constant.
 ``ppf`` and ``isf`` of a discrete distribution are integer-valued step functions: their
-output carries no gradient.
+output carries no gradient. Other discrete distributions: ``k`` and ``loc`` likewise carry no
+gradient; a traced shape parameter raises :class:`pullback.NoRuleError`.
 
 Examples
 --------
