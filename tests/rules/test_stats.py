@@ -4,6 +4,9 @@ entropy and zscore; SciPy's values, derivatives checked against finite differenc
 import numpy as np
 import pytest
 import scipy.stats as st
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+from hypothesis.extra import numpy as hnp
 from scipy.stats import _distn_infrastructure as D
 from scipy.stats import _multivariate as M
 from scipy.stats import _stats_py
@@ -142,6 +145,23 @@ def test_keyword_forms_and_scalars():
     value, back = pb.pullback(lambda x: st.norm.cdf(x, 0.5, 2.0), np.array(0.3))
     assert value == st.norm.cdf(0.3, 0.5, 2.0)
     np.testing.assert_allclose(back(np.array(1.0))[0], st.norm.pdf(0.3, 0.5, 2.0))
+
+
+@settings(max_examples=15, deadline=None)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3),
+       hs.sampled_from(["norm.logpdf", "gamma.cdf", "t.logsf", "lognorm.ppf"]))
+def test_broadcasting_of_parameters_against_x(shapes, which):
+    name, method = which.split(".")
+    rng = np.random.default_rng(len(shapes.result_shape))
+    shape_x, shape_loc, shape_scale = shapes.input_shapes
+    z = rng.uniform(0.2, 0.8, shape_x) if method == "ppf" else rng.uniform(0.3, 2.0, shape_x)
+    loc = rng.uniform(-0.1, 0.1, shape_loc)
+    scale = rng.uniform(0.8, 1.5, shape_scale)
+    first = z if method == "ppf" else loc + scale * z
+    fixed, args = _split(name, method, (first, loc, scale, *[np.asarray(s) for s in CONTINUOUS[name][0]]))
+    f = _unfrozen(name, method, fixed)
+    check_gradient(f, *args)
+    np.testing.assert_array_equal(pb.pullback(f, *args)[0], f(*args))
 
 
 def test_second_order_continuous():
