@@ -28,11 +28,7 @@ left out is ``1 - sum``) and ``alpha``: ``∂/∂x_i = (alpha_i - 1) / x_i``,
 **entropy** ``(pk, qk=None, base=None, axis=0)``: with ``p = pk / Σpk``, ``q = qk / Σqk`` and
 the value ``S`` in nats: ``∂S/∂pk = -(log p + S) / Σpk`` (Shannon), ``∂D/∂pk =
 (log(p/q) - D) / Σpk`` and ``∂D/∂qk = (1 - p/q) / Σqk`` (relative); ``base`` divides by
-``log(base)``. ``scipy.stats.entropy`` is a wrapped function (SciPy's ``axis``/``nan_policy``
-decorator) that cannot be changed in place: the names ``scipy.stats.entropy`` and
-``scipy.stats._entropy.entropy`` are replaced (a ``from scipy.stats import entropy`` made
-before pullback is imported keeps SciPy's). ``nan_policy`` other than ``'propagate'`` raises
-:class:`pullback.NoRuleError`.
+``log(base)``. ``nan_policy`` other than ``'propagate'`` raises :class:`pullback.NoRuleError`.
 
 **zscore** ``(a, axis=0, ddof=0, nan_policy='propagate')``: ``z = (a - mean) / std``, whose
 Jacobian is symmetric: ``J t = (t - mean(t)) / std - z Σ(z t) / ((n - ddof) std)`` along
@@ -57,8 +53,8 @@ from scipy.stats import _entropy, _stats_py
 from scipy.stats import _multivariate as M
 
 from ..core import Tracer, strip
-from ..intercept import intercept, original, route
-from .registry import defcomposite, defvjp, register
+from ..intercept import original, route
+from .registry import defcomposite, defvjp
 from .stats import no_rule
 
 ORIGINALS: dict[str, Callable] = {}
@@ -556,8 +552,4 @@ ORIGINALS["multivariate_normal_frozen.entropy"] = M.multivariate_normal_frozen.e
 _route("multivariate_normal_frozen.__init__", M.multivariate_normal_frozen.__init__, mvn_frozen_init)
 _route("dirichlet_frozen.__init__", M.dirichlet_frozen.__init__, dirichlet_frozen_init)
 _route("zscore", _stats_py.zscore, zscore)
-
-# scipy.stats.entropy is a closure (SciPy's axis/nan_policy decorator): its names are replaced
-ORIGINALS["entropy"] = _entropy.entropy
-register(_entropy.entropy, entropy, "composite")
-intercept(_entropy.entropy, entropy)
+_route("entropy", _entropy.entropy, entropy)  # a closure (SciPy's axis/nan_policy decorator)
