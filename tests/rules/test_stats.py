@@ -430,3 +430,67 @@ CASES = [_gamma_case(m) for m in METHODS] + [_poisson_case(m) for m in DISCRETE_
     (_entropy.entropy, lambda p, q: st.entropy(p, q), (PK, QK)),
     (_stats_py.zscore, lambda a: st.zscore(a), (PK,)),
 ]
+
+
+# ---------------------------------------------------------------- HIPS autograd's call forms
+
+_R = np.random.RandomState(1).randn
+
+
+def _sym_arg(fun, argnum):
+    def f(*a, **kw):
+        a = list(a)
+        c = a[argnum]
+        a[argnum] = 0.5 * (c + np.swapaxes(c, -1, -2)) if np.ndim(c) > 1 else c
+        return fun(*a, **kw)
+
+    return f
+
+
+def _psd(m):
+    return m.T @ m + np.eye(m.shape[0])
+
+
+def _autograd_cases():
+    pos, unit = _R(4) ** 2 + 1.1, np.random.RandomState(2).uniform(0.0, 1.0, 4)
+    yield st.chi2.pdf, [0], (pos, 3)
+    yield st.chi2.cdf, [0], (pos, 1)
+    yield st.chi2.logpdf, [0], (pos, 2)
+    yield st.beta.cdf, [0], (unit, pos, pos[::-1])
+    yield st.beta.pdf, [0, 1, 2], (unit, pos, pos[::-1])
+    yield st.beta.logpdf, [0, 1, 2], (unit, pos, pos[::-1])
+    yield st.gamma.cdf, [0], (pos, pos[::-1])
+    yield st.gamma.pdf, [0, 1], (pos, pos[::-1])
+    yield st.gamma.logpdf, [0, 1], (pos, pos[::-1])
+    for m in ("pdf", "cdf", "sf", "logpdf", "logcdf", "logsf"):
+        yield getattr(st.norm, m), [0, 1, 2], (_R(4, 3), _R(1, 3), _R(4, 1) ** 2 + 1.1)
+    for m in ("cdf", "logpmf", "pmf"):
+        yield getattr(st.poisson, m), [1], (np.round(_R(4, 3) ** 2), _R(4, 1) ** 2 + 1.1)
+    for m, argnums in (("pdf", [0, 1, 2, 3]), ("cdf", [0, 2]), ("logpdf", [0, 1, 2, 3]), ("logcdf", [0, 2])):
+        yield getattr(st.t, m), argnums, (_R(4, 3), _R(1, 3) ** 2 + 2.1, _R(4, 3), _R(4, 1) ** 2 + 2.1)
+    mvn = st.multivariate_normal
+    yield _sym_arg(mvn.logpdf, 2), [0, 1, 2], (_R(5, 4), _R(4), _psd(_R(4, 4)))
+    yield _sym_arg(mvn.pdf, 2), [0, 1, 2], (_R(4), _R(4), _psd(_R(4, 4)))
+    yield _sym_arg(mvn.entropy, 1), [0, 1], (10 * _R(4), _psd(_R(4, 4)))
+    alpha = np.random.RandomState(3).random_sample(4) ** 2 + 1.2
+    x = st.dirichlet.rvs(alpha, size=1, random_state=4)[0, :]
+
+    def normalized_logpdf(x, alpha):
+        return st.dirichlet.logpdf(x / sum(x), alpha)  # the builtin sum of a traced array
+
+    yield normalized_logpdf, [0, 1], (x, alpha)
+    yield st.dirichlet.pdf, [1], (x, alpha)
+
+
+@pytest.mark.parametrize("case", list(_autograd_cases()))
+def test_autograd_call_forms(case):
+    """Every scipy.stats call HIPS autograd's test_scipy.py differentiates, with its arguments."""
+    fun, argnums, args = case
+
+    def f(*traced):
+        full = list(args)
+        for i, v in zip(argnums, traced):
+            full[i] = v
+        return fun(*full)
+
+    check_gradient(f, *[np.asarray(args[i], float) for i in argnums])
