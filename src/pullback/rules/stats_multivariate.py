@@ -46,6 +46,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.special as sc
@@ -241,7 +242,7 @@ def _mvn_entropy_context(dist, mean, cov):
     return MVNContext(dim, (), None)
 
 
-def mvn_entropy(self, mean=None, cov=1):
+def mvn_entropy(self: Any, mean: Any = None, cov: Any = 1) -> Any:
     _check_cov(cov, "entropy")
     ctx = _mvn_entropy_context(self, mean, cov)
     orig = ORIGINALS["multivariate_normal.entropy"]
@@ -316,8 +317,8 @@ class TracedMultivariateNormalFrozen(M.multivariate_normal_frozen):
         self._no_rule("marginal")
 
 
-def mvn_frozen_init(self, mean=None, cov=1, allow_singular=False, seed=None, maxpts=None, abseps=1e-5,
-                    releps=1e-5):
+def mvn_frozen_init(self: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False, seed: Any = None,
+                    maxpts: Any = None, abseps: float = 1e-5, releps: float = 1e-5) -> None:
     """Freeze with SciPy's plain state, keep the traced parameters, and become a
     :class:`TracedMultivariateNormalFrozen`."""
     _check_cov(cov, "__init__")
@@ -420,7 +421,7 @@ def _dirichlet_method(method: str) -> Callable:
     return _named(traced, f"dirichlet_{method}")
 
 
-def dirichlet_frozen_init(self, alpha, seed=None):
+def dirichlet_frozen_init(self: Any, alpha: Any, seed: Any = None) -> None:
     """Freeze with SciPy's checks on the plain ``alpha``, then keep the traced one: the frozen
     methods call the (intercepted) unfrozen ones with it."""
     ORIGINALS["dirichlet_frozen.__init__"](self, strip(alpha), seed)
@@ -480,7 +481,8 @@ _ENTROPY = defvjp(_entropy_raw, [entropy_vjp_pk, entropy_vjp_qk], [entropy_jvp_p
                   raw=_entropy_raw, name="scipy.stats.entropy", key=False)
 
 
-def entropy(pk, qk=None, base=None, axis=0, *, nan_policy="propagate", keepdims=False):
+def entropy(pk: Any, qk: Any = None, base: float | None = None, axis: int | None = 0, *,
+            nan_policy: str = "propagate", keepdims: bool = False) -> Any:
     """The traced ``scipy.stats.entropy``: SciPy's value, the formulas' derivatives."""
     if isinstance(base, Tracer):
         raise no_rule("scipy.stats.entropy", "base")
@@ -521,7 +523,7 @@ _ZSCORE = defvjp(_zscore_raw, [zscore_vjp], [zscore_jvp], raw=_zscore_raw, name=
                  key=False)
 
 
-def zscore(a, axis=0, ddof=0, nan_policy="propagate"):
+def zscore(a: Any, axis: int | None = 0, ddof: int = 0, nan_policy: str = "propagate") -> Any:
     """The traced ``scipy.stats.zscore``: SciPy's value, the formulas' derivatives."""
     if nan_policy != "propagate":
         raise no_rule("scipy.stats.zscore", f"nan_policy={nan_policy!r}")
