@@ -136,6 +136,14 @@ class Op:
             self._grids = grids
         return self._grids[d]
 
+    def bound(self, plan, coords: tuple) -> Op:
+        """This transform, served by ``plan`` (which holds the points ``coords``)."""
+        n_modes = self.n_modes
+        op = Op(self.type, self.dim, n_modes, self.isign, self.eps, self.dtype, dict(self.opts), self.n_trans,
+                plan, coords)
+        op._grids = self._grids
+        return op
+
     def __repr__(self) -> str:
         return f"<finufft type {self.type} {self.dim}-d isign={self.isign} eps={self.eps}>"
 
@@ -229,10 +237,11 @@ def get_plan(op: Op, coords: tuple):
     return hit[0]
 
 
-def _run(op: Op, u: np.ndarray, coords: tuple, adjoint: bool) -> np.ndarray:
+def _run(op: Op, u: np.ndarray, coords: tuple, adjoint: bool, plan=None) -> np.ndarray:
     """``A u`` (or ``A^H u``) for a stack of inputs: leading axes are batches of ``n_trans``."""
     cin, cout = _shapes(op, coords, adjoint)
-    plan = get_plan(op, coords)
+    if plan is None:
+        plan = get_plan(op, coords)
     run = _original_execute_adjoint if adjoint else _original_execute
     lead = u.shape[: u.ndim - len(cin)]
     b = int(np.prod(lead, dtype=np.int64))
@@ -313,17 +322,28 @@ class Nufft(Primitive):
 
     __slots__ = ()
 
+    def _value(self, vals, kwargs, nested):
+        """The value, and the transform bound to the plan that computed it: the derivative
+        transforms at the same points reuse it (no second sort of the points)."""
+        op, adjoint = kwargs["op"], kwargs.get("adjoint", False)
+        if nested:
+            return self(*vals, **kwargs), op
+        coords = tuple(vals[1:])
+        plan = get_plan(op, coords)
+        ans = _run(op, vals[0], coords, adjoint, plan)
+        return ans, (op if plan is op.plan else op.bound(plan, coords))
+
     def vjp(self, argnums, vals, kwargs, nested=True):
-        ans = self.evaluate(vals, kwargs, nested)
+        ans, op = self._value(vals, kwargs, nested)
         u, coords = vals[0], tuple(vals[1:])
         metas = [(np.shape(vals[i]), vals[i].dtype) for i in argnums]
         needs_u = any(i > 0 for i in argnums)
-        return ans, _NufftPullback(tuple(argnums), u if needs_u else None, coords, kwargs["op"],
+        return ans, _NufftPullback(tuple(argnums), u if needs_u else None, coords, op,
                                    kwargs.get("adjoint", False), metas)
 
     def jvp(self, argnums, vals, tangents, kwargs, nested=True):
-        ans = self.evaluate(vals, kwargs, nested)
-        op, adjoint = kwargs["op"], kwargs.get("adjoint", False)
+        ans, op = self._value(vals, kwargs, nested)
+        adjoint = kwargs.get("adjoint", False)
         u, coords = vals[0], tuple(vals[1:])
         tan = dict(zip(argnums, tangents))
         sign = -op.isign if adjoint else op.isign
