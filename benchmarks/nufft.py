@@ -13,7 +13,11 @@ in double precision, interleaved (one call of each per repetition), with ``eps``
 It also measures the gradient's error against a reference at ``eps=1e-12`` (relative,
 2-norm) for a range of ``eps`` (``--accuracy``, small sizes).
 
-Run:  python benchmarks/nufft.py [--quick] [--points 1000000] [--reps 5] [--eps 1e-6] [--accuracy]
+finufft runs with ``nthreads=1`` unless ``--threads`` says otherwise: on a small shared machine
+OpenMP threads that wait for each other make every library several times slower.
+
+Run:  python benchmarks/nufft.py [--quick] [--points 1000000] [--reps 5] [--eps 1e-6] [--threads 1]
+      python benchmarks/nufft.py --accuracy
 """
 
 from __future__ import annotations
@@ -38,14 +42,16 @@ def _inputs(dim, tp, m, n, rng):
     return pts, data
 
 
-def pullback_fns(dim, tp, n, pts, data, eps):
+def pullback_fns(dim, tp, n, pts, data, eps, threads):
     import finufft
 
     f = getattr(finufft, f"nufft{dim}d{tp}")
     modes = (n,) * dim
 
     def call(data, *pts):
-        return f(*pts, data, modes, eps=eps) if tp == 1 else f(*pts, data, eps=eps)
+        if tp == 1:
+            return f(*pts, data, modes, eps=eps, nthreads=threads)
+        return f(*pts, data, eps=eps, nthreads=threads)
 
     def loss(data, *pts):
         return np.sum(np.abs(call(data, *pts)) ** 2)
@@ -59,18 +65,23 @@ def pullback_fns(dim, tp, n, pts, data, eps):
     }
 
 
-def jax_fns(dim, tp, n, pts, data, eps):
+def jax_fns(dim, tp, n, pts, data, eps, threads):
     import jax
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     from jax_finufft import nufft1, nufft2
+    from jax_finufft.options import Opts
+
+    opts = Opts(nthreads=threads)
 
     jp = [jnp.asarray(p) for p in pts]
     jd = jnp.asarray(data)
 
     def call(d, *p):
-        return nufft1((n,) * dim, d, *p, eps=eps, iflag=1) if tp == 1 else nufft2(d, *p, eps=eps, iflag=-1)
+        if tp == 1:
+            return nufft1((n,) * dim, d, *p, eps=eps, iflag=1, opts=opts)
+        return nufft2(d, *p, eps=eps, iflag=-1, opts=opts)
 
     def loss(d, *p):
         return jnp.sum(jnp.abs(call(d, *p)) ** 2)
@@ -85,7 +96,7 @@ def jax_fns(dim, tp, n, pts, data, eps):
     }
 
 
-def torch_fns(dim, tp, n, pts, data, eps):
+def torch_fns(dim, tp, n, pts, data, eps, threads):
     import pytorch_finufft.functional as PF
     import torch
 
@@ -94,8 +105,8 @@ def torch_fns(dim, tp, n, pts, data, eps):
 
     def call(d, p):
         if tp == 1:
-            return PF.finufft_type1(p, d, (n,) * dim, eps=eps, isign=1)
-        return PF.finufft_type2(p, d, eps=eps, isign=-1)
+            return PF.finufft_type1(p, d, (n,) * dim, eps=eps, isign=1, modeord=0, nthreads=threads)
+        return PF.finufft_type2(p, d, eps=eps, isign=-1, modeord=0, nthreads=threads)
 
     def grad(which):
         d = td.clone().requires_grad_(which == "data")
@@ -126,7 +137,8 @@ def accuracy(m: int = 2000, n: int = 32) -> list[list[object]]:
         f = getattr(finufft, f"nufft2d{tp}")
 
         def loss(data, x, y, eps, f=f, tp=tp):
-            out = f(x, y, data, (n, n), eps=eps) if tp == 1 else f(x, y, data, eps=eps)
+            kw = {"eps": eps, "nthreads": 1}
+            out = f(x, y, data, (n, n), **kw) if tp == 1 else f(x, y, data, **kw)
             return np.sum(np.abs(out) ** 2)
 
         ref = pb.gradient(loss, data, *pts, eps=1e-12)
@@ -144,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--eps", type=float, default=1e-6)
+    ap.add_argument("--threads", type=int, default=1, help="finufft's nthreads for every library (0: all)")
     ap.add_argument("--accuracy", action="store_true")
     args = ap.parse_args(argv)
     if args.accuracy:
@@ -165,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         pts, data = _inputs(dim, tp, m, n, rng)
         fns = {}
         for lib, (_, make) in libs.items():
-            for what, fn in make(dim, tp, n, pts, data, args.eps).items():
+            for what, fn in make(dim, tp, n, pts, data, args.eps, args.threads).items():
                 fns[(lib, what)] = fn
         times = C.median_times(fns, reps=reps, warmup=1)
         base = times[("pullback", "forward")]
@@ -173,8 +186,8 @@ def main(argv: list[str] | None = None) -> None:
             t = [times[(lib, w)] for w in ("forward", "grad data", "grad points")]
             rows.append([f"{dim}-d type {tp}, {n}^{dim} modes", lib] + [f"{v * 1e3:.0f}" for v in t]
                         + [f"{t[1] / t[0]:.2f}", f"{t[2] / t[0]:.2f}", f"{t[2] / base:.2f}"])
-    print(f"M = {m} points, eps = {args.eps}, medians of {reps} (ms); ratios to the library's own forward"
-          " and, last column, to finufft's forward\n")
+    print(f"M = {m} points, eps = {args.eps}, nthreads = {args.threads}, medians of {reps} (ms); ratios to "
+          "the library's own forward and, last column, to finufft's forward\n")
     headers = ["case", "library", "forward", "grad data", "grad points", "data/fwd", "points/fwd",
                "points/finufft fwd"]
     print(C.markdown_table(headers, rows))
