@@ -312,3 +312,19 @@ def test_imports_without_finufft():
     code = "import sys; sys.modules['finufft'] = None; import pullback, numpy; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+@needs_finufft
+@pytest.mark.parametrize("tp", [1, 2, 3])
+def test_without_execute_adjoint(tp, monkeypatch):
+    """finufft before 2.4 has no Plan.execute_adjoint: the adjoint is the other type's plan."""
+    monkeypatch.setattr(R, "_original_execute_adjoint", None)
+    rng = np.random.default_rng(9)
+    dim = 2
+    pts, freqs = _points(rng, dim, np.float64), _points(rng, dim, np.float64, NK, 2.0)
+    data = _cplx(rng, _data_shape(tp, dim, 2), np.complex128)
+
+    def f(data, *coords):
+        return _call(tp, dim, coords[:dim], coords[dim:], data, eps=1e-13, modeord=1)
+
+    check_gradient(f, data, *pts, *(freqs if tp == 3 else ()), rtol=1e-5, atol=1e-7)

@@ -237,8 +237,20 @@ def get_plan(op: Op, coords: tuple):
     return hit[0]
 
 
+def _flipped(op: Op, coords: tuple) -> tuple[Op, tuple]:
+    """``A^H`` as a forward transform (for finufft without ``Plan.execute_adjoint``, before 2.4):
+    type 1 <-> type 2 at the same points, type 3 with points and frequencies swapped; ``-isign``."""
+    d = op.dim
+    tp = {1: 2, 2: 1, 3: 3}[op.type]
+    flipped = Op(tp, d, op.n_modes, -op.isign, op.eps, op.dtype, dict(op.opts), op.n_trans)
+    return flipped, (coords[d:] + coords[:d] if op.type == 3 else coords)
+
+
 def _run(op: Op, u: np.ndarray, coords: tuple, adjoint: bool, plan=None) -> np.ndarray:
     """``A u`` (or ``A^H u``) for a stack of inputs: leading axes are batches of ``n_trans``."""
+    if adjoint and _original_execute_adjoint is None:
+        op, coords = _flipped(op, coords)
+        adjoint, plan = False, None
     cin, cout = _shapes(op, coords, adjoint)
     if plan is None:
         plan = get_plan(op, coords)
@@ -471,7 +483,7 @@ Plan = finufft.Plan
 _original_init = original(Plan.__init__)
 _original_setpts = original(Plan.setpts)
 _original_execute = original(Plan.execute)
-_original_execute_adjoint = original(Plan.execute_adjoint)
+_original_execute_adjoint = original(Plan.execute_adjoint) if hasattr(Plan, "execute_adjoint") else None
 
 
 def _config(plan) -> dict:
@@ -570,7 +582,7 @@ if not getattr(Plan.__init__, "_pb_recording", False):
     _recording_init.__wrapped__ = _original_init
     Plan.__init__ = _recording_init
 for _name, _rule in (("setpts", setpts), ("execute", execute), ("execute_adjoint", execute_adjoint)):
-    _f = getattr(Plan, _name)
+    _f = getattr(Plan, _name, None)
     if type(_f) is type(setpts):
         defcomposite(_f, _rule)
         intercept(_f, _rule)
