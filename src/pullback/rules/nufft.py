@@ -154,8 +154,8 @@ class Op:
 
     def bound(self, plan, coords: tuple) -> Op:
         """This transform, served by ``plan`` (which holds the points ``coords``)."""
-        op = Op(self.type, self.dim, self.n_modes, self.isign, self.eps, self.dtype, dict(self.opts), self.n_trans,
-                plan, coords)
+        op = Op(self.type, self.dim, self.n_modes, self.isign, self.eps, self.dtype, dict(self.opts),
+                self.n_trans, plan, coords)
         op._grids = self._grids
         return op
 
