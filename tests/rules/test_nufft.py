@@ -64,6 +64,36 @@ def _cplx(rng, shape, dtype):
     return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
 
 
+def _cases():
+    """The generic checker's cases (tests/rules/test_cases.py): every intercepted function once."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for (dim, tp), name in SIMPLE.items():
+        pts, freqs = _points(rng, dim, np.float64, 5), _points(rng, dim, np.float64, 4, 2.0)
+        core = MODES[dim] if tp == 2 else (5,)
+        data = _cplx(rng, core, np.complex128)
+
+        def f(data, *coords, dim=dim, tp=tp):
+            return _call(tp, dim, coords[:dim], coords[dim:], data, eps=1e-13)
+
+        cases.append((getattr(finufft, name), f, (data, *pts, *(freqs if tp == 3 else ()))))
+    x, y = _points(rng, 2, np.float64, 5)
+    c = _cplx(rng, (2, 5), np.complex128)
+
+    def with_plan(c, x, y):
+        plan = finufft.Plan(1, (4, 3), n_trans=2, eps=1e-13, nthreads=1)
+        plan.setpts(x, y)
+        f = plan.execute(c)
+        return plan.execute_adjoint(f * f)
+
+    for method in ("setpts", "execute", "execute_adjoint"):
+        cases.append((getattr(finufft.Plan, method), with_plan, (c, x, y)))
+    return cases
+
+
+CASES = _cases() if HAVE else []
+
+
 # ---------------------------------------------------------------- data: adjoint = the other type
 
 
