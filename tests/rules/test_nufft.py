@@ -355,3 +355,19 @@ def test_without_execute_adjoint(tp, monkeypatch):
         return _call(tp, dim, coords[:dim], coords[dim:], data, eps=1e-13, modeord=1)
 
     check_gradient(f, data, *pts, *(freqs if tp == 3 else ()), rtol=1e-5, atol=1e-7)
+
+
+@needs_finufft
+def test_plain_calls_run_finuffts_code():
+    from pullback.intercept import intercepted, original
+
+    rng = np.random.default_rng(12)
+    x, y = _points(rng, 2, np.float64)
+    f = _cplx(rng, (4, 3), np.complex128)
+    for name in SIMPLE.values():
+        assert intercepted(getattr(finufft, name))
+    want = original(finufft.nufft2d2)(x, y, f, eps=1e-9, nthreads=1)
+    assert np.array_equal(finufft.nufft2d2(x, y, f, eps=1e-9, nthreads=1), want)
+    plan = finufft.Plan(2, (4, 3), eps=1e-9, nthreads=1)
+    plan.setpts(x, y)
+    assert type(plan) is finufft.Plan and np.array_equal(plan.execute(f), want)

@@ -105,7 +105,7 @@ from finufft import _interfaces as _fi
 from ..core import Primitive, Tracer, strip
 from ..core.trace import SWEEP_CONTEXTS, FinishedTrace
 from ..errors import NoRuleError
-from ..intercept import intercept, original
+from ..intercept import original, route
 from .registry import defcomposite, fit, fit_tangent
 
 _POINT_NAMES = ("x", "y", "z")
@@ -488,7 +488,7 @@ def _simple_rule(dim: int, tp: int):
 
     traced_call.__name__ = traced_call.__qualname__ = f"traced_{name}"
     defcomposite(func, traced_call)
-    intercept(func, traced_call)
+    route(func)  # traced calls reach the registry's handler (a later pb.adjoint(func) takes over)
     return func
 
 
@@ -605,5 +605,5 @@ for _name, _rule in (("setpts", setpts), ("execute", execute), ("execute_adjoint
     _f = getattr(Plan, _name, None)
     if type(_f) is type(setpts):
         defcomposite(_f, _rule)
-        intercept(_f, _rule)
+        route(_f)
 del _d, _t, _name, _rule, _f
