@@ -482,7 +482,8 @@ def _simple_rule(dim: int, tp: int):
         op = Op(tp, dim, n_modes, a["isign"], a["eps"], dtype, opts, n_trans)
         # finufft's remaining checks (dtypes, point shapes, data shapes) run inside the plan calls
         y = nufft(data, *pts, *freqs, op=op)
-        if out is not None:
+        if out is not None:  # finufft returns ``out`` itself, in its shape
+            y = np.reshape(y, out.shape)
             np.copyto(out, strip(y))
         return y
 
@@ -583,6 +584,7 @@ def _execute(self, data, out, adjoint):
         _fi._ensure_array_type(sdata, "data", self.dtype)
     y = nufft(data, *coords, op=op, adjoint=adjoint)
     if out is not None:
+        y = np.reshape(y, out.shape)
         np.copyto(out, strip(y))
     return y
 
