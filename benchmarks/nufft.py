@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--eps", type=float, default=1e-6)
     ap.add_argument("--threads", type=int, default=1, help="finufft's nthreads for every library (0: all)")
+    ap.add_argument("--cases", default="", help="e.g. 0,2: only these of 2-d t1, 2-d t2, 3-d t1, 3-d t2")
     ap.add_argument("--accuracy", action="store_true")
     args = ap.parse_args(argv)
     if args.accuracy:
@@ -172,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     for k in LIBS:
         if k not in libs:
             print(f"({k} not installed: skipped)")
+    if args.cases:
+        cases = [cases[int(i)] for i in args.cases.split(",")]
     rows = []
     for dim, tp, n in cases:
         rng = np.random.default_rng(dim * 10 + tp)
@@ -186,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             t = [times[(lib, w)] for w in ("forward", "grad data", "grad points")]
             rows.append([f"{dim}-d type {tp}, {n}^{dim} modes", lib] + [f"{v * 1e3:.0f}" for v in t]
                         + [f"{t[1] / t[0]:.2f}", f"{t[2] / t[0]:.2f}", f"{t[2] / base:.2f}"])
+            print(" | ".join(rows[-1]), flush=True)  # progress; the table follows at the end
     print(f"M = {m} points, eps = {args.eps}, nthreads = {args.threads}, medians of {reps} (ms); ratios to "
           "the library's own forward and, last column, to finufft's forward\n")
     headers = ["case", "library", "forward", "grad data", "grad points", "data/fwd", "points/fwd",
