@@ -32,3 +32,12 @@ def test_signal_example_makes_progress(name, args, tmp_path):
     assert ratio < 0.5
     if importlib.util.find_spec("matplotlib") is not None:
         assert png.stat().st_size > 0
+
+
+def test_nufft_mri_example(tmp_path):
+    pytest.importorskip("finufft")
+    png = tmp_path / "nufft_mri.png"
+    ratio = _load("nufft_mri").main(24, 32, 40, plot=str(png))
+    assert ratio < 0.5
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert png.stat().st_size > 0
