@@ -320,7 +320,7 @@ def quad(func, a, b, args=(), full_output=0, epsabs=1.49e-8, epsrel=1.49e-8, lim
     raw = ORIGINALS["quad"]
     plain_args = args if type(args) is tuple else (args,)
     traced_in = _traced(a) or _traced(b) or _any_traced(plain_args)
-    if not callable(func):
+    if not callable(func) or type(func).__module__ == "ctypes":  # LowLevelCallable, C functions
         return raw(func, a, b, args, full_output, epsabs, epsrel, limit, points, weight, wvar, wopts,
                    maxp1, limlst, complex_func)
     watch = _Watch(func)
@@ -351,12 +351,19 @@ def quad(func, a, b, args=(), full_output=0, epsabs=1.49e-8, epsrel=1.49e-8, lim
 
 
 def _vectorizes(func, xs, args) -> bool:
-    """Whether ``func`` maps an array of nodes to an array of the same shape (tried on plain nodes)."""
+    """Whether ``func`` maps an array of nodes to the array of its values at each node: tried on
+    the plain nodes and compared with three scalar calls (else the rule calls it node by node)."""
+    xs, args = strip(xs), _strip_tree(args)
     try:
-        r = func(strip(xs), *_strip_tree(args))
+        r = np.asarray(strip(func(xs, *args)))
     except Exception:  # noqa: BLE001 - a scalar integrand may fail on arrays in any way
         return False
-    return np.shape(r) == np.shape(strip(xs))
+    if r.shape != xs.shape:
+        return False
+    for i in (0, xs.shape[0] // 2, xs.shape[0] - 1):
+        if not np.allclose(r[i], strip(func(xs[i], *args)), rtol=1e-12, atol=0):
+            return False
+    return True
 
 
 _intercept_always("quad", quad)
@@ -424,8 +431,6 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
                      ("a traced t_span", _any_traced(t_span))):
         if bad:
             raise NoRuleError(f"scipy.integrate.solve_ivp with {opt}")
-    if sol.status != 0:
-        return sol
     steps = sol.t if t_eval is None else raw(watch, _strip_tree(t_span), strip(y0), method, None, False,
                                              None, vectorized, plain_args, **options).t
     y = array_like(y0)
