@@ -416,8 +416,8 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
               vectorized=False, args=None, **options):
     raw = ORIGINALS["solve_ivp"]
     watch = _Watch(fun)
-    traced_in = _any_traced((y0, t_eval, t_span)) or (args is not None and _any_traced(args))
-    plain_args = None if args is None else _strip_tree(tuple(args) if type(args) is list else args)
+    traced_in = _any_traced((y0, t_eval, t_span, args))
+    plain_args = _strip_tree(args)
     sol = raw(watch, _strip_tree(t_span), strip(y0), method, strip(t_eval), dense_output, events,
               vectorized, plain_args, **options)
     if not (watch.traced or traced_in):
