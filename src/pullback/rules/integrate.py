@@ -23,8 +23,12 @@ SciPy converts its inputs with ``np.asarray``, so each function is intercepted
   ``t_eval``. This is the exact derivative of the computed discrete solution with respect to
   ``y0``, ``args``, everything ``fun`` closes over, and ``t_eval``; forward mode and higher
   orders come free, and the replayed value is SciPy's (the same operations in the same order).
-  Implicit methods (Radau, BDF, LSODA), ``events``, ``dense_output=True`` and traced
-  ``t_span`` raise :class:`~pullback.NoRuleError`.
+  ``events``, ``dense_output=True`` and traced ``t_span`` raise :class:`~pullback.NoRuleError`.
+- **solve_ivp** with the implicit methods (Radau, BDF, LSODA) is a primitive in ``y0``, the
+  arrays of ``args`` and ``t_eval``, by the adjoint method on SciPy's dense output of the forward
+  solution (backward ``a' = -J_y^T a``, ``p' = -J_args^T a`` between output times, by solve_ivp
+  with the same method and tolerances): accurate to those tolerances, first order only (a second
+  derivative raises), and an RHS closing over traced values raises (pass them in ``args``).
 - **odeint** (LSODA) is a primitive in ``y0``, ``t`` and the arrays of ``args``, with the
   adjoint method: between consecutive output times the augmented system
   ``y' = f``, ``a' = -J_y^T a``, ``p' = -J_args^T a`` is integrated backward by ``odeint``
@@ -424,13 +428,14 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
         return sol
     name = method if isinstance(method, str) else getattr(method, "__name__", str(method))
     cls = _RK.get(name) if isinstance(method, str) else (method if method in _RK.values() else None)
-    if cls is None:
-        raise NoRuleError(f"scipy.integrate.solve_ivp with method={name!r} (the explicit Runge-Kutta "
-                          "methods RK23, RK45 and DOP853 differentiate)")
     for opt, bad in (("events", events is not None), ("dense_output=True", dense_output),
                      ("a traced t_span", _any_traced(t_span))):
         if bad:
             raise NoRuleError(f"scipy.integrate.solve_ivp with {opt}")
+    if cls is None:
+        if name not in _IMPLICIT:
+            raise NoRuleError(f"scipy.integrate.solve_ivp with method={name!r}")
+        return _implicit(fun, t_span, y0, name, t_eval, vectorized, args, options, sol, watch)
     steps = sol.t if t_eval is None else raw(watch, _strip_tree(t_span), strip(y0), method, None, False,
                                              None, vectorized, plain_args, **options).t
     y = array_like(y0)
@@ -479,6 +484,96 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
 
 
 _intercept_always("solve_ivp", solve_ivp)
+
+
+# ---------------------------------------------------------------- solve_ivp (implicit methods: adjoint)
+
+_IMPLICIT = ("Radau", "BDF", "LSODA")
+
+
+def _implicit(fun, t_span, y0, method, t_eval, vectorized, args, options, sol, watch):
+    """solve_ivp with Radau, BDF or LSODA: a primitive in ``y0``, the arrays of ``args`` and
+    ``t_eval``, differentiated by the adjoint method (see :func:`_ivp_rule`)."""
+    if watch.traced:
+        raise NoRuleError(f"scipy.integrate.solve_ivp(method={method!r}) of a function that closes "
+                          "over traced values (pass them in args, or use RK45/RK23/DOP853)")
+    y = array_like(y0)
+    if y.dtype.kind == "c":
+        raise NoRuleError(f"scipy.integrate.solve_ivp(method={method!r}) with complex y0")
+    p, unflatten = _flatten_args(() if args is None else args)
+    te = array_like(t_eval) if t_eval is not None else np.asarray(sol.t)
+    static = dict(fun=fun, t_span=tuple(float(strip(v)) for v in t_span), method=method,
+                  given=t_eval is not None, vectorized=vectorized, unflatten=unflatten,
+                  options=options)
+    sol.y = _IVP(y.astype(np.float64), p, te, **static)
+    return sol
+
+
+def _ivp_value(y0, p, te, *, fun, t_span, method, given, vectorized, unflatten, options):
+    if _any_traced((y0, p, te)):
+        return _IVP(y0, p, te, fun=fun, t_span=t_span, method=method, given=given,
+                    vectorized=vectorized, unflatten=unflatten, options=options)
+    return _ivp_raw(y0, p, te, fun=fun, t_span=t_span, method=method, given=given,
+                    vectorized=vectorized, unflatten=unflatten, options=options)
+
+
+def _ivp_raw(y0, p, te, *, fun, t_span, method, given, vectorized, unflatten, options):
+    return ORIGINALS["solve_ivp"](fun, t_span, y0, method, te if given else None, False, None,
+                                  vectorized, unflatten(p), **options).y
+
+
+def _ivp_rule(y0, p, te, *, fun, t_span, method, given, vectorized, unflatten, options):
+    """The adjoint method on SciPy's own dense output of the forward solution: backward from each
+    output time to the previous one, ``a' = -J_y^T a``, ``p' = -J_args^T a`` by solve_ivp with the
+    same method and tolerances; ``d/d t_eval[i] = g_i . f(t_i, y_i)``. The forward solution is
+    plain, so a second derivative (an outer trace of ``y0``, ``args`` or ``t_eval``) raises."""
+    static = dict(fun=fun, t_span=t_span, method=method, given=given, vectorized=vectorized,
+                  unflatten=unflatten, options=options)
+    ys = _ivp_value(y0, p, te, **static)
+    n, m = y0.shape[0], p.shape[0]
+    outer = _any_traced((y0, p, te))
+
+    def ivp_back(g):
+        from ..api import pullback
+
+        if outer:
+            raise NoRuleError(f"second derivatives of scipy.integrate.solve_ivp(method={method!r}) "
+                              "(use RK45/RK23/DOP853, which differentiate to any order)")
+        args = unflatten(p)
+        dense = ORIGINALS["solve_ivp"](fun, t_span, y0, method, None, True, None, vectorized, args,
+                                       **options).sol
+        rtol = options.get("rtol", 1e-3)
+        atol = float(np.min(options.get("atol", 1e-6)))
+
+        def augmented(t, z, pp):
+            a = z[:n]
+
+            def rhs(y_, p_):
+                return array_like(fun(t, y_, *unflatten(p_)))
+
+            _, back = pullback(rhs, dense(t), pp)
+            ga, gp = back(-a)
+            return np.concatenate([ga, gp]) if m else ga
+
+        T = te.shape[0]
+        a, gp = g[:, -1], np.zeros(m)
+        gt = [None] * T
+        for i in range(T - 1, -1, -1):
+            gt[i] = np.sum(array_like(fun(te[i], ys[:, i], *args)) * g[:, i])
+            t_prev = te[i - 1] if i else t_span[0]
+            if float(strip(t_prev)) != float(strip(te[i])):
+                z0 = np.concatenate([a, gp]) if m else a
+                z = I.solve_ivp(augmented, (float(strip(te[i])), float(strip(t_prev))), z0,
+                                method=method, args=(p,), rtol=rtol, atol=atol).y[:, -1]
+                a, gp = z[:n], z[n:]
+            if i:
+                a = a + g[:, i - 1]
+        return a, gp, np.stack(gt)
+
+    return ys, ivp_back
+
+
+_IVP = UserRule(_ivp_raw, "scipy.integrate.solve_ivp", _ivp_rule)
 
 
 # ---------------------------------------------------------------- odeint (adjoint method)
