@@ -72,6 +72,7 @@ def test_quad_value_and_gradients():
     assert np.isclose(g[2], np.exp(-1.3 * 1.5 ** 2) * np.cos(0.4 * 1.5))  # f(b)
     assert np.isclose(g[1], -np.exp(-1.3 * 0.2 ** 2) * np.cos(0.4 * 0.2))  # -f(a)
     check_gradient(lambda th, a, b: pb.grad(_quad_closure, argnums=(0, 1, 2))(th, a, b)[0], th, 0.2, 1.5)
+    check_gradient(_quad_closure, th, 1.5, 0.2)  # reversed limits
 
 
 def test_quad_args_and_full_output():

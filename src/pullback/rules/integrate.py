@@ -313,7 +313,7 @@ def _quad_nodes(a, b, alist, blist):
     """Nodes ``u`` in [0, 1] and weights (summing to 1) of GK21 on quad's final partition."""
     lo = (np.asarray(alist) - a) / (b - a)
     hi = (np.asarray(blist) - a) / (b - a)
-    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    mid, half = (lo + hi) / 2, np.abs(hi - lo) / 2  # QUADPACK partitions [b, a] when b < a
     u = (mid[:, None] + half[:, None] * _GK_X).ravel()
     w = (half[:, None] * _GK_W).ravel()
     return u, w
