@@ -9,7 +9,7 @@ import scipy.integrate as I
 import pullback as pb
 from pullback.testing import check_gradient
 
-from .cases import rand
+from .cases import case_id, rand
 
 Y9, X9 = rand(9, seed=1), np.sort(rand(9, seed=2))
 Y8, X8 = Y9[:8], X9[:8]
@@ -29,6 +29,20 @@ SAMPLED = [
     (lambda y, x: I.romb(y, dx=x[0] ** 2), (Y9, X9)),
     (lambda y, x: I.romb(y[:, :3], dx=0.5), (Y34, X9)),
 ]
+
+
+CASES = [  # (registry key, f, args): every registered rule of this family, see cases.py
+    (I.trapezoid, SAMPLED[0][0], SAMPLED[0][1]),
+    (I.simpson, SAMPLED[2][0], SAMPLED[2][1]),
+    (I.cumulative_trapezoid, SAMPLED[8][0], SAMPLED[8][1]),
+    (I.romb, SAMPLED[10][0], SAMPLED[10][1]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_cases(case):
+    _, f, args = case
+    check_gradient(f, *args)
 
 
 def _plain(f, args):

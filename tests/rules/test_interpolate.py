@@ -10,7 +10,7 @@ from scipy.sparse.linalg import spsolve
 import pullback as pb
 from pullback.testing import check_adjoint, check_gradient
 
-from .cases import rand
+from .cases import case_id, rand
 
 RNG = np.random.default_rng(0)
 X = np.sort(RNG.uniform(0, 3, 8))
@@ -186,6 +186,18 @@ def test_regular_grid_interpn_second_order_and_plain():
     default = S.RegularGridInterpolator((G1, G2), V, method="cubic")  # iterative solver: close
     g = pb.gradient(lambda xi: np.sum(default(xi)), XI)[0]
     np.testing.assert_allclose(g, pb.gradient(lambda xi: np.sum(r(xi)), XI)[0], rtol=1e-2, atol=1e-3)
+
+
+CASES = [  # (registry key, f, args): the registered rules of this family, see cases.py
+    (S.make_interp_spline, lambda y, xq: S.make_interp_spline(X, y)(xq), (Y, XQ)),
+    (S.interpn, lambda v, xi: S.interpn((G1, G2), v, xi, method="slinear"), (V3, XI)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_cases(case):
+    _, f, args = case
+    check_gradient(f, *args)
 
 
 def test_unsupported_raise():
