@@ -23,6 +23,9 @@ SciPy converts its inputs with ``np.asarray``, so each function is intercepted
   ``t_eval``. This is the exact derivative of the computed discrete solution with respect to
   ``y0``, ``args``, everything ``fun`` closes over, and ``t_eval``; forward mode and higher
   orders come free, and the replayed value is SciPy's (the same operations in the same order).
+  The steps are the ones SciPy chose for the unperturbed data: on a stiff problem at loose
+  tolerances they may be unstable for perturbations the solution never contained (high
+  Fourier modes of a PDE), and then so is this derivative; tighten ``rtol``/``atol`` there.
   ``events``, ``dense_output=True`` and traced ``t_span`` raise :class:`~pullback.NoRuleError`.
 - **solve_ivp** with the implicit methods (Radau, BDF, LSODA) is a primitive in ``y0``, the
   arrays of ``args`` and ``t_eval``, by the adjoint method on SciPy's dense output of the forward
@@ -38,7 +41,9 @@ SciPy converts its inputs with ``np.asarray``, so each function is intercepted
   so it differentiates in turn (second order, forward mode by transposition). Accuracy: that of
   the backward solve, governed by the same ``rtol``/``atol`` (about 1e-7 relative at SciPy's
   defaults; ``tests/rules/test_integrate.py`` measures it). An RHS that closes over traced
-  values (rather than receiving them in ``args``) raises :class:`~pullback.NoRuleError`.
+  values (rather than receiving them in ``args``) raises :class:`~pullback.NoRuleError`. The
+  state is recomputed backward from each stored output, so very stiff problems are better
+  served by ``solve_ivp`` with an implicit method (whose adjoint reads the forward solution).
 
 ``solve_ivp``, ``odeint`` and ``quad`` take a callable that may close over traced values, which
 no argument shows; so their intercepts see every call (plain ones run SciPy's code with the
