@@ -18,7 +18,7 @@ def _load(name):
 @pytest.mark.parametrize(
     "name, args",
     [("phase_retrieval", (16, 60)), ("heat_inverse", (64, 40)), ("fno_layer", (16, 4, 30)),
-     ("image_registration", (32, 30))],
+     ("image_registration", (32, 30)), ("ode_parameter_fit", (12, 8, 6.0))],
 )
 def test_example_makes_progress(name, args):
     ratio = _load(name).main(*args)
