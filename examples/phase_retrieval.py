@@ -53,7 +53,7 @@ def _plot(path, truth, start, found, history):
         return
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.5))
     for ax, img, title in zip(axes, (truth, start, found), ("truth", "start", "recovered")):
-        ax.imshow(img, cmap="gray")
+        ax.imshow(img, cmap="gray", vmin=0.0, vmax=1.0)
         ax.set_title(title)
         ax.axis("off")
     axes[3].semilogy(history)
