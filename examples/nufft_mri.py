@@ -82,7 +82,7 @@ def reconstruct(y, n, delays, iters, lam, learn_delays=False):
     return unpack(_fit(fun, p0, iters))
 
 
-def main(n: int = 64, spokes: int = 96, iters: int = 150, plot: str | None = "nufft_mri.png") -> float:
+def main(n: int = 64, spokes: int = 96, iters: int = 150, plot: str | None = None) -> float:
     rng = np.random.default_rng(0)
     truth = phantom(n)
     true_delays = rng.uniform(-1.0, 1.0, spokes) * 2 * np.pi / n  # up to two samples along each spoke
@@ -131,4 +131,4 @@ def _plot(path, truth, image0, image1, true_delays, learned):
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:]))
+    main(*(int(a) for a in sys.argv[1:]), plot="nufft_mri.png")

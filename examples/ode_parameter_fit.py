@@ -8,7 +8,8 @@ computed solution with respect to the rates and the initial state). The paramete
 log-rates, so they stay positive.
 
 Run: ``python examples/ode_parameter_fit.py [n_observations iterations]``; ``main(12, 8, 6.0)``
-is the quick version the tests run.
+is the quick version the tests run. The figure (``ode_parameter_fit.png``) shows the
+observations, the fitted trajectories and the loss per iteration, when matplotlib is installed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def loss(params: np.ndarray, times: np.ndarray, observed: np.ndarray) -> float:
     return np.mean((np.log(simulate(params, times)) - np.log(observed)) ** 2)
 
 
-def main(n_observations: int = 40, iterations: int = 60, t_end: float = 15.0) -> float:
+def main(n_observations: int = 40, iterations: int = 60, t_end: float = 15.0,
+         plot: str | None = None) -> float:
     rng = np.random.default_rng(0)
     times = np.linspace(0.5, t_end, n_observations)
     truth = np.log(np.array([1.0, 0.4, 0.8, 0.2, 3.0, 1.5]))
@@ -47,8 +49,11 @@ def main(n_observations: int = 40, iterations: int = 60, t_end: float = 15.0) ->
     start = truth + np.array([0.25, -0.2, 0.2, 0.25, -0.2, 0.2])
     value_and_grad = pb.value_and_grad(loss)
 
+    history = []
+
     def objective(p):
         value, g = value_and_grad(p, times, observed)
+        history.append(float(value))
         return float(value), g
 
     first = float(loss(start, times, observed))
@@ -57,8 +62,33 @@ def main(n_observations: int = 40, iterations: int = 60, t_end: float = 15.0) ->
     rates = np.exp(result.x[:4])
     print(f"ode fit ({n_observations} observations): loss {first:.3e} -> {last:.3e} in {result.nit} "
           f"iterations; rates {np.round(rates, 3)} (true [1. 0.4 0.8 0.2])")
+    if plot:
+        _plot(plot, times, observed, simulate(result.x, times), history)
     return last / first
 
 
+def _plot(path, times, observed, fitted, history):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for row, (name, colour) in enumerate((("prey", "C0"), ("predators", "C1"))):
+        ax.plot(times, observed[row], "o", color=colour, ms=4, label=f"{name} (observed)")
+        ax.plot(times, fitted[row], "-", color=colour, label=f"{name} (fitted)")
+    ax.set_xlabel("t")
+    ax.set_title("Lotka-Volterra fit through solve_ivp")
+    ax.legend(fontsize=8)
+    ax2.semilogy(history)
+    ax2.set_xlabel("objective evaluation")
+    ax2.set_title("loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:]))
+    main(*(int(a) for a in sys.argv[1:]), plot="ode_parameter_fit.png")
