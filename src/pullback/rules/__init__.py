@@ -8,7 +8,8 @@ import importlib
 FAMILIES = (
     "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "linalg_decomp",
     "special", "special_bessel", "numpy_extra", "fft", "scipy_fft", "signal", "signal_spectral",
-    "ndimage", "ndimage_interp", "numpy_signal", "scipy_linalg", "scipy_linalg_matfun",
+    "ndimage", "ndimage_interp", "numpy_signal", "scipy_linalg", "scipy_linalg_factor",
+    "scipy_linalg_decomp", "scipy_linalg_matfun",
     "views",  # last: it makes the view functions' handlers (registered above) return views
 )
 
