@@ -39,18 +39,24 @@ def second(f, argnum=0):
     return grad_of
 
 
-def same_value(f, *args):
-    """The traced value is SciPy's, bit for bit, with SciPy's type."""
+def same_value(f, *args, exact=True):
+    """The traced value is SciPy's, bit for bit (``exact``), with SciPy's type and shape.
+
+    ``exact=False`` for losses built on a decomposition with products: BLAS may round a
+    product of the same numbers differently at another memory alignment (a view into the
+    packed outputs), so those agree to rounding.
+    """
     want = f(*args)
     got = pb.pullback(f, *args)[0]
+    pairs = zip(got, want) if isinstance(want, tuple) else [(got, want)]
     if isinstance(want, tuple):
         assert type(got) is tuple and len(got) == len(want)
-        for g, w in zip(got, want):
+    for g, w in pairs:
+        if exact:
             np.testing.assert_array_equal(g, w)
-            assert np.result_type(g) == np.result_type(w)
-    else:
-        np.testing.assert_array_equal(got, want)
-        assert np.result_type(got) == np.result_type(want) and np.shape(got) == np.shape(want)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-14)
+        assert np.result_type(g) == np.result_type(w) and np.shape(g) == np.shape(w)
 
 
 S4, B4, B42, v4 = spd(4, seed=1), rand(4, 4, seed=2) + 4 * np.eye(4), rand(4, 2, seed=3), rand(4, seed=4)

@@ -68,7 +68,7 @@ def test_values_are_scipys_bit_for_bit(case):
     same_value(f, *args)
 
 
-@pytest.mark.parametrize("trans", [0, 1, 2, "N", "T", "C"])
+@pytest.mark.parametrize("trans", [0, 1, 2])
 def test_lu_solve_every_trans(trans):
     check_gradient(lu_solve_with(trans), A4, B42)
     check_gradient(lu_solve_with(trans), ZA4, ZB42)
@@ -105,10 +105,11 @@ def test_adjoint_solves_reuse_the_factors(monkeypatch):
 
         monkeypatch.setattr(SL, name, spy)
     gb = pb.gradient(lambda b: np.sum(np.sin(SL.cho_solve(c, b))), B42)[0]
-    assert [n for n, _ in seen] == ["cho_solve"] and seen[0][1][0] is c[0]
+    # the user's own call, then the pullback's: the same factors, no other solver
+    assert [n for n, _ in seen] == ["cho_solve"] * 2 and all(a[0] is c[0] for _, a in seen)
     seen.clear()
     pb.gradient(lambda b: np.sum(np.sin(SL.lu_solve(lu, b))), v4)
-    assert [n for n, _ in seen] == ["lu_solve"] and seen[0][1][0] is lu[0]
+    assert [n for n, _ in seen] == ["lu_solve"] * 2 and all(a[0] is lu[0] for _, a in seen)
     monkeypatch.undo()
     np.testing.assert_allclose(gb, SL.cho_solve(c, np.cos(SL.cho_solve(c, B42))), rtol=1e-12)
 

@@ -277,8 +277,8 @@ _lu_solve_p = defvjp(_lu_solve_raw, [lu_solve_vjp_lu, None, lu_solve_vjp_b],
 def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     lu, piv = lu_and_piv
     lu, b = array_like(lu), array_like(b)
-    if lu.ndim < 2 or b.ndim < 1:
-        ORIGINALS["lu_solve"]((strip(lu), strip(piv)), strip(b), trans=trans)
+    if lu.ndim < 2 or b.ndim < 1 or not (isinstance(trans, (int, np.integer)) and 0 <= trans <= 2):
+        ORIGINALS["lu_solve"]((strip(lu), strip(piv)), strip(b), trans=trans)  # SciPy's error
     return _lu_solve_p(lu, np.asarray(strip(piv)), b, trans=_trans_code(trans))
 
 
