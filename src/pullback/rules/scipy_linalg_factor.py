@@ -96,12 +96,15 @@ def _cho(c, lower, g):
 
 
 def cho_solve_vjp_c(g, ans, c, b, lower=False):
-    """``A = U^H U``: ``Ā = -b̄ x^H`` (``b̄ = A^{-1} ḡ``, same factors), ``Ū = triu(U (Ā + Ā^H))``."""
-    gB = _cho(c, lower, g)
-    GA = -np.matmul(_matrix_rhs(b, gB), _mH(_matrix_rhs(b, ans)))
-    S = GA + _mH(GA)
+    """``A = U^H U``: ``Ā = -b̄ x^H`` (``b̄ = A^{-1} ḡ``, same factors), ``Ū = triu(U (Ā + Ā^H))``
+    formed as ``-triu((U b̄) x^H + (U x) b̄^H)``: O(n^2 k) for k right-hand sides, no n x n product."""
+    gB = _matrix_rhs(b, _cho(c, lower, g))
+    X = _matrix_rhs(b, ans)
     F = _tri(c, lower)
-    return _tri(np.matmul(S, F) if lower else np.matmul(F, S), lower)
+    if lower:  # tril((Ā + Ā^H) L) = -tril(b̄ (L^H x)^H + x (L^H b̄)^H)
+        Fh = _mH(F)
+        return -np.tril(np.matmul(gB, _mH(np.matmul(Fh, X))) + np.matmul(X, _mH(np.matmul(Fh, gB))))
+    return -np.triu(np.matmul(np.matmul(F, gB), _mH(X)) + np.matmul(np.matmul(F, X), _mH(gB)))
 
 
 def cho_solve_vjp_b(g, ans, c, b, lower=False):
@@ -109,12 +112,14 @@ def cho_solve_vjp_b(g, ans, c, b, lower=False):
 
 
 def cho_solve_jvp_c(t, ans, c, b, lower=False):
+    """``dA x`` with ``dA = dL L^H + L dL^H`` (``dU^H U + U^H dU``) as products with ``x``: O(n^2 k)."""
     F, dF = _tri(c, lower), _tri(t, lower)
+    X = _matrix_rhs(b, ans)
     if lower:
-        dA = np.matmul(dF, _mH(F)) + np.matmul(F, _mH(dF))
+        dAx = np.matmul(dF, np.matmul(_mH(F), X)) + np.matmul(F, np.matmul(_mH(dF), X))
     else:
-        dA = np.matmul(_mH(dF), F) + np.matmul(_mH(F), dF)
-    dx = _cho(c, lower, -np.matmul(dA, _matrix_rhs(b, ans)))
+        dAx = np.matmul(_mH(dF), np.matmul(F, X)) + np.matmul(_mH(F), np.matmul(dF, X))
+    dx = _cho(c, lower, -dAx)
     return _drop(dx) if b.ndim == 1 else dx
 
 
