@@ -27,7 +27,8 @@ def svd_loss(full=True, driver="gesdd"):
         k = s.shape[-1]
         return np.concatenate([
             np.ravel(np.abs(u[..., :, :k] @ (np.sin(s)[..., None] * vh[..., :k, :])) ** 2),
-            np.ravel(np.real(u[..., :, k:] @ mH(u[..., :, k:]))), np.ravel(np.real(mH(vh[..., k:, :]) @ vh[..., k:, :])),
+            np.ravel(np.real(u[..., :, k:] @ mH(u[..., :, k:]))),
+            np.ravel(np.real(mH(vh[..., k:, :]) @ vh[..., k:, :])),
             np.ravel(s),
         ])
 
@@ -49,7 +50,8 @@ def qr_loss(mode, pivoting=False):
             return np.ravel(out[0])
         q, r = out[:2]
         k = min(a.shape[-2:])
-        return np.concatenate([np.ravel(q[..., :, :k]), np.ravel(r), np.ravel(q[..., :, k:] @ mH(q[..., :, k:]))])
+        p2 = q[..., :, k:] @ mH(q[..., :, k:])
+        return np.concatenate([np.ravel(q[..., :, :k]), np.ravel(r), np.ravel(p2)])
 
     return f
 
@@ -84,7 +86,8 @@ CASES = [
     (K("eigh"), eigh_loss(), (sym(rand(2, 3, 3, seed=10)),)),
     (K("eigvalsh"), SL.eigvalsh, (H4,)),
     (K("eigvalsh"), lambda a, b: SL.eigvalsh(a, b, lower=False), (ZH4, ZS4)),
-    (K("eig"), lambda a: np.concatenate([SL.eig(a)[0], np.ravel(np.abs(SL.eig(a)[1]) ** 2)]), (rand(3, 3, seed=11),)),
+    (K("eig"), lambda a: np.concatenate([SL.eig(a)[0], np.ravel(np.abs(SL.eig(a)[1]) ** 2)]),
+     (rand(3, 3, seed=11),)),
     (K("eig"), lambda a: SL.eig(a, right=False), (Z33,)),
     (K("eigvals"), SL.eigvals, (rand(3, 3, seed=12),)),
     (K("eigvals"), SL.eigvals, (rand(2, 3, 3, dtype=complex, seed=13),)),

@@ -59,6 +59,9 @@ CASES = [
     (K("det"), SL.det, (rand(2, 3, 3, dtype=complex, seed=12),)),
     (K("inv"), SL.inv, (ZA4,)),
     (K("inv"), SL.inv, (SB,)),
+    (K("inv"), lambda a: SL.inv(a, assume_a="pos", lower=True), (S4 + np.triu(A4, 1),)),
+    (K("inv"), lambda a: SL.inv(a, assume_a="her"), (Z4,)),
+    (K("inv"), lambda a: SL.inv(a, assume_a="upper triangular"), (A4,)),
 ]
 
 

@@ -31,7 +31,8 @@ CASES = [
     (K("sqrtm"), SL.sqrtm, (spd(2, 3, seed=8),)),
     (K("solve_sylvester"), SL.solve_sylvester, (A3, S3, Q3)),
     (K("solve_sylvester"), SL.solve_sylvester, (Z3, S3, rand(3, 3, dtype=complex, seed=9))),
-    (K("solve_sylvester"), SL.solve_sylvester, (A3, rand(2, 2, seed=10) + 3 * np.eye(2), rand(3, 2, seed=11))),
+    (K("solve_sylvester"), SL.solve_sylvester, (
+        A3, rand(2, 2, seed=10) + 3 * np.eye(2), rand(3, 2, seed=11))),
     (K("solve_continuous_lyapunov"), SL.solve_continuous_lyapunov, (STABLE, S3)),
     (K("solve_continuous_lyapunov"), SL.solve_continuous_lyapunov, (Z3 - 3 * np.eye(3), ZS3)),
 ]

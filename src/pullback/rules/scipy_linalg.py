@@ -63,10 +63,6 @@ from .registry import _conj, array_like, defcomposite, defvjp, strip_tree
 ORIGINALS: dict[str, object] = {}
 
 
-def _orig(name):
-    return ORIGINALS[name]
-
-
 def _scipy_errors(name):
     """A rule whose bad input raises what SciPy's own function raises (type and message)."""
 

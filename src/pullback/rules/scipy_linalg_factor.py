@@ -16,7 +16,8 @@ written with NumPy calls and calls of the public SciPy functions, so they differ
   ``Ā = P^T L^{-H} (tril(L^H L̄, -1) + triu(Ū U^H)) U^{-H}``. Square matrices only.
 - ``lu_solve((lu, piv), b, trans)``: ``b̄`` is ``lu_solve`` with the same factors and the
   flipped ``trans``; ``lu̅ = tril(P Ā U^H, -1) + triu(L^H P Ā)`` (``A = P^T L U``).
-- ``det``, ``inv``: :mod:`pullback.rules.linalg`'s formulas.
+- ``det``, ``inv``: :mod:`pullback.rules.linalg`'s formulas; ``inv(assume_a=...)`` maps the
+  cotangent onto the entries SciPy reads, as ``solve`` does.
 """
 
 from __future__ import annotations
@@ -29,7 +30,18 @@ from ..errors import NoRuleError
 from .linalg import _col, _drop, _mH, det_jvp, det_vjp, inv_jvp, inv_vjp
 from .linalg_decomp import _pack, _right_tri_inv, _unpack, _zero, cholesky_jvp, cholesky_vjp, trisolve
 from .registry import _conj, array_like, defvjp
-from .scipy_linalg import ORIGINALS, _matrix_rhs, _op, _route, _trans_code, _tri, _tri_grad_m
+from .scipy_linalg import (
+    _STRUCTURES,
+    ORIGINALS,
+    _matrix_rhs,
+    _op,
+    _route,
+    _structure,
+    _structure_adjoint,
+    _trans_code,
+    _tri,
+    _tri_grad_m,
+)
 
 # ---------------------------------------------------------------- cholesky, cho_factor, cho_solve
 
@@ -366,12 +378,21 @@ def _det_raw(a):
     return ORIGINALS["det"](a, check_finite=False)
 
 
-def _inv_raw(a):
-    return ORIGINALS["inv"](a, check_finite=False)
+def _inv_raw(a, assume=None, lower=False):
+    return ORIGINALS["inv"](a, check_finite=False, assume_a=assume, lower=lower)
+
+
+def sp_inv_vjp(g, ans, a, assume=None, lower=False):
+    """``M̄ = -X^H ḡ X^H`` for ``X = M^{-1}``, onto the entries of ``a`` SciPy reads (as in solve)."""
+    return _structure_adjoint(inv_vjp(g, ans, a), assume, lower)
+
+
+def sp_inv_jvp(t, ans, a, assume=None, lower=False):
+    return inv_jvp(_structure(t, assume, lower), ans, a)
 
 
 _det_p = defvjp(_det_raw, [det_vjp], [det_jvp], name="scipy.linalg.det", key=False)
-_inv_p = defvjp(_inv_raw, [inv_vjp], [inv_jvp], name="scipy.linalg.inv", key=False)
+_inv_p = defvjp(_inv_raw, [sp_inv_vjp], [sp_inv_jvp], name="scipy.linalg.inv", key=False)
 
 
 def det(a, overwrite_a=False, check_finite=True):
@@ -381,13 +402,12 @@ def det(a, overwrite_a=False, check_finite=True):
     return _det_p(a)
 
 
-def inv(a, overwrite_a=False, check_finite=True, *args, **kwargs):
+def inv(a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False):
+    """``inv(M)`` for the matrix ``M`` SciPy reads under ``assume_a`` (a triangle, mirrored, ...)."""
     a = array_like(a)
-    if args or kwargs:
-        raise NoRuleError(f"scipy.linalg.inv with {sorted(kwargs) or 'extra arguments'}")
-    if a.ndim < 2:
-        ORIGINALS["inv"](strip(a))
-    return _inv_p(a)
+    if a.ndim < 2 or assume_a not in _STRUCTURES:
+        ORIGINALS["inv"](strip(a), assume_a=assume_a, lower=lower)
+    return _inv_p(a, assume=assume_a, lower=bool(lower))
 
 
 _route("det", det)
