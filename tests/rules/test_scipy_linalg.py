@@ -4,6 +4,8 @@ dense adjoints of the linear maps, values bit-equal to SciPy's, and the shared h
 import numpy as np
 import pytest
 import scipy.linalg as SL
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pullback as pb
 from pullback.errors import NoRuleError
@@ -210,3 +212,19 @@ def test_plain_calls_are_untouched():
     assert SL.solve(B4, v4) is not None
     np.testing.assert_array_equal(SL.lstsq(B4, v4)[0], ORIGINALS["lstsq"](B4, v4)[0])
     assert SL.lstsq.default_lapack_driver == "gelsd"  # SciPy reads the attribute on the function
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    batch=st.sampled_from([(), (2,), (2, 1)]),
+    n=st.integers(1, 4),
+    k=st.sampled_from([None, 1, 3]),
+    cplx=st.booleans(),
+    assume=st.sampled_from([None, "pos", "lower triangular"]),
+)
+def test_solve_shapes(batch, n, k, cplx, assume):
+    dtype = complex if cplx else float
+    a = spd(*batch, n, dtype=dtype, seed=n)
+    b = rand(*((n,) if k is None else batch + (n, k)), dtype=dtype, seed=k)
+    check_gradient(lambda a, b: SL.solve(a, b, assume_a=assume), a, b)
+    same_value(lambda a, b: SL.solve(a, b, assume_a=assume), a, b)
