@@ -228,3 +228,13 @@ def test_solve_shapes(batch, n, k, cplx, assume):
     b = rand(*((n,) if k is None else batch + (n, k)), dtype=dtype, seed=k)
     check_gradient(lambda a, b: SL.solve(a, b, assume_a=assume), a, b)
     same_value(lambda a, b: SL.solve(a, b, assume_a=assume), a, b)
+
+
+def test_real_matrix_complex_right_hand_side():
+    for assume in (None, "sym", "pos", "upper triangular"):
+        check_gradient(lambda a, b: SL.solve(a, b, assume_a=assume), S4, ZB42)
+    check_gradient(lambda a, b: SL.solve_triangular(a, b, trans=1), B4, ZB42)
+    check_gradient(lambda a, b: SL.cho_solve(SL.cho_factor(a), b), S4, ZB42)
+    check_gradient(lambda a, b: SL.lu_solve(SL.lu_factor(a), b, trans=1), B4, ZB42)
+    check_gradient(lambda a, b: SL.solve_banded((1, 1), a, b), AB, ZB42[:, 0].repeat(2)[:5])
+    check_gradient(lambda c, b: SL.solve_toeplitz(c, b), c5, rand(5, dtype=complex))

@@ -268,13 +268,15 @@ _FLIP_TRI = {"upper triangular": "lower triangular", "lower triangular": "upper 
 
 
 def _solve_adjoint(a, G, assume, lower, transposed):
-    """``M^{-H} G`` with SciPy's solver (transposed for real matrices: no copy of ``a``)."""
-    if a.dtype.kind != "c":
-        return SL.solve(a, G, lower=lower, assume_a=assume, transposed=not transposed)
+    """``M^{-H} G`` (``op(M)^{-H} G`` when ``transposed``) with SciPy's solver, no copy of a real ``a``."""
+    if transposed:  # real a only (SciPy): (M^T)^{-H} = M^{-1}
+        return SL.solve(a, G, lower=lower, assume_a=assume)
     if assume in _HER:
         return SL.solve(a, G, lower=lower, assume_a=assume)
     if assume in _SYM:
         return SL.solve(_conj(a), G, lower=lower, assume_a=assume)
+    if a.dtype.kind != "c" and G.dtype.kind != "c":
+        return SL.solve(a, G, lower=lower, assume_a=assume, transposed=True)
     return SL.solve(_mH(a), G, lower=not lower, assume_a=_FLIP_TRI.get(assume, assume))
 
 
