@@ -238,3 +238,14 @@ def test_real_matrix_complex_right_hand_side():
     check_gradient(lambda a, b: SL.lu_solve(SL.lu_factor(a), b, trans=1), B4, ZB42)
     check_gradient(lambda a, b: SL.solve_banded((1, 1), a, b), AB, ZB42[:, 0].repeat(2)[:5])
     check_gradient(lambda c, b: SL.solve_toeplitz(c, b), c5, rand(5, dtype=complex))
+
+
+def test_check_finite_as_scipy():
+    bad = B4.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        pb.gradient(lambda a: np.sum(SL.solve(a, v4)), bad)
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        pb.gradient(lambda b: np.sum(SL.cho_solve(SL.cho_factor(S4), b)), v4 * np.inf)
+    g = pb.gradient(lambda a: np.sum(SL.solve(a, v4, check_finite=False)), bad)[0]
+    assert np.isnan(g).all()

@@ -48,6 +48,7 @@ Unsupported options raise :class:`pullback.NoRuleError` naming them (a 0-d or 1-
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 import scipy.linalg as SL
@@ -80,12 +81,39 @@ def _scipy_errors(name):
     return decorate
 
 
+def _check_finite(sig, handler):
+    """SciPy's ``check_finite=True`` (its default) on traced calls: the same ValueError for inf/nan."""
+
+    @functools.wraps(handler)
+    def checked(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        if bound.arguments.get("check_finite", True):
+            for v in bound.arguments.values():
+                for x in v if type(v) in (tuple, list) else (v,):
+                    x = strip(x)
+                    if isinstance(x, np.ndarray) and x.dtype.kind in "fc" and not np.isfinite(x).all():
+                        raise ValueError("array must not contain infs or NaNs")
+        return handler(*args, **kwargs)
+
+    return checked
+
+
 def _route(name, handler):
     """Register ``handler`` (a composite) for ``scipy.linalg.<name>`` and intercept it."""
     func = getattr(SL, name)
     ORIGINALS[name] = original(func)
-    defcomposite(func, _scipy_errors(name)(handler))
+    handler = _scipy_errors(name)(handler)
+    sig = inspect.signature(ORIGINALS[name])
+    if "check_finite" in sig.parameters:
+        handler = _check_finite(sig, handler)
+    defcomposite(func, handler)
     route(func)
+
+
+def _nf(name):
+    """``scipy.linalg.<name>`` (looked up now) with ``check_finite=False``, for the rules' own
+    calls: a cotangent or value with inf/nan flows through as in NumPy's rules."""
+    return functools.partial(getattr(SL, name), check_finite=False)
 
 
 def _plain_args(args):
@@ -270,14 +298,14 @@ _FLIP_TRI = {"upper triangular": "lower triangular", "lower triangular": "upper 
 def _solve_adjoint(a, G, assume, lower, transposed):
     """``M^{-H} G`` (``op(M)^{-H} G`` when ``transposed``) with SciPy's solver, no copy of a real ``a``."""
     if transposed:  # real a only (SciPy): (M^T)^{-H} = M^{-1}
-        return SL.solve(a, G, lower=lower, assume_a=assume)
+        return _nf("solve")(a, G, lower=lower, assume_a=assume)
     if assume in _HER:
-        return SL.solve(a, G, lower=lower, assume_a=assume)
+        return _nf("solve")(a, G, lower=lower, assume_a=assume)
     if assume in _SYM:
-        return SL.solve(_conj(a), G, lower=lower, assume_a=assume)
+        return _nf("solve")(_conj(a), G, lower=lower, assume_a=assume)
     if a.dtype.kind != "c" and G.dtype.kind != "c":
-        return SL.solve(a, G, lower=lower, assume_a=assume, transposed=True)
-    return SL.solve(_mH(a), G, lower=not lower, assume_a=_FLIP_TRI.get(assume, assume))
+        return _nf("solve")(a, G, lower=lower, assume_a=assume, transposed=True)
+    return _nf("solve")(_mH(a), G, lower=not lower, assume_a=_FLIP_TRI.get(assume, assume))
 
 
 def _solve_raw(a, b, assume=None, lower=False, transposed=False):
@@ -300,12 +328,12 @@ def sp_solve_vjp_b(g, ans, a, b, assume=None, lower=False, transposed=False):
 def sp_solve_jvp_a(t, ans, a, b, assume=None, lower=False, transposed=False):
     dM = _structure(t, assume, lower)
     r = -np.matmul(_mT(dM) if transposed else dM, _matrix_rhs(b, ans))
-    dx = SL.solve(a, r, lower=lower, assume_a=assume, transposed=transposed)
+    dx = _nf("solve")(a, r, lower=lower, assume_a=assume, transposed=transposed)
     return _drop(dx) if b.ndim == 1 else dx
 
 
 def sp_solve_jvp_b(t, ans, a, b, assume=None, lower=False, transposed=False):
-    return SL.solve(a, t, lower=lower, assume_a=assume, transposed=transposed)
+    return _nf("solve")(a, t, lower=lower, assume_a=assume, transposed=transposed)
 
 
 _solve_p = defvjp(_solve_raw, [sp_solve_vjp_a, sp_solve_vjp_b], [sp_solve_jvp_a, sp_solve_jvp_b],
@@ -350,10 +378,10 @@ def _tri_adjoint_solve(a, G, trans, lower, unit):
     """``op(M)^{-H} G`` with the same triangle."""
     cplx = a.dtype.kind == "c" or G.dtype.kind == "c"
     if trans == 0:
-        return SL.solve_triangular(a, G, trans=2 if cplx else 1, lower=lower, unit_diagonal=unit)
+        return _nf("solve_triangular")(a, G, trans=2 if cplx else 1, lower=lower, unit_diagonal=unit)
     if trans == 2 or not cplx:
-        return SL.solve_triangular(a, G, trans=0, lower=lower, unit_diagonal=unit)
-    return _conj(SL.solve_triangular(a, _conj(G), trans=0, lower=lower, unit_diagonal=unit))
+        return _nf("solve_triangular")(a, G, trans=0, lower=lower, unit_diagonal=unit)
+    return _conj(_nf("solve_triangular")(a, _conj(G), trans=0, lower=lower, unit_diagonal=unit))
 
 
 def _tri_grad_m(gB, X, trans):
@@ -377,13 +405,13 @@ def sp_trisolve_vjp_b(g, ans, a, b, trans=0, lower=False, unit=False):
 
 def sp_trisolve_jvp_a(t, ans, a, b, trans=0, lower=False, unit=False):
     dM = _op(_tri_struct(t, lower, unit), trans)
-    dx = SL.solve_triangular(a, -np.matmul(dM, _matrix_rhs(b, ans)), trans=trans, lower=lower,
+    dx = _nf("solve_triangular")(a, -np.matmul(dM, _matrix_rhs(b, ans)), trans=trans, lower=lower,
                              unit_diagonal=unit)
     return _drop(dx) if b.ndim == 1 else dx
 
 
 def sp_trisolve_jvp_b(t, ans, a, b, trans=0, lower=False, unit=False):
-    return SL.solve_triangular(a, t, trans=trans, lower=lower, unit_diagonal=unit)
+    return _nf("solve_triangular")(a, t, trans=trans, lower=lower, unit_diagonal=unit)
 
 
 _trisolve_p = defvjp(
@@ -486,22 +514,22 @@ def _solve_banded_raw(ab, b, lo=0, up=0):
 
 def solve_banded_vjp_ab(g, ans, ab, b, lo=0, up=0):
     """``ab̄[r, j] = Ā[j + r - up, j]`` with ``Ā = -b̄ x^H``: only the bands are formed."""
-    Y = _as_cols(SL.solve_banded((up, lo), _band_transpose(lo, up, ab), g))
+    Y = _as_cols(_nf("solve_banded")((up, lo), _band_transpose(lo, up, ab), g))
     X = _as_cols(ans)
     return -np.stack([_shift_prod(Y, X, r - up) for r in range(lo + up + 1)])
 
 
 def solve_banded_vjp_b(g, ans, ab, b, lo=0, up=0):
-    return SL.solve_banded((up, lo), _band_transpose(lo, up, ab), g)
+    return _nf("solve_banded")((up, lo), _band_transpose(lo, up, ab), g)
 
 
 def solve_banded_jvp_ab(t, ans, ab, b, lo=0, up=0):
     r = -_band_matvec(lo, up, t, _as_cols(ans))
-    return SL.solve_banded((lo, up), ab, np.reshape(r, ans.shape))
+    return _nf("solve_banded")((lo, up), ab, np.reshape(r, ans.shape))
 
 
 def solve_banded_jvp_b(t, ans, ab, b, lo=0, up=0):
-    return SL.solve_banded((lo, up), ab, t)
+    return _nf("solve_banded")((lo, up), ab, t)
 
 
 _solve_banded_p = defvjp(
@@ -547,7 +575,7 @@ def _solveh_banded_raw(ab, b, lower=False):
 
 def solveh_banded_vjp_ab(g, ans, ab, b, lower=False):
     """Stored entry ``(i, j)``: ``Ā[i, j] + conj(Ā[j, i])`` (the diagonal: ``Re Ā[i, i]``)."""
-    Y = _as_cols(SL.solveh_banded(ab, g, lower=lower))  # Hermitian: the same solve
+    Y = _as_cols(_nf("solveh_banded")(ab, g, lower=lower))  # Hermitian: the same solve
     X = _as_cols(ans)
     w = ab.shape[0] - 1
     rows = []
@@ -559,17 +587,17 @@ def solveh_banded_vjp_ab(g, ans, ab, b, lower=False):
 
 
 def solveh_banded_vjp_b(g, ans, ab, b, lower=False):
-    return SL.solveh_banded(ab, g, lower=lower)
+    return _nf("solveh_banded")(ab, g, lower=lower)
 
 
 def solveh_banded_jvp_ab(t, ans, ab, b, lower=False):
     w, tg = _herm_band_general(t, lower)
     r = -_band_matvec(w, w, tg, _as_cols(ans))
-    return SL.solveh_banded(ab, np.reshape(r, ans.shape), lower=lower)
+    return _nf("solveh_banded")(ab, np.reshape(r, ans.shape), lower=lower)
 
 
 def solveh_banded_jvp_b(t, ans, ab, b, lower=False):
-    return SL.solveh_banded(ab, t, lower=lower)
+    return _nf("solveh_banded")(ab, t, lower=lower)
 
 
 _solveh_banded_p = defvjp(
@@ -614,7 +642,7 @@ def _solve_toeplitz_raw(c, r, b):
 def _toeplitz_adjoint(c, r, g):
     """``T^{-H} g``: ``T^H`` is the Toeplitz matrix of column ``conj([c0, r1..])``, row ``conj(c)``."""
     ch = _conj(np.concatenate([c[:1], r[1:]]))
-    return SL.solve_toeplitz((ch, _conj(c)), g)
+    return _nf("solve_toeplitz")((ch, _conj(c)), g)
 
 
 def _toeplitz_grads(g, ans, c, r):
@@ -642,16 +670,16 @@ def solve_toeplitz_vjp_b(g, ans, c, r, b):
 
 def solve_toeplitz_jvp_c(t, ans, c, r, b):
     rhs = -_toeplitz_matvec(t, np.zeros_like(t), _as_cols(ans))
-    return SL.solve_toeplitz((c, r), np.reshape(rhs, ans.shape))
+    return _nf("solve_toeplitz")((c, r), np.reshape(rhs, ans.shape))
 
 
 def solve_toeplitz_jvp_r(t, ans, c, r, b):
     rhs = -_toeplitz_matvec(np.zeros_like(t), t, _as_cols(ans))
-    return SL.solve_toeplitz((c, r), np.reshape(rhs, ans.shape))
+    return _nf("solve_toeplitz")((c, r), np.reshape(rhs, ans.shape))
 
 
 def solve_toeplitz_jvp_b(t, ans, c, r, b):
-    return SL.solve_toeplitz((c, r), t)
+    return _nf("solve_toeplitz")((c, r), t)
 
 
 _solve_toeplitz_p = defvjp(

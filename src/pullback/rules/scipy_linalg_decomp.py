@@ -45,7 +45,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.linalg as SL
 
 from ..core import strip
 from ..errors import NoRuleError
@@ -70,7 +69,7 @@ from .linalg_decomp import (
     svd_vjp,
 )
 from .registry import _conj, array_like, defvjp
-from .scipy_linalg import ORIGINALS, _exact, _plain_args, _route
+from .scipy_linalg import ORIGINALS, _exact, _nf, _plain_args, _route
 
 # ---------------------------------------------------------------- svd, svdvals
 
@@ -109,12 +108,12 @@ def _svdvals_raw(a, driver="gesdd"):
 
 def svdvals_vjp(g, ans, a, driver="gesdd"):
     """``U diag(ḡ) V^H`` (the vectors from one more svd: the forward computed none)."""
-    u, _, vh = SL.svd(a, full_matrices=False)
+    u, _, vh = _nf("svd")(a, full_matrices=False)
     return np.matmul(u * _row_of(g), vh)
 
 
 def svdvals_jvp(t, ans, a, driver="gesdd"):
-    u, _, vh = SL.svd(a, full_matrices=False)
+    u, _, vh = _nf("svd")(a, full_matrices=False)
     return _real(_diag(np.matmul(_mH(u), np.matmul(t, _mH(vh)))))
 
 
@@ -218,7 +217,7 @@ def _eigh_whole(a, b, lower, ans, n, values_only, subset):
     w, V = _eigh_split(ans, n, values_only)
     if not values_only and subset is None:
         return w, V, None
-    wf, Vf = SL.eigh(a, b, lower=lower)
+    wf, Vf = _nf("eigh")(a, b, lower=lower)
     lo, hi = (0, n - 1) if subset is None else subset
     if values_only:  # the values' derivatives need only the vectors of the subset
         return w, Vf[..., :, lo : hi + 1], None
@@ -330,13 +329,13 @@ def _eigvals_raw(a):
 
 def eigvals_vjp(g, ans, a):
     """``V^{-H} diag(ḡ) V^H`` (the vectors from one more eig: the forward computed none)."""
-    w, V = SL.eig(a)
+    w, V = _nf("eig")(a)
     VH = _mH(V)
     return np.linalg.solve(VH, _col(g) * VH)
 
 
 def eigvals_jvp(t, ans, a):
-    w, V = SL.eig(a)
+    w, V = _nf("eig")(a)
     return _diag(np.linalg.solve(V, np.matmul(t, V)))
 
 
@@ -406,7 +405,7 @@ def _qr_core(ans, a, complete, r_only, pivot):
         p = np.real(np.asarray(strip(parts[-1]))).astype(np.intp)
         a = np.take_along_axis(a, p[..., None, :], axis=-1)
     if r_only:
-        q = SL.qr(a, mode="economic")[0]
+        q = _nf("qr")(a, mode="economic")[0]
         return q, parts[0], p, a
     return parts[0], parts[1], p, a
 

@@ -23,7 +23,6 @@ written with NumPy calls and calls of the public SciPy functions, so they differ
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as SL
 
 from ..core import strip
 from ..errors import NoRuleError
@@ -34,6 +33,7 @@ from .scipy_linalg import (
     _STRUCTURES,
     ORIGINALS,
     _matrix_rhs,
+    _nf,
     _op,
     _route,
     _structure,
@@ -104,7 +104,7 @@ def _cho_solve_raw(c, b, lower=False):
 
 
 def _cho(c, lower, g):
-    return SL.cho_solve((c, lower), g)
+    return _nf("cho_solve")((c, lower), g)
 
 
 def cho_solve_vjp_c(g, ans, c, b, lower=False):
@@ -256,10 +256,10 @@ def _lu_solve_raw(lu, piv, b, trans=0):
 def _lu_adjoint_solve(lu, piv, G, trans):
     cplx = lu.dtype.kind == "c" or G.dtype.kind == "c"
     if trans == 0:
-        return SL.lu_solve((lu, piv), G, trans=2 if cplx else 1)
+        return _nf("lu_solve")((lu, piv), G, trans=2 if cplx else 1)
     if trans == 2 or not cplx:
-        return SL.lu_solve((lu, piv), G, trans=0)
-    return _conj(SL.lu_solve((lu, piv), _conj(G), trans=0))
+        return _nf("lu_solve")((lu, piv), G, trans=0)
+    return _conj(_nf("lu_solve")((lu, piv), _conj(G), trans=0))
 
 
 def lu_solve_vjp_lu(g, ans, lu, piv, b, trans=0):
@@ -279,12 +279,12 @@ def lu_solve_jvp_lu(t, ans, lu, piv, b, trans=0):
     L, U = _l_and_u(lu)
     dM = np.matmul(np.tril(t, -1), U) + np.matmul(L, np.triu(t))
     dA = _rows(dM, _inverse(_perm_from_piv(strip(piv))))
-    dx = SL.lu_solve((lu, piv), -np.matmul(_op(dA, trans), _matrix_rhs(b, ans)), trans=trans)
+    dx = _nf("lu_solve")((lu, piv), -np.matmul(_op(dA, trans), _matrix_rhs(b, ans)), trans=trans)
     return _drop(dx) if b.ndim == 1 else dx
 
 
 def lu_solve_jvp_b(t, ans, lu, piv, b, trans=0):
-    return SL.lu_solve((lu, piv), t, trans=trans)
+    return _nf("lu_solve")((lu, piv), t, trans=trans)
 
 
 _lu_solve_p = defvjp(_lu_solve_raw, [lu_solve_vjp_lu, None, lu_solve_vjp_b],

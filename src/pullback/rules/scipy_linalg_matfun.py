@@ -32,7 +32,7 @@ import scipy.linalg as SL
 from ..core import strip
 from .linalg import _mH
 from .registry import array_like, defvjp
-from .scipy_linalg import ORIGINALS, _exact, _route
+from .scipy_linalg import ORIGINALS, _exact, _nf, _route
 
 
 def _block(a, e):
@@ -56,7 +56,7 @@ def _expm_raw(a):
 def _frechet_exp(a, e):
     """``L_exp(a, e)``."""
     if a.ndim == 2 and e.ndim == 2:
-        return SL.expm_frechet(a, e, compute_expm=False)
+        return _nf("expm_frechet")(a, e, compute_expm=False)
     return _corner(SL.expm(_block(a, e)), a.shape[-1])
 
 
