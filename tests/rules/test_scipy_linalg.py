@@ -240,6 +240,7 @@ def test_real_matrix_complex_right_hand_side():
     check_gradient(lambda c, b: SL.solve_toeplitz(c, b), c5, rand(5, dtype=complex))
 
 
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # SciPy on the NaN matrix
 def test_check_finite_as_scipy():
     bad = B4.copy()
     bad[0, 0] = np.nan
