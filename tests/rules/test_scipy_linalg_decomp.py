@@ -187,7 +187,8 @@ def test_gauge_errors():
         (eigh_loss(subset_by_index=[2, 3]), (H4,)), (lambda a: SL.eig(a)[0], (rand(3, 3, seed=40),)),
         (SL.eigvals, (rand(3, 3, seed=41),)), (qr_loss("economic", True), (A43,)), (SL.pinv, (A34,)),
         (SL.norm, (A43,)), (lambda a, b: SL.lstsq(a, b)[0], (A43, rand(4, seed=42))),
-        (projector(SL.null_space), (A34,)),
+        (projector(SL.null_space), (A34,)), (projector(SL.orth), (A43,)), (SL.eigvalsh, (H4,)),
+        (lambda a, b: SL.eigvalsh(a, b, subset_by_index=[0, 1]), (H4, S4)),
     ],
 )
 def test_second_order(f, args):
