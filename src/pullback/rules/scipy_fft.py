@@ -52,9 +52,9 @@ import numpy as np
 import scipy.fft as sfft
 
 from ..core import Tracer, strip
+from ..engines import fft as engine
 from ..errors import NoRuleError
 from . import fft as F
-from . import fft_engine as engine
 from .registry import FUNCTIONS, defcomposite, deflinear, move_traced_kwargs
 
 # ---------------------------------------------------------------- SciPy's argument rules
