@@ -6,6 +6,11 @@
            nll = a.a / 2 + sum(log diag L) + n log(2 pi) / 2
 * NUC  nuclear-norm penalty of a 1000 x 500 matrix; gradient w.r.t. the matrix:
            loss = |A - B|_F^2 / 2 + lam * |A|_*        (np.linalg.norm(A, "nuc"))
+* SGP  the GP log-likelihood through scipy.linalg: c = cho_factor(K), a = cho_solve(c, y),
+           nll = y.a / 2 + sum(log diag c) + n log(2 pi) / 2
+       (PyTorch: cholesky + cholesky_solve; JAX: jax.scipy.linalg.cho_factor + cho_solve)
+* SNUC the nuclear-norm penalty through scipy.linalg.svd(A, full_matrices=False)
+       (PyTorch, JAX: their svd, singular values summed)
 
 "forward" is the library's plain evaluation (NumPy for pullback; no autograd for PyTorch;
 the jitted value for JAX); "gradient" is value and gradient together. The ratio is the cost
@@ -17,6 +22,7 @@ threads (set before NumPy, PyTorch or JAX is imported). On a shared machine one 
 stable numbers; oversubscribed OpenBLAS threads spin and can slow a solve tenfold.
 
 Run:  python benchmarks/linalg.py [--quick] [--reps 5] [--threads 1] [--libs pullback,torch,jax]
+      [--work GP,NUC,SGP,SNUC]
 """
 
 from __future__ import annotations
@@ -82,21 +88,40 @@ def nuc_numpy(a, b, lam):
     return 0.5 * np.sum((a - b) ** 2) + lam * np.linalg.norm(a, "nuc")
 
 
+def gp_scipy(theta, d, y):
+    import scipy.linalg
+
+    n = y.shape[0]
+    k = np.exp(theta[1]) * np.exp(-d / (2 * np.exp(2 * theta[0]))) + np.exp(theta[2]) * np.eye(n)
+    c, lower = scipy.linalg.cho_factor(k, lower=True)
+    a = scipy.linalg.cho_solve((c, lower), y)
+    return 0.5 * (y @ a) + np.sum(np.log(np.diagonal(c))) + 0.5 * n * math.log(2 * math.pi)
+
+
+def nuc_scipy(a, b, lam):
+    import scipy.linalg
+
+    s = scipy.linalg.svd(a, full_matrices=False)[1]
+    return 0.5 * np.sum((a - b) ** 2) + lam * np.sum(s)
+
+
 def runners_pullback(work, args):
     import pullback as pb
 
-    if work == "GP":
+    if work in ("GP", "SGP"):
         d, y, theta = args
-        return (lambda: gp_numpy(theta, d, y)), (lambda: pb.value_and_gradient(gp_numpy, theta, d, y)[1][0])
+        f = gp_numpy if work == "GP" else gp_scipy
+        return (lambda: f(theta, d, y)), (lambda: pb.value_and_gradient(f, theta, d, y)[1][0])
     a, b, lam = args
-    return (lambda: nuc_numpy(a, b, lam)), (lambda: pb.value_and_gradient(nuc_numpy, a, b, lam)[1][0])
+    f = nuc_numpy if work == "NUC" else nuc_scipy
+    return (lambda: f(a, b, lam)), (lambda: pb.value_and_gradient(f, a, b, lam)[1][0])
 
 
 def runners_torch(work, args):
     import torch
 
     torch.set_num_threads(THREADS)
-    if work == "GP":
+    if work in ("GP", "SGP"):
         d, y, theta = (torch.from_numpy(v) for v in args)
 
         def loss(t):
@@ -104,8 +129,11 @@ def runners_torch(work, args):
             k = torch.exp(t[1]) * torch.exp(-d / (2 * torch.exp(2 * t[0]))) + torch.exp(t[2]) * torch.eye(
                 n, dtype=d.dtype)
             chol = torch.linalg.cholesky(k)
-            a = torch.linalg.solve(chol, y)
             logdet = torch.sum(torch.log(torch.diagonal(chol)))
+            if work == "SGP":
+                a = torch.cholesky_solve(y[:, None], chol)[:, 0]
+                return 0.5 * (y @ a) + logdet + 0.5 * n * math.log(2 * math.pi)
+            a = torch.linalg.solve(chol, y)
             return 0.5 * (a @ a) + logdet + 0.5 * n * math.log(2 * math.pi)
 
         x0 = theta
@@ -114,6 +142,9 @@ def runners_torch(work, args):
         a0, b = torch.from_numpy(a0), torch.from_numpy(b)
 
         def loss(a):
+            if work == "SNUC":
+                s = torch.linalg.svd(a, full_matrices=False)[1]
+                return 0.5 * torch.sum((a - b) ** 2) + lam * torch.sum(s)
             return 0.5 * torch.sum((a - b) ** 2) + lam * torch.linalg.matrix_norm(a, "nuc")
 
         x0 = a0
@@ -135,13 +166,18 @@ def runners_jax(work, args):
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
+    import jax.scipy.linalg as jsl
 
-    if work == "GP":
+    if work in ("GP", "SGP"):
         d, y, theta = (jnp.asarray(v) for v in args)
 
         def loss(t):
             n = y.shape[0]
             k = jnp.exp(t[1]) * jnp.exp(-d / (2 * jnp.exp(2 * t[0]))) + jnp.exp(t[2]) * jnp.eye(n)
+            if work == "SGP":
+                c, lower = jsl.cho_factor(k, lower=True)
+                a = jsl.cho_solve((c, lower), y)
+                return 0.5 * (y @ a) + jnp.sum(jnp.log(jnp.diagonal(c))) + 0.5 * n * math.log(2 * math.pi)
             chol = jnp.linalg.cholesky(k)
             a = jnp.linalg.solve(chol, y)
             return 0.5 * (a @ a) + jnp.sum(jnp.log(jnp.diagonal(chol))) + 0.5 * n * math.log(2 * math.pi)
@@ -152,6 +188,8 @@ def runners_jax(work, args):
         a0, b = jnp.asarray(a0), jnp.asarray(b)
 
         def loss(a):
+            if work == "SNUC":
+                return 0.5 * jnp.sum((a - b) ** 2) + lam * jnp.sum(jnp.linalg.svd(a, full_matrices=False)[1])
             return 0.5 * jnp.sum((a - b) ** 2) + lam * jnp.linalg.norm(a, "nuc")
 
         x0 = a0
@@ -169,13 +207,17 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--libs", default="pullback,torch,jax")
+    ap.add_argument("--work", default="GP,NUC,SGP,SNUC", help="workloads to run")
     ap.add_argument("--threads", type=int, default=1, help="BLAS/LAPACK threads per library")
     opts = ap.parse_args(argv)
     n_gp, (m, n) = (300, (120, 60)) if opts.quick else (2000, (1000, 500))
     workloads = {
         "GP": (f"GP log-likelihood, cholesky + solve, n={n_gp}", gp_data(n_gp)),
         "NUC": (f"nuclear-norm penalty, svd, {m}x{n}", nuc_data(m, n)),
+        "SGP": (f"GP log-likelihood, scipy.linalg cho_factor + cho_solve, n={n_gp}", gp_data(n_gp)),
+        "SNUC": (f"nuclear-norm penalty, scipy.linalg.svd, {m}x{n}", nuc_data(m, n)),
     }
+    workloads = {k: v for k, v in workloads.items() if k in opts.work.split(",")}
     libs = [lib for lib in opts.libs.split(",") if lib]
     rows = []
     for work, (title, args) in workloads.items():

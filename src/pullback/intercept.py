@@ -216,6 +216,7 @@ def _replace_names(func: Callable, rule: Callable) -> bool:
                 return __func(*args, **kwargs)
 
             with_rule.__name__, with_rule.__qualname__ = name, getattr(func, "__qualname__", name)
+            with_rule.__dict__.update(getattr(func, "__dict__", {}))  # e.g. lstsq.default_lapack_driver
             with_rule.__doc__, with_rule.__wrapped__ = getattr(func, "__doc__", None), func
             setattr(mod, name, with_rule)
             replaced = True
