@@ -238,6 +238,8 @@ def impl_note(wl: str, lib: str) -> str:
 #: Workloads on tiny arrays, where pullback's plain forward is interleaved with its gradient (W3's
 #: overhead compares the two); on the others it is timed apart (see run_worker).
 SMALL = {"W3"}
+#: Workloads without FFTs (the table leaves out pullback's FFT engine there).
+NO_FFT = {"W7", "W10"}
 #: Workloads where a library raises Unsupported (checked in the parent, no subprocess spent on it).
 UNSUPPORTED = {("W5", "autograd"): "autograd has no stft/istft", ("W7", "autograd"): "no sosfiltfilt",
                ("W7", "torch"): "no sosfiltfilt (torchaudio not installed)",
@@ -609,7 +611,7 @@ def _table(results: list[dict], tol: float) -> str:
                                      r.get("check_error")) if t)
         if "threads" in r:
             note = (note + f" {r['threads']} thread(s)").strip()
-        if r.get("engines"):
+        if r.get("engines") and r["workload"] not in NO_FFT:
             note = (note + " large FFTs: " + "+".join(r["engines"])).strip()
         err = r.get("check_rel_err")
         check = "-" if err is None else (f"ok {err:.0e}" if err < tol else f"WRONG {err:.1e}")
