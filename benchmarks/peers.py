@@ -1,4 +1,4 @@
-"""pullback side by side with its peers on four FFT workloads.
+"""pullback side by side with its peers on FFT, signal-processing and linear-algebra workloads.
 
 Workloads (full size; ``--quick`` shrinks them):
 
@@ -7,6 +7,19 @@ Workloads (full size; ``--quick`` shrinks them):
       L = sum(irfft2(rfft2(x) * W, s=(256,256))**2)      (gradient w.r.t. x and W)
 * W3  x float64[64]; 100 times y = sin(irfft(rfft(y) * k, n=64)); L = sum(y)
 * W4  x complex128[64,64,64];                 L = sum(abs(ifftn(fftn(x) * k))**2)
+* W5  x float64[2^20]; L = sum(istft(stft(x) * mask)**2) (scipy.signal's defaults, nperseg 256)
+* W6  x float64[2^20], h float64[4096];       L = sum(fftconvolve(x, h, 'same')**2)  (grad x and h)
+* W7  x float64[64,2^16], sos = butter(8, 0.1, output='sos'); L = sum(sosfiltfilt(sos, x)**2)
+      (gradient w.r.t. x; pullback only: no peer has sosfiltfilt)
+* W8  x float32[4096,256], k complex64[129];  L = sum(irfft(rfft(x) * k, n=256)**2)
+* W10 Gaussian-process negative log-likelihood, n = 2000: K = exp(-d^2/l^2) + s2 I,
+      L = 0.5 y^T K^-1 y + sum(log(diag(cholesky(K))))  (gradient w.r.t. theta = [l, s2])
+* W9  (NUFFT through finufft) is benchmarks/nufft.py, not this script.
+
+W1-W4 and W8 are written once against an array namespace. W5-W7 and W10 call each library's
+own version of the SciPy function (pullback: scipy.signal / numpy.linalg, JAX: jax.scipy,
+PyTorch: torch.stft / torch.linalg, set up to compute the same function); a library without
+one is reported as n/a with the reason, never timed on a different function.
 
 Libraries (each only when installed): pullback at its default threads and with its
 transforms held to one thread, HIPS autograd, PyTorch eager at its default thread count
@@ -66,23 +79,195 @@ def loss_w4(xp, x, k):
     return xp.sum(xp.abs(xp.fft.ifftn(xp.fft.fftn(x) * k)) ** 2)
 
 
-LOSSES = {"W1": loss_w1, "W2": loss_w2, "W3": loss_w3, "W4": loss_w4}
+class Unsupported(Exception):
+    """A library has no version of a workload's function: the pair is reported as n/a, with why."""
+
+
+def _flavor(xp) -> str:
+    """Which library an array namespace belongs to: numpy (pullback), torch, jax or autograd."""
+    if xp is np:
+        return "numpy"
+    name = getattr(xp, "__name__", "")
+    for flavor in ("torch", "jax", "autograd"):
+        if name.startswith(flavor):
+            return flavor
+    return "numpy"  # another NumPy-compatible namespace (CuPy through pullback)
+
+
+def loss_w5(xp, x, mask, nperseg):
+    """Spectrogram loss with scipy.signal.stft/istft at their defaults (Hann window, 50% overlap,
+    zero boundary, padded, 'spectrum' scaling); every library's version computes this function."""
+    fl = _flavor(xp)
+    if fl == "numpy":
+        import scipy.signal
+
+        _, _, Z = scipy.signal.stft(x, nperseg=nperseg)
+        _, y = scipy.signal.istft(Z * mask, nperseg=nperseg)
+    elif fl == "jax":
+        import jax.scipy.signal as jss
+
+        _, _, Z = jss.stft(x, nperseg=nperseg)
+        _, y = jss.istft(Z * mask, nperseg=nperseg)
+    elif fl == "torch":
+        # torch.stft/istft with SciPy's conventions: periodic Hann (scipy's get_window('hann')),
+        # hop nperseg/2, center=True with zero padding (= boundary='zeros'; len(x) is a multiple of
+        # the hop, so SciPy's padded=True adds nothing), SciPy's 1/sum(window) 'spectrum' scaling;
+        # istft's overlap-add divides by the summed squared window, as SciPy's does.
+        import torch
+
+        win = torch.hann_window(nperseg, periodic=True, dtype=x.dtype)
+        hop = nperseg // 2
+        Z = torch.stft(x, nperseg, hop_length=hop, window=win, center=True, pad_mode="constant",
+                       onesided=True, return_complex=True) / win.sum()
+        y = torch.istft(Z * mask * win.sum(), nperseg, hop_length=hop, window=win, center=True,
+                        onesided=True, length=x.shape[-1])
+    else:
+        raise Unsupported("autograd has no stft/istft")
+    return xp.sum(y**2)
+
+
+def loss_w6(xp, x, h, nfft):
+    """sum(fftconvolve(x, h, 'same')**2); torch and autograd have no fftconvolve, so they run the
+    same convolution through rfft/irfft (zero-padded to ``nfft`` >= len(x)+len(h)-1, central part)."""
+    fl = _flavor(xp)
+    if fl == "numpy":
+        import scipy.signal
+
+        y = scipy.signal.fftconvolve(x, h, "same")
+    elif fl == "jax":
+        import jax.scipy.signal as jss
+
+        y = jss.fftconvolve(x, h, mode="same")
+    else:
+        n, m = x.shape[-1], h.shape[-1]
+        start = (m - 1) // 2  # SciPy's 'same': the centre of the full (n + m - 1) convolution
+        if fl == "autograd":  # autograd's rfft(x, n) gradient is wrong when n pads x: pad by hand
+            x = xp.concatenate([x, xp.zeros(nfft - n)])
+            h = xp.concatenate([h, xp.zeros(nfft - m)])
+        full = xp.fft.irfft(xp.fft.rfft(x, n=nfft) * xp.fft.rfft(h, n=nfft), n=nfft)
+        y = full[start:start + n]
+    return xp.sum(y**2)
+
+
+def loss_w7(xp, x, sos):
+    """sum(sosfiltfilt(sos, x)**2) along the last axis, differentiated w.r.t. x (sos a constant:
+    pullback differentiates sos too, but its coefficient gradients cost about 2.3 times the x
+    gradient here: per-lag correlations over the whole signal, 3 per lfilter call)."""
+    if _flavor(xp) != "numpy":
+        raise Unsupported("no sosfiltfilt (torchaudio is not installed; JAX has none)")
+    import scipy.signal
+
+    return np.sum(scipy.signal.sosfiltfilt(sos, x) ** 2)
+
+
+def loss_w8(xp, x, k, n):
+    return xp.sum(xp.fft.irfft(xp.fft.rfft(x) * k, n=n) ** 2)
+
+
+def _w10_pullback_solver() -> str:
+    """How the NumPy version solves K alpha = y: scipy.linalg.cho_solve when pullback routes it
+    (its scipy.linalg rules), else np.linalg.solve (an LU of K: twice the flops of cho_solve)."""
+    try:
+        import scipy.linalg
+
+        from pullback.intercept import intercepted
+
+        return "cho_solve" if intercepted(scipy.linalg.cho_solve) else "solve"
+    except ImportError:
+        return "solve"
+
+
+def loss_w10(xp, theta, d2, y):
+    """Gaussian-process negative log-likelihood (up to n/2 log 2 pi) in theta = [l, s2]:
+    K = exp(-d2 / l^2) + s2 I, L = 0.5 y^T K^-1 y + sum(log(diag(cholesky(K))))."""
+    fl = _flavor(xp)
+    n = d2.shape[0]
+    K = xp.exp(-d2 / theta[0] ** 2) + theta[1] * xp.eye(n, dtype=d2.dtype)
+    if fl == "torch":
+        import torch
+
+        Lc = torch.linalg.cholesky(K)
+        alpha = torch.cholesky_solve(y[:, None], Lc)[:, 0]
+        logdet_half = torch.sum(torch.log(torch.diagonal(Lc)))
+    elif fl == "jax":
+        import jax.scipy.linalg as jsl
+
+        c = jsl.cho_factor(K, lower=True)
+        alpha = jsl.cho_solve(c, y)
+        logdet_half = xp.sum(xp.log(xp.diagonal(c[0])))
+    else:  # pullback (NumPy) and autograd
+        Lc = xp.linalg.cholesky(K)
+        if fl == "numpy" and _w10_pullback_solver() == "cho_solve":
+            import scipy.linalg
+
+            alpha = scipy.linalg.cho_solve((Lc, True), y)
+        else:
+            alpha = xp.linalg.solve(K, y)
+        # autograd's diagonal has no gradient for a matrix; it reads the diagonal by indexing
+        diag = Lc[np.arange(n), np.arange(n)] if fl == "autograd" else xp.diagonal(Lc)
+        logdet_half = xp.sum(xp.log(diag))
+    return 0.5 * xp.sum(y * alpha) + logdet_half
+
+
+LOSSES = {"W1": loss_w1, "W2": loss_w2, "W3": loss_w3, "W4": loss_w4, "W5": loss_w5, "W6": loss_w6,
+          "W7": loss_w7, "W8": loss_w8, "W10": loss_w10}
+
+#: What each library runs where it is not the namespace-generic loss (shown in the table's notes).
+IMPL_NOTES = {
+    ("W5", "numpy"): "scipy.signal.stft/istft",
+    ("W5", "jax"): "jax.scipy.signal.stft/istft",
+    ("W5", "torch"): "torch.stft/istft with SciPy's window, padding and scaling",
+    ("W6", "numpy"): "scipy.signal.fftconvolve",
+    ("W6", "jax"): "jax.scipy.signal.fftconvolve",
+    ("W6", "torch"): "rfft/irfft equivalent (no fftconvolve)",
+    ("W6", "autograd"): "rfft/irfft equivalent (no fftconvolve), zero padding by concatenate",
+    ("W7", "numpy"): "scipy.signal.sosfiltfilt",
+    ("W10", "torch"): "torch.linalg.cholesky + cholesky_solve",
+    ("W10", "jax"): "jax.scipy.linalg.cho_factor + cho_solve",
+    ("W10", "autograd"): "cholesky + np.linalg.solve",
+}
+
+
+def impl_note(wl: str, lib: str) -> str:
+    fl = FLAVOR.get(lib, "numpy")
+    if (wl, fl) == ("W10", "numpy"):
+        return ("cholesky + scipy.linalg.cho_solve" if _w10_pullback_solver() == "cho_solve"
+                else "cholesky + np.linalg.solve (no cho_solve rule)")
+    return IMPL_NOTES.get((wl, fl), "")
+
 #: Workloads on tiny arrays, where pullback's plain forward is interleaved with its gradient (W3's
 #: overhead compares the two); on the others it is timed apart (see run_worker).
 SMALL = {"W3"}
+#: Workloads without FFTs (the table leaves out pullback's FFT engine there).
+NO_FFT = {"W7", "W10"}
+#: Workloads where a library raises Unsupported (checked in the parent, no subprocess spent on it).
+UNSUPPORTED = {("W5", "autograd"): "autograd has no stft/istft", ("W7", "autograd"): "no sosfiltfilt",
+               ("W7", "torch"): "no sosfiltfilt (torchaudio not installed)",
+               ("W7", "jax"): "JAX has no sosfiltfilt"}
 
 DESCRIPTIONS = {
     "W1": "L = sum(abs(fft(x))**2)",
     "W2": "L = sum(irfft2(rfft2(x) * W, s)**2), grad w.r.t. x and W",
     "W3": "repeat y = sin(irfft(rfft(y) * k, n)); L = sum(y)",
     "W4": "L = sum(abs(ifftn(fftn(x) * k))**2)",
+    "W5": "L = sum(istft(stft(x) * mask)**2)",
+    "W6": "L = sum(fftconvolve(x, h, 'same')**2), grad w.r.t. x and h",
+    "W7": "L = sum(sosfiltfilt(sos, x)**2), sos = butter(8, 0.1)",
+    "W8": "L = sum(irfft(rfft(x) * k, n)**2)",
+    "W10": "GP: 0.5 y'K^-1 y + sum(log diag chol K), grad w.r.t. [l, s2]",
 }
 
 #: Problem sizes per scale. "check" is the small float64 instance every library is verified on.
 SIZES = {
-    "full": {"W1": {"n": 2**20}, "W2": {"b": 16, "n": 256}, "W3": {"n": 64, "steps": 100}, "W4": {"n": 64}},
-    "quick": {"W1": {"n": 2**14}, "W2": {"b": 2, "n": 64}, "W3": {"n": 64, "steps": 100}, "W4": {"n": 16}},
-    "check": {"W1": {"n": 16}, "W2": {"b": 2, "n": 8}, "W3": {"n": 16, "steps": 10}, "W4": {"n": 4}},
+    "full": {"W1": {"n": 2**20}, "W2": {"b": 16, "n": 256}, "W3": {"n": 64, "steps": 100}, "W4": {"n": 64},
+             "W5": {"n": 2**20, "nperseg": 256}, "W6": {"n": 2**20, "m": 4096},
+             "W7": {"b": 64, "n": 2**16}, "W8": {"b": 4096, "n": 256}, "W10": {"n": 2000}},
+    "quick": {"W1": {"n": 2**14}, "W2": {"b": 2, "n": 64}, "W3": {"n": 64, "steps": 100}, "W4": {"n": 16},
+              "W5": {"n": 2**14, "nperseg": 256}, "W6": {"n": 2**14, "m": 256},
+              "W7": {"b": 4, "n": 2**12}, "W8": {"b": 256, "n": 256}, "W10": {"n": 200}},
+    "check": {"W1": {"n": 16}, "W2": {"b": 2, "n": 8}, "W3": {"n": 16, "steps": 10}, "W4": {"n": 4},
+              "W5": {"n": 128, "nperseg": 16}, "W6": {"n": 48, "m": 8},
+              "W7": {"b": 2, "n": 64}, "W8": {"b": 4, "n": 16}, "W10": {"n": 24}},
 }
 
 
@@ -114,12 +299,44 @@ def make_inputs(wl: str, scale: str) -> tuple[tuple, dict, dict]:
         f = np.fft.fftfreq(n)
         k = np.exp(-(f[:, None, None] ** 2 + f[None, :, None] ** 2 + f[None, None, :] ** 2) * 8.0)
         return (x,), {"k": k}, {}
+    if wl == "W5":
+        nperseg = p["nperseg"]
+        x = rng.standard_normal(n)
+        frames = n // (nperseg // 2) + 1  # boundary='zeros' adds nperseg/2 on each side
+        mask = rng.uniform(0.0, 1.0, (nperseg // 2 + 1, frames))
+        return (x,), {"mask": mask}, {"nperseg": nperseg}
+    if wl == "W6":
+        import scipy.fft
+
+        x, h = rng.standard_normal(n), rng.standard_normal(p["m"]) / np.sqrt(p["m"])
+        nfft = scipy.fft.next_fast_len(n + p["m"] - 1, real=True)
+        while nfft % 2:  # an even length: autograd's real-FFT gradient refuses odd ones
+            nfft = scipy.fft.next_fast_len(nfft + 1, real=True)
+        return (x, h), {}, {"nfft": nfft}
+    if wl == "W7":
+        import scipy.signal
+
+        x = rng.standard_normal((p["b"], n))
+        return (x,), {"sos": scipy.signal.butter(8, 0.1, output="sos")}, {}
+    if wl == "W8":
+        real, cplx = (np.float64, np.complex128) if scale == "check" else (np.float32, np.complex64)
+        x = rng.standard_normal((p["b"], n)).astype(real)
+        f = np.arange(n // 2 + 1) / n
+        k = (np.exp(-((f / 0.15) ** 2)) * np.exp(-2j * np.pi * f * 3)).astype(cplx)  # smooth, delayed
+        return (x,), {"k": k}, {"n": n}
+    if wl == "W10":
+        pts = np.sort(rng.uniform(0.0, 10.0 * n / 2000, n))  # 200 points per unit length at every size
+        d2 = (pts[:, None] - pts[None, :]) ** 2
+        theta = np.array([0.7, 0.1])  # length-scale l and noise variance s2
+        K = np.exp(-d2 / theta[0] ** 2) + theta[1] * np.eye(n)
+        y = np.linalg.cholesky(K) @ rng.standard_normal(n)  # a draw from the GP itself
+        return (theta,), {"d2": d2, "y": y}, {}
     raise KeyError(wl)
 
 
 def describe_inputs(wl: str, scale: str) -> str:
     args, _, static = make_inputs(wl, scale)
-    names = {"W2": ["x", "W"]}.get(wl, ["x"])
+    names = {"W2": ["x", "W"], "W6": ["x", "h"], "W10": ["theta"]}.get(wl, ["x"])
     parts = [f"{nm} {a.dtype}[{','.join(map(str, a.shape))}]" for nm, a in zip(names, args, strict=True)]
     parts += [f"{k}={v}" for k, v in static.items()]
     return ", ".join(parts)
@@ -256,6 +473,9 @@ LIBS: dict[str, tuple[str, Callable, bool, str]] = {
     "jax": ("jax", prepare_jax, True, "rss"),
     "jax-jit": ("jax", prepare_jax_jit, True, "rss"),
 }
+#: library -> the namespace flavour its losses see (see _flavor)
+FLAVOR = {"pullback": "numpy", "pullback-1t": "numpy", "autograd": "autograd", "torch": "torch",
+          "torch-1t": "torch", "jax": "jax", "jax-jit": "jax"}
 
 
 # ---------------------------------------------------------------- the worker (one subprocess)
@@ -278,6 +498,9 @@ def run_worker(lib: str, wl: str, scale: str, reps: int, warmup: int, check_path
         args, consts, static = make_inputs(wl, "check")
         _, gradient, to_numpy = prepare(loss, args, consts, static)
         np.savez(check_path, *to_numpy(gradient()))
+    except Unsupported as e:
+        res["unsupported"] = str(e)
+        return res
     except Exception as e:  # noqa: BLE001 - a peer's failure is a result, not a crash
         res["check_error"] = _error(e)
 
@@ -318,10 +541,11 @@ def run_worker(lib: str, wl: str, scale: str, reps: int, warmup: int, check_path
         import torch
 
         res["threads"] = torch.get_num_threads()
-    if lib.startswith("pullback"):  # which engine "auto" chose for each large transform
+    if lib.startswith("pullback"):  # the engine its large transforms ran on
         from pullback.engines import fft as fft_engine
 
-        res["engines"] = sorted(set(fft_engine._FASTEST.values()))
+        name = fft_engine.get_engine()  # "auto": a fixed rule, pocketfft below ENGINE_SIZE elements
+        res["engines"] = [fft_engine.auto_engine("c2c", (1 << 20,), 1 << 20) if name == "auto" else name]
     return res
 
 
@@ -360,7 +584,7 @@ def run_pair(lib: str, wl: str, scale: str, reps: int, warmup: int, timeout: flo
             return {"lib": lib, "workload": wl, "grad_error": f"worker failed: {tail[0][:200]}"}
         with open(out) as fh:
             res = json.load(fh)
-        if "check_error" not in res:
+        if "check_error" not in res and "unsupported" not in res:
             with np.load(check) as z:
                 got = tuple(z[f"arr_{i}"] for i in range(len(z.files)))
             res["check_rel_err"] = _rel_err(got, ref, conjugate=LIBS[lib][2])
@@ -380,11 +604,15 @@ def _table(results: list[dict], tol: float) -> str:
                "grad/traced fwd", "peak MiB (tracemalloc)", "peak MiB (RSS)", "check vs FD", "note"]
     rows = []
     for r in results:
-        note = r.get("grad_error") or r.get("check_error") or ""
+        if "unsupported" in r:
+            rows.append([r["workload"], r["lib"]] + ["-"] * 7 + ["n/a", f"n/a: {r['unsupported']}"])
+            continue
+        note = "; ".join(t for t in (impl_note(r["workload"], r["lib"]), r.get("grad_error"),
+                                     r.get("check_error")) if t)
         if "threads" in r:
             note = (note + f" {r['threads']} thread(s)").strip()
-        if r.get("engines"):
-            note = (note + " FFT: " + "+".join(r["engines"])).strip()
+        if r.get("engines") and r["workload"] not in NO_FFT:
+            note = (note + " large FFTs: " + "+".join(r["engines"])).strip()
         err = r.get("check_rel_err")
         check = "-" if err is None else (f"ok {err:.0e}" if err < tol else f"WRONG {err:.1e}")
         ratio = r["gradient_s"] / r["forward_s"] if "gradient_s" in r else None
@@ -404,8 +632,12 @@ def _chart(results: list[dict], workloads: list[str], path: Path) -> None:
     plt = C.pyplot()
     if plt is None:
         return
-    fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 4.2), squeeze=False)
-    for ax, wl in zip(axes[0], workloads, strict=True):
+    cols = min(len(workloads), 5)
+    nrows = -(-len(workloads) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 4.2 * nrows), squeeze=False)
+    for ax in axes.flat[len(workloads):]:
+        ax.set_visible(False)
+    for ax, wl in zip(axes.flat, workloads, strict=False):
         rs = [r for r in results if r["workload"] == wl and "forward_s" in r]
         names = [r["lib"] for r in rs]
         xs = np.arange(len(rs))
@@ -491,6 +723,12 @@ def main(argv: list[str] | None = None) -> int:
         rounds: dict = {lib: [] for lib in libs}
         for k in range(max(1, a.rounds)):
             for lib in libs:  # alternating, so that a slow spell of the machine hits every library
+                why = UNSUPPORTED.get((wl, FLAVOR[lib]))
+                if why is not None:
+                    if k == 0:
+                        rounds[lib].append({"lib": lib, "workload": wl, "unsupported": why})
+                        print(f"  {lib:11s} n/a: {why}", flush=True)
+                    continue
                 r = run_pair(lib, wl, scale, reps, warmup, timeout, ref, a.malloc_tuned)
                 rounds[lib].append(r)
                 g = f"{r['gradient_s'] * 1e3:.3g} ms" if "gradient_s" in r else r.get("grad_error", "")
@@ -499,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         for lib in libs:
             timed = [r for r in rounds[lib] if "gradient_s" in r]
             best = min(timed, key=lambda r: r["gradient_s"]) if timed else rounds[lib][-1]
-            if a.rounds > 1:
+            if a.rounds > 1 and timed:
                 best["rounds_gradient_ms"] = [round(r["gradient_s"] * 1e3, 3) for r in timed]
             results.append(best)
 
