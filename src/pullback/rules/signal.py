@@ -41,6 +41,7 @@ from __future__ import annotations
 import operator
 
 import numpy as np
+import scipy.fft as sfft
 import scipy.signal as S
 import scipy.signal._arraytools as _at
 
@@ -150,6 +151,24 @@ def _fft_valid(call):
     return valid
 
 
+def _fft_valid_circular(a, b, opts):
+    """``fftconvolve(a, b, "valid", axes)`` for ``a`` at least as long as ``b`` on every axis, by
+    circular convolution at ``a``'s length: the entries the wrap-around touches are the first
+    ``len(b) - 1``, which "valid" drops. So the adjoint's transforms are the forward's length, where
+    SciPy's would pad to ``len(a) + len(b) - 1`` (twice the signal for a kernel's cotangent)."""
+    axes = _fft_axes(a, b, opts[1] if len(opts) > 1 else None)
+    complex_ = np.iscomplexobj(a) or np.iscomplexobj(b)
+    s = [sfft.next_fast_len(a.shape[ax], not complex_) for ax in axes]
+    if complex_:
+        full = sfft.ifftn(sfft.fftn(a, s, axes) * sfft.fftn(b, s, axes), s, axes)
+    else:
+        full = sfft.irfftn(sfft.rfftn(a, s, axes) * sfft.rfftn(b, s, axes), s, axes)
+    index = [slice(None)] * full.ndim
+    for ax in axes:
+        index[ax] = slice(b.shape[ax] - 1, a.shape[ax])
+    return full[tuple(index)]
+
+
 def _method_valid(call):
     def valid(a, b, opts):
         method = opts[1] if len(opts) > 1 else "auto"
@@ -157,7 +176,7 @@ def _method_valid(call):
     return valid
 
 
-fftconvolve_rule = _make_conv("fftconvolve", _fft_valid(S.fftconvolve),
+fftconvolve_rule = _make_conv("fftconvolve", _fft_valid_circular,
                               lambda a, b, o: _fft_axes(a, b, o[1] if len(o) > 1 else None))
 oaconvolve_rule = _make_conv("oaconvolve", _fft_valid(S.oaconvolve),
                              lambda a, b, o: _fft_axes(a, b, o[1] if len(o) > 1 else None))
