@@ -567,6 +567,8 @@ def permute_adjoint(g, in_shape, in_dtype, /, perm, axis):
 
 
 def _unpermute_raw(g, perm, axis):
+    if type(g) is not np.ndarray:  # Dask has no put_along_axis (its fallback would write a copy)
+        return np.take_along_axis(g, np.argsort(perm, axis=axis), axis)
     out = np.empty_like(g)
     np.put_along_axis(out, perm, g, axis)
     return out
