@@ -96,11 +96,11 @@ CASES = {
         A,
         (3, 3),
     ),
-    "qr": (
+    "qr": (  # a loss that Dask's signs (which may differ from NumPy's) do not change
         lambda a: np.sum(np.linalg.qr(a)[1] ** 2) + np.sum(np.linalg.qr(a)[0][:, 1] ** 2 * np.arange(6.0)),
         A[:, :4],
         (3, 4),
-    ),  # noqa: E501 (sign-invariant: Dask's signs may differ)
+    ),
     "cholesky": (lambda a: np.sum(np.linalg.cholesky(a @ a.T + np.eye(6)) * np.arange(6.0)), A, (3, 3)),
     "svd values": (lambda a: np.sum(np.linalg.svd(a, compute_uv=False)), A[:, :4], (3, 4)),
     # numpy.fft, every function, transforms along split axes
