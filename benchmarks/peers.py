@@ -319,7 +319,7 @@ def run_worker(lib: str, wl: str, scale: str, reps: int, warmup: int, check_path
 
         res["threads"] = torch.get_num_threads()
     if lib.startswith("pullback"):  # which engine "auto" chose for each large transform
-        from pullback.rules import fft_engine
+        from pullback.engines import fft as fft_engine
 
         res["engines"] = sorted(set(fft_engine._FASTEST.values()))
     return res
@@ -369,7 +369,7 @@ def run_pair(lib: str, wl: str, scale: str, reps: int, warmup: int, timeout: flo
 
 def _engines_line() -> str:
     C.ensure_pullback_importable()
-    from pullback.rules import fft_engine
+    from pullback.engines import fft as fft_engine
 
     return (f"pullback's FFT engine: {fft_engine.get_engine()!r}, over the installed engines "
             f"{', '.join(e for e in fft_engine.installed_engines() if e not in ('auto', 'scipy'))}.")

@@ -12,7 +12,6 @@ Run: ``python examples/image_registration.py [n] [iterations]``.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -50,7 +49,7 @@ def affine_loss(params, moving, fixed):
     return np.mean((warp(moving, params) - fixed) ** 2)
 
 
-def main(n: int = 64, iterations: int = 60) -> float:
+def main(n: int = 64, iterations: int = 60, plot: str | None = None) -> float:
     fixed = blobs(n)
     truth = np.array([2.6, -3.1, 0.04, -0.05, 0.03, 0.02])
     affine_only = np.concatenate([[0.0, 0.0], truth[2:]])
@@ -72,11 +71,12 @@ def main(n: int = 64, iterations: int = 60) -> float:
     last = float(affine_loss(params, moving, fixed))
     print(f"image registration n={n}: shift found {np.round(-s, 2)} (true {truth[:2]}); "
           f"misfit {first:.3e} -> {last:.3e}")
-    _plot(fixed, moving, warp(moving, params))
+    if plot:
+        _plot(plot, fixed, moving, warp(moving, params))
     return last / first
 
 
-def _plot(fixed, moving, registered) -> None:
+def _plot(path, fixed, moving, registered) -> None:
     try:
         import matplotlib
 
@@ -90,9 +90,10 @@ def _plot(fixed, moving, registered) -> None:
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(Path(__file__).with_suffix(".png"), dpi=80)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:]))
+    main(*(int(a) for a in sys.argv[1:]), plot="image_registration.png")

@@ -490,8 +490,8 @@ def test_nondifferentiable_decorates_a_users_function():
 def test_the_conversion_error_names_the_library_function_that_converts():
     import scipy.interpolate as si
 
-    with pytest.raises(pb.TracedConversionError, match=r"scipy\.interpolate\..*CubicSpline"):
-        pb.gradient(lambda y: np.sum(si.CubicSpline(np.arange(4.0), y)(1.5)), np.ones(4))
+    with pytest.raises(pb.TracedConversionError, match=r"scipy\.interpolate\..*Akima1DInterpolator"):
+        pb.gradient(lambda y: np.sum(si.Akima1DInterpolator(np.arange(5.0), y)(1.5)), np.ones(5))
     with pytest.raises(pb.TracedConversionError) as own:
         pb.gradient(lambda x: np.sum(np.asarray(x)), np.ones(4))
     assert "which has no differentiation rule" not in str(own.value)  # the caller's own code
@@ -504,3 +504,39 @@ def test_the_fft_engine_is_chosen_at_top_level():
     finally:
         pb.set_engine(previous)
     assert pb.get_engine() == previous
+
+
+def test_set_backend_only_true_says_why():
+    """uarray's generic "No selected backends had an implementation" became an exact reason."""
+    import scipy.fft as sfft
+
+    x = np.ones(8)
+    with sfft.set_backend("scipy", only=True):
+        why = r"set_backend\('scipy', only=True\).*Drop only=True"
+        with pytest.raises(pb.TracedConversionError, match=why):
+            pb.gradient(lambda v: np.sum(np.abs(sfft.fft(v)) ** 2), x)
+    with sfft.set_backend("scipy"):  # without only=True pullback's backend takes the traced call
+        (g,) = pb.gradient(lambda v: np.sum(np.abs(sfft.fft(v)) ** 2), x)
+    np.testing.assert_allclose(g, 2 * 8 * x)
+
+
+def test_conversion_error_is_not_a_not_implemented_error_outside_uarray():
+    with pytest.raises(pb.TracedConversionError) as info:
+        pb.gradient(lambda v: np.asarray(v).sum(), np.ones(3))
+    assert not isinstance(info.value, NotImplementedError)
+
+
+def test_integer_conversion_of_a_traced_array_is_a_constant():
+    """np.int64(x) / np.asarray(x, dtype=int) carry no gradient (piecewise constant): allowed, as
+    JAX's astype(int); a float conversion still raises."""
+
+    def f(w):
+        idx = np.int64(w[:, -1])
+        assert type(idx) is np.ndarray and idx.dtype == np.int64
+        return np.sum(w[:, :-1][idx]) + np.sum(np.asarray(w > 0, dtype=bool))
+
+    w = np.array([[1.0, 2.0, 1.0], [3.0, 4.0, 0.0]])
+    (g,) = pb.gradient(f, w)
+    np.testing.assert_array_equal(g, [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    with pytest.raises(pb.TracedConversionError):
+        pb.gradient(lambda v: np.sum(np.asarray(v, dtype=float)), w)

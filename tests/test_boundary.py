@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pullback as pb
-from pullback.rules import buffers
+from pullback.engines import buffers
 
 from .rules.cases import rand
 

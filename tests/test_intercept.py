@@ -86,3 +86,39 @@ def test_pb_adjoint_on_a_scipy_function_takes_effect_for_every_name(own_fftconvo
 def test_what_cannot_be_changed_in_place_is_refused_clearly():
     with pytest.raises(TypeError, match="cannot intercept"):
         intercept(len, lambda x: 0)
+
+
+def _decorated(func):
+    """A decorator, as SciPy's axis/nan_policy one: the public function is a closure."""
+    factor = 2.0
+
+    def wrapper(x, *, scale=1.0):
+        return factor * func(x) * scale
+
+    return wrapper
+
+
+@_decorated
+def _closure_sum_of_squares(x):
+    return float(np.sum(np.asarray(x) ** 2))
+
+
+def test_a_closure_is_changed_in_place():
+    f = _closure_sum_of_squares
+    alias = f  # a name bound before the interception reaches the rule too
+
+    def rule(x, *, scale=1.0):
+        return 2.0 * np.sum(x * x) * scale
+
+    assert intercept(f, rule)
+    try:
+        x = np.array([1.0, 2.0])
+        assert pb.gradient(lambda x: alias(x, scale=3.0), x)[0].tolist() == [12.0, 24.0]
+        assert f([3.0, 4.0]) == 50.0  # a plain call: the original closure, its cells intact
+        assert str(inspect.signature(f)) == "(x, *, scale=1.0)"
+        assert original(f)([1.0]) == 2.0
+        assert intercept(f, lambda x, *, scale=1.0: np.sum(x))  # a new rule
+        assert pb.gradient(lambda x: f(x), x)[0].tolist() == [1.0, 1.0]
+    finally:
+        restore(f)
+    assert not intercepted(f) and f([3.0, 4.0]) == 50.0

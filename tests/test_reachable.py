@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pullback as pb
-from pullback.rules import fft_engine
+from pullback.engines import fft as fft_engine
 
 N = 512  # x is N x N float64: 2 MiB, 2^18 elements
 _rng = np.random.default_rng(7)

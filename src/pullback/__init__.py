@@ -27,9 +27,9 @@ from .api import (  # noqa: E402
     value_and_grad,
     value_and_gradient,
 )
+from .engines.fft import get_engine, set_engine  # noqa: E402
 from .errors import GaugeError, NoRuleError, TracedConversionError, UnexpectedTracerError  # noqa: E402
 from .memory import keep_freed_memory, release_memory  # noqa: E402
-from .rules.fft_engine import get_engine, set_engine  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -71,35 +71,21 @@ def demo() -> int:
     return 0 if ok else 1
 
 
-def check() -> int:
-    """Adjoint (dot-product) checks of every numpy.fft transform at small sizes, on this install."""
-    from pullback.testing import check_adjoint
+def check(only: str | None = None, verbose: bool = False) -> int:
+    """Adjoint (dot-product) checks of every registered linear rule on this install's FFT engines:
+    numpy.fft and scipy.fft (DCT/DST of every type, fht), shapes and indexing, reductions, linear
+    filters of scipy.ndimage and scipy.signal (bilinear ones in each argument), each against the
+    dense matrix built from its forward function at small sizes."""
+    import pullback as pb
+    from pullback import selfcheck
 
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((5, 6))
-    z = x + 1j * rng.standard_normal((5, 6))
-    cases = {
-        "fft": (np.fft.fft, z),
-        "ifft": (np.fft.ifft, z),
-        "fftn": (np.fft.fftn, z),
-        "ifftn": (np.fft.ifftn, z),
-        "rfft": (np.fft.rfft, x),
-        "irfft": (np.fft.irfft, z),
-        "rfftn": (np.fft.rfftn, x),
-        "irfftn": (np.fft.irfftn, z),
-        "hfft": (np.fft.hfft, z),
-        "ihfft": (np.fft.ihfft, x),
-    }
-    failed = 0
-    for name, (f, arg) in cases.items():
-        for norm in (None, "ortho", "forward"):
-            try:
-                check_adjoint(lambda v, f=f, norm=norm: f(v, norm=norm), arg)
-            except AssertionError as e:
-                failed += 1
-                print(f"FAIL {name} norm={norm}: {e}")
-    print(f"{len(cases) * 3 - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"FFT engine in force: {pb.get_engine()!r}")
+    report = selfcheck.run(only=only, verbose=verbose)
+    print(f"{report.passed} passed, {report.failed} failed; "
+          f"{len(report.reached)} linear rules reached")
+    if report.unchecked:
+        print(f"linear rules with no case (unchecked): {', '.join(report.unchecked)}")
+    return 1 if report.failed or report.unchecked else 0
 
 
 def info() -> int:
@@ -123,7 +109,8 @@ def engine_info() -> str:
     """The FFT engine in force, the installed ones, threads, and the plan caches' limits and sizes."""
     import os
 
-    from pullback.rules import buffers, fft_engine
+    from pullback.engines import buffers
+    from pullback.engines import fft as fft_engine
 
     def mib(n):
         return f"{n / 2**20:.1f} MiB"
@@ -168,8 +155,10 @@ def _parser():
     sub.add_parser("bench", help="pullback beside autograd, JAX and PyTorch (benchmarks/peers.py; its "
                    "options follow)", description="Runs benchmarks/peers.py with the options that follow "
                    "(a repository clone is needed).", add_help=False)
-    sub.add_parser("check", help="adjoint (dot-product) checks of the FFT rules on this install's engines",
-                   description=check.__doc__)
+    chk = sub.add_parser("check", help="adjoint (dot-product) checks of every linear rule on this install's "
+                         "engines", description=check.__doc__)
+    chk.add_argument("--only", metavar="TEXT", help="run the cases whose label contains TEXT")
+    chk.add_argument("-v", "--verbose", action="store_true", help="print every case")
     sub.add_parser("info", help="versions, the FFT engine in force, installed engines, threads, caches",
                    description=info.__doc__)
     return ap
@@ -181,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         return bench(argv[1:])  # its options are peers.py's
     args = _parser().parse_args(argv)  # --help and -h exit 0; an unknown command exits 2
     cmd = args.command or "demo"
-    return {"demo": demo, "check": check, "info": info}[cmd]()
+    if cmd == "check":
+        return check(args.only, args.verbose)
+    return {"demo": demo, "info": info}[cmd]()
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ import numpy as np
 
 from .core import ForwardTrace, ReverseTrace, Tracer, backward, strip
 from .dispatch import refuse_subclasses
+from .engines import buffers
 from .intercept import intercept
 from .lazy import is_dask, match_chunks
-from .rules import buffers
 from .rules import registry as R
 from .rules.views import mark_read_only
 from .tree import flatten
@@ -231,15 +231,7 @@ def _scalar_seed(value: Any, who: str):
     if dt.kind not in "f":
         raise TypeError(f"{who}: the function returned a {dt} value, which carries no gradient; a "
                         "gradient needs a real floating-point loss")
-    return _one_like(v, dt)
-
-
-def _one_like(v: Any, dtype: Any) -> Any:
-    """A 0-d one of ``v``'s array type (a CuPy scalar for a CuPy value: CuPy mixes with no
-    NumPy array), NumPy's for Python and NumPy scalars."""
-    if hasattr(v, "__array_function__") and type(v) is not np.ndarray and not isinstance(v, np.generic):
-        return np.ones_like(v, dtype=dtype, shape=())
-    return np.ones((), dtype=dtype)
+    return R.one_like(v, dt)
 
 
 def value_and_gradient(f: Callable, *args: Any, **kwargs: Any) -> tuple[Any, tuple]:
@@ -389,17 +381,6 @@ def stop_gradient(x: Any) -> Any:
     (3.0,)
     """
     return R.strip_tree(x)
-
-
-def _transpose_linear(dot_back: Callable, like: Any) -> Any:
-    """Gradient of the real, linear-in-``g`` function ``dot_back`` (used to transpose a pullback)."""
-    trace = ReverseTrace()
-    g = trace.new(np.zeros_like(strip(like)))
-    out = dot_back(g)
-    trace.finish()
-    if not (isinstance(out, Tracer) and out._trace is trace):
-        return None
-    return backward([out._aux], [_one_like(strip(out), np.result_type(strip(out)))], [g._aux])[0]
 
 
 # ---------------------------------------------------------------- forward mode

@@ -186,17 +186,43 @@ class TracedArray(Tracer):
     def size(self) -> int:
         return self._value.size
 
+    @property
+    def itemsize(self) -> int:
+        return self._value.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self._value.nbytes
+
+    @property
+    def strides(self) -> tuple:
+        """The value's strides (for ``as_strided``, which has a rule; the memory stays private)."""
+        return self._value.strides
+
     def __repr__(self) -> str:
         kind = type(self._trace).__name__.replace("Trace", "").lower()
         return f"TracedArray({strip(self)!r}, {kind} level {self._trace.level})"
 
     # ---- conversions: never silently lose the gradient
     def __array__(self, dtype=None, copy=None):
+        if dtype is not None and np.dtype(dtype).kind in "biu":
+            # np.int64(x), np.asarray(x, dtype=int): an integer or boolean result is piecewise
+            # constant, so its derivative is exactly zero and no gradient is dropped
+            return np.asarray(strip(self), dtype=dtype)
         caller = _converting_function()
         where = f"{caller}, which has no differentiation rule, converting it" if caller else "converting it"
-        raise TracedArrayConversionError(
-            f"{where} to a plain array (np.asarray / np.array; to build an array from a list or "
-            "tuple of traced values, use np.stack(values) or np.concatenate)")
+        what = (f"{where} to a plain array (np.asarray / np.array; to build an array from a list or "
+                "tuple of traced values, use np.stack(values) or np.concatenate)")
+        if not _in_uarray_backend():
+            raise TracedConversionError(what)
+        only = _exclusive_fft_backend()
+        if only is None:  # a scipy.fft backend declines: uarray tries the next one, pullback's
+            raise TracedArrayConversionError(what)
+        raise TracedConversionError(what, advice=(
+            f"scipy.fft.set_backend({only}, only=True) (or set_global_backend(..., only=True)) is in "
+            "force: uarray then tries no other backend, so pullback's never sees the traced call. "
+            "Drop only=True: pullback's backend takes traced calls only, so every plain transform, "
+            f"pullback's own included, still goes to {only}."))
 
     def __float__(self):
         raise TracedConversionError(
@@ -428,6 +454,40 @@ def _converting_function() -> str | None:
             continue
         break
     return found
+
+
+def _in_uarray_backend() -> bool:
+    """Whether a uarray backend's ``__ua_function__`` (a ``scipy.fft`` backend) is converting."""
+    import sys
+
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "__ua_function__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _exclusive_fft_backend() -> str | None:
+    """The ``scipy.fft`` backend set with ``only=True`` (so no other is tried), if one is."""
+    try:
+        from scipy._lib._uarray import _uarray
+    except ImportError:  # pragma: no cover - a SciPy without uarray
+        return None
+    glob, local, _ = _uarray.get_state()._pickle()
+    for backend, _coerce, only in reversed((local.get("numpy.scipy.fft") or ((), ()))[1]):
+        if only:
+            return _backend_name(backend)
+    entry = glob.get("numpy.scipy.fft")
+    if entry and entry[0] and entry[0][2]:
+        return _backend_name(entry[0][0])
+    return None
+
+
+def _backend_name(backend: Any) -> str:
+    if getattr(backend, "__name__", "") == "_ScipyBackend":
+        return "'scipy'"
+    return getattr(backend, "__qualname__", None) or type(backend).__name__
 
 
 #: Packages whose functions convert their inputs (named in conversion errors).

@@ -24,13 +24,13 @@ class GaugeError(ValueError):
 class TracedConversionError(TypeError):
     """A traced value was converted to a plain value, which would drop its gradient."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, advice: str | None = None) -> None:
         super().__init__(
-            f"pullback: {what} would silently drop the gradient of a traced array. Keep using "
-            "NumPy functions on it. To assign traced values into a buffer, create the buffer "
-            "from a traced value (y = np.zeros_like(traced); y[...] = ...) rather than as a "
-            "plain array, or build it with np.pad / np.concatenate / np.where. Call "
-            "pullback.stop_gradient(x) first if you really want a constant."
+            f"pullback: {what} would silently drop the gradient of a traced array. " + (advice or (
+                "Keep using NumPy functions on it. To assign traced values into a buffer, create "
+                "the buffer from a traced value (y = np.zeros_like(traced); y[...] = ...) rather "
+                "than as a plain array, or build it with np.pad / np.concatenate / np.where. Call "
+                "pullback.stop_gradient(x) first if you really want a constant."))
         )
 
 
@@ -62,10 +62,14 @@ except ImportError:  # pragma: no cover - a SciPy without uarray
 
 
 class TracedArrayConversionError(TracedConversionError, _BackendDeclines):
-    """``np.asarray`` of a traced array (raised by its ``__array__``).
+    """``np.asarray`` of a traced array by a ``scipy.fft`` backend: the one case where the
+    conversion error is also a ``NotImplementedError``.
 
-    It is also uarray's ``BackendNotImplementedError``: a ``scipy.fft`` backend that
-    converts its input to an array (pyFFTW's, or SciPy's own when chosen with
-    ``scipy.fft.set_backend`` or ``set_global_backend``) thereby declines a traced call,
-    and uarray hands the call on to the next backend, pullback's, instead of failing.
+    It is uarray's ``BackendNotImplementedError`` (a ``NotImplementedError``): a
+    ``scipy.fft`` backend that converts its input to an array (pyFFTW's, or SciPy's own
+    when chosen with ``scipy.fft.set_backend`` or ``set_global_backend``) thereby
+    declines a traced call, and uarray hands the call on to the next backend,
+    pullback's, instead of failing. Everywhere else (and when ``only=True`` leaves uarray
+    no other backend to try) ``__array__`` raises a plain :class:`TracedConversionError`,
+    a ``TypeError`` only.
     """

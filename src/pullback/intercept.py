@@ -16,8 +16,10 @@ the cost of one more Python call (about 0.1 µs; ``benchmarks/intercept.py``).
 ``inspect.signature``, ``__doc__``, ``__name__`` and ``__wrapped__`` are unchanged.
 :func:`restore` undoes it for one function, :func:`restore_all` for all.
 
-Functions that are not plain Python functions (builtins, Cython functions,
-classes) cannot be changed this way; :func:`intercept` then replaces the name on
+A closure (a decorated function, e.g. SciPy's ``axis``/``nan_policy`` wrappers) gets
+a dispatcher with the same free variables, which forwards each call to the same check
+(one more Python call). Functions that are not plain Python functions (builtins, Cython
+functions, classes) cannot be changed this way; :func:`intercept` then replaces the name on
 the function's own module and on its public module, and says so by returning False.
 
 Examples
@@ -70,6 +72,40 @@ def _dispatcher(*args, __pb_original__=None, __pb_rule__=None, __pb_traced__=Non
     return __pb_original__(*args, **kwargs)
 
 
+_CLOSURE_CODES: dict[tuple, Any] = {}
+
+
+def _closure_dispatcher_code(freevars: tuple) -> Any:
+    """Code for a closure with these free variables that hands every call to its ``__pb_call__``
+    keyword default (:func:`_closure_call`). A function's code can only be replaced by code with
+    the same free variables, so they are named in a nested function that never runs. None if the
+    compiler orders them differently from the closure."""
+    code = _CLOSURE_CODES.get(freevars)
+    if code is None:
+        src = ("def _outer():\n" + "".join(f"    {n} = None\n" for n in freevars)
+               + "    def _dispatcher(*args, __pb_call__=None, **kwargs):\n"
+               + "        if __pb_call__ is None:\n"
+               + f"            return lambda: ({', '.join(freevars)},)\n"
+               + "        return __pb_call__(*args, **kwargs)\n"
+               + "    return _dispatcher\n")
+        namespace: dict = {}
+        exec(compile(src, "<pullback.intercept closure dispatcher>", "exec"), namespace)
+        code = namespace["_outer"]().__code__
+        if code.co_freevars != freevars:
+            return None
+        _CLOSURE_CODES[freevars] = code
+    return code
+
+
+def _closure_call(original: Callable, rule: Callable) -> Callable:
+    """What an intercepted closure's code calls: the dispatcher, with the original and the rule."""
+
+    def closure_dispatch(*args, **kwargs):
+        return _dispatcher(*args, __pb_original__=original, __pb_rule__=rule, __pb_traced__=Tracer, **kwargs)
+
+    return closure_dispatch
+
+
 def _copy(func: types.FunctionType) -> types.FunctionType:
     """A new function object running ``func``'s current code (the original, kept)."""
     copy = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__,
@@ -89,15 +125,26 @@ def intercept(func: Callable, rule: Callable) -> bool:
     module attributes could be replaced (a function that is not plain Python).
     """
     if func in _SAVED:  # a new rule for an intercepted function: only the rule changes
-        func.__kwdefaults__ = {**func.__kwdefaults__, "__pb_rule__": rule}
+        if func.__code__.co_freevars:
+            func.__kwdefaults__ = {"__pb_call__": _closure_call(_SAVED[func][2], rule)}
+        else:
+            func.__kwdefaults__ = {**func.__kwdefaults__, "__pb_rule__": rule}
         return True
-    if type(func) is not types.FunctionType or func.__code__.co_freevars:
+    if type(func) is not types.FunctionType:
         return _replace_names(func, rule)
+    code = _dispatcher.__code__
+    if func.__code__.co_freevars:  # a closure (e.g. a decorated function): its code keeps its cells
+        code = _closure_dispatcher_code(func.__code__.co_freevars)
+        if code is None:
+            return _replace_names(func, rule)
     signature = inspect.signature(func)
     original = _copy(func)
     _SAVED[func] = (func.__code__, func.__kwdefaults__, original)
-    func.__code__ = _dispatcher.__code__
-    func.__kwdefaults__ = {"__pb_original__": original, "__pb_rule__": rule, "__pb_traced__": Tracer}
+    func.__code__ = code
+    if code is _dispatcher.__code__:
+        func.__kwdefaults__ = {"__pb_original__": original, "__pb_rule__": rule, "__pb_traced__": Tracer}
+    else:
+        func.__kwdefaults__ = {"__pb_call__": _closure_call(original, rule)}
     if "__signature__" not in func.__dict__:
         func.__signature__ = signature
         func.__dict__["__pb_signature_added__"] = True

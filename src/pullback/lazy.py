@@ -21,7 +21,7 @@ Three things need help:
   Dask argument a gradient with the argument's own chunks; ``pb.jvp`` gives the output
   tangent the output's chunks.
 
-pullback's reuse tricks for NumPy arrays (the block cache of :mod:`pullback.rules.buffers`,
+pullback's reuse tricks for NumPy arrays (the block cache of :mod:`pullback.engines.buffers`,
 cotangents overwritten in place, multithreaded transforms) test ``type(x) is np.ndarray``
 and so never apply to a Dask graph; inside the graph, blocks are transformed by NumPy's
 and SciPy's public functions on one thread per task (Dask's workers supply the parallelism).

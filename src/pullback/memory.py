@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-from .rules import buffers
+from .engines import buffers
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -72,7 +72,7 @@ def release_memory() -> int:
     >>> pb.release_memory() >= 0
     True
     """
-    from .rules import fft_engine
+    from .engines import fft as fft_engine
 
     return buffers.release() + fft_engine.clear_caches()
 

@@ -250,3 +250,14 @@ def test_scalar_operators_are_numpys_scalar_arithmetic():
         return np.stack([x[i] * x[i + 1] / x[i + 2] for i in range(len(x) - 2)])
 
     assert np.array_equal(pb.pullback(f, x)[0], f(x))
+
+
+def test_python_complex_times_numpy_scalar_stays_traceable():
+    """Regression: ``1j * np.float64(x)`` is a Python complex (np.float64 subclasses float); the
+    traced value had no shape, so a second-order derivative through np.imag / np.angle failed."""
+    f = lambda x, v: pb.pullback(np.angle, x)[1](v)[0]  # noqa: E731
+    check_gradient(f, 1 + 2j, 0.3)
+    for op in (lambda x: 1j * x, lambda x: 1j / x, lambda x: 1j ** x):
+        value, tangent = pb.jvp(op, (np.float64(0.3),), (0.5,))
+        assert value == op(np.float64(0.3)) and np.ndim(value) == 0
+        check_gradient(lambda x: np.real(op(x)) + np.imag(op(x)), np.float64(0.3))

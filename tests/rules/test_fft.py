@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import pullback as pb
 from pullback.core import Tracer
-from pullback.rules import fft_engine
+from pullback.engines import fft as fft_engine
 from pullback.testing import check_adjoint, check_gradient
 
 from .cases import rand
@@ -533,7 +533,7 @@ def test_engine_chosen_by_environment_variable(name):
 
     code = (
         "import numpy as np, pullback as pb\n"
-        "from pullback.rules import fft_engine\n"
+        "from pullback.engines import fft as fft_engine\n"
         "x = np.random.default_rng(0).standard_normal(40000)\n"
         "g = pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x)) ** 2), x)[0]\n"
         "assert np.allclose(g, 2 * x.size * x, rtol=1e-9, atol=1e-9 * x.size), 'wrong gradient'\n"
@@ -569,7 +569,7 @@ def test_interior_scaling_equals_the_bin_weights(n, axis):
 )
 def test_hermitian_edges_leave_numpys_irfftn_unchanged(shape, data):
     # the projection sent to libraries whose c2r assumes a Hermitian input (cuFFT, CuPy)
-    from pullback.rules.fft_engine import _half, fit_any, hermitian_edges
+    from pullback.engines.fft import _half, fit_any, hermitian_edges
 
     ndim = len(shape)
     axes = tuple(data.draw(st.permutations(range(ndim)))[: data.draw(st.integers(1, ndim))])

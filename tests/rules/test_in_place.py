@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import pullback as pb
 from pullback.core import trace
-from pullback.rules import fft_engine, registry
+from pullback.engines import fft as fft_engine
+from pullback.rules import registry
 
 from .cases import rand
 

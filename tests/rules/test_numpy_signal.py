@@ -17,6 +17,8 @@ xq = np.random.default_rng(4).uniform(-2, 12, 15)
 phase = np.cumsum(np.random.default_rng(5).uniform(0, 2, (3, 10)), axis=1) % (2 * np.pi)
 
 CASES = [
+    (np.lib.stride_tricks.as_strided,
+     lambda v: np.lib.stride_tricks.as_strided(v, (4, 3), (v.strides[0], v.strides[0])), (a6,)),
     (np.convolve, np.convolve, (a6, v4)),
     (np.convolve, lambda a, v: np.convolve(a, v, "same"), (v4, v7)),
     (np.convolve, lambda a, v: np.convolve(a, v, mode="valid"), (z5, zv3)),
@@ -79,3 +81,36 @@ def test_second_order():
 def test_writeable_windows_raise():
     with pytest.raises(pb.NoRuleError, match="writeable"):
         pb.gradient(lambda a: np.sum(swv(a, 2, writeable=True)), a6)
+
+
+def _windows(v, n=3):
+    s = v.strides[0]
+    return np.lib.stride_tricks.as_strided(v, (v.shape[0] - n + 1, n), (s, s))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_as_strided_windows_and_layouts(dtype):
+    x = rand(7, dtype=dtype, seed=1)
+    check_adjoint(_windows, x)
+    np.testing.assert_array_equal(pb.pullback(_windows, x)[0], _windows(x))
+    m = rand(4, 5, dtype=dtype, seed=2)
+    t = lambda v: np.lib.stride_tricks.as_strided(v.T, (3, 2), (v.T.strides[0], 2 * v.T.strides[1]))  # noqa
+    check_adjoint(t, m)
+    np.testing.assert_array_equal(pb.pullback(t, m)[0], t(m))
+    check_gradient(lambda v: np.sum(_windows(v) ** 2, axis=1), rand(6, seed=3))
+
+
+def test_as_strided_outside_the_array_or_written_raises():
+    x = rand(6, seed=4)
+    outside = lambda v: np.lib.stride_tricks.as_strided(v, (4,), (2 * v.strides[0],))  # noqa: E731
+    with pytest.raises(pb.NoRuleError, match="as_strided"):
+        pb.gradient(lambda v: np.sum(outside(v)), x)
+
+    def write(v):
+        w = _windows(v)
+        w[0, 0] = 1.0
+        return np.sum(w)
+
+    with pytest.raises(ValueError, match="read-only"):
+        pb.gradient(write, x)
+    assert np.lib.stride_tricks.as_strided(x, (2,), (8,)).flags.writeable  # plain calls unchanged

@@ -302,7 +302,7 @@ def test_dst1_poisson_solve_in_a_loss():
 
 
 def test_sum_cotangent_of_r2r_matches_dense_adjoint(monkeypatch):
-    from pullback.rules import fft_engine
+    from pullback.engines import fft as fft_engine
 
     shapes = []
     real = fft_engine.r2r
@@ -562,7 +562,7 @@ def test_pyfftw_as_global_backend(pyfftw_backend):
 
 def test_a_backward_sweep_reads_the_backend_state_once(monkeypatch):
     # reading uarray's state costs more than a small transform: one read serves a whole sweep
-    from pullback.rules import fft_engine
+    from pullback.engines import fft as fft_engine
 
     reads = []
     real = fft_engine._backend_check
@@ -587,7 +587,7 @@ def test_a_backward_sweep_reads_the_backend_state_once(monkeypatch):
 def test_the_held_backend_check_is_per_thread():
     import threading
 
-    from pullback.rules import fft_engine
+    from pullback.engines import fft as fft_engine
 
     seen = {}
 

@@ -325,3 +325,11 @@ def test_second_order_special():
     check_gradient(lambda a: pb.gradient(lambda a: np.sum(sc.spherical_yn(2, a, True)), a)[0], pos)
     check_gradient(lambda a: pb.gradient(lambda a: np.sum(sc.betaincinv(2.0, 3.0, a)), a)[0], prob)
     check_gradient(lambda a: pb.gradient(lambda a: np.sum(sc.huber(1.0, a) + sc.wofz(a + 1j).real), a)[0], x)
+
+
+def test_gammasgn_is_piecewise_constant():
+    import scipy.special as sc
+
+    x = np.array([-2.5, -1.5, 0.5, 3.0])
+    (g,) = pb.gradient(lambda v: np.sum(sc.gammasgn(v) * v), x)
+    np.testing.assert_array_equal(g, sc.gammasgn(x))

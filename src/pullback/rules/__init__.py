@@ -1,19 +1,29 @@
 """Differentiation rules, one module per family, all in one registry (``registry``).
 
-The families are imported by :func:`load_all` once the traced array exists.
+The families are imported by :func:`load_all` once the traced array exists. A family in
+:data:`OPTIONAL` differentiates a third-party library and is skipped when that library is
+not installed (nothing else changes).
 """
 
 import importlib
+import importlib.util
 
 FAMILIES = (
     "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "linalg_decomp",
     "special", "special_bessel", "numpy_extra", "fft", "scipy_fft", "signal", "signal_spectral",
-    "ndimage", "ndimage_interp", "numpy_signal",
+    "ndimage", "ndimage_interp", "numpy_signal", "stats", "stats_multivariate", "nufft",
+    "integrate", "interpolate",
     "views",  # last: it makes the view functions' handlers (registered above) return views
 )
+
+#: family -> the package it needs (loaded only when that package is installed)
+OPTIONAL = {"nufft": "finufft"}
 
 
 def load_all() -> None:
     """Import every rule family, filling the registry."""
     for name in FAMILIES:
+        needs = OPTIONAL.get(name)
+        if needs is not None and importlib.util.find_spec(needs) is None:
+            continue
         importlib.import_module(f"{__name__}.{name}")

@@ -16,7 +16,7 @@ import operator
 import numpy as np
 
 from ..core import strip
-from . import buffers
+from ..engines import buffers
 from .registry import OPERATORS, _conj, defcomposite, defelementwise, defnondiff, defvjp, multiply_into
 
 # ---------------------------------------------------------------- arithmetic
@@ -142,16 +142,27 @@ divide = defvjp(np.true_divide, [divide_vjp_x, divide_vjp_y], [divide_jvp_x, div
 
 # ``a * b`` and ``a / b`` of two NumPy scalars use NumPy's scalar arithmetic, not the ufunc loop, and
 # for complex numbers the two round differently: the traced operators compute what the plain ones do.
+def _numpy_scalar(r):
+    """``1j * np.float64(2)`` is Python's complex (np.float64 subclasses float): the same number
+    as a NumPy scalar, which has the shape and dtype a traced value needs."""
+    t = type(r)
+    if t is complex:
+        return np.complex128(r)
+    if t is float:
+        return np.float64(r)
+    return r
+
+
 def multiply_operator(x, y):
     if type(x) is np.ndarray or type(y) is np.ndarray:
         return np.multiply(x, y)
-    return operator.mul(x, y)
+    return _numpy_scalar(operator.mul(x, y))
 
 
 def divide_operator(x, y):
     if type(x) is np.ndarray or type(y) is np.ndarray:
         return np.true_divide(x, y)
-    return operator.truediv(x, y)
+    return _numpy_scalar(operator.truediv(x, y))
 
 
 for _u, _op, _rule in ((np.multiply, multiply_operator, multiply), (np.true_divide, divide_operator, divide)):
@@ -199,7 +210,7 @@ def power_operator(x, y):
     if type(y) in (int, float) and y == 2 and type(x) is np.ndarray and x.dtype.kind in "fc":
         if buffers.large((x,)):
             return buffers.call(np.square, (x,))  # what ndarray's ** 2 computes
-    return operator.pow(x, y)
+    return _numpy_scalar(operator.pow(x, y))
 
 
 OPERATORS[np.power] = defelementwise(np.power, power_dx, power_dy, raw=power_operator, name="power",

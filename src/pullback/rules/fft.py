@@ -34,8 +34,8 @@ import warnings
 import numpy as np
 
 from ..core import strip
-from . import buffers
-from . import fft_engine as engine
+from ..engines import buffers
+from ..engines import fft as engine
 from .registry import defcomposite, deflinear, defnondiff
 
 _NORMS = (None, "backward", "ortho", "forward")
@@ -312,8 +312,21 @@ def _numpy_call(one, many, x, s, axes, norm, out):
 # finds them equal to NumPy's public functions, bit for bit (else the public functions serve).
 
 
+_FCTS: dict = {}  # (n, norm, forward, dtype) -> the factor (an immutable NumPy scalar, or 1)
+
+
 def _fct(n, norm, forward, dtype):
-    """NumPy's ``_raw_fft`` scale factor, computed as NumPy computes it."""
+    """NumPy's ``_raw_fft`` scale factor, computed as NumPy computes it (once per key)."""
+    key = (n, norm, forward, dtype)
+    f = _FCTS.get(key)
+    if f is None:
+        f = _scale_factor(n, norm, forward, dtype)
+        if len(_FCTS) < 4096:
+            _FCTS[key] = f
+    return f
+
+
+def _scale_factor(n, norm, forward, dtype):
     if not forward:
         norm = {"forward": "backward", "backward": "forward", None: "forward", "ortho": "ortho"}[norm]
     if norm is None or norm == "backward":

@@ -8,6 +8,11 @@ These have ``__array_function__``, so NumPy hands traced calls to the registry d
 - ``interp`` is linear in ``fp`` (two weights per point) and piecewise linear in ``x`` and ``xp``.
 - ``unwrap`` adds piecewise-constant multiples of the period: the gradient passes through.
 - ``sliding_window_view`` is a read-only view; its adjoint is the overlap-add of the windows.
+- ``as_strided`` (no ``__array_function__``: intercepted) is a gather: the strides are mapped
+  to the input elements they land on, and the result is ``ravel(x)[positions]`` (the adjoint
+  scatter-adds, so overlapping windows sum). Strides that land between or outside the input's
+  elements read memory the input does not own: :class:`~pullback.NoRuleError`. The traced
+  result is read-only (NumPy's is writeable, but a write through it would alias the input).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 
 from ..core import strip
 from ..errors import NoRuleError
+from ..intercept import route
 from .indexing import scatter
 from .registry import array_like as _arr
 from .registry import defcomposite, deflinear, defvjp
@@ -271,6 +277,65 @@ def sliding_window_view(x, window_shape, axis=None, *, subok=False, writeable=Fa
 
 
 defcomposite(_swv, sliding_window_view)
+
+
+# ---------------------------------------------------------------- as_strided
+
+_as_strided = np.lib.stride_tricks.as_strided
+
+
+def _offsets(shape, strides, item):
+    """Memory offsets, in items, of every index of ``shape`` with byte ``strides``."""
+    offs = np.zeros(shape, np.intp)
+    for ax, (n, s) in enumerate(zip(shape, strides)):
+        offs += (np.arange(n, dtype=np.intp) * (s // item)).reshape([-1 if k == ax else 1 for k in
+                                                                      range(len(shape))])
+    return offs
+
+
+def strided_positions(value, shape, strides):
+    """C-order positions in ``value`` of the elements ``as_strided(value, shape, strides)`` reads,
+    or None when a read lands on memory that is not one of ``value``'s elements."""
+    item = value.itemsize
+    if any(s % item for s in strides) or any(s % item for s in value.strides):
+        return None
+    own = _offsets(value.shape, value.strides, item).ravel()
+    read = _offsets(shape, strides, item)
+    if read.size == 0:
+        return read
+    if own.size == 0:
+        return None
+    lo, hi = int(own.min()), int(own.max())
+    if read.min() < lo or read.max() > hi:
+        return None
+    table = np.full(hi - lo + 1, -1, np.intp)
+    table[own - lo] = np.arange(own.size, dtype=np.intp)
+    pos = table[read - lo]
+    return None if (pos < 0).any() else pos
+
+
+def as_strided(x, shape=None, strides=None, subok=False, writeable=True):
+    """``as_strided`` of a traced array: a gather of the elements its strides read."""
+    from .views import mark_read_only
+
+    value = strip(x)
+    if not isinstance(value, np.ndarray):
+        value = np.asarray(value)
+    shape = value.shape if shape is None else tuple(shape)
+    strides = value.strides if strides is None else tuple(strides)
+    if len(strides) != len(shape):
+        _as_strided(value, shape, strides)  # NumPy's own error
+    pos = strided_positions(value, shape, strides)
+    if pos is None:
+        raise NoRuleError("numpy.lib.stride_tricks.as_strided with strides that read memory outside "
+                          "the array's elements")
+    out = np.reshape(x, -1)[pos]
+    mark_read_only(out)
+    return out
+
+
+defcomposite(_as_strided, as_strided)
+route(_as_strided)
 
 for _f, _impl in [
     (np.convolve, convolve),

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core import NOT_TRACED, Primitive, Tracer, set_ownable, strip
+from ..core import NOT_TRACED, Primitive, ReverseTrace, Tracer, backward, set_ownable, strip
 from ..core import trace as _trace
-from . import buffers
+from ..engines import buffers
 
 FUNCTIONS: dict[Any, Callable] = {}  # numpy/scipy function -> handler
 UFUNCS: dict[Any, Callable] = {}  # ufunc -> handler for ufunc(...)
@@ -120,12 +120,14 @@ def fit_tangent(t: Any, ans: Any) -> Any:
     """Make a tangent match its primal output (broadcast, real part, dtype)."""
     if t is None:
         return None
-    shape = ans.shape
+    try:
+        shape, dtype = ans.shape, ans.dtype
+    except AttributeError:  # a Python scalar output (a rule applied to Python scalars)
+        shape, dtype = (), np.result_type(ans)
     if not hasattr(t, "shape"):
         t = np.asarray(t)
     if t.shape != shape:
         t = np.broadcast_to(t, shape)
-    dtype = ans.dtype
     if t.dtype != dtype:
         if t.dtype.kind == "c" and dtype.kind != "c":
             t = t.real
@@ -144,7 +146,10 @@ def _meta(v: Any) -> tuple:
 
 
 def _inexact(v: Any) -> bool:
-    return v.dtype.kind in "fc"
+    dtype = getattr(v, "dtype", None)
+    if dtype is None:  # a Python scalar (e.g. 1j * g with a Python-float cotangent)
+        return isinstance(v, (float, complex))
+    return dtype.kind in "fc"
 
 
 # ---------------------------------------------------------------- what a pullback reads
@@ -559,8 +564,6 @@ class UserRule(Primitive):
         if self.tangent_rule is not None:
             ans, t = self.tangent_rule(vals, tangents_full(vals, argnums, tangents), **kwargs)
             return ans, fit_tangent(t, ans)
-        from ..api import _transpose_linear
-
         ans, uback = self._run(vals, kwargs)
         pairs = [(i, t) for i, t in zip(argnums, tangents) if t is not None]
         if not pairs:
@@ -576,7 +579,26 @@ class UserRule(Primitive):
                     total = total + np.sum(np.real(np.conj(ct) * t))
             return total
 
-        return ans, fit_tangent(_transpose_linear(dot_back, ans), ans)
+        return ans, fit_tangent(transpose_linear(dot_back, ans), ans)
+
+
+def one_like(v: Any, dtype: Any) -> Any:
+    """A 0-d one of ``v``'s array type (a CuPy scalar for a CuPy value: CuPy mixes with no
+    NumPy array), NumPy's for Python and NumPy scalars."""
+    if hasattr(v, "__array_function__") and type(v) is not np.ndarray and not isinstance(v, np.generic):
+        return np.ones_like(v, dtype=dtype, shape=())
+    return np.ones((), dtype=dtype)
+
+
+def transpose_linear(dot_back: Callable, like: Any) -> Any:
+    """Gradient of the real, linear-in-``g`` function ``dot_back`` (used to transpose a pullback)."""
+    trace = ReverseTrace()
+    g = trace.new(np.zeros_like(strip(like)))
+    out = dot_back(g)
+    trace.finish()
+    if not (isinstance(out, Tracer) and out._trace is trace):
+        return None
+    return backward([out._aux], [one_like(strip(out), np.result_type(strip(out)))], [g._aux])[0]
 
 
 def tangents_full(vals, argnums, tangents):

@@ -53,9 +53,9 @@ import scipy.fft as sfft
 
 from .. import lazy
 from ..core import Tracer, strip
+from ..engines import fft as engine
 from ..errors import NoRuleError
 from . import fft as F
-from . import fft_engine as engine
 from .registry import FUNCTIONS, defcomposite, deflinear, move_traced_kwargs
 
 # ---------------------------------------------------------------- SciPy's argument rules

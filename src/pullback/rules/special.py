@@ -15,7 +15,7 @@ import scipy.special as sc
 
 from ..core import strip
 from ..intercept import original, route
-from .registry import defcomposite, defelementwise, defvjp
+from .registry import defcomposite, defelementwise, defnondiff, defvjp
 
 
 def _named(rule, name):
@@ -715,3 +715,8 @@ for _f in (logsumexp, softmax, log_softmax):
 ORIGINALS = {name: original(getattr(sc, name))
              for name in ("polygamma", "logsumexp", "softmax", "log_softmax", "zeta", "multigammaln",
                           "lambertw")}
+
+# ---------------------------------------------------------------- piecewise constant: no gradient
+
+# gammasgn (the sign of Gamma) is constant between its poles; its derivative is zero
+defnondiff(sc.gammasgn)

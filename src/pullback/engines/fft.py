@@ -29,7 +29,7 @@ Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable
 - ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
 - ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size;
 - ``"pyfftw"``: pyFFTW's FFTW plans, kept in pullback's plan cache, for every size;
-- ``"mkl"``: Intel oneMKL's DFTI (see :mod:`pullback.rules.fft_mkl`) for every size;
+- ``"mkl"``: Intel oneMKL's DFTI (see :mod:`pullback.engines.mkl`) for every size;
 - ``"scipy"``: always the public ``scipy.fft`` functions.
 
 Engine memory: MKL descriptors and FFTW plans are cached by transform key, each
@@ -62,7 +62,8 @@ import scipy.fft as sfft
 
 from .. import lazy
 from ..core.trace import SWEEP_CONTEXTS
-from . import buffers, fft_mkl
+from . import buffers
+from . import mkl as fft_mkl
 
 
 def _scipy_kernels():
@@ -122,7 +123,7 @@ def set_engine(name: str) -> str:
 
     Examples
     --------
-    >>> from pullback.rules import fft_engine
+    >>> from pullback.engines import fft as fft_engine
     >>> previous = fft_engine.set_engine("pocketfft")
     >>> _ = fft_engine.set_engine(previous)
     """
@@ -159,7 +160,7 @@ def _import_ducc0():
 
 
 def _import_mkl():
-    from . import fft_mkl
+    from . import mkl as fft_mkl
 
     if fft_mkl.load() is None:
         raise ImportError("MKL's runtime library (libmkl_rt) was not found")
@@ -401,7 +402,7 @@ def auto_engine(kind: str, s: tuple, size: int) -> str:
 
     Examples
     --------
-    >>> from pullback.rules import fft_engine
+    >>> from pullback.engines import fft as fft_engine
     >>> fft_engine.auto_engine("c2c", (64,), 64)
     'pocketfft'
     """

@@ -30,7 +30,7 @@ than Linux, or below :data:`ALIGNED_SIZE` bytes, these are plain NumPy calls.
 Examples
 --------
 >>> import numpy as np
->>> from pullback.rules import buffers
+>>> from pullback.engines import buffers
 >>> a = buffers.empty((1 << 20,), np.complex128)
 >>> a.ctypes.data % buffers.HUGE_PAGE == 0 or not buffers.ENABLED
 True

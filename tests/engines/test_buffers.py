@@ -5,9 +5,10 @@ import pytest
 
 import pullback as pb
 from pullback.core import trace
-from pullback.rules import buffers, registry
+from pullback.engines import buffers
+from pullback.rules import registry
 
-from .cases import rand
+from ..rules.cases import rand
 
 
 @pytest.fixture
@@ -202,7 +203,7 @@ def test_import_survives_a_bad_cache_size():
     import subprocess
     import sys
 
-    code = "import pullback\nfrom pullback.rules import buffers\nprint(buffers.CACHE_BYTES >> 20)"
+    code = "import pullback\nfrom pullback.engines import buffers\nprint(buffers.CACHE_BYTES >> 20)"
     env = dict(os.environ, PULLBACK_CACHE_MIB="lots")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0 and done.stdout.split()[-1] == "256", done.stderr

@@ -16,7 +16,8 @@ import pytest
 import scipy.fft
 
 import pullback as pb
-from pullback.rules import fft_engine, fft_mkl
+from pullback.engines import fft as fft_engine
+from pullback.engines import mkl as fft_mkl
 
 ENGINES = fft_engine.installed_engines()  # every engine that can run here, "auto" and "scipy" too
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
@@ -383,7 +384,7 @@ def test_auto_picks_the_same_engines_in_two_processes():
 
     code = (
         "import numpy as np, pullback as pb\n"
-        "from pullback.rules import fft_engine\n"
+        "from pullback.engines import fft as fft_engine\n"
         "x = np.random.default_rng(0).standard_normal((3, 128, 96))\n"
         "g = pb.gradient(lambda v: np.sum(np.fft.irfft2(np.fft.rfft2(v) * 0.5, s=(128, 96)) ** 2), x)[0]\n"
         "print([fft_engine.auto_engine(k, s, n) for k, s, n in "

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pullback.rules import fft_engine, fft_mkl
+from pullback.engines import fft as fft_engine
+from pullback.engines import mkl as fft_mkl
 
 pytestmark = pytest.mark.skipif(fft_mkl.load() is None, reason="MKL (pip install mkl) is not installed")
 

@@ -129,7 +129,7 @@ class PlanCache:
         self.lock = threading.Lock()
         items, self._items, self.nbytes = self._items, collections.OrderedDict(), 0
         if not free:
-            _INHERITED.append(items)  # never destroyed here: see fft_engine's pyFFTW notes
+            _INHERITED.append(items)  # never destroyed here: see engines.fft's pyFFTW notes
 
 
 _INHERITED: list = []  # plans a forked child must not free
@@ -179,7 +179,7 @@ def load() -> ctypes.CDLL | None:
 
     Examples
     --------
-    >>> from pullback.rules import fft_mkl
+    >>> from pullback.engines import mkl as fft_mkl
     >>> lib = fft_mkl.load()  # None without ``pip install mkl``
     """
     global _lib

@@ -1,0 +1,545 @@
+"""Rules: ``scipy.stats`` univariate distributions (pdf, logpdf, cdf, ..., pmf, logpmf).
+
+Every continuous distribution's ``pdf``, ``logpdf``, ``cdf``, ``logcdf``, ``sf``, ``logsf``,
+``ppf`` and ``isf`` is one generic method of ``rv_continuous`` (and of ``rv_discrete`` for
+``pmf``, ``logpmf``, ...), which converts its arguments with ``np.asarray``. Those generic
+methods are intercepted (:mod:`pullback.intercept`), once: unfrozen calls
+(``stats.norm.logpdf(x, loc, scale)``, positional or keyword), frozen ones
+(``stats.norm(loc, scale).logpdf(x)``, which call the same methods through ``self.dist``;
+freezing stores the parameters untouched) and SciPy's internal calls all reach the rule;
+plain calls run SciPy's code unchanged. A traced call dispatches on the distribution's class
+to a table of formulas (norm, t, chi2, gamma, beta, lognorm, expon, laplace, cauchy, uniform,
+logistic, weibull_min, vonmises; poisson, binom, nbinom, geom). Any other distribution's
+``cdf``, ``sf``, ``logcdf``, ``logsf``, ``ppf`` and ``isf`` still differentiate in ``x`` (or
+``q``), ``loc`` and ``scale``, since those derivatives need only SciPy's own pdf (below); its
+``pdf``/``logpdf`` in those, and any shape parameter, raise :class:`pullback.NoRuleError` naming
+the distribution, the method and the argument (so does a second derivative that would need the
+density's derivative).
+
+**Values** are SciPy's own: each (distribution, method) is a primitive whose value is the
+original method on the plain arguments. **Derivatives** are formulas in NumPy and
+``scipy.special`` calls (and the public distribution methods themselves), so they are
+differentiated in turn: higher orders and forward mode come free. With
+``z = (x - loc) / scale`` and a distribution given by its standard log-density ``l(z; θ)``,
+its ``∂l/∂z`` and ``∂l/∂θ``, and the shape derivative ``∂F/∂θ`` of its standard cdf where a
+closed form exists:
+
+- ``logpdf``: ``∂/∂x = l_z / scale``, ``∂/∂loc = -l_z / scale``,
+  ``∂/∂scale = -(1 + z l_z) / scale``, ``∂/∂θ = l_θ``; ``pdf``: the same times the pdf.
+- ``cdf``: ``∂/∂x = pdf``, ``∂/∂loc = -pdf``, ``∂/∂scale = -z pdf``, ``∂/∂θ = F_θ``;
+  ``sf`` the negatives; ``logcdf``/``logsf`` divide by ``cdf``/``sf``
+  (``pdf/cdf = exp(logpdf - logcdf)``, stable in the tails).
+- ``ppf`` and ``isf`` (implicit function theorem on ``cdf(x) = q``, ``sf(x) = q``):
+  ``∂x/∂q = ±1 / pdf(x)``, ``∂x/∂loc = 1``, ``∂x/∂scale = z``, ``∂x/∂θ = -F_θ / pdf(x)``.
+
+Where ``F_θ`` has no closed form (the cdf of ``t`` in ``df``, ``chi2`` in ``df``, ``gamma`` in
+``a``, ``beta`` in ``a``, ``b``, ``vonmises`` in ``kappa``, ``nbinom`` in ``n``: incomplete
+gamma/beta functions in their shape parameter, which ``scipy.special``'s rules do not
+differentiate either), a traced shape parameter of ``cdf``, ``logcdf``, ``sf``, ``logsf``,
+``ppf`` or ``isf`` raises :class:`pullback.NoRuleError` naming the distribution, the method and
+the parameter. Outside the support (a zero density, a log of 0) the derivatives are zero;
+where SciPy's value is nan (invalid parameters) they are nan.
+
+**Discrete distributions** (poisson, binom, nbinom, geom): ``pmf``/``logpmf`` differentiate in
+the continuous parameters (``∂ log pmf/∂θ = l_θ(k)``); ``cdf``, ``sf``, ``logcdf``, ``logsf``
+where ``∂cdf/∂θ`` has a closed form at ``k = floor(k - loc)``: poisson ``-pmf(k; mu)``, binom
+``-n pmf(k; n - 1, p)``, nbinom ``(n + k) pmf(k) / p``, geom ``k pmf(k) / p``. The integer
+variable ``k``, ``loc`` and binom's integer ``n`` carry no gradient (the functions are
+piecewise constant in them, as ``np.floor`` is): a traced value there is used as a constant.
+``ppf`` and ``isf`` of a discrete distribution are integer-valued step functions: their
+output carries no gradient. Other discrete distributions: ``k`` and ``loc`` likewise carry no
+gradient; a traced shape parameter raises :class:`pullback.NoRuleError`.
+
+Examples
+--------
+>>> import numpy as np, pullback as pb, scipy.stats as st
+>>> pb.gradient(lambda mu, s: np.sum(st.norm.logpdf([0.5, 1.0], mu, s)), 0.0, 1.0)
+(1.5, -0.75)
+>>> pb.gradient(lambda s: st.norm(0.0, s).cdf(1.0), np.array(2.0))[0]  # -z pdf(x)
+array(-0.08801633)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.special as sc
+from scipy.stats import _continuous_distns as C
+from scipy.stats import _discrete_distns as Dd
+from scipy.stats import _distn_infrastructure as D
+
+from ..core import Tracer, strip
+from ..errors import NoRuleError
+from ..intercept import original, route
+from .registry import defcomposite, defnondiff, defvjp
+
+CONTINUOUS_METHODS = ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf")
+DISCRETE_METHODS = ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf")
+#: (kind, method) -> the function running SciPy's own code
+ORIGINALS: dict[tuple[str, str], Callable] = {}
+
+_SQRT_2PI = float(np.sqrt(2 * np.pi))
+_LOG2 = float(np.log(2))
+
+
+# ---------------------------------------------------------------- helpers (differentiable)
+
+
+def _where(mask, v):
+    """``v`` where ``mask`` (a constant), 0 elsewhere."""
+    return np.where(mask, v, 0.0)
+
+
+def _safe_log(z):
+    """``log z`` where ``z > 0`` and 0 elsewhere (no infinities for the masked-out entries)."""
+    pos = strip(z) > 0
+    return np.where(pos, np.log(np.where(pos, z, 1.0)), 0.0)
+
+
+def _zeros(z):
+    return np.zeros(np.shape(strip(z)))
+
+
+class Spec:
+    """A distribution by its formulas: ``lz(dist, z, *shapes)`` is ∂l/∂z of its standard
+    log-density (log-pmf in ``k`` for a discrete one), ``lshapes[i]`` ∂l/∂θ_i, ``fshapes[i]``
+    ∂F/∂θ_i of its standard cdf (None: no closed form), ``constant``: indices of shapes that
+    carry no gradient (binom's n)."""
+
+    def __init__(self, lz, lshapes=(), fshapes=(), constant=()):
+        self.lz, self.lshapes, self.fshapes, self.constant = lz, tuple(lshapes), tuple(fshapes), constant
+
+
+# ---------------------------------------------------------------- continuous formulas
+
+
+def norm_lz(dist, z):
+    return -z
+
+
+def t_lz(dist, z, df):
+    return -(df + 1) * z / (df + z * z)
+
+
+def t_ldf(dist, z, df):
+    z2 = z * z
+    return 0.5 * (sc.digamma((df + 1) / 2) - sc.digamma(df / 2) - 1 / df - np.log1p(z2 / df)
+                  + (df + 1) * z2 / (df * (df + z2)))
+
+
+def chi2_lz(dist, z, df):
+    return (df / 2 - 1) / z - 0.5
+
+
+def chi2_ldf(dist, z, df):
+    return 0.5 * (_safe_log(z) - _LOG2 - sc.digamma(df / 2))
+
+
+def gamma_lz(dist, z, a):
+    return (a - 1) / z - 1
+
+
+def gamma_la(dist, z, a):
+    return _safe_log(z) - sc.digamma(a)
+
+
+def beta_lz(dist, z, a, b):
+    return (a - 1) / z - (b - 1) / (1 - z)
+
+
+def beta_la(dist, z, a, b):
+    return _safe_log(z) + sc.digamma(a + b) - sc.digamma(a)
+
+
+def beta_lb(dist, z, a, b):
+    return _safe_log(1 - z) + sc.digamma(a + b) - sc.digamma(b)
+
+
+def lognorm_lz(dist, z, s):
+    return -(1 + _safe_log(z) / (s * s)) / z
+
+
+def lognorm_ls(dist, z, s):
+    lz = _safe_log(z)
+    return -1 / s + lz * lz / (s * s * s)
+
+
+def lognorm_fs(dist, z, s):
+    u = _safe_log(z) / s
+    return _where(strip(z) > 0, -np.exp(-u * u / 2) / _SQRT_2PI * u / s)
+
+
+def expon_lz(dist, z):
+    return _zeros(z) - 1.0
+
+
+def laplace_lz(dist, z):
+    return -np.sign(z)
+
+
+def cauchy_lz(dist, z):
+    return -2 * z / (1 + z * z)
+
+
+def uniform_lz(dist, z):
+    return _zeros(z)
+
+
+def logistic_lz(dist, z):
+    return -np.tanh(z / 2)
+
+
+def weibull_min_lz(dist, z, c):
+    return (c - 1) / z - c * z ** (c - 1)
+
+
+def weibull_min_lc(dist, z, c):
+    return 1 / c + (1 - z**c) * _safe_log(z)
+
+
+def weibull_min_fc(dist, z, c):
+    zc = np.where(strip(z) > 0, z, 1.0) ** c
+    return _where(strip(z) > 0, np.exp(-zc) * zc * _safe_log(z))
+
+
+def vonmises_lz(dist, z, kappa):
+    return -kappa * np.sin(z)
+
+
+def vonmises_lkappa(dist, z, kappa):
+    return np.cos(z) - sc.i1e(kappa) / sc.i0e(kappa)
+
+
+CONTINUOUS: dict[type, Spec] = {
+    C.norm_gen: Spec(norm_lz),
+    C.t_gen: Spec(t_lz, [t_ldf], [None]),
+    C.chi2_gen: Spec(chi2_lz, [chi2_ldf], [None]),
+    C.gamma_gen: Spec(gamma_lz, [gamma_la], [None]),
+    C.beta_gen: Spec(beta_lz, [beta_la, beta_lb], [None, None]),
+    C.lognorm_gen: Spec(lognorm_lz, [lognorm_ls], [lognorm_fs]),
+    C.expon_gen: Spec(expon_lz),
+    C.laplace_gen: Spec(laplace_lz),
+    C.cauchy_gen: Spec(cauchy_lz),
+    C.uniform_gen: Spec(uniform_lz),
+    C.logistic_gen: Spec(logistic_lz),
+    C.weibull_min_gen: Spec(weibull_min_lz, [weibull_min_lc], [weibull_min_fc]),
+    C.vonmises_gen: Spec(vonmises_lz, [vonmises_lkappa], [None]),
+}
+
+
+# ---------------------------------------------------------------- discrete formulas
+
+
+def poisson_lmu(dist, k, mu):
+    return k / mu - 1
+
+
+def poisson_fmu(dist, k, mu):
+    return -dist.pmf(k, mu)
+
+
+def binom_lp(dist, k, n, p):
+    return k / p - (n - k) / (1 - p)
+
+
+def binom_fp(dist, k, n, p):
+    return -n * dist.pmf(k, n - 1, p)
+
+
+def nbinom_ln(dist, k, n, p):
+    return sc.digamma(k + n) - sc.digamma(n) + np.log(p)
+
+
+def nbinom_lp(dist, k, n, p):
+    return n / p - k / (1 - p)
+
+
+def nbinom_fp(dist, k, n, p):
+    return (n + k) / p * dist.pmf(k, n, p)
+
+
+def geom_lp(dist, k, p):
+    return 1 / p - (k - 1) / (1 - p)
+
+
+def geom_fp(dist, k, p):
+    return k / p * dist.pmf(k, p)
+
+
+DISCRETE: dict[type, Spec] = {
+    Dd.poisson_gen: Spec(None, [poisson_lmu], [poisson_fmu]),
+    Dd.binom_gen: Spec(None, [None, binom_lp], [None, binom_fp], constant=(0,)),
+    Dd.nbinom_gen: Spec(None, [nbinom_ln, nbinom_lp], [None, nbinom_fp]),
+    Dd.geom_gen: Spec(None, [geom_lp], [geom_fp]),
+}
+
+
+# ---------------------------------------------------------------- partial derivatives by method
+#
+# Continuous primitives take (x, loc, scale, *shapes, dist=...); ``partial(spec, i)`` returns
+# d(ans, x, loc, scale, *shapes, dist) = ∂ method / ∂ argument i.
+
+
+def _pdf_at(dist, x, loc, scale, shapes):
+    return dist.pdf(x, *shapes, loc=loc, scale=scale)
+
+
+def _logpdf_at(dist, x, loc, scale, shapes):
+    return dist.logpdf(x, *shapes, loc=loc, scale=scale)
+
+
+def _dlogpdf(spec, i, ans, x, loc, scale, shapes, dist):
+    """∂ logpdf / ∂ argument i (x, loc, scale, shapes...)."""
+    z = (x - loc) / scale
+    if i >= 3:
+        return spec.lshapes[i - 3](dist, z, *shapes)
+    lz = spec.lz(dist, z, *shapes)
+    if i == 0:
+        return lz / scale
+    if i == 1:
+        return -lz / scale
+    return -(1 + z * lz) / scale
+
+
+def _dcdf(spec, i, x, loc, scale, shapes, dist):
+    """∂ cdf / ∂ argument i."""
+    z = (x - loc) / scale
+    if i >= 3:
+        return spec.fshapes[i - 3](dist, z, *shapes)
+    pdf = _pdf_at(dist, x, loc, scale, shapes)
+    return (pdf, -pdf, -z * pdf)[i]
+
+
+def _ratio(dist, x, loc, scale, shapes, log_denominator):
+    """``pdf(x) / exp(log_denominator)``, formed in logarithms."""
+    return np.exp(_logpdf_at(dist, x, loc, scale, shapes) - log_denominator)
+
+
+def _quantile(spec, i, ans, q, loc, scale, shapes, dist, sign):
+    """∂ ppf / ∂ argument i (sign +1), or ∂ isf (sign -1): ``ans`` is the quantile x."""
+    if i == 1:
+        return np.ones(np.shape(strip(ans)))
+    if i == 2:
+        return (ans - loc) / scale
+    inv_pdf = np.exp(-_logpdf_at(dist, ans, loc, scale, shapes))
+    if i == 0:
+        return sign * inv_pdf
+    z = (ans - loc) / scale
+    return -spec.fshapes[i - 3](dist, z, *shapes) * inv_pdf
+
+
+def _finish(a, d, zero):
+    """The derivative ``d``, 0 where ``zero`` (outside the support: a constant value there), nan
+    where the value ``a`` is nan (invalid parameters)."""
+    if zero is not None and np.any(zero):
+        d = np.where(zero, 0.0, d)
+    bad = np.isnan(a)
+    if np.any(bad):
+        d = np.where(bad, np.nan, d)
+    return d
+
+
+_LOG_METHODS = ("logpdf", "logcdf", "logsf", "logpmf")
+
+
+def _outside(method, a):
+    """Where the value is constant because it lies outside the support: log 0, or 0 of a density."""
+    if method in _LOG_METHODS:
+        return a == -np.inf
+    if method in ("pdf", "pmf"):
+        return a == 0
+    return None
+
+
+def _continuous_partial(method: str, spec: Spec, i: int) -> Callable:
+    def formula(ans, x, loc, scale, shapes, dist):
+        if method == "logpdf":
+            return _dlogpdf(spec, i, ans, x, loc, scale, shapes, dist)
+        if method == "pdf":
+            return ans * _dlogpdf(spec, i, ans, x, loc, scale, shapes, dist)
+        if method in ("cdf", "sf"):
+            d = _dcdf(spec, i, x, loc, scale, shapes, dist)
+            return d if method == "cdf" else -d
+        if method in ("logcdf", "logsf"):
+            sign = 1 if method == "logcdf" else -1
+            if i < 3:
+                r = _ratio(dist, x, loc, scale, shapes, ans)
+                return sign * (r, -r, -(x - loc) / scale * r)[i]
+            return sign * _dcdf(spec, i, x, loc, scale, shapes, dist) * np.exp(-ans)
+        return _quantile(spec, i, ans, x, loc, scale, shapes, dist, 1 if method == "ppf" else -1)
+
+    def partial(ans, x, loc, scale, *shapes, dist):
+        with np.errstate(all="ignore"):
+            a = strip(ans)
+            return _finish(a, formula(ans, x, loc, scale, shapes, dist), _outside(method, a))
+
+    arg = ("x", "loc", "scale")[i] if i < 3 else f"shape{i - 3}"
+    partial.__name__ = partial.__qualname__ = f"{method}_d{arg}"
+    return partial
+
+
+# Discrete primitives take (k, loc, *shapes, dist=...): k and loc are constants.
+
+
+def _discrete_partial(method: str, spec: Spec, i: int) -> Callable:
+    j = i - 2
+
+    def formula(ans, k, loc, shapes, dist):
+        if method in ("pmf", "logpmf"):
+            d = spec.lshapes[j](dist, k - loc, *shapes)
+            return d if method == "logpmf" else ans * d
+        d = spec.fshapes[j](dist, np.floor(k - loc), *shapes)
+        if method == "sf":
+            return -d
+        if method == "logcdf":
+            return d * np.exp(-ans)
+        if method == "logsf":
+            return -d * np.exp(-ans)
+        return d
+
+    def partial(ans, k, loc, *shapes, dist):
+        with np.errstate(all="ignore"):
+            a = strip(ans)
+            return _finish(a, formula(ans, k, loc, shapes, dist), _outside(method, a))
+
+    partial.__name__ = partial.__qualname__ = f"{method}_dshape{j}"
+    return partial
+
+
+# ---------------------------------------------------------------- primitives
+
+
+def _vjp(d: Callable) -> Callable:
+    def vjp(g, ans, *args, **kwargs):
+        return g * d(ans, *args, **kwargs)
+
+    vjp.__name__ = vjp.__qualname__ = f"{d.__name__}_vjp"
+    return vjp
+
+
+def _jvp(d: Callable) -> Callable:
+    def jvp(t, ans, *args, **kwargs):
+        return t * d(ans, *args, **kwargs)
+
+    jvp.__name__ = jvp.__qualname__ = f"{d.__name__}_jvp"
+    return jvp
+
+
+_RULES: dict[tuple[type, str], Any] = {}
+
+
+def _rule(cls: type, dist: Any, method: str, discrete: bool):
+    """The primitive of (x, loc, scale, *shapes) (discrete: (k, loc, *shapes)) for one method of
+    one distribution class: SciPy's value, the formulas' derivatives."""
+    key = (cls, method)
+    rule = _RULES.get(key)
+    if rule is not None:
+        return rule
+    spec = _spec(cls, discrete)
+    n = len(spec.lshapes)
+    orig = ORIGINALS[("discrete" if discrete else "continuous", method)]
+    if discrete:
+
+        def raw(k, loc, *shapes, dist):
+            return np.asarray(orig(dist, k, *shapes, loc=loc))
+
+        derivs = [None, None] + [None if (j in spec.constant or spec.lshapes[j] is None)
+                                 else _discrete_partial(method, spec, 2 + j) for j in range(n)]
+    else:
+
+        def raw(x, loc, scale, *shapes, dist):
+            return np.asarray(orig(dist, x, *shapes, loc=loc, scale=scale))
+
+        derivs = [_continuous_partial(method, spec, i) for i in range(3 + n)]
+    name = f"scipy.stats.{dist.name}.{method}"
+    raw.__name__ = raw.__qualname__ = f"{dist.name}_{method}"
+    rule = defvjp(raw, [None if d is None else _vjp(d) for d in derivs],
+                  [None if d is None else _jvp(d) for d in derivs], raw=raw, name=name, key=False)
+    _RULES[key] = rule
+    return rule
+
+
+def no_rule(name: str, what: str) -> NoRuleError:
+    """:class:`NoRuleError` for ``name`` whose message first says which argument has no rule."""
+    err = NoRuleError(name)
+    err.args = (f"pullback cannot differentiate {name} with respect to {what}. {err.args[0]}",)
+    return err
+
+
+def _shape_names(dist) -> list[str]:
+    return [s.strip() for s in (dist.shapes or "").split(",") if s.strip()]
+
+
+_NEEDS_F = ("cdf", "logcdf", "sf", "logsf", "ppf", "isf")
+
+
+def _check_shapes(dist, method, spec, shapes):
+    for j, s in enumerate(shapes):
+        if isinstance(s, Tracer) and j not in spec.constant:
+            table = spec.fshapes if method in _NEEDS_F else spec.lshapes
+            if table[j] is None:
+                names = _shape_names(dist)
+                what = repr(names[j]) if j < len(names) else str(j)
+                why = "no closed form" if type(dist) in CONTINUOUS or type(dist) in DISCRETE else \
+                    "no formula for this distribution"
+                raise no_rule(f"scipy.stats.{dist.name}.{method}", f"its shape parameter {what} ({why})")
+
+
+_GENERIC: dict[tuple[type, bool], Spec] = {}
+
+
+def _spec(cls: type, discrete: bool, nshapes: int = 0) -> Spec:
+    """The formulas of a distribution class; for one without an entry, none: what follows from
+    SciPy's own pdf alone (cdf, sf, their logarithms and the quantiles in x, loc and scale)."""
+    spec = (DISCRETE if discrete else CONTINUOUS).get(cls)
+    if spec is None:
+        spec = _GENERIC.get((cls, discrete))
+        if spec is None:
+            spec = _GENERIC[(cls, discrete)] = Spec(None, [None] * nshapes, [None] * nshapes)
+    return spec
+
+
+def _continuous_handler(method: str) -> Callable:
+    def traced(self, x, *args, **kwds):
+        shapes, loc, scale = self._parse_args(*args, **kwds)
+        spec = _spec(type(self), False, len(shapes))
+        if spec.lz is None and method in ("pdf", "logpdf") and any(
+                isinstance(v, Tracer) for v in (x, loc, scale)):
+            raise no_rule(f"scipy.stats.{self.name}.{method}",
+                          "x, loc or scale (pullback has no formula for the derivative of this "
+                          "distribution's density)")
+        _check_shapes(self, method, spec, shapes)
+        return _rule(type(self), self, method, False)(x, loc, scale, *shapes, dist=self)
+
+    traced.__name__ = traced.__qualname__ = f"rv_continuous_{method}"
+    return traced
+
+
+def _discrete_handler(method: str) -> Callable:
+    def traced(self, k, *args, **kwds):
+        shapes, loc, _ = self._parse_args(*args, **kwds)
+        spec = _spec(type(self), True, len(shapes))
+        _check_shapes(self, method, spec, shapes)
+        shapes = tuple(strip(s) if j in spec.constant else s for j, s in enumerate(shapes))
+        return _rule(type(self), self, method, True)(strip(k), strip(loc), *shapes, dist=self)
+
+    traced.__name__ = traced.__qualname__ = f"rv_discrete_{method}"
+    return traced
+
+
+for _m in CONTINUOUS_METHODS:
+    _f = getattr(D.rv_continuous, _m)
+    ORIGINALS[("continuous", _m)] = original(_f)
+    defcomposite(_f, _continuous_handler(_m))
+    route(_f)
+
+for _m in DISCRETE_METHODS + ("ppf", "isf"):
+    _f = getattr(D.rv_discrete, _m)
+    ORIGINALS[("discrete", _m)] = original(_f)
+    if _m in ("ppf", "isf"):
+        defnondiff(_f, raw=ORIGINALS[("discrete", _m)])  # integer-valued
+    else:
+        defcomposite(_f, _discrete_handler(_m))
+    route(_f)
