@@ -12,6 +12,7 @@ from .core import ForwardTrace, ReverseTrace, Tracer, backward, strip
 from .dispatch import refuse_subclasses
 from .engines import buffers
 from .intercept import intercept
+from .lazy import is_dask, match_chunks
 from .rules import registry as R
 from .rules.views import mark_read_only
 from .tree import flatten
@@ -71,6 +72,8 @@ def _finish(g: Any, x: Any, owned: bool = False) -> Any:
         g = np.zeros_like(strip(_as_value(x)))  # a fresh zero, of the leaf's type below
     if isinstance(g, Tracer):
         return g
+    if is_dask(x):
+        return match_chunks(g, x)  # Dask's gradients: lazy, with the argument's chunks
     if isinstance(x, (float, complex)):
         return type(x)(g)
     if isinstance(x, np.generic):
@@ -408,7 +411,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
         if isinstance(o, Tracer) and o._trace is trace:
             values.append(o._value)
             t = o._aux
-            touts.append(np.zeros_like(strip(o._value)) if t is None else t)
+            touts.append(np.zeros_like(strip(o._value)) if t is None else match_chunks(t, o._value))
         else:
             values.append(o)
             touts.append(np.zeros_like(strip(_as_value(o))))
@@ -521,7 +524,8 @@ def hvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
     >>> pb.hvp(lambda x: np.sum(x ** 3), (np.array([1.0, 2.0]),), (np.array([1.0, 0.0]),))
     (array([6., 0.]),)
     """
-    return jvp(lambda *a: gradient(f, *a), primals, tangents)[1]
+    hv = jvp(lambda *a: gradient(f, *a), primals, tangents)[1]
+    return tuple(match_chunks(h, p) for h, p in zip(hv, primals))
 
 
 def hessian(f: Callable, *args: Any) -> Any:

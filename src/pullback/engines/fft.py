@@ -60,6 +60,7 @@ import threading
 import numpy as np
 import scipy.fft as sfft
 
+from .. import lazy
 from ..core.trace import SWEEP_CONTEXTS
 from . import buffers
 from . import mkl as fft_mkl
@@ -614,6 +615,8 @@ def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
     if isinstance(x, np.ndarray):
         with _gate:
             return (sfft.fftn if forward else sfft.ifftn)(x, s=s, axes=axes, norm=norm, workers=workers)
+    if lazy.is_dask(x):  # Dask transforms whole axes only: rechunk (see pullback.lazy)
+        x = lazy.whole_along(x, axes)
     return (np.fft.fftn if forward else np.fft.ifftn)(x, s=s, axes=axes, norm=norm)
 
 
@@ -627,7 +630,7 @@ def r2c(x, s, axes, norm, workers=None, factor=1):
         with _gate:
             y = sfft.rfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     else:
-        y = np.fft.rfftn(x, s=s, axes=axes, norm=norm)
+        y = np.fft.rfftn(lazy.whole_along(x, axes) if lazy.is_dask(x) else x, s=s, axes=axes, norm=norm)
     return y if factor == 1 else y * factor
 
 
@@ -648,6 +651,8 @@ def c2r(x, s, axes, norm, workers=None, scratch=False):
             return sfft.irfftn(x, s=s, axes=axes, norm=norm, workers=workers)
     if not type(x).__module__.startswith("dask"):  # Dask runs NumPy's irfftn on each (whole) block
         x = hermitian_edges(fit_any(x, _half(s), axes), s, axes)
+    else:
+        x = lazy.whole_along(x, axes)
     return np.fft.irfftn(x, s=s, axes=axes, norm=norm)
 
 
@@ -711,6 +716,8 @@ def r2r(x, kind, type, s, axes, norm, orthogonalize=None, workers=None):
             return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
         with _gate:
             return transform(_fit(x, s, axes), ptype, axes, inorm, None, threads, orthogonalize)
+    if lazy.is_dask(x):  # SciPy would convert it to NumPy: SciPy's function over its blocks instead
+        return lazy.r2r(fit_any(x, s, axes), kind, type, axes, norm, orthogonalize)
     workers = workers_for(x, workers)
     kw = {k: v for k, v in (("workers", workers), ("orthogonalize", orthogonalize)) if v is not None}
     with _gate:

@@ -26,9 +26,37 @@ def scatter_raw(g, shape, dtype, index):
     out = np.zeros_like(g, shape=shape, dtype=np.result_type(g.dtype, dtype))
     if _basic(index):
         out[index] = g
-    else:
+    elif type(out) is np.ndarray:
         np.add.at(out, index, g)
+    else:  # Dask, CuPy: no ufunc.at
+        return _scatter_by_gathers(g, shape, out.dtype, index)
     return out
+
+
+def _scatter_by_gathers(g, shape, dtype, index):
+    """``np.add.at(zeros(shape), index, g)`` by gathers, for array types without ``ufunc.at``.
+
+    The flat positions that ``index`` picks are found on a NumPy index grid; the k-th pick
+    of each position forms layer k (no repeats within a layer), and each layer is one gather
+    from ``g`` (with a zero appended for the positions it does not write). Cost: one gather
+    of the whole output per layer (the largest number of times one element is picked).
+    """
+    positions = np.arange(math.prod(shape)).reshape(shape)[index].reshape(-1)
+    order = np.argsort(positions, kind="stable")
+    sorted_pos = positions[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_pos)) + 1]
+    rank = np.arange(sorted_pos.size) - np.repeat(starts, np.diff(np.r_[starts, sorted_pos.size]))
+    flat = np.concatenate([np.reshape(g, (-1,)).astype(dtype), np.zeros_like(g, shape=(1,), dtype=dtype)])
+    out = None
+    for k in range(int(rank.max()) + 1 if rank.size else 0):
+        source = np.full(math.prod(shape), positions.size, dtype=np.intp)  # the appended zero
+        layer = rank == k
+        source[sorted_pos[layer]] = order[layer]
+        picked = flat[source]
+        out = picked if out is None else out + picked
+    if out is None:
+        return np.zeros_like(g, shape=shape, dtype=dtype)
+    return np.reshape(out, shape)
 
 
 class SparseCotangent:

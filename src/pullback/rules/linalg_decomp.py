@@ -61,6 +61,7 @@ import math
 import numpy as np
 import scipy.linalg
 
+from .. import lazy
 from ..core import Tracer, strip
 from ..errors import GaugeError, NoRuleError
 from .linalg import _col, _mH, _mT, _numpy_errors, _real, _row
@@ -536,6 +537,10 @@ defcomposite(np.linalg.eigvals, eigvals)
 
 
 def cholesky_raw(a, upper=False):
+    if lazy.is_dask(a):  # Dask's np.linalg.cholesky gives the upper factor, and takes no ``upper``
+        import dask.array
+
+        return dask.array.linalg.cholesky(a, lower=not upper)
     return np.linalg.cholesky(a, upper=upper)
 
 
@@ -568,7 +573,7 @@ def _qr_shapes(shape, complete):
 
 
 def qr_raw(a, complete=False):
-    q, r = np.linalg.qr(a, mode="complete" if complete else "reduced")
+    q, r = np.linalg.qr(a, mode="complete") if complete else np.linalg.qr(a)  # Dask's takes no mode
     return _pack([q, r], a.shape[:-2])
 
 

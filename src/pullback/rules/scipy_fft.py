@@ -51,6 +51,7 @@ import operator
 import numpy as np
 import scipy.fft as sfft
 
+from .. import lazy
 from ..core import Tracer, strip
 from ..engines import fft as engine
 from ..errors import NoRuleError
@@ -478,10 +479,14 @@ def idstn(x, type=2, s=None, axes=None, norm=None, overwrite_x=False, workers=No
 
 
 def fht_raw(a, dln, mu, offset=0.0, bias=0.0):
+    if lazy.is_dask(a):
+        return lazy.fht(a, False, dln, mu, offset, bias)
     return sfft.fht(a, dln, mu, offset=offset, bias=bias)
 
 
 def ifht_raw(A, dln, mu, offset=0.0, bias=0.0):
+    if lazy.is_dask(A):
+        return lazy.fht(A, True, dln, mu, offset, bias)
     return sfft.ifht(A, dln, mu, offset=offset, bias=bias)
 
 

@@ -51,11 +51,13 @@ def _layout_order(a, order, layouts=("A", "a", "K", "k")):
 
 
 def _reshape_raw(a, shape, order="C", **kwargs):
+    if order == "C":  # Dask's reshape takes no order
+        return np.reshape(a, shape, **kwargs)
     return np.reshape(a, shape, order=order, **kwargs)
 
 
 def reshape_adjoint(g, in_shape, in_dtype, /, shape, order="C", **kwargs):
-    return np.reshape(g, in_shape, order=order)
+    return np.reshape(g, in_shape) if order == "C" else np.reshape(g, in_shape, order=order)
 
 
 _reshape = deflinear(_reshape_raw, reshape_adjoint, name="numpy.reshape", key=False)
@@ -565,6 +567,8 @@ def permute_adjoint(g, in_shape, in_dtype, /, perm, axis):
 
 
 def _unpermute_raw(g, perm, axis):
+    if type(g) is not np.ndarray:  # Dask has no put_along_axis (its fallback would write a copy)
+        return np.take_along_axis(g, np.argsort(perm, axis=axis), axis)
     out = np.empty_like(g)
     np.put_along_axis(out, perm, g, axis)
     return out

@@ -258,8 +258,12 @@ R.FUNCTIONS[np.diag] = diag_view
 
 
 def _shares(out, a) -> bool:
-    """Whether NumPy's own result would view its input: the plain values tell."""
-    return np.may_share_memory(strip(out), strip(a))
+    """Whether NumPy's own result would view its input: the plain values tell. Dask arrays share
+    no memory (asking would compute them): their reshapes are copies."""
+    out, a = strip(out), strip(a)
+    if type(out) is not np.ndarray and type(out).__module__.startswith("dask"):
+        return False
+    return np.may_share_memory(out, a)
 
 
 _reshape_handler, _ravel_handler = R.FUNCTIONS[np.reshape], R.FUNCTIONS[np.ravel]
