@@ -59,22 +59,13 @@ from scipy.integrate._ivp import rk as _rk
 from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import intercept, original, route
-from .registry import UserRule, array_like, defcomposite
+from .registry import UserRule, any_traced, array_like, defcomposite
 
 ORIGINALS: dict[str, object] = {}
 
 
 def _traced(v) -> bool:
     return isinstance(v, Tracer)
-
-
-def _any_traced(values) -> bool:
-    for v in values:
-        if isinstance(v, Tracer):
-            return True
-        if type(v) in (tuple, list) and _any_traced(v):
-            return True
-    return False
 
 
 def _strip_tree(v):
@@ -121,7 +112,7 @@ class _Watch:
         if isinstance(r, Tracer):
             self.traced = True
             return strip(r)
-        if type(r) in (tuple, list) and _any_traced(r):
+        if type(r) in (tuple, list) and any_traced(r):
             self.traced = True
             return _strip_tree(r)
         return r
@@ -328,7 +319,7 @@ def quad(func, a, b, args=(), full_output=0, epsabs=1.49e-8, epsrel=1.49e-8, lim
          weight=None, wvar=None, wopts=None, maxp1=50, limlst=50, complex_func=False):
     raw = ORIGINALS["quad"]
     plain_args = args if type(args) is tuple else (args,)
-    traced_in = _traced(a) or _traced(b) or _any_traced(plain_args)
+    traced_in = _traced(a) or _traced(b) or any_traced(plain_args)
     if not callable(func) or type(func).__module__ == "ctypes":  # LowLevelCallable, C functions
         return raw(func, a, b, args, full_output, epsabs, epsrel, limit, points, weight, wvar, wopts,
                    maxp1, limlst, complex_func)
@@ -425,7 +416,7 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
               vectorized=False, args=None, **options):
     raw = ORIGINALS["solve_ivp"]
     watch = _Watch(fun)
-    traced_in = _any_traced((y0, t_eval, t_span, args))
+    traced_in = any_traced((y0, t_eval, t_span, args))
     plain_args = _strip_tree(args)
     sol = raw(watch, _strip_tree(t_span), strip(y0), method, strip(t_eval), dense_output, events,
               vectorized, plain_args, **options)
@@ -434,7 +425,7 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
     name = method if isinstance(method, str) else getattr(method, "__name__", str(method))
     cls = _RK.get(name) if isinstance(method, str) else (method if method in _RK.values() else None)
     for opt, bad in (("events", events is not None), ("dense_output=True", dense_output),
-                     ("a traced t_span", _any_traced(t_span))):
+                     ("a traced t_span", any_traced(t_span))):
         if bad:
             raise NoRuleError(f"scipy.integrate.solve_ivp with {opt}")
     if cls is None:
@@ -515,7 +506,7 @@ def _implicit(fun, t_span, y0, method, t_eval, vectorized, args, options, sol, w
 
 
 def _ivp_value(y0, p, te, *, fun, t_span, method, given, vectorized, unflatten, options):
-    if _any_traced((y0, p, te)):
+    if any_traced((y0, p, te)):
         return _IVP(y0, p, te, fun=fun, t_span=t_span, method=method, given=given,
                     vectorized=vectorized, unflatten=unflatten, options=options)
     return _ivp_raw(y0, p, te, fun=fun, t_span=t_span, method=method, given=given,
@@ -536,7 +527,7 @@ def _ivp_rule(y0, p, te, *, fun, t_span, method, given, vectorized, unflatten, o
                   unflatten=unflatten, options=options)
     ys = _ivp_value(y0, p, te, **static)
     n, m = y0.shape[0], p.shape[0]
-    outer = _any_traced((y0, p, te))
+    outer = any_traced((y0, p, te))
 
     def ivp_back(g):
         from ..api import pullback
@@ -612,7 +603,7 @@ def _flatten_args(args):
 
 def _odeint_value(y0, t, p, *, func, unflatten, options):
     """``odeint(func, y0, t, args=unflatten(p))``; traced at outer levels when its inputs are."""
-    if _any_traced((y0, t, p)):
+    if any_traced((y0, t, p)):
         return _ODEINT(y0, t, p, func=func, unflatten=unflatten, options=options)
     return ORIGINALS["odeint"](func, y0, t, unflatten(p), **options)
 
@@ -673,7 +664,7 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
                    h0=h0, hmax=hmax, hmin=hmin, ixpr=ixpr, mxstep=mxstep, mxhnil=mxhnil, mxordn=mxordn,
                    mxords=mxords, printmessg=printmessg)
     args = args if type(args) is tuple else (args,)
-    traced_in = _any_traced((y0, t)) or _any_traced(args)
+    traced_in = any_traced((y0, t)) or any_traced(args)
     watch = _Watch(func)
     if not traced_in:
         out = raw(watch, y0, t, args, full_output=full_output, tfirst=tfirst, **options)

@@ -48,22 +48,13 @@ import scipy.interpolate as S
 from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import intercept, original
-from .registry import array_like, defcomposite, defvjp
+from .registry import any_traced, array_like, defcomposite, defvjp
 
 ORIGINALS: dict[str, object] = {}
 
 
 def _traced(v) -> bool:
     return isinstance(v, Tracer)
-
-
-def _any_traced(values) -> bool:
-    for v in values:
-        if isinstance(v, Tracer):
-            return True
-        if type(v) in (tuple, list) and _any_traced(v):
-            return True
-    return False
 
 
 def _no_rule(what: str) -> NoRuleError:
@@ -158,7 +149,7 @@ def _zeros_bc(bc, trail, style):
 def _bc_traced(bc) -> bool:
     if bc is None or isinstance(bc, str):
         return False
-    return _any_traced([v for b in bc if not isinstance(b, str) and b is not None for v in
+    return any_traced([v for b in bc if not isinstance(b, str) and b is not None for v in
                         (b if isinstance(b, tuple) else [x for pair in b for x in pair])])
 
 
@@ -507,7 +498,7 @@ def interp1d_init(self, x, y, kind="linear", axis=-1, copy=True, bounds_error=No
                   fill_value=np.nan, assume_sorted=False):
     if _traced(x):
         raise _no_rule("interp1d with traced x (differentiate w.r.t. y and the query points)")
-    if _any_traced([fill_value]):
+    if any_traced([fill_value]):
         raise _no_rule("interp1d with a traced fill_value")
     y = array_like(y)
     ORIGINALS["interp1d.__init__"](self, x, strip(y), kind, axis, copy, bounds_error, fill_value,
@@ -566,7 +557,7 @@ _LINEAR_METHODS = ("linear", "nearest", "slinear", "cubic", "quintic")
 
 def rgi_init(self, points, values, method="linear", bounds_error=True, fill_value=np.nan, *,
              solver=None, solver_args=None):
-    if _any_traced(points):
+    if any_traced(points):
         raise _no_rule("RegularGridInterpolator with traced grid points (differentiate w.r.t. "
                        "values and the query points)")
     if _traced(fill_value):
@@ -640,7 +631,7 @@ def _hook(owner, attr, key, rule):
         ORIGINALS[key] = func
 
         def dispatch(*args, **kwargs):
-            if _any_traced(args) or _any_traced(kwargs.values()):
+            if any_traced(args) or any_traced(kwargs.values()):
                 return rule(*args, **kwargs)
             return func(*args, **kwargs)
 

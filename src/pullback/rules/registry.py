@@ -725,6 +725,16 @@ def defnondiff(func, raw=None) -> Callable:
     return register(func, nondifferentiable, "nondiff")
 
 
+def any_traced(values: Any) -> bool:
+    """Whether any value, or any value in nested tuples and lists, is traced."""
+    for v in values:
+        if isinstance(v, Tracer):
+            return True
+        if type(v) in (tuple, list) and any_traced(v):
+            return True
+    return False
+
+
 def strip_tree(x: Any) -> Any:
     """Remove every trace level from values nested in tuples, lists and dicts."""
     if isinstance(x, Tracer):
