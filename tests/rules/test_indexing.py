@@ -232,3 +232,27 @@ def test_element_reads_sum_sparse_cotangents():
     assert g1 is not g2 and np.array_equal(g1, g2)
     check_gradient(f, x)
     check_gradient(lambda x: pb.gradient(f, x)[0], x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])
+def test_many_picks_accumulate_as_add_at(dtype):
+    """The bincount path for large gathers' adjoints (overlapping frames, repeats, slices mixed
+    with arrays, negative indices) equals np.add.at."""
+    from pullback.rules.indexing import BINCOUNT_MIN, scatter_raw
+
+    rng = np.random.default_rng(0)
+    frames = np.arange(60)[:, None] * 32 + np.arange(96)[None, :]
+    cases = [((2048,), frames), ((40, 30), (slice(None), np.arange(150) % 30 - 30)),
+             ((50, 50), (rng.integers(0, 50, 5000), rng.integers(0, 50, 5000)))]
+    for shape, index in cases:
+        picked = np.zeros(shape)[index].shape
+        g = rng.standard_normal(picked).astype(dtype)
+        if np.dtype(dtype).kind == "c":
+            g = g + 1j * rng.standard_normal(picked).astype(g.real.dtype)
+        assert g.size >= BINCOUNT_MIN
+        want = np.zeros(shape, np.result_type(dtype, np.float64))  # exact sums to compare with
+        np.add.at(want, index, g.astype(want.dtype))
+        got = scatter_raw(g, shape, dtype, index)
+        assert got.dtype == dtype
+        single = np.dtype(dtype).itemsize * (1 + (np.dtype(dtype).kind != "c")) == 8
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 if single else 1e-13)

@@ -27,10 +27,35 @@ def scatter_raw(g, shape, dtype, index):
     if _basic(index):
         out[index] = g
     elif type(out) is np.ndarray:
-        np.add.at(out, index, g)
+        _add_at(out, index, g)
     else:  # Dask, CuPy: no ufunc.at
         return _scatter_by_gathers(g, shape, out.dtype, index)
     return out
+
+
+#: Below this many picks ``np.add.at`` is as fast as anything (and needs no index grid).
+BINCOUNT_MIN = 4096
+
+
+def _add_at(out, index, g):
+    """``np.add.at(out, index, g)`` into the zeros ``out``. Many picks (an STFT's overlapping
+    frames, a gather's adjoint) accumulate by ``np.bincount`` over their flat positions, about 5x
+    faster than ``ufunc.at``, in the same order (float64 bit for bit; float32 sums in float64)."""
+    picks = g.size
+    if picks < BINCOUNT_MIN or 4 * picks < out.size or out.dtype.kind not in "fc":
+        np.add.at(out, index, g)
+        return
+    positions = np.arange(out.size, dtype=np.intp).reshape(out.shape)[index]
+    if positions.shape != g.shape:
+        g = np.broadcast_to(g, positions.shape)
+    positions = positions.reshape(-1)
+    g = g.reshape(-1)
+    flat = out.reshape(-1)
+    if out.dtype.kind == "c":
+        flat.real = np.bincount(positions, weights=g.real, minlength=out.size)
+        flat.imag = np.bincount(positions, weights=g.imag, minlength=out.size)
+    else:
+        flat[...] = np.bincount(positions, weights=g, minlength=out.size)
 
 
 def _scatter_by_gathers(g, shape, dtype, index):
