@@ -250,3 +250,18 @@ def test_check_finite_as_scipy():
         pb.gradient(lambda b: np.sum(SL.cho_solve(SL.cho_factor(S4), b)), v4 * np.inf)
     g = pb.gradient(lambda a: np.sum(SL.solve(a, v4, check_finite=False)), bad)[0]
     assert np.isnan(g).all()
+
+
+def test_solve_of_one_1x1_matrix_is_a_division():
+    """Regression: SciPy divides by a single 1x1 matrix, ignoring assume_a (so a complex 'pos'
+    entry's imaginary part counts); a stack of them goes through LAPACK."""
+    a, b = np.array([[2.0 + 1.0j]]), np.array([1.0 - 0.5j])
+    for assume in (None, "pos", "her", "sym", "lower triangular", "diagonal"):
+        f = lambda a, b: SL.solve(a, b, assume_a=assume)  # noqa: E731
+        check_gradient(f, a, b)
+        same_value(f, a, b)
+        check_gradient(lambda a, b: SL.solve(a, b, assume_a=assume, transposed=True), a.real, b.real)
+    with pytest.raises(NotImplementedError):  # SciPy's own error, before its 1x1 shortcut
+        pb.gradient(lambda a: np.abs(SL.solve(a, b, transposed=True)[0]), a)
+    check_gradient(lambda a, b: SL.solve(a, b, assume_a="pos"), np.array([[[2.0 + 0j]], [[3.0 + 0j]]]),
+                   np.array([[[1.0 + 1j]], [[2.0 - 1j]]]))

@@ -346,6 +346,8 @@ def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=
     if assume_a not in _STRUCTURES or a.ndim < 2 or b.ndim < 1:
         ORIGINALS["solve"](*_plain_args((a, b)), lower=lower, assume_a=assume_a, transposed=transposed)
         raise NoRuleError("scipy.linalg.solve of a scalar or 1-d a")
+    if a.size == 1:  # SciPy computes b / a for a single 1x1 matrix, whatever assume_a says
+        assume_a, lower = None, False
     return _solve_p(a, b, assume=assume_a, lower=bool(lower), transposed=bool(transposed))
 
 
