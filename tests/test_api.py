@@ -540,3 +540,22 @@ def test_integer_conversion_of_a_traced_array_is_a_constant():
     np.testing.assert_array_equal(g, [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
     with pytest.raises(pb.TracedConversionError):
         pb.gradient(lambda v: np.sum(np.asarray(v, dtype=float)), w)
+
+
+def test_an_error_ends_the_differentiation():
+    """A function that raises still finishes its trace: nothing stays 'in progress' in the thread
+    (plain SciPy calls that take callables then run SciPy's function directly)."""
+    from pullback.core.trace import tracing
+
+    def boom(x):
+        raise RuntimeError("boom")
+
+    for call in (lambda: pb.gradient(boom, 1.0), lambda: pb.jvp(boom, (1.0,), (1.0,)),
+                 lambda: pb.grad(lambda x: (x, x), has_aux=True)(np.ones(2)),
+                 lambda: pb.hessian(boom, np.ones(2))):
+        with pytest.raises((RuntimeError, TypeError, ValueError)):
+            call()
+        assert not tracing()
+    assert not tracing()
+    pb.gradient(lambda x: x * x, 1.0)
+    assert not tracing()

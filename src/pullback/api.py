@@ -175,17 +175,19 @@ def _unwrap(o: Any, trace) -> Any:
 
 def _pullback(f: Callable, args: tuple, kwargs: dict, argnums: Sequence[int], has_aux=False):
     trace = ReverseTrace()
-    inputs = _Inputs(trace, args, argnums)
-    out = f(*inputs.args, **kwargs)
-    aux = None
-    if has_aux:
-        out, aux = out
-        aux = R.strip_tree(aux) if not isinstance(aux, Tracer) else _unwrap(aux, trace)
-    out_leaves, out_rebuild = flatten(out)
-    roots = [o._aux if isinstance(o, Tracer) and o._trace is trace else None for o in out_leaves]
-    value = out_rebuild([_unwrap(o, trace) for o in out_leaves])
-    keys = [k for _, ks, _ in inputs.parts for k in ks]
-    trace.finish()  # back() needs only the tape; a tracer that escaped f now raises when used
+    try:
+        inputs = _Inputs(trace, args, argnums)
+        out = f(*inputs.args, **kwargs)
+        aux = None
+        if has_aux:
+            out, aux = out
+            aux = R.strip_tree(aux) if not isinstance(aux, Tracer) else _unwrap(aux, trace)
+        out_leaves, out_rebuild = flatten(out)
+        roots = [o._aux if isinstance(o, Tracer) and o._trace is trace else None for o in out_leaves]
+        value = out_rebuild([_unwrap(o, trace) for o in out_leaves])
+        keys = [k for _, ks, _ in inputs.parts for k in ks]
+    finally:  # back() needs only the tape; a tracer that escaped f now raises when used
+        trace.finish()  # (an error ends the differentiation too)
 
     def back(cotangent: Any) -> tuple:
         seeds = flatten(cotangent)[0]
@@ -403,19 +405,21 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
     if len(primals) != len(tangents):
         raise ValueError("jvp: primals and tangents must have the same length")
     trace = ForwardTrace()
-    inputs = _Inputs(trace, primals, range(len(primals)), tangents)
-    out = f(*inputs.args)
-    leaves, rebuild = flatten(out)
-    values, touts = [], []
-    for o in leaves:
-        if isinstance(o, Tracer) and o._trace is trace:
-            values.append(o._value)
-            t = o._aux
-            touts.append(np.zeros_like(strip(o._value)) if t is None else match_chunks(t, o._value))
-        else:
-            values.append(o)
-            touts.append(np.zeros_like(strip(_as_value(o))))
-    trace.finish()
+    try:
+        inputs = _Inputs(trace, primals, range(len(primals)), tangents)
+        out = f(*inputs.args)
+        leaves, rebuild = flatten(out)
+        values, touts = [], []
+        for o in leaves:
+            if isinstance(o, Tracer) and o._trace is trace:
+                values.append(o._value)
+                t = o._aux
+                touts.append(np.zeros_like(strip(o._value)) if t is None else match_chunks(t, o._value))
+            else:
+                values.append(o)
+                touts.append(np.zeros_like(strip(_as_value(o))))
+    finally:
+        trace.finish()  # (an error ends the differentiation too)
     return rebuild(values), rebuild(touts)
 
 
@@ -613,10 +617,11 @@ class _CheckpointCall:
         the recomputation in the backward pass, under a forward trace with zero tangents: every
         traced value is dropped as soon as it is used, so nothing is kept."""
         trace = ForwardTrace()
-        out = self.run(*[trace.new(_as_value(v)) if _differentiable(v) else v for v in leaves])
-        out = _unwrap(out, trace)
-        trace.finish()
-        return out
+        try:
+            out = self.run(*[trace.new(_as_value(v)) if _differentiable(v) else v for v in leaves])
+            return _unwrap(out, trace)
+        finally:
+            trace.finish()
 
     def check(self, value: Any) -> Any:
         """``value`` (computed at this level) must not be traced at this level or above."""

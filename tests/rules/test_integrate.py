@@ -281,3 +281,19 @@ def test_odeint_tfirst_full_output_and_errors():
     check_gradient(f, np.array([1.0, 3.0]), rtol=1e-5, atol=1e-6)
     with pytest.raises(pb.NoRuleError, match="args"):
         pb.gradient(lambda k: np.sum(I.odeint(lambda y, t: -k * y, np.ones(2), [0.0, 1.0])), 1.0)
+
+
+def test_plain_calls_outside_a_differentiation_run_scipys_function(monkeypatch):
+    """No traced value can be alive outside a differentiation: quad, solve_ivp and odeint then
+    run SciPy's own function directly (no wrapper around the callable)."""
+    import pullback.rules.integrate as integrate_rules
+
+    def no_watch(f):
+        raise AssertionError("a plain call outside a differentiation was routed")
+
+    monkeypatch.setattr(integrate_rules, "_Watch", no_watch)
+    assert abs(I.quad(lambda t: t * t, 0.0, 3.0)[0] - 9.0) < 1e-12
+    I.solve_ivp(lambda t, y: -y, (0.0, 1.0), [1.0])
+    I.odeint(lambda y, t: -y, [1.0], [0.0, 1.0])
+    with pytest.raises(AssertionError, match="routed"):  # inside one, every call is routed
+        pb.gradient(lambda k: I.quad(lambda t: k * t, 0.0, 1.0)[0], 2.0)

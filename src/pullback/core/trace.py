@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,16 @@ class Node:
         self.back = back
 
 
+#: This thread's number of differentiations in progress (traces made and not yet finished).
+_ACTIVE = threading.local()
+
+
+def tracing() -> bool:
+    """Whether this thread has a differentiation in progress: only then can a traced value be
+    alive here (one that escaped a finished one raises when used)."""
+    return getattr(_ACTIVE, "depth", 0) > 0
+
+
 class Trace:
     """A differentiation in progress; ``level`` orders nested traces."""
 
@@ -74,6 +85,7 @@ class Trace:
 
     def __init__(self) -> None:
         self.level = next(_next_level)
+        _ACTIVE.depth = getattr(_ACTIVE, "depth", 0) + 1
 
     def process_first(self, prim: Primitive, x: Tracer, static: tuple) -> Any:
         """``prim(x, *static)`` where ``x`` is this level's and nothing in ``static`` is traced."""
@@ -85,6 +97,7 @@ class Trace:
         on the way: the trace becomes a :class:`FinishedTrace`, whose methods raise."""
         kind = "reverse-mode" if isinstance(self, ReverseTrace) else "forward-mode"
         self.__class__ = _FINISHED[kind]
+        _ACTIVE.depth = max(getattr(_ACTIVE, "depth", 1) - 1, 0)
 
     def _split(self, args: tuple):
         """Unwrap this level: the values, which arguments were traced here, their

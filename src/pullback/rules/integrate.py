@@ -57,6 +57,7 @@ import scipy.integrate as I
 from scipy.integrate._ivp import rk as _rk
 
 from ..core import Tracer, strip
+from ..core.trace import tracing
 from ..errors import NoRuleError
 from ..intercept import intercept, original, route
 from .registry import UserRule, any_traced, array_like, defcomposite
@@ -84,12 +85,14 @@ def _route(name, handler):
 
 class _AlwaysMeta(type):
     def __instancecheck__(cls, obj):
-        return True
+        return tracing()
 
 
 class _Every(metaclass=_AlwaysMeta):
-    """An ``isinstance`` target that every object matches: the dispatcher then routes every call
-    of a function taking a callable (whose closure may hold traced values) to its rule."""
+    """An ``isinstance`` target that every object matches while a differentiation is in progress
+    in this thread: the dispatcher then routes every call of a function taking a callable (whose
+    closure may hold traced values) to its rule. Outside one no traced value can be alive, so
+    plain calls run SciPy's function directly, at its own speed."""
 
 
 def _intercept_always(name, rule):

@@ -593,9 +593,11 @@ def one_like(v: Any, dtype: Any) -> Any:
 def transpose_linear(dot_back: Callable, like: Any) -> Any:
     """Gradient of the real, linear-in-``g`` function ``dot_back`` (used to transpose a pullback)."""
     trace = ReverseTrace()
-    g = trace.new(np.zeros_like(strip(like)))
-    out = dot_back(g)
-    trace.finish()
+    try:
+        g = trace.new(np.zeros_like(strip(like)))
+        out = dot_back(g)
+    finally:
+        trace.finish()
     if not (isinstance(out, Tracer) and out._trace is trace):
         return None
     return backward([out._aux], [one_like(strip(out), np.result_type(strip(out)))], [g._aux])[0]
