@@ -68,6 +68,27 @@ class Node:
         self.back = back
 
 
+class Pullback:
+    """A pullback that is its own tape entry: a :class:`Node` without a second object.
+
+    A primitive's ``vjp`` may return an instance of a subclass as its ``back``: it must
+    be a fresh object, made for that one call (the trace sets its ``parents`` and then
+    records it on the tape as it is). Subclasses define ``__call__(g)`` and may define
+    ``sweep(g, mine)`` (see :func:`set_ownable`). One allocation per traced operation
+    instead of two: the tape of a chain of small operations is mostly such objects.
+    """
+
+    __slots__ = ("parents",)
+
+
+def _entry(parents: tuple, back: Any) -> Any:
+    """The tape entry of a call whose pullback is ``back``."""
+    if isinstance(back, Pullback):
+        back.parents = parents
+        return back
+    return Node(parents, back)
+
+
 #: This thread's number of differentiations in progress (traces made and not yet finished).
 _ACTIVE = threading.local()
 
@@ -130,6 +151,9 @@ class ReverseTrace(Trace):
         ans, back = prim.vjp([0], [v, *static], {}, isinstance(v, Tracer))
         if back is None:
             return ans
+        if isinstance(back, Pullback):
+            back.parents = (x._aux,)
+            return _TracerClass(ans, self, back)
         return _TracerClass(ans, self, Node((x._aux,), back))
 
     def new(self, value: Any) -> Tracer:
@@ -145,6 +169,9 @@ class ReverseTrace(Trace):
             ans, back = prim.vjp([0], [v], kwargs, isinstance(v, Tracer))
             if back is None:
                 return ans
+            if isinstance(back, Pullback):
+                back.parents = (a._aux,)
+                return _TracerClass(ans, self, back)
             return _TracerClass(ans, self, Node((a._aux,), back))
         parents = None  # set by a fast path below; else the general unwrapping runs
         a = args[0]
@@ -174,7 +201,7 @@ class ReverseTrace(Trace):
             ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:
             return ans
-        return _TracerClass(ans, self, Node(parents, back))
+        return _TracerClass(ans, self, _entry(parents, back))
 
 
 class ForwardTrace(Trace):
@@ -373,14 +400,14 @@ def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = N
         if r is not None and r not in counts:
             counts[r] = 0
             stack.append(r)
+    pop, push = stack.pop, stack.append
     while stack:  # count each node's consumers
-        for p in stack.pop().parents:
-            c = counts.get(p)
-            if c is None:
-                counts[p] = 1
-                stack.append(p)
+        for p in pop().parents:
+            if p in counts:
+                counts[p] += 1
             else:
-                counts[p] = c + 1
+                counts[p] = 1
+                push(p)
     grads: dict = {}
     for r, s in zip(roots, seeds):
         if r is not None and s is not None:
@@ -391,25 +418,33 @@ def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = N
     found: dict = {}
     found_mine: set = set()
     ready = [r for r, c in counts.items() if c == 0]
+    ready_pop, ready_push = ready.pop, ready.append
+    take = grads.pop
+    ownable = _OWNABLE is not None
+    lazy = _LAZY
     while ready:
-        node = ready.pop()
-        g = grads.pop(node, None)
-        if type(g) is _LAZY:
+        node = ready_pop()
+        g = take(node, None)
+        if type(g) is lazy:
             g = g.materialize()
-        own = node in mine
-        if own:
+        own = False
+        if mine and node in mine:
+            own = True
             mine.discard(node)
         if node in wanted:
             found[node] = g
             if own:
                 found_mine.add(node)
-        back = node.back
-        if back is None:
-            continue
+        if type(node) is Node:
+            back = node.back
+            if back is None:
+                continue
+        else:  # a Pullback: its own tape entry
+            back = node
         parents = node.parents
         if g is not None:
             # back.sweep(g, own) -> (cotangents, owned flags; () when none is owned)
-            sweep = getattr(back, "sweep", None) if _OWNABLE is not None else None
+            sweep = getattr(back, "sweep", None) if ownable else None
             if sweep is None:
                 cts, owned = back(g), ()
             else:
@@ -419,19 +454,28 @@ def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = N
                 for p, ct, o in zip(parents, cts, owned):
                     if ct is not None:
                         _give(grads, mine, p, ct, o)
+            elif len(parents) == 1:  # the common case, without a loop
+                ct = cts[0]
+                if ct is not None:
+                    p = parents[0]
+                    if p in grads:
+                        _give(grads, mine, p, ct, False)
+                    else:  # (a node in mine has an entry in grads)
+                        grads[p] = ct
+                    del ct
             else:
                 for p, ct in zip(parents, cts):
                     if ct is not None:
                         if p in grads:
                             _give(grads, mine, p, ct, False)
-                        else:  # (a node in mine has an entry in grads)
+                        else:
                             grads[p] = ct
             del cts
         for p in parents:
             c = counts[p] - 1
             counts[p] = c
             if not c:
-                ready.append(p)
+                ready_push(p)
     if owned_leaves is not None:
         owned_leaves[:] = [leaf in found_mine for leaf in leaves]
     return [None if leaf is None else found.get(leaf) for leaf in leaves]

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import NOT_TRACED, Primitive, ReverseTrace, Tracer, backward, set_ownable, strip
+from ..core import NOT_TRACED, Primitive, Pullback, ReverseTrace, Tracer, backward, set_ownable, strip
 from ..core import trace as _trace
 from ..engines import buffers
 
@@ -254,6 +254,7 @@ def _owned(r: Any, g: Any, mine: bool, held: tuple) -> bool:
 
 
 _ONE_OWNED = (True,)
+_ndarray = np.ndarray
 
 
 def _owned_all(cts: tuple, g: Any, mine: bool, held: tuple) -> tuple:
@@ -299,20 +300,31 @@ def multiply_into(g: np.ndarray, d: Any) -> Any:
 # ---------------------------------------------------------------- rule kinds
 
 
-class _OneArgPullback:
+class _OneArgPullback(Pullback):
     """``back(g)`` of a :class:`Rule` with one traced argument: its vjp function and what it reads.
 
-    A slotted object rather than a closure: one allocation per traced operation
-    instead of a function and six cells (the tape builds one per operation).
+    A slotted object rather than a closure, and its own tape entry (a
+    :class:`~pullback.core.Pullback`): one allocation per traced operation instead of a
+    function and six cells and a node (the tape builds one per operation).
     """
 
     __slots__ = ("f", "out", "kept", "kwargs", "shape", "dtype")
 
     def __init__(self, f, out, kept, kwargs, shape, dtype):
-        self.f, self.out, self.kept, self.kwargs, self.shape, self.dtype = f, out, kept, kwargs, shape, dtype
+        self.f = f
+        self.out = out
+        self.kept = kept
+        self.kwargs = kwargs
+        self.shape = shape
+        self.dtype = dtype
 
     def __call__(self, g):
-        return (fit(self.f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype),)
+        kwargs = self.kwargs
+        if kwargs:
+            r = self.f(g, self.out, *self.kept, **kwargs)
+        else:
+            r = self.f(g, self.out, *self.kept)
+        return (fit(r, self.shape, self.dtype),)
 
     def sweep(self, g, mine):
         """``self(g)`` and whether the sweep owns its result; ``mine``: it owns ``g``, which may
@@ -320,14 +332,24 @@ class _OneArgPullback:
         f = self.f
         if mine:
             f = getattr(f, "in_place", None) or f
-        r = fit(f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype)
-        return (r,), _ONE_OWNED if _owned(r, g, mine, (self.out, self.kept, self.kwargs)) else ()
+        kwargs = self.kwargs
+        if kwargs:
+            r = f(g, self.out, *self.kept, **kwargs)
+        else:
+            r = f(g, self.out, *self.kept)
+        shape, dtype = self.shape, self.dtype
+        if type(r) is not _ndarray or r.shape != shape or r.dtype != dtype:  # fit's own first test
+            r = fit(r, shape, dtype)
+        if type(r) is _ndarray and r.size >= _trace._OWN_MIN and _owned(
+                r, g, mine, (self.out, self.kept, kwargs)):
+            return (r,), _ONE_OWNED
+        return (r,), ()
 
     def __repr__(self) -> str:
         return f"<pullback {getattr(self.f, '__name__', self.f)}>"
 
 
-class _ManyArgPullback:
+class _ManyArgPullback(Pullback):
     """``back(g)`` of a :class:`Rule` with several traced arguments: one cotangent each."""
 
     __slots__ = ("fns", "metas", "out", "kept", "kwargs")
@@ -369,13 +391,17 @@ class _ManyArgPullback:
         return f"<pullback {names}>"
 
 
-class _LinearPullback:
+class _LinearPullback(Pullback):
     """``back(g)`` of a :class:`LinearRule`: its adjoint at the input's shape and dtype."""
 
     __slots__ = ("adjoint", "shape", "dtype", "static", "kwargs")
 
     def __init__(self, adjoint, shape, dtype, static, kwargs):
-        self.adjoint, self.shape, self.dtype, self.static, self.kwargs = adjoint, shape, dtype, static, kwargs
+        self.adjoint = adjoint
+        self.shape = shape
+        self.dtype = dtype
+        self.static = static
+        self.kwargs = kwargs
 
     def __call__(self, g):
         shape, dtype = self.shape, self.dtype
@@ -388,8 +414,16 @@ class _LinearPullback:
         if mine:
             f = getattr(f, "in_place", None) or f
         shape, dtype = self.shape, self.dtype
-        r = fit(f(g, shape, dtype, *self.static, **self.kwargs), shape, dtype)
-        return (r,), _ONE_OWNED if _owned(r, g, mine, (self.static, self.kwargs)) else ()
+        kwargs = self.kwargs
+        if kwargs:
+            r = f(g, shape, dtype, *self.static, **kwargs)
+        else:
+            r = f(g, shape, dtype, *self.static)
+        if type(r) is not _ndarray or r.shape != shape or r.dtype != dtype:  # fit's own first test
+            r = fit(r, shape, dtype)
+        if type(r) is _ndarray and r.size >= _trace._OWN_MIN and _owned(r, g, mine, (self.static, kwargs)):
+            return (r,), _ONE_OWNED
+        return (r,), ()
 
     def __repr__(self) -> str:
         return f"<pullback {getattr(self.adjoint, '__name__', self.adjoint)}>"
@@ -409,7 +443,7 @@ class Rule(Primitive):
     broadcast), which can skip forming the full-size product.
     """
 
-    __slots__ = ("vjps", "jvps", "uses", "reducers", "ufunc")
+    __slots__ = ("vjps", "jvps", "uses", "reducers", "ufunc", "plans")
 
     def __init__(self, raw, name, vjps, jvps):
         super().__init__(raw, name)
@@ -419,6 +453,13 @@ class Rule(Primitive):
         self.reducers = tuple(getattr(f, "reduce_to", None) for f in vjps)
         # an elementwise one-output ufunc (not a gufunc such as matmul): large outputs are aligned
         self.ufunc = raw if isinstance(raw, np.ufunc) and raw.nout == 1 and raw.signature is None else None
+        # per argument, what vjp needs when it is the only traced one: (f, reduce_to, keep_ans,
+        # flags, all_kept) with all_kept the number of leading arguments that f reads in full
+        # (any number for flags True; -1 when it skips one): _keep's answer without the call
+        self.plans = tuple(
+            None if f is None else (f, r, *u, (1 << 62) if u[1] is True else len(u[1]) if all(u[1]) else -1)
+            for f, r, u in zip(vjps, self.reducers, self.uses)
+        )
 
     def _fn(self, table, i, mode):
         f = table[i] if i < len(table) else None
@@ -432,24 +473,27 @@ class Rule(Primitive):
     def vjp(self, argnums, vals, kwargs, nested=True):
         if nested:
             ans = self(*vals, **kwargs)
-        elif self.ufunc is not None and not kwargs and buffers.large(vals):
+        elif kwargs:
+            ans = self.raw(*vals, **kwargs)
+        elif self.ufunc is not None and buffers.large(vals):
             ans = buffers.call(self.ufunc, vals)  # a large output aligned for huge pages
         else:
-            ans = self.raw(*vals, **kwargs)
+            ans = self.raw(*vals)
         if ans.dtype.kind not in "fc":
             return ans, None
         if len(argnums) == 1:  # the common case, kept lean
             i = argnums[0]
-            vjps = self.vjps
-            f = vjps[i] if i < len(vjps) else None
-            if f is None:
-                f = self._fn(vjps, i, "reverse")  # raises the error
+            plans = self.plans
+            plan = plans[i] if i < len(plans) else None
+            if plan is None:
+                self._fn(self.vjps, i, "reverse")  # raises the error
+            f, reduce_to, keep_ans, flags, all_kept = plan
             v = vals[i]
-            if self.reducers[i] is not None and v.shape != ans.shape:
-                f = partial(self.reducers[i], shape=v.shape)
-            keep_ans, flags = self.uses[i]
-            kept = vals if flags is True else _keep(vals, flags)
-            return ans, _OneArgPullback(f, ans if keep_ans else None, kept, kwargs, v.shape, v.dtype)
+            shape = v.shape
+            if reduce_to is not None and shape != ans.shape:
+                f = partial(reduce_to, shape=shape)
+            kept = vals if len(vals) <= all_kept else _keep(vals, flags)
+            return ans, _OneArgPullback(f, ans if keep_ans else None, kept, kwargs, shape, v.dtype)
         fns = [self._fn(self.vjps, i, "reverse") for i in argnums]
         metas = [_meta(vals[i]) for i in argnums]
         for k, (i, m) in enumerate(zip(argnums, metas)):
@@ -497,7 +541,12 @@ class LinearRule(Primitive):
     def vjp(self, argnums, vals, kwargs, nested=True):
         if len(argnums) != 1 or argnums[0] != 0:
             self._check(argnums)
-        ans = self(*vals, **kwargs) if nested else self.raw(*vals, **kwargs)
+        if nested:
+            ans = self(*vals, **kwargs)
+        elif kwargs:
+            ans = self.raw(*vals, **kwargs)
+        else:
+            ans = self.raw(*vals)
         if ans.dtype.kind not in "fc":
             return ans, None
         v = vals[0]
