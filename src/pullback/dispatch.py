@@ -9,6 +9,7 @@ Python operators call the ufunc rules directly (the lean path).
 from __future__ import annotations
 
 import numbers
+import operator
 from typing import Any
 
 import numpy as np
@@ -97,18 +98,24 @@ def refuse_subclasses(values) -> None:
 
 
 def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
+    # the rule is looked up at each call (a later registration replaces it), inline: the
+    # operators are the commonest operations of all
+    operators = R.OPERATORS if rule is _operator else {}
+    ufuncs = R.UFUNCS
     if reflected:
 
         def op(self, other):
-            if not _fast(other):
+            if type(other) not in _COMMON and not _fast(other):
                 return NotImplemented
-            return rule(u)(other, self)
+            h = operators.get(u) or ufuncs.get(u)
+            return (h or rule(u))(other, self)
     else:
 
         def op(self, other):
-            if not _fast(other):
+            if type(other) not in _COMMON and not _fast(other):
                 return NotImplemented
-            return rule(u)(self, other)
+            h = operators.get(u) or ufuncs.get(u)
+            return (h or rule(u))(self, other)
 
     op.__name__ = f"__{'r' if reflected else ''}{u.__name__}__"
     return op
@@ -168,31 +175,13 @@ class TracedArray(Tracer):
         self._aux = aux
         self._view = None
 
-    # ---- what it is
-    def _get_shape(self) -> tuple:
-        return self._value.shape
-
-    shape = property(_get_shape, _hooked("_set_shape"))
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._value.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self._value.ndim
-
-    @property
-    def size(self) -> int:
-        return self._value.size
-
-    @property
-    def itemsize(self) -> int:
-        return self._value.itemsize
-
-    @property
-    def nbytes(self) -> int:
-        return self._value.nbytes
+    # ---- what it is (read by C getters: the rules read shape and dtype on every operation)
+    shape = property(operator.attrgetter("_value.shape"), _hooked("_set_shape"), doc="The value's shape.")
+    dtype = property(operator.attrgetter("_value.dtype"), doc="The value's dtype.")
+    ndim = property(operator.attrgetter("_value.ndim"), doc="The value's number of dimensions.")
+    size = property(operator.attrgetter("_value.size"), doc="The value's number of elements.")
+    itemsize = property(operator.attrgetter("_value.itemsize"), doc="The value's item size in bytes.")
+    nbytes = property(operator.attrgetter("_value.nbytes"), doc="The value's size in bytes.")
 
     @property
     def strides(self) -> tuple:
@@ -259,6 +248,17 @@ class TracedArray(Tracer):
 
     # ---- protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if not kwargs and method == "__call__":  # the common case: a plain call on common types
+            for x in inputs:
+                if type(x) not in _COMMON:
+                    break
+            else:
+                handler = _UFUNCS.get(ufunc)
+                if handler is None:
+                    raise NoRuleError(ufunc_name(ufunc))
+                if len(inputs) == 1 and type(handler) is _Rule:  # its one tracer's trace records it
+                    return inputs[0]._trace.process(handler, inputs, {})
+                return handler(*inputs)
         for x in inputs:
             t = type(x)
             if t not in _COMMON:
@@ -285,8 +285,12 @@ class TracedArray(Tracer):
         for t in types:
             if t not in _COMMON and not _known(t):
                 return NotImplemented
-        refuse_subclasses(args)
-        handler = R.FUNCTIONS.get(func)
+        for v in args:  # refuse_subclasses(args), without its call in the common case
+            t = type(v)
+            if t is list or t is tuple or (t is not _ndarray and isinstance(v, _ndarray)):
+                refuse_subclasses(args)
+                break
+        handler = _FUNCTIONS.get(func)
         if handler is None:
             raise NoRuleError(R._qualname(func))
         if kwargs:
@@ -496,7 +500,7 @@ _LIBRARIES = frozenset(("numpy", "scipy", "sklearn", "skimage", "pandas", "numba
 
 def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
     """A tracer of the right class for ``value``'s number of dimensions."""
-    if getattr(value, "ndim", 0):
+    if (value.ndim if type(value) is _ndarray else getattr(value, "ndim", 0)):
         return TracedNDArray(value, trace, aux)
     return TracedArray(value, trace, aux)
 
@@ -536,4 +540,8 @@ def _write_out(out, result, func, inputs, where=True):
 
 
 _COMMON.update((TracedArray, TracedNDArray))
+_ndarray = np.ndarray
+_UFUNCS = R.UFUNCS
+_FUNCTIONS = R.FUNCTIONS
+_Rule = R.Rule
 set_tracer_class(traced)
