@@ -95,6 +95,7 @@ except ImportError:  # pragma: no cover - other SciPy layouts
 _DOMAIN = "numpy.scipy.fft"
 _INORM = {None: 0, "backward": 0, "ortho": 1, "forward": 2}
 _FAST_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
+_F8, _C16 = np.dtype(np.float64), np.dtype(np.complex128)  # (the commonest: identity tests first)
 
 #: Transforms of at least this many elements use all cores unless the user chose ``workers``.
 PARALLEL_SIZE = 1 << 16
@@ -553,9 +554,11 @@ def _backend_check() -> bool:
 
 def _fast_threads(x, workers):
     """Threads for a direct pocketfft call on ``x``, or 0 when the call must go through scipy.fft."""
+    if type(x) is not np.ndarray:
+        return 0
+    dtype = x.dtype
     if (
-        type(x) is not np.ndarray
-        or x.dtype not in _FAST_DTYPES  # native byte order only, like the set's members
+        (dtype is not _F8 and dtype is not _C16 and dtype not in _FAST_DTYPES)  # native byte order only
         or not FAST_PATH
         or _engine == "scipy"
         or _pocketfft is None
@@ -610,6 +613,8 @@ def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
     threads = _fast_threads(x, workers)
     if threads:
         inorm = _INORM[norm] if forward else 2 - _INORM[norm]
+        if threads == 1 and x.size < ENGINE_SIZE:  # what _run and _run_kernel choose, without their calls
+            return _KERNELS[_engine]["c2c"](x, s, axes, forward, inorm, 1, scratch)
         return _run("c2c", x, s, axes, forward, inorm, threads, scratch)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
@@ -624,6 +629,8 @@ def r2c(x, s, axes, norm, workers=None, factor=1):
     """``rfftn`` of the real ``x``, times ``factor`` (MKL folds it into the transform)."""
     threads = _fast_threads(x, workers)
     if threads and x.dtype.kind == "f":
+        if threads == 1 and factor == 1 and x.size < ENGINE_SIZE:  # (as in c2c)
+            return _KERNELS[_engine]["r2c"](x, s, axes, True, _INORM[norm], 1)
         return _run("r2c", x, s, axes, True, _INORM[norm], threads, factor=factor)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
@@ -644,6 +651,8 @@ def c2r(x, s, axes, norm, workers=None, scratch=False):
     if threads:
         if x.dtype.kind == "f":
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
+        if threads == 1 and x.size < ENGINE_SIZE:  # (as in c2c)
+            return _KERNELS[_engine]["c2r"](x, s, axes, False, 2 - _INORM[norm], 1, scratch)
         return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads, scratch)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):

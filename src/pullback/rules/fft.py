@@ -99,14 +99,14 @@ def r2c_raw(x, s, axes, norm, workers=None):
 
 
 def _c2c_cotangent(g, s, axes, norm, forward, workers, scratch=False):
-    if _constant_along(g, axes) and all(g.shape[a] == n for a, n in zip(axes, s)):
+    if 0 in g.strides and _constant_along(g, axes) and all(g.shape[a] == n for a, n in zip(axes, s)):
         n = math.prod(s)
         return _delta(g, axes, s, n * _scale(norm, forward, n))
     return engine.c2c(g, s, axes, norm, forward, workers, scratch)
 
 
 def _r2c_cotangent(g, s, axes, norm, workers, factor=1):
-    if _constant_along(g, axes) and all(g.shape[a] == n for a, n in zip(axes, s)):
+    if 0 in g.strides and _constant_along(g, axes) and all(g.shape[a] == n for a, n in zip(axes, s)):
         n = math.prod(s)
         half = list(s[:-1]) + [s[-1] // 2 + 1]
         return _delta(g, axes, half, n * _scale(norm, True, n) * factor)
@@ -145,6 +145,10 @@ _WEIGHTS: dict = {}
 
 def _bin_weights(g, axis, n, interior):
     """Per-bin factors along ``axis`` of a half spectrum of an ``n``-point real signal."""
+    if type(g) is np.ndarray:  # the common case: the cached weights, found without strip's call
+        w = _WEIGHTS.get((np.ndarray, g.dtype, g.ndim, axis, n, interior))
+        if w is not None:
+            return w
     plain = strip(g)
     key = (type(plain), plain.dtype, g.ndim, axis, n, interior)
     w = _WEIGHTS.get(key) if type(plain) is np.ndarray else None
@@ -172,7 +176,8 @@ def _resize_back(g, shape, axes):
 
 def c2c_adjoint(g, shape, dtype, s, axes, norm, forward, workers=None):
     transform = _c2c_cotangent if type(g) is np.ndarray else c2c  # plain: no trace to consult
-    return _resize_back(transform(g, s, axes, swap_norm(norm), not forward, workers), shape, axes)
+    spec = transform(g, s, axes, _SWAP[norm], not forward, workers)
+    return spec if spec.shape == shape else _resize_back(spec, shape, axes)
 
 
 def c2c_adjoint_in_place(g, shape, dtype, s, axes, norm, forward, workers=None):
@@ -214,7 +219,8 @@ def r2c_adjoint(g, shape, dtype, s, axes, norm, workers=None):
             half = _scale_interior(g, axes[-1], s[-1], 0.5)
         else:
             half = g * _bin_weights(g, axes[-1], s[-1], 0.5)
-        return _resize_back(engine.c2r(half, s, axes, swap_norm(norm), workers, scratch=True), shape, axes)
+        out = engine.c2r(half, s, axes, _SWAP[norm], workers, scratch=True)
+        return out if out.shape == shape else _resize_back(out, shape, axes)
     half = g * _bin_weights(g, axes[-1], s[-1], 0.5)
     return _resize_back(c2r(half, s, axes, swap_norm(norm), workers), shape, axes)
 
@@ -238,9 +244,9 @@ def c2r_adjoint(g, shape, dtype, s, axes, norm, workers=None):
         spec = r2c(g, s, axes, swap_norm(norm), workers)
         return _resize_back(spec * _bin_weights(spec, axes[-1], s[-1], 2.0), shape, axes)
     if g.size < SCALAR_SCALING:  # the engine's fresh output: ours to scale in place
-        spec = _r2c_cotangent(g, s, axes, swap_norm(norm), workers)
-        weights = _bin_weights(spec, axes[-1], s[-1], 2.0)
-        return _resize_back(np.multiply(spec, weights, out=spec), shape, axes)
+        spec = _r2c_cotangent(g, s, axes, _SWAP[norm], workers)
+        spec = np.multiply(spec, _bin_weights(spec, axes[-1], s[-1], 2.0), spec)
+        return spec if spec.shape == shape else _resize_back(spec, shape, axes)
     spec = _r2c_cotangent(g, s, axes, swap_norm(norm), workers, factor=2)  # MKL: the 2 in its scale
     spec[_edges(spec.ndim, axes[-1], s[-1])] *= 0.5  # exact: powers of two
     return _resize_back(spec, shape, axes)
