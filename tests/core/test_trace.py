@@ -243,3 +243,44 @@ def test_concurrent_calls_of_one_back_give_the_same_gradients():
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
     assert all(np.array_equal(ct, np.full(x.shape, k + 1.0)) for k, ct in enumerate(cts))
+
+
+def test_a_pullback_object_is_its_own_tape_entry():
+    # regression for the one-allocation tape: a Pullback returned by a vjp is recorded as it is
+    # (its parents set by the trace), any other callable inside a Node; both sweep alike
+    from pullback.core import Pullback, ReverseTrace
+
+    class Double(Pullback):
+        __slots__ = ()
+
+        def __call__(self, g):
+            return (2 * g, 2 * g)
+
+    leaf = Node((), None)
+    mid = Double()
+    mid.parents = (leaf, leaf)
+    root = Node((mid,), lambda g: (g,))
+    assert backward([root], [1.0], [leaf]) == [4.0]
+
+    trace = ReverseTrace()
+    try:
+        x = trace.new(np.arange(3.0))
+        y = np.sin(x)  # a rule's pullback object: no separate Node
+        assert isinstance(y._aux, Pullback) and y._aux.parents == (x._aux,)
+    finally:
+        trace.finish()
+    # a user rule's pullback (a closure) is still wrapped in a Node
+    @pb.custom_adjoint
+    def triple(x):
+        return 3 * x, lambda g: (3 * g,)
+
+    trace = ReverseTrace()
+    try:
+        x = trace.new(np.arange(3.0))
+        y = triple(x)
+        assert type(y._aux) is Node and y._aux.parents == (x._aux,)
+    finally:
+        trace.finish()
+    x = np.arange(3.0)
+    np.testing.assert_allclose(pb.gradient(lambda x: np.sum(triple(np.sin(x)) * x), x)[0],
+                               3 * (np.cos(x) * x + np.sin(x)))

@@ -1,0 +1,91 @@
+"""The dispatch layer's fast paths keep the general path's semantics (pullback.dispatch).
+
+A plain ufunc call on common types, an operator, and an ``__array_function__`` call whose
+arguments are plain skip work; these tests pin what the skipped work decided: ``out=``,
+``where=`` and ``dtype=`` keywords, refused ndarray subclasses (one level inside lists too),
+0-d values, foreign array types, and rules registered after import.
+"""
+
+import numpy as np
+import pytest
+
+import pullback as pb
+from pullback.core import ReverseTrace
+from pullback.dispatch import TracedArray, TracedNDArray
+from pullback.testing import check_gradient
+
+
+def _traced(value):
+    trace = ReverseTrace()
+    return trace, trace.new(value)
+
+
+def test_ufunc_keywords_take_the_general_path():
+    x = np.array([0.5, -1.0, 2.0])
+    # out= into a traced array, where= and dtype=: values as NumPy's, gradients checked
+    def with_out(x):
+        y = np.zeros_like(x) + 0.0 * x
+        np.sin(x, out=y, where=np.array([True, False, True]))
+        return np.sum(y * x)
+
+    check_gradient(with_out, x)
+    g = pb.gradient(lambda x: np.sum(np.multiply(x, x, dtype=np.float32)), x)[0]
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-6)
+    value = pb.value_and_gradient(lambda x: np.sum(np.sin(x, dtype=np.float32)), x)[0]
+    assert value.dtype == np.float32 and value == np.sum(np.sin(x, dtype=np.float32))
+
+
+def test_refused_subclasses_are_refused_on_every_path():
+    trace, t = _traced(np.ones((2, 2)))
+    with pytest.warns(PendingDeprecationWarning):
+        m = np.matrix(np.eye(2))
+        index = np.matrix([[0, 1]])
+    try:
+        with pytest.raises(TypeError, match="numpy.matrix"):
+            np.add(t, m)  # __array_ufunc__
+        with pytest.raises(TypeError, match="numpy.matrix"):
+            t * m  # an operator
+        with pytest.raises(TypeError, match="numpy.matrix"):
+            np.concatenate([t, m])  # __array_function__, inside a list
+        with pytest.raises(TypeError, match="numpy.matrix"):
+            np.take(t, index)  # a non-dispatched argument
+        with pytest.raises(TypeError, match="masked"):
+            np.sin(t) + np.ma.masked_array(np.ones((2, 2)))
+    finally:
+        trace.finish()
+
+
+def test_zero_d_values_and_foreign_types():
+    trace, t = _traced(np.float64(2.0))
+    try:
+        assert type(np.sin(t)) is TracedArray  # 0-d: no sequence protocol
+        assert type(np.sin(t + np.ones(3))) is TracedNDArray
+
+        class Foreign:  # an unknown array type: NumPy is told NotImplemented
+            __array_ufunc__ = None
+
+        with pytest.raises(TypeError):
+            np.add(t, Foreign())
+    finally:
+        trace.finish()
+
+
+def test_rules_registered_later_serve_the_fast_paths(monkeypatch):
+    from pullback.rules import registry
+
+    calls = []
+
+    def spy(u):
+        rule = registry.UFUNCS[u]
+
+        def handler(*args, **kwargs):
+            calls.append(len(args))
+            return rule(*args, **kwargs)
+
+        return handler
+
+    monkeypatch.setitem(registry.UFUNCS, np.negative, spy(np.negative))
+    monkeypatch.setitem(registry.UFUNCS, np.subtract, spy(np.subtract))
+    assert pb.gradient(lambda x: np.sum(-np.negative(x)), np.ones(2))[0].tolist() == [1.0, 1.0]
+    assert pb.gradient(lambda x: np.sum(x - 2.0 * x), np.ones(2))[0].tolist() == [-1.0, -1.0]
+    assert calls == [1, 1, 2]  # np.negative, the unary operator (the ufunc rule), x - y
