@@ -101,3 +101,50 @@ def test_the_derivative_of_x_to_the_zero_is_zero():
     hess = pb.hessian(lambda x: np.sum(x**3.0), np.array([1.0, 2.0]))
     np.testing.assert_allclose(hess, np.diag([6.0, 12.0]))
     pb.testing.check_gradient(lambda x, y: np.sum(x**y), np.abs(rand(5)) + 0.5, rand(5))  # x > 0: real powers
+
+
+SMALL_1D = {  # the 1-D functions' plans (fft_rules._small): every case beside the general route
+    "fft": (np.fft.fft, "fc", lambda x, n, a, norm: fft_rules.np_c2c_raw(x, (n,), (a,), norm, True)),
+    "ifft": (np.fft.ifft, "fc", lambda x, n, a, norm: fft_rules.np_c2c_raw(x, (n,), (a,), norm, False)),
+    "rfft": (np.fft.rfft, "f", lambda x, n, a, norm: fft_rules.np_r2c_raw(x, (n,), (a,), norm)),
+    "irfft": (np.fft.irfft, "fc", lambda x, n, a, norm: fft_rules.np_c2r_raw(x, (n,), (a,), norm)),
+}
+
+
+@pytest.mark.parametrize("name", list(SMALL_1D))
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32, np.complex64])
+def test_small_1d_plans_give_numpys_bits_and_layout(name, dtype):
+    # regression for the cached plans of small one-axis calls: NumPy's bits, the dtype and the
+    # memory order (an F-ordered input's output) of the route they replace, for every norm,
+    # axis and length; large inputs and NUMPY_VALUES=False take the general route
+    if not fft_rules.NUMPY_VALUES:
+        pytest.skip("NumPy 1.x computes float32 transforms in float64; the engine serves both")
+    public, kinds, general = SMALL_1D[name]
+    if np.dtype(dtype).kind not in kinds:
+        pytest.skip("rfft takes real input")
+    for shape, axis in (((64,), -1), ((7,), 0), ((5, 6), 0), ((5, 6), -1), ((4, 3, 5), 1)):
+        for order in "CF":
+            x = np.asarray(rand(*shape, dtype=dtype), order=order)
+            m = shape[axis]
+            for n in (None, m, m - 1, m + 3):
+                for norm in (None, "backward", "ortho", "forward"):
+                    want = public(x, n, axis, norm)
+                    got = _traced_value(lambda x: public(x, n, axis, norm), x)
+                    assert _same_bits(got, want), (name, shape, axis, n, norm)
+                    length = n or ((m - 1) * 2 if name == "irfft" else m)
+                    old = general(x, length, axis % x.ndim, norm)
+                    assert got.strides == old.strides and got.dtype == old.dtype
+    key_count = len(fft_rules._PLANS)
+    big = rand(fft_rules.SMALL_1D + 1, dtype=dtype)
+    assert _same_bits(_traced_value(public, big), public(big))
+    assert fft_rules._PLANS.get((public, big.shape, big.dtype, big.size if name != "irfft" else
+                                 2 * big.size - 2, 0, None)) in (False, None)
+    assert len(fft_rules._PLANS) <= key_count + 1
+
+
+def test_small_1d_plans_step_aside_when_numpy_values_is_off(monkeypatch):
+    x = rand(16)
+    assert fft_rules._small(np.fft.rfft, x, (16,), (0,), None) is not None or not fft_rules.NUMPY_VALUES
+    monkeypatch.setattr(fft_rules, "NUMPY_VALUES", False)
+    assert fft_rules._small(np.fft.rfft, x, (16,), (0,), None) is None  # the engine computes it
+    np.testing.assert_allclose(_traced_value(np.fft.rfft, x), np.fft.rfft(x), rtol=1e-12, atol=1e-12)
