@@ -19,6 +19,8 @@ from ..core import strip
 from ..engines import buffers
 from .registry import OPERATORS, _conj, defcomposite, defelementwise, defnondiff, defvjp, multiply_into
 
+_LARGE = buffers._CANDIDATE  # operands from which buffers.product aligns its output
+
 # ---------------------------------------------------------------- arithmetic
 
 
@@ -45,10 +47,16 @@ positive = defvjp(np.positive, [_g], [_t])
 
 
 def multiply_vjp_x(g, ans, x, y):
+    if type(y) is np.ndarray and type(g) is np.ndarray and y.dtype.kind != "c" and g.nbytes < _LARGE \
+            and y.nbytes < _LARGE:
+        return g * y  # the common case: buffers.product(g, _conj(y)) without the calls
     return buffers.product(g, _conj(y))
 
 
 def multiply_vjp_y(g, ans, x, y):
+    if type(x) is np.ndarray and type(g) is np.ndarray and x.dtype.kind != "c" and g.nbytes < _LARGE \
+            and x.nbytes < _LARGE:
+        return g * x  # (as multiply_vjp_x)
     return buffers.product(g, _conj(x))
 
 

@@ -255,6 +255,7 @@ def _owned(r: Any, g: Any, mine: bool, held: tuple) -> bool:
 
 _ONE_OWNED = (True,)
 _ndarray = np.ndarray
+_LARGE = buffers._CANDIDATE  # operands from which buffers.product aligns its output
 
 
 def _owned_all(cts: tuple, g: Any, mine: bool, held: tuple) -> tuple:
@@ -732,10 +733,22 @@ def defelementwise(func, *derivs, raw=None, name=None, key=True) -> Rule:
             return None
 
         def vjp(g, ans, *args, **kwargs):
-            dx = _conj(d(ans, *args))
-            if _unit(g, dx) and dx is not ans and all(dx is not a for a in args):
-                return dx  # g is a broadcast 1 (the pullback of a sum): the product is dx itself
-            return buffers.product(g, dx)
+            dx = d(ans, *args)
+            if type(dx) is _ndarray:  # _conj, inline
+                if dx.dtype.kind == "c":
+                    dx = np.conj(dx)
+            else:
+                dx = _conj(dx)
+            if type(g) is _ndarray:
+                # (_unit's first tests, inline: an ordinary cotangent has no zero stride)
+                if (not g.ndim or 0 in g.strides) and _unit(g, dx) and dx is not ans and all(
+                        dx is not a for a in args):
+                    return dx  # g is a broadcast 1 (the pullback of a sum): the product is dx itself
+                if g.nbytes >= _LARGE:
+                    return buffers.product(g, dx)
+            if type(dx) is _ndarray and dx.nbytes >= _LARGE:
+                return buffers.product(g, dx)
+            return g * dx  # buffers.product's small case, without its call
 
         def vjp_in_place(g, ans, *args, **kwargs):
             return multiply_into(g, _conj(d(ans, *args)))
