@@ -454,15 +454,21 @@ def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = N
                 for p, ct, o in zip(parents, cts, owned):
                     if ct is not None:
                         _give(grads, mine, p, ct, o)
-            elif len(parents) == 1:  # the common case, without a loop
+            elif len(parents) == 1:  # the common case: one parent, no loops
+                p = parents[0]
                 ct = cts[0]
+                del cts
                 if ct is not None:
-                    p = parents[0]
                     if p in grads:
                         _give(grads, mine, p, ct, False)
                     else:  # (a node in mine has an entry in grads)
                         grads[p] = ct
                     del ct
+                c = counts[p] - 1
+                counts[p] = c
+                if not c:
+                    ready_push(p)
+                continue
             else:
                 for p, ct in zip(parents, cts):
                     if ct is not None:
