@@ -201,7 +201,10 @@ class ReverseTrace(Trace):
             ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:
             return ans
-        return _TracerClass(ans, self, _entry(parents, back))
+        if isinstance(back, Pullback):  # (_entry, inline)
+            back.parents = parents
+            return _TracerClass(ans, self, back)
+        return _TracerClass(ans, self, Node(parents, back))
 
 
 class ForwardTrace(Trace):

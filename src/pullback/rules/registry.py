@@ -476,7 +476,10 @@ class Rule(Primitive):
             ans = self(*vals, **kwargs)
         elif kwargs:
             ans = self.raw(*vals, **kwargs)
-        elif self.ufunc is not None and buffers.large(vals):
+        elif self.ufunc is not None and (  # buffers.large(vals), its size tests inline
+                (type(vals[0]) is _ndarray and vals[0].nbytes >= _LARGE)
+                or (len(vals) > 1 and type(vals[1]) is _ndarray and vals[1].nbytes >= _LARGE)) \
+                and buffers.ENABLED:
             ans = buffers.call(self.ufunc, vals)  # a large output aligned for huge pages
         else:
             ans = self.raw(*vals)
@@ -493,7 +496,13 @@ class Rule(Primitive):
             shape = v.shape
             if reduce_to is not None and shape != ans.shape:
                 f = partial(reduce_to, shape=shape)
-            kept = vals if len(vals) <= all_kept else _keep(vals, flags)
+            n = len(vals)
+            if n <= all_kept:
+                kept = vals
+            elif n == 2 and len(flags) >= 2:  # _keep's binary case, inline
+                kept = [vals[0] if flags[0] else None, vals[1] if flags[1] else None]
+            else:
+                kept = _keep(vals, flags)
             return ans, _OneArgPullback(f, ans if keep_ans else None, kept, kwargs, shape, v.dtype)
         fns = [self._fn(self.vjps, i, "reverse") for i in argnums]
         metas = [_meta(vals[i]) for i in argnums]
