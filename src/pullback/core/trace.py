@@ -428,63 +428,71 @@ def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = N
     while ready:
         node = ready_pop()
         g = take(node, None)
-        if type(g) is lazy:
-            g = g.materialize()
-        own = False
-        if mine and node in mine:
-            own = True
-            mine.discard(node)
-        if node in wanted:
-            found[node] = g
-            if own:
-                found_mine.add(node)
-        if type(node) is Node:
-            back = node.back
-            if back is None:
-                continue
-        else:  # a Pullback: its own tape entry
-            back = node
-        parents = node.parents
-        if g is not None:
-            # back.sweep(g, own) -> (cotangents, owned flags; () when none is owned)
-            sweep = getattr(back, "sweep", None) if ownable else None
-            if sweep is None:
-                cts, owned = back(g), ()
-            else:
-                cts, owned = sweep(g, own)
-            del g
-            if owned:
-                for p, ct, o in zip(parents, cts, owned):
-                    if ct is not None:
-                        _give(grads, mine, p, ct, o)
-            elif len(parents) == 1:  # the common case: one parent, no loops
-                p = parents[0]
-                ct = cts[0]
+        while node is not None:  # node, then along a chain (see below)
+            if type(g) is lazy:
+                g = g.materialize()
+            own = False
+            if mine and node in mine:
+                own = True
+                mine.discard(node)
+            if node in wanted:
+                found[node] = g
+                if own:
+                    found_mine.add(node)
+            if type(node) is Node:
+                back = node.back
+                if back is None:
+                    break
+            else:  # a Pullback: its own tape entry
+                back = node
+            parents = node.parents
+            node = None
+            if g is not None:
+                # back.sweep(g, own) -> (cotangents, owned flags; () when none is owned)
+                sweep = getattr(back, "sweep", None) if ownable else None
+                if sweep is None:
+                    cts, owned = back(g), ()
+                else:
+                    cts, owned = sweep(g, own)
+                del g
+                if owned:
+                    for p, ct, o in zip(parents, cts, owned):
+                        if ct is not None:
+                            _give(grads, mine, p, ct, o)
+                elif len(parents) == 1:  # the common case: one parent, no loops
+                    p = parents[0]
+                    g = cts[0]
+                    del cts
+                    c = counts[p] - 1
+                    counts[p] = c
+                    if not c and p not in grads:
+                        # this was p's last consumer and the only one with a cotangent: p runs
+                        # next (as it would from the stack's top), with g, which the sweep does
+                        # not own, without the round trip through grads and ready
+                        node = p
+                        continue
+                    if g is not None:
+                        if p in grads:
+                            _give(grads, mine, p, g, False)
+                        else:  # (a node in mine has an entry in grads)
+                            grads[p] = g
+                        del g
+                    if not c:
+                        ready_push(p)
+                    break
+                else:
+                    for p, ct in zip(parents, cts):
+                        if ct is not None:
+                            if p in grads:
+                                _give(grads, mine, p, ct, False)
+                            else:
+                                grads[p] = ct
                 del cts
-                if ct is not None:
-                    if p in grads:
-                        _give(grads, mine, p, ct, False)
-                    else:  # (a node in mine has an entry in grads)
-                        grads[p] = ct
-                    del ct
+            for p in parents:
                 c = counts[p] - 1
                 counts[p] = c
                 if not c:
                     ready_push(p)
-                continue
-            else:
-                for p, ct in zip(parents, cts):
-                    if ct is not None:
-                        if p in grads:
-                            _give(grads, mine, p, ct, False)
-                        else:
-                            grads[p] = ct
-            del cts
-        for p in parents:
-            c = counts[p] - 1
-            counts[p] = c
-            if not c:
-                ready_push(p)
     if owned_leaves is not None:
         owned_leaves[:] = [leaf in found_mine for leaf in leaves]
     return [None if leaf is None else found.get(leaf) for leaf in leaves]
