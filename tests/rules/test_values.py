@@ -48,7 +48,7 @@ NUMPY_FFT = {
 
 @pytest.mark.parametrize("name", list(NUMPY_FFT))
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32, np.complex64])
-@pytest.mark.parametrize("shape", [(8, 6), (5, 7), (4, 16)])
+@pytest.mark.parametrize("shape", [(8, 6), (5, 7), (4, 16), (40, 61)])  # (40, 61): the kernels' path
 def test_traced_fft_values_are_numpys_bit_for_bit(name, dtype, shape):
     if not fft_rules.NUMPY_VALUES:
         pytest.skip("NumPy 1.x computes float32 transforms in float64; the engine serves both")

@@ -34,7 +34,7 @@ import warnings
 import numpy as np
 
 from ..core import strip
-from ..engines import buffers
+from ..engines import buffers, numpy_exact
 from ..engines import fft as engine
 from .registry import defcomposite, deflinear, defnondiff
 
@@ -297,7 +297,17 @@ def _numpy_out(x, s, axes, real):
     return buffers.empty(tuple(out_shape), dtype) if n * dtype.itemsize >= buffers.ALIGNED_SIZE else None
 
 
+#: numpy.fft values of inputs with at least this many elements are computed by SciPy's pocketfft
+#: kernels (NumPy's bits, vectorised over rows and threaded: :mod:`pullback.engines.numpy_exact`);
+#: smaller ones by NumPy's own loops, whose call costs less.
+EXACT_SIZE = 2048
+
+
 def _numpy_call(one, many, x, s, axes, norm, out):
+    if x.size >= EXACT_SIZE:
+        y = numpy_exact.transform(*_KINDS[one], x, s, axes, norm, out)
+        if y is not None:
+            return y
     if len(axes) == 1:
         fast = _NUMPY_1D.get(one)
         if fast is not None and x.ndim and s[0] >= 1 and x.dtype in _OUT_DTYPES:
@@ -397,6 +407,10 @@ def _numpy_1d_paths() -> dict:
 
 _PFU = None
 _NUMPY_1D = _numpy_1d_paths()
+
+
+_KINDS = {np.fft.fft: ("c2c", True), np.fft.ifft: ("c2c", False), np.fft.rfft: ("r2c", True),
+          np.fft.irfft: ("c2r", False)}
 
 
 def np_c2c_raw(x, s, axes, norm, forward, workers=None):
