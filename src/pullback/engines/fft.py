@@ -17,17 +17,20 @@ Large transforms use every core by default (``workers=-1`` above
 
 Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable):
 
-- ``"auto"`` (default): a fixed rule, so that two runs of one program use the same
-  engines (and get the same last bits): pocketfft's kernels for transforms below
-  :data:`ENGINE_SIZE` elements; for larger ones the first installed engine of
-  :data:`AUTO_ORDER` (MKL, then ducc0), except that ducc0 gives way to pocketfft
-  for prime lengths above :data:`DUCC0_MAX_PRIME` (there ducc0 took 1.2-1.7x
-  pocketfft's time). pyFFTW is never chosen by "auto": it was
-  not the fastest in our measurements often enough to pay for its plans' memory
-  (each holds an input and an output array) and its threads, which a forked child
-  cannot use. See :func:`auto_engine` for the measurements behind the rule;
+- ``"auto"`` (default): the values of the forward pass, which the user sees, are
+  SciPy's own: pocketfft's kernels (SciPy's), whatever else is installed. The
+  transforms of the backward pass (adjoints, whose results are gradients) follow a
+  fixed rule, so that two runs of one program use the same engines (and get the same
+  last bits): pocketfft's kernels below :data:`ENGINE_SIZE` elements; for larger ones
+  the first installed engine of :data:`AUTO_ORDER` (MKL, then ducc0, a dependency of
+  pullback), except that ducc0 gives way to pocketfft for prime lengths above
+  :data:`DUCC0_MAX_PRIME` (there ducc0 took 1.2-1.7x pocketfft's time). pyFFTW is
+  never chosen by "auto": it was not the fastest in our measurements often enough to
+  pay for its plans' memory (each holds an input and an output array) and its
+  threads, which a forked child cannot use. See :func:`auto_engine` for the measurements behind the rule;
 - ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
-- ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size;
+- ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size,
+  forward values included (they then differ from SciPy's in the last bits);
 - ``"pyfftw"``: pyFFTW's FFTW plans, kept in pullback's plan cache, for every size;
 - ``"mkl"``: Intel oneMKL's DFTI (see :mod:`pullback.engines.mkl`) for every size;
 - ``"scipy"``: always the public ``scipy.fft`` functions.
@@ -366,7 +369,8 @@ _AUTO: list = []  # the first installed engine of AUTO_ORDER, once looked up
 
 
 def auto_engine(kind: str, s: tuple, size: int) -> str:
-    """The engine "auto" runs a ``kind`` transform of lengths ``s`` on ``size`` elements with.
+    """The engine "auto" runs a ``kind`` transform of lengths ``s`` on ``size`` elements with
+    in a backward sweep (forward values always run on pocketfft, SciPy's kernels).
 
     A fixed rule (no timing), so two runs of one program use the same engines:
     pocketfft below :data:`ENGINE_SIZE` elements (its call costs least); above, the
@@ -494,8 +498,10 @@ def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1):
 
 
 def _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor):
-    if _engine == "auto" and x.size >= ENGINE_SIZE:
+    if _engine == "auto" and x.size >= ENGINE_SIZE and _held.sweep:
         kernel = _KERNELS[auto_engine(kind, s, x.size)][kind]
+    elif _engine == "auto":  # a value the user sees: SciPy's own kernels, SciPy's bits
+        kernel = _KERNELS["pocketfft"][kind]
     else:
         kernel = _KERNELS[_engine][kind]
     if factor == 1:
@@ -510,6 +516,7 @@ _EXPECTED: list = []  # the global state when only SciPy's backend and ours are 
 
 class _Held(threading.local):
     value = None  # the check's answer, held for one backward sweep (a default: no AttributeError)
+    sweep = False  # whether this thread is in a backward sweep (its transforms make gradients)
 
 
 _held = _Held()
@@ -523,12 +530,13 @@ def held_backend_check():
     the pullbacks of one sweep no ``set_backend`` context can open or close around
     pullback's own transforms, so the answer at the sweep's start holds throughout.
     """
-    previous = _held.value
+    previous, sweeping = _held.value, _held.sweep
     _held.value = _backend_check() if _pocketfft is not None else False
+    _held.sweep = True
     try:
         yield
     finally:
-        _held.value = previous
+        _held.value, _held.sweep = previous, sweeping
 
 
 def _default_backend_in_force() -> bool:
