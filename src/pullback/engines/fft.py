@@ -488,17 +488,17 @@ class _ForkGate:
 _gate = _ForkGate()
 
 
-def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1):
+def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1, fast=False):
     """Transform ``x`` with the engine in force (``threads`` from :func:`_fast_threads`),
     its result multiplied by ``factor`` (by the transform itself where the engine can)."""
     if threads > 1:
         with _gate:
-            return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor)
-    return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor)
+            return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor, fast)
+    return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor, fast)
 
 
-def _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor):
-    if _engine == "auto" and x.size >= ENGINE_SIZE and _held.sweep:
+def _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor, fast=False):
+    if _engine == "auto" and x.size >= ENGINE_SIZE and (fast or _held.sweep):
         kernel = _KERNELS[auto_engine(kind, s, x.size)][kind]
     elif _engine == "auto":  # a value the user sees: SciPy's own kernels, SciPy's bits
         kernel = _KERNELS["pocketfft"][kind]
@@ -609,16 +609,18 @@ def _fit(x, lengths, axes):
     return out
 
 
-def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
+def c2c(x, s, axes, norm, forward, workers=None, scratch=False, fast=False):
     """``fftn`` (forward) or ``ifftn`` of ``x`` with lengths ``s`` along ``axes``.
 
     ``scratch=True`` says ``x`` is a temporary the caller will not read again: the
     engines that can then write the result into it (MKL, pocketfft, ducc0) do.
+    ``fast=True`` lets "auto" choose a faster engine than SciPy's kernels outside a backward
+    sweep too (for values that need not be SciPy's bits).
     """
     threads = _fast_threads(x, workers)
     if threads:
         inorm = _INORM[norm] if forward else 2 - _INORM[norm]
-        return _run("c2c", x, s, axes, forward, inorm, threads, scratch)
+        return _run("c2c", x, s, axes, forward, inorm, threads, scratch, fast=fast)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         with _gate:
@@ -628,11 +630,11 @@ def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
     return (np.fft.fftn if forward else np.fft.ifftn)(x, s=s, axes=axes, norm=norm)
 
 
-def r2c(x, s, axes, norm, workers=None, factor=1):
+def r2c(x, s, axes, norm, workers=None, factor=1, fast=False):
     """``rfftn`` of the real ``x``, times ``factor`` (MKL folds it into the transform)."""
     threads = _fast_threads(x, workers)
     if threads and x.dtype.kind == "f":
-        return _run("r2c", x, s, axes, True, _INORM[norm], threads, factor=factor)
+        return _run("r2c", x, s, axes, True, _INORM[norm], threads, factor=factor, fast=fast)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         with _gate:
@@ -642,7 +644,7 @@ def r2c(x, s, axes, norm, workers=None, factor=1):
     return y if factor == 1 else y * factor
 
 
-def c2r(x, s, axes, norm, workers=None, scratch=False):
+def c2r(x, s, axes, norm, workers=None, scratch=False, fast=False):
     """``irfftn`` of the half spectrum ``x`` to real lengths ``s``.
 
     ``scratch=True`` says ``x`` is a temporary the caller will not read again, which
@@ -652,7 +654,7 @@ def c2r(x, s, axes, norm, workers=None, scratch=False):
     if threads:
         if x.dtype.kind == "f":
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
-        return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads, scratch)
+        return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads, scratch, fast=fast)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         with _gate:
