@@ -43,8 +43,8 @@ internal calls), and its plain calls run SciPy's code unchanged.
   ``Q`` from the impulse responses ``u_s`` of the partial cascades (the state of section s
   after a sample is ``b1 u_s - a1 u_{s+1}`` plus ``b2 u_s - a2 u_{s+1}`` one sample
   earlier). They are cached per sections and length. Forward mode: ``sosfilt(sos, t_x)``
-  plus the same products with the tangents. The final state is its own primitive: a
-  traced ``sosfilt(..., zi=...)`` runs SciPy's pass twice (once for ``y``, once for ``zf``).
+  plus the same products with the tangents. The final state is its own primitive; both
+  take their values from one call of SciPy's sosfilt.
 - **sosfiltfilt with constant sections** is linear in ``x``: SciPy's value, and the
   transpose of its steps. With the extension ``E`` (odd/even/constant), the crop ``C`` and
   a pass ``F v = T v + v[0] h`` (``h``: the response to the initial state
@@ -582,51 +582,57 @@ def _back_sections(sos):
     return np.ascontiguousarray(_conj(sos[::-1]))
 
 
-def _sosfilt_y_raw(x, zi, sos, axis, n):
+def _sosfilt_y_raw(x, zi, sos, axis, n, value=None):
+    """SciPy's ``y``; ``value``: the one :func:`sosfilt` already computed with ``zf`` (on the
+    same plain arrays), so that a call with ``zi`` runs SciPy's pass once."""
+    if value is not None:
+        return value
     if zi is None:
         return ORIGINALS["sosfilt"](sos, x, axis)
     return ORIGINALS["sosfilt"](sos, x, axis, zi)[0]
 
 
-def _sosfilt_zf_raw(x, zi, sos, axis, n):
+def _sosfilt_zf_raw(x, zi, sos, axis, n, value=None):
+    if value is not None:
+        return value
     return ORIGINALS["sosfilt"](sos, x, axis, zi)[1]
 
 
-def sosfilt_vjp_x(g, ans, x, zi, sos, axis, n):
+def sosfilt_vjp_x(g, ans, x, zi, sos, axis, n, value=None):
     """The time-reversed fused sosfilt of the reversed cotangent, conjugated sections in reverse order."""
     return _reverse(S.sosfilt(_back_sections(sos), _reverse(g, axis), axis), axis)
 
 
-def sosfilt_vjp_zi(g, ans, x, zi, sos, axis, n):
+def sosfilt_vjp_zi(g, ans, x, zi, sos, axis, n, value=None):
     h, _ = _cached("zi", sos, n, _make_zi_kernels)
     return _zi_unflat(np.matmul(np.moveaxis(g, axis, -1), _conj(h).T), axis)
 
 
-def sosfilt_jvp_x(t, ans, x, zi, sos, axis, n):
+def sosfilt_jvp_x(t, ans, x, zi, sos, axis, n, value=None):
     return S.sosfilt(sos, t, axis)
 
 
-def sosfilt_jvp_zi(t, ans, x, zi, sos, axis, n):
+def sosfilt_jvp_zi(t, ans, x, zi, sos, axis, n, value=None):
     h, _ = _cached("zi", sos, n, _make_zi_kernels)
     return np.moveaxis(np.matmul(_zi_flat(t, axis), h), -1, axis)
 
 
-def sosfilt_zf_vjp_x(g, ans, x, zi, sos, axis, n):
+def sosfilt_zf_vjp_x(g, ans, x, zi, sos, axis, n, value=None):
     (q,) = _cached("zf", sos, n, _make_zf_kernel)
     return np.moveaxis(np.matmul(_zi_flat(g, axis), _conj(q)), -1, axis)
 
 
-def sosfilt_zf_vjp_zi(g, ans, x, zi, sos, axis, n):
+def sosfilt_zf_vjp_zi(g, ans, x, zi, sos, axis, n, value=None):
     _, phi = _cached("zi", sos, n, _make_zi_kernels)
     return _zi_unflat(np.matmul(_zi_flat(g, axis), _conj(phi)), axis)
 
 
-def sosfilt_zf_jvp_x(t, ans, x, zi, sos, axis, n):
+def sosfilt_zf_jvp_x(t, ans, x, zi, sos, axis, n, value=None):
     (q,) = _cached("zf", sos, n, _make_zf_kernel)
     return _zi_unflat(np.matmul(np.moveaxis(t, axis, -1), q.T), axis)
 
 
-def sosfilt_zf_jvp_zi(t, ans, x, zi, sos, axis, n):
+def sosfilt_zf_jvp_zi(t, ans, x, zi, sos, axis, n, value=None):
     _, phi = _cached("zi", sos, n, _make_zi_kernels)
     return _zi_unflat(np.matmul(_zi_flat(t, axis), phi.T), axis)
 
@@ -659,10 +665,10 @@ def sosfilt(sos, x, axis=-1, zi=None):
         return ORIGINALS["sosfilt"](plain, strip(x), axis, *(() if zi is None else (strip(zi),)))
     ax %= x.ndim
     n = x.shape[ax]
-    y = sosfilt_y(x, zi, plain, ax, n)
     if zi is None:
-        return y
-    return y, sosfilt_zf(x, zi, plain, ax, n)
+        return sosfilt_y(x, zi, plain, ax, n)
+    y, zf = ORIGINALS["sosfilt"](plain, strip(x), ax, strip(zi))  # one pass for both values
+    return sosfilt_y(x, zi, plain, ax, n, y), sosfilt_zf(x, zi, plain, ax, n, zf)
 
 
 _route("sosfilt", sosfilt)
