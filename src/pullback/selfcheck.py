@@ -213,6 +213,11 @@ def _scipy_cases() -> Iterator[Case]:
                    lambda v, p=padtype: S.sosfiltfilt(sos, v, padtype=p, padlen=4), x2)
     yield Case("scipy.signal.sosfiltfilt (axis 0, complex)", lambda v: S.sosfiltfilt(sos, v, axis=0),
                _rand(31, 2, complex_=True, seed=26))
+    for padtype in ("odd", "even", "constant", None):
+        yield Case(f"scipy.signal.filtfilt padtype={padtype}",
+                   lambda v, p=padtype: S.filtfilt(b, a, v, padtype=p, padlen=5), x2)
+    yield Case("scipy.signal.filtfilt (axis 0, complex)", lambda v: S.filtfilt(b, a, v, axis=0),
+               _rand(13, 2, complex_=True, seed=27))
 
 
 def cases() -> list[Case]:

@@ -344,3 +344,30 @@ def test_bad_sosfilt_input_raises_scipys_error():
         pb.gradient(lambda x: np.sum(S.sosfiltfilt(SOS, x)), rand(5, seed=1))  # shorter than padlen
     with pytest.raises(ValueError):
         pb.gradient(lambda x: np.sum(S.sosfiltfilt(SOS, x, padtype="bad")), x40)
+
+
+BA2 = (np.array([0.5, 0.2, 0.1]), np.array([2.0, -0.3, 0.1, 0.05]))  # a0 != 1, a longer than b
+
+
+@pytest.mark.parametrize("padtype", ["odd", "even", "constant", None])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_filtfilt_constant_coefficients_is_linear(padtype, dtype):
+    from pullback.rules import signal as R
+
+    x = rand(3, 21, dtype=dtype, seed=20)
+    for b, a in ((BB, AA), BA2, (BA2[0] * (1 + 0.3j), BA2[1])):
+        for padlen in (None, 0, 3):
+            check_adjoint(lambda u: S.filtfilt(b, a, u, padtype=padtype, padlen=padlen), x)
+        check_adjoint(lambda u: S.filtfilt(b, a, u, axis=0, padtype=padtype, padlen=2), x.T.copy())
+        got = pb.pullback(lambda u: S.filtfilt(b, a, u, padtype=padtype), x)[0]
+        want = R.ORIGINALS["filtfilt"](b, a, x, padtype=padtype)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError):  # as SciPy's (lfilter_zi of a one-tap filter)
+        pb.pullback(lambda u: S.filtfilt([0.5], [2.0], u, padtype=padtype), x)
+
+
+def test_filtfilt_constant_coefficients_second_order():
+    check_gradient(lambda x: pb.gradient(lambda x: np.sum(S.filtfilt(*BA2, x, padtype="even") ** 3), x)[0],
+                   rand(2, 20, seed=21))
+    check_gradient(lambda x: S.filtfilt(BB, AA, x, axis=0), rand(20, 2, seed=22).astype(np.float32))

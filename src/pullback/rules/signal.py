@@ -53,6 +53,9 @@ internal calls), and its plain calls run SciPy's code unchanged.
   reversed conjugated sections, two rank-one edge terms and the extension folded back.
   For a plain cotangent SciPy's fused cascade runs in place (on the cotangent itself when
   the tape owns it), so the gradient costs SciPy's forward, two passes and three copies.
+  ``filtfilt(method="pad")`` with constant ``b, a`` is the same linear rule with
+  ``lfilter(conj b, conj a)`` passes and ``h`` from ``lfilter_zi``; the zero padding of the
+  first adjoint pass is a silent start and a short zero-input tail from its final state.
 - ``detrend`` is an orthogonal projection: linear and self-adjoint.
 - ``upfirdn`` is bilinear in ``h`` and ``x``; ``resample_poly`` and ``decimate``
   are SciPy's code around it and the filters. ``hilbert``, ``hilbert2`` and
@@ -502,12 +505,13 @@ def _kernel_dtype(sos):
     return np.result_type(sos.dtype, np.float32)
 
 
-def _cached(kind, sos, n, make):
-    """``make(sos, n)``, remembered for the last few (sections, length) pairs (read-only arrays)."""
-    key = (kind, sos.dtype.str, sos.shape, sos.tobytes(), n)
+def _cached(kind, sos, n, make, *more):
+    """``make(sos, n, *more)``, remembered for the last few (coefficients, length) pairs (a tuple
+    of read-only arrays; ``more``: further coefficient arrays)."""
+    key = (kind, n) + tuple((c.dtype.str, c.shape, c.tobytes()) for c in (sos, *more))
     hit = _KERNELS.get(key)
     if hit is None:
-        hit = make(sos, n)
+        hit = make(sos, n, *more)
         for v in hit:
             v.flags.writeable = False
         if len(_KERNELS) >= _KERNELS_MAX:
@@ -674,10 +678,73 @@ def sosfilt(sos, x, axis=-1, zi=None):
 _route("sosfilt", sosfilt)
 
 
+def _make_filtfilt_kernel(b, n, a):
+    """``h``: one ``filtfilt`` pass's response to its first input sample through the initial
+    state ``lfilter_zi(b, a) * x[0]``."""
+    dt = np.result_type(b.dtype, a.dtype, np.float32)
+    zi = ORIGINALS["lfilter_zi"](b, a).astype(dt)
+    return (ORIGINALS["lfilter"](b, a, np.zeros(n, dt), -1, zi)[0].astype(dt, copy=False),)
+
+
+def _filtfilt_adjoint_plain(g, n, axis, edge, padtype, h, cb, ca):
+    """:func:`filtfilt_adjoint` of a plain cotangent: the first pass on the cotangent itself (zero
+    padding is a silent start and a zero-input tail from its final state), the second on one
+    reversed copy, read back reversed into the first pass's output."""
+    hc = _conj(h)
+    gm = np.moveaxis(g, axis, -1)
+    batch = gm.shape[:-1]
+    order = max(ca.shape[0], cb.shape[0]) - 1
+    alpha = _dot(gm, hc[::-1][edge: edge + n])
+    # (order >= 1: SciPy's lfilter_zi rejects a one-tap filter before this runs)
+    u, zf = S.lfilter(cb, ca, gm, -1, np.zeros(batch + (order,), np.result_type(cb, ca, gm)))
+    tail = S.lfilter(cb, ca, np.zeros(batch + (edge,), u.dtype), -1, zf)[0]
+    if edge:
+        tail[..., -1] += alpha
+    else:
+        u[..., -1] += alpha
+    beta = _dot(u, hc[edge: edge + n]) + _dot(tail, hc[edge + n:])
+    win = buffers.empty(batch + (n + 2 * edge,), u.dtype)
+    win[..., :edge] = tail[..., ::-1]
+    win[..., edge: edge + n] = u[..., ::-1]
+    win[..., edge + n:] = 0
+    w = S.lfilter(cb, ca, win, -1)
+    del win
+    w[..., -1] += beta
+    rev = w[..., ::-1]
+    u[...] = rev[..., edge: edge + n]
+    if edge:
+        _fold_edges(u, rev[..., :edge], rev[..., edge + n:], edge, padtype)
+    return np.moveaxis(u, -1, axis)
+
+
+def filtfilt_adjoint(g, shape, dtype, b, a, axis, padtype, padlen):
+    """``filtfilt(method="pad")`` transposed: the same two-pass adjoint as ``sosfiltfilt``'s, with
+    ``lfilter(conj b, conj a)`` passes (module docstring)."""
+    n = shape[axis]
+    edge = 0 if padtype is None else (3 * max(a.shape[0], b.shape[0]) if padlen is None else padlen)
+    (h,) = _cached("filtfilt", b, n + 2 * edge, _make_filtfilt_kernel, a)
+    if type(g) is np.ndarray:
+        return _filtfilt_adjoint_plain(g, n, axis, edge, padtype, h, _conj(b), _conj(a))
+    return _forward_backward_adjoint(g, n, axis, edge, padtype, h, S.lfilter, (_conj(b), _conj(a)))
+
+
+def _filtfilt_raw(x, b, a, axis, padtype, padlen):
+    return ORIGINALS["filtfilt"](b, a, x, axis, padtype, padlen)
+
+
+filtfilt_x = deflinear(S.filtfilt, filtfilt_adjoint, raw=_filtfilt_raw, name="scipy.signal.filtfilt",
+                       key=False)
+
+
 def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=None):
+    x = array_like(x)
+    if method == "pad" and not _traced(b) and not _traced(a):
+        pb_, pa = np.atleast_1d(np.asarray(b)), np.atleast_1d(np.asarray(a))
+        ok = np.result_type(pb_.dtype, pa.dtype, x.dtype).char in _SOS_DTYPES
+        if ok and pb_.ndim == pa.ndim == 1 and -x.ndim <= operator.index(axis) < x.ndim:
+            return filtfilt_x(x, pb_, pa, operator.index(axis) % x.ndim, padtype, padlen)
     b = np.atleast_1d(array_like(b))
     a = np.atleast_1d(array_like(a))
-    x = array_like(x)
     if method not in ("pad", "gust"):
         raise ValueError("method must be 'pad' or 'gust'.")
     if method == "gust":
@@ -857,7 +924,7 @@ def _fold_edges(out, left, right, edge, padtype):
 def _dot(u, v):
     """``u @ v`` for a plain matrix and vector, on this thread (BLAS's worker threads would go on
     spinning through the filter pass that follows, taking the core it runs on)."""
-    return np.einsum("ij,j->i", u, v)
+    return np.einsum("...j,j->...", u, v)
 
 
 def _sosfiltfilt_adjoint_plain(g, shape, sos, axis, padtype, padlen, own):
@@ -904,6 +971,21 @@ def _sosfiltfilt_adjoint_plain(g, shape, sos, axis, padtype, padlen, own):
     return np.moveaxis(out.reshape(batch + (n,)), -1, axis)
 
 
+def _forward_backward_adjoint(g, n, axis, edge, padtype, h, filt, coeffs):
+    """The adjoint of SciPy's padded forward-backward filtering, in NumPy calls (module
+    docstring): ``filt(*coeffs, v, -1)`` is a pass of the adjoint filter (conjugated; for
+    sections, in reverse order), ``h`` a pass's response to its edge initial state."""
+    hc = _conj(h)
+    p = np.moveaxis(g, axis, -1)
+    if edge:
+        p = np.pad(p, [(0, 0)] * (p.ndim - 1) + [(edge, edge)])
+    u = filt(*coeffs, p, -1)  # the second pass's x-cotangent, reversed twice
+    u = _add_last(u, np.matmul(p, hc[::-1]))  # its zi term: the first sample of the reversed signal
+    w = filt(*coeffs, np.flip(u, axis=-1), -1)
+    w = _add_last(w, np.matmul(u, hc))
+    return np.moveaxis(_ext_adjoint(np.flip(w, axis=-1), n, edge, padtype), -1, axis)
+
+
 def sosfiltfilt_adjoint(g, shape, dtype, sos, axis, padtype, padlen):
     """Forward-backward filtering transposed (module docstring): two fused passes of the
     conjugated sections in reverse order, and the two edge states' rank-one terms."""
@@ -912,18 +994,8 @@ def sosfiltfilt_adjoint(g, shape, dtype, sos, axis, padtype, padlen):
         return _sosfiltfilt_adjoint_plain(g, shape, sos, axis, padtype, padlen, False)
     n = shape[axis]
     edge = _sos_edge(sos, padtype, padlen)
-    n_ext = n + 2 * edge
-    (h,) = _cached("edge", sos, n_ext, _make_edge_kernel)
-    hc = _conj(h)
-    back = _back_sections(sos)
-    p = np.moveaxis(g, axis, -1)
-    if edge:
-        p = np.pad(p, [(0, 0)] * (p.ndim - 1) + [(edge, edge)])
-    u = S.sosfilt(back, p, -1)  # the second pass's x-cotangent, reversed twice
-    u = _add_last(u, np.matmul(p, hc[::-1]))  # its zi term: the first sample of the reversed signal
-    w = S.sosfilt(back, np.flip(u, axis=-1), -1)
-    w = _add_last(w, np.matmul(u, hc))
-    return np.moveaxis(_ext_adjoint(np.flip(w, axis=-1), n, edge, padtype), -1, axis)
+    (h,) = _cached("edge", sos, n + 2 * edge, _make_edge_kernel)
+    return _forward_backward_adjoint(g, n, axis, edge, padtype, h, S.sosfilt, (_back_sections(sos),))
 
 
 def _sosfiltfilt_raw(x, sos, axis, padtype, padlen):
