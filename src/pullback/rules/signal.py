@@ -23,19 +23,22 @@ internal calls), and its plain calls run SciPy's code unchanged.
   lfilter(b, a, t_x) - lfilter(t_a, a, y) + ...``. The final state ``zf`` is a
   short sum over the last samples of ``x`` and ``y`` (a composite).
 - ``sosfilt`` with traced sections is the cascade of its sections' ``lfilter`` calls;
-  ``filtfilt``, ``sosfiltfilt`` with traced sections, ``lfilter_zi``, ``sosfilt_zi`` and
-  ``lfiltic`` are SciPy's own algorithms written with NumPy calls (composites), so ``b``,
-  ``a``, ``sos`` and ``x`` all differentiate, forward mode and higher orders included.
+  ``filtfilt`` with traced ``b`` or ``a`` (or ``method="gust"``), ``sosfiltfilt`` with
+  traced sections, ``lfilter_zi``, ``sosfilt_zi`` and ``lfiltic`` are SciPy's own
+  algorithms written with NumPy calls (composites), so ``b``, ``a``, ``sos`` and ``x`` all
+  differentiate, forward mode and higher orders included.
 - **sosfilt with constant sections** (``sos`` not traced; float32/64, complex64/128):
   ``y`` and ``zf`` are affine in ``(x, zi)``, and two primitives give them, each valued by
   SciPy's own fused ``sosfilt`` (bit for bit, SciPy's checks and dtypes). Write ``T_s`` for
   section s's zero-state map (a lower-triangular Toeplitz matrix), ``R`` for time reversal
-  and ``c_s = conj(sos[s])``. Then ``y = T_{S-1}...T_0 x + H zi`` and ``zf = Q x + Phi zi``,
-  and since ``T_s^H = R T(c_s) R``, the cotangent of ``x`` from ``y`` is
-  ``R sosfilt(c[::-1], R g)``: one fused pass of the conjugated sections in reverse order.
-  ``H`` (n x 2S: the output's response to each unit initial state), ``Phi`` (2S x 2S) and
-  ``Q`` (2S x n: the final state's response to each input sample) do not depend on the
-  signal, so ``zi``'s cotangent is ``g @ conj(H)^T + g_zf @ conj(Phi)`` and the final
+  and ``c_s = conj(sos[s])``. Then ``y = T_{S-1}...T_0 x + H^T zi`` and
+  ``zf = Q x + Phi zi`` (``zi`` flattened to its 2S states), and since
+  ``(T_{S-1}...T_0)^H = T_0^H...T_{S-1}^H`` with ``T_s^H = R T(c_s) R``, the cotangent of
+  ``x`` from ``y`` is ``R sosfilt(c[::-1], R g)``: one fused pass of the conjugated sections
+  in reverse order (exact: no sections are commuted). ``H`` (2S x n: the output's response
+  to each unit initial state), ``Phi`` (2S x 2S) and ``Q`` (2S x n: the final state's
+  response to each input sample) do not depend on the signal, so ``zi``'s cotangent is
+  ``g @ conj(H)^T + g_zf @ conj(Phi)`` and the final
   state's share of ``x``'s is ``g_zf @ conj(Q)``: products with 2S columns, where a
   section-by-section backward cascade costs two passes per section. ``H`` and ``Phi`` come
   from one sosfilt of S silent rows started in state ``(s, 0)`` (state ``(s, 1)`` becomes
@@ -498,11 +501,16 @@ def _sosfilt_cascade(sos, x, axis=-1, zi=None):
 #: Result dtypes the constant-section primitives handle (others take the cascade of lfilters).
 _SOS_DTYPES = "fdFD"
 _KERNELS: dict = {}
-_KERNELS_MAX = 16
+#: The kernels kept for reuse, at most this many bytes in all (the oldest go first).
+_KERNELS_BYTES = 64 << 20
 
 
 def _kernel_dtype(sos):
     return np.result_type(sos.dtype, np.float32)
+
+
+def _held_bytes():
+    return sum(v.nbytes for entry in list(_KERNELS.values()) for v in entry)
 
 
 def _cached(kind, sos, n, make, *more):
@@ -514,9 +522,14 @@ def _cached(kind, sos, n, make, *more):
         hit = make(sos, n, *more)
         for v in hit:
             v.flags.writeable = False
-        if len(_KERNELS) >= _KERNELS_MAX:
-            _KERNELS.pop(next(iter(_KERNELS)))
-        _KERNELS[key] = hit
+        size = sum(v.nbytes for v in hit)
+        if size <= _KERNELS_BYTES // 4:
+            try:
+                while _KERNELS and size + _held_bytes() > _KERNELS_BYTES:
+                    _KERNELS.pop(next(iter(_KERNELS)), None)
+            except (RuntimeError, StopIteration):  # another thread changed the cache meanwhile
+                pass
+            _KERNELS[key] = hit
     return hit
 
 
