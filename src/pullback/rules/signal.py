@@ -672,6 +672,7 @@ def _constant_sos(sos, x, zi=None):
 
 
 def sosfilt(sos, x, axis=-1, zi=None):
+    """Constant sections: the ``y`` (and ``zf``) primitives; traced sections: the cascade."""
     x = array_like(x)
     zi = None if zi is None else array_like(zi)
     plain = _constant_sos(sos, x, zi)
@@ -750,6 +751,8 @@ filtfilt_x = deflinear(S.filtfilt, filtfilt_adjoint, raw=_filtfilt_raw, name="sc
 
 
 def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=None):
+    """``method="pad"`` with constant ``b, a``: the linear rule (SciPy's value); otherwise
+    SciPy's algorithm in NumPy calls (``b``, ``a`` differentiate; Gustafsson's method)."""
     x = array_like(x)
     if method == "pad" and not _traced(b) and not _traced(a):
         pb_, pa = np.atleast_1d(np.asarray(b)), np.atleast_1d(np.asarray(a))
@@ -1030,6 +1033,7 @@ sosfiltfilt_x = deflinear(S.sosfiltfilt, sosfiltfilt_adjoint, raw=_sosfiltfilt_r
 
 
 def sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=None):
+    """Constant sections: the linear rule (SciPy's value); traced sections: the composite."""
     x = array_like(x)
     plain = _constant_sos(sos, x)
     if plain is None:
