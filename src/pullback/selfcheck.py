@@ -205,6 +205,19 @@ def _scipy_cases() -> Iterator[Case]:
     b, a = S.butter(3, 0.3)
     yield Case("scipy.signal.lfilter (x)", lambda v: S.lfilter(b, a, v), x9)
     yield Case("scipy.signal.lfilter (b)", lambda v: S.lfilter(v, a, x9), b)
+    sos = S.butter(4, 0.3, output="sos")
+    x2 = _rand(2, 13, seed=25)
+    yield Case("scipy.signal.sosfilt (x)", lambda v: S.sosfilt(sos, v), x2)
+    for padtype in ("odd", "even", "constant", None):
+        yield Case(f"scipy.signal.sosfiltfilt padtype={padtype}",
+                   lambda v, p=padtype: S.sosfiltfilt(sos, v, padtype=p, padlen=4), x2)
+    yield Case("scipy.signal.sosfiltfilt (axis 0, complex)", lambda v: S.sosfiltfilt(sos, v, axis=0),
+               _rand(31, 2, complex_=True, seed=26))
+    for padtype in ("odd", "even", "constant", None):
+        yield Case(f"scipy.signal.filtfilt padtype={padtype}",
+                   lambda v, p=padtype: S.filtfilt(b, a, v, padtype=p, padlen=5), x2)
+    yield Case("scipy.signal.filtfilt (axis 0, complex)", lambda v: S.filtfilt(b, a, v, axis=0),
+               _rand(13, 2, complex_=True, seed=27))
 
 
 def cases() -> list[Case]:
