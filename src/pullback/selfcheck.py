@@ -238,6 +238,7 @@ def _framing_cases() -> Iterator[Case]:
     yield Case("scipy.signal.<windowed overlap-add> divided",
                blocks_of_2(lambda v: sp._wola(v, 2, 1, 17, window=w7, norm=norm)), frames)
     yield Case("scipy.signal.<windowed frames> no window", lambda v: sp._wframes(v, 4, 3, 1, 1), x2)
+    yield Case("scipy.signal.<moveaxis>", lambda v: sp._move(v, (0, 2), (-1, 0)), frames)
 
 
 def cases() -> list[Case]:

@@ -251,3 +251,15 @@ def test_stft_istft_second_order(small_blocks):
     check_gradient(lambda v: pb.gradient(loss, v)[0], x50[:23])
     check_gradient(lambda v: S.istft(S.stft(v, nperseg=8, noverlap=6)[2] * mask, nperseg=8, noverlap=6)[1],
                    x50[:23], modes=("forward",))
+
+
+def test_istft_axes_values_and_adjoint():
+    from pullback.rules import signal_spectral as R
+
+    z = S.stft(rand(2, 3, 40, seed=9), nperseg=8)[2]  # (2, 3, 5 freqs, 11 times)
+    z = np.moveaxis(z, (2, 3), (3, 0)).copy()  # (11 times, 2, 3, 5 freqs)
+    kw = dict(nperseg=8, time_axis=0, freq_axis=-1)
+    want = R.ORIGINALS["istft"](z, **kw)[1]
+    got = pb.pullback(lambda v: S.istft(v, **kw)[1], z)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    check_adjoint(lambda v: S.istft(v, **kw)[1], z)

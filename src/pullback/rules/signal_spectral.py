@@ -231,6 +231,21 @@ _wframes = deflinear(_wframes_raw, wframes_adjoint, name="scipy.signal.<windowed
 _wola = deflinear(_wola_raw, wola_adjoint, name="scipy.signal.<windowed overlap-add>", key=False)
 
 
+def _move_raw(x, source, destination):
+    return np.moveaxis(x, source, destination)
+
+
+def move_adjoint(g, shape, dtype, source, destination):
+    return _move(g, destination, source)
+
+
+# ``np.moveaxis`` of a traced array makes a functionalized view (views.py), whose record holds its
+# base in a reference cycle: the arrays of a gradient would wait for the garbage collector (and
+# their blocks of the buffer cache with them). These functions never write through the arrays
+# they transpose, so their transposes are plain linear maps: NumPy views of the raw values.
+_move = deflinear(_move_raw, move_adjoint, name="scipy.signal.<moveaxis>", key=False)
+
+
 def _plain_ndarray(*values) -> bool:
     """Whether every value is a NumPy array under its traces (the framing primitives' domain)."""
     return all(v is None or type(strip(v)) is np.ndarray for v in values)
@@ -261,9 +276,9 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
     else:
         outdtype = np.result_type(x.dtype, np.complex64)
     if x.ndim > 1 and axis != -1:
-        x = np.moveaxis(x, axis, -1)
+        x = _move(x, axis, -1)
         if not same and y.ndim > 1:
-            y = np.moveaxis(y, axis, -1)
+            y = _move(y, axis, -1)
     if not same and x.shape[-1] != y.shape[-1]:
         if x.shape[-1] < y.shape[-1]:
             x = np.concatenate((x, np.zeros(tuple(x.shape[:-1]) + (y.shape[-1] - x.shape[-1],))), -1)
@@ -331,7 +346,7 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
         result = result.astype(outdtype)
     if same and mode != "stft":
         result = result.real
-    result = np.moveaxis(result, -1, axis - 1 if axis < 0 else axis)
+    result = _move(result, -1, axis - 1 if axis < 0 else axis)
     return freqs, time, result
 
 
@@ -593,8 +608,7 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
     if time_axis != Zxx.ndim - 1 or freq_axis != Zxx.ndim - 2:
         freq_axis %= Zxx.ndim
         time_axis %= Zxx.ndim
-        outer = [i for i in range(Zxx.ndim) if i not in (time_axis, freq_axis)]
-        Zxx = np.transpose(Zxx, outer + [freq_axis, time_axis])
+        Zxx = _move(Zxx, [freq_axis, time_axis], [-2, -1])
     if isinstance(window, (str, tuple)):
         win = S.get_window(window, nperseg)
     else:
@@ -606,7 +620,7 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
     ifunc = sp_fft.irfft if input_onesided else sp_fft.ifft
     # SciPy transforms along the frequency axis; the same 1-D transforms, written segment by
     # segment (..., nseg, nperseg), leave each segment contiguous for the overlap-add
-    xsubs = ifunc(np.swapaxes(Zxx, -1, -2), axis=-1, n=nfft)
+    xsubs = ifunc(_move(Zxx, -1, -2), axis=-1, n=nfft)
     if nfft != nperseg:
         xsubs = xsubs[..., :nperseg]
     if np.result_type(win.dtype, xsubs.dtype) != xsubs.dtype:
@@ -640,7 +654,7 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
     if x.ndim > 1 and time_axis != Zxx.ndim - 1:
         if freq_axis < time_axis:
             time_axis -= 1
-        x = np.moveaxis(x, -1, time_axis)
+        x = _move(x, -1, time_axis)
     time = np.arange(x.shape[0]) / float(fs)
     return time, x
 
