@@ -263,3 +263,9 @@ def test_istft_axes_values_and_adjoint():
     got = pb.pullback(lambda v: S.istft(v, **kw)[1], z)[0]
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     check_adjoint(lambda v: S.istft(v, **kw)[1], z)
+
+
+def test_stft_traced_window_without_detrend(small_blocks):
+    # the window differentiates, scale included: the general path (segments, then window * scale)
+    check_gradient(lambda x, w: S.stft(x, window=w, nperseg=16)[2], x50, WIN16)
+    check_gradient(lambda x, w: S.stft(x, window=w, nperseg=16, noverlap=12, scaling="psd")[2], x50, WIN16)
