@@ -655,7 +655,9 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
         if freq_axis < time_axis:
             time_axis -= 1
         x = _move(x, -1, time_axis)
-    time = np.arange(x.shape[0]) / float(fs)
+    time = np.arange(x.shape[0], dtype=np.float64)  # SciPy's arange(n) / fs: the same values, one pass
+    if float(fs) != 1.0:
+        time /= float(fs)
     return time, x
 
 
