@@ -567,6 +567,13 @@ def _nola_warning(boundary):
 _NORMS: dict = {}
 
 
+def clear_caches() -> int:
+    """Drop istft's kept divisor (``pb.release_memory`` calls this); returns its bytes."""
+    freed = sum(norm.nbytes for norm, _ in _NORMS.values())
+    _NORMS.clear()
+    return freed
+
+
 def _istft_norm(win, nseg, nstep, start, stop):
     """istft's divisor for a constant window: the overlap-added squared window on ``[start, stop)``,
     1 where it is tiny, read-only; and whether it is nowhere tiny (NOLA). The last one is kept:
