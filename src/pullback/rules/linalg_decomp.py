@@ -554,6 +554,7 @@ def cholesky_vjp(g, ans, a, upper=False):
         r = cholesky_vjp_structured(g, ans, upper)
         if r is not None:
             return r
+    if hasattr(g, "materialize"):  # any lazy cotangent (accepts_lazy lets every kind through)
         g = g.materialize()
     L, gL = (_mH(ans), _mH(g)) if upper else (ans, g)
     N = np.matmul(_mH(L), gL)
