@@ -31,6 +31,8 @@ def gp_loss(y, upper=False, how="numpy", w=None):
     def f(a):
         if how == "scipy":
             c = SL.cholesky(a, lower=not upper)
+        elif how == "cho_factor":
+            c = SL.cho_factor(a, lower=not upper)[0]  # the other triangle holds a's entries
         else:
             c = np.linalg.cholesky(a, upper=upper)
         alpha = SL.cho_solve((c, not upper), y)
@@ -47,12 +49,13 @@ def taken(monkeypatch):
     hits = []
     real = linalg_decomp.cholesky_vjp_structured
 
-    def spy(g, ans, upper):
-        r = real(g, ans, upper)
+    def spy(g, ans, upper, **kwargs):
+        r = real(g, ans, upper, **kwargs)
         hits.append(r is not None)
         return r
 
     monkeypatch.setattr(linalg_decomp, "cholesky_vjp_structured", spy)
+    monkeypatch.setattr(scipy_linalg_factor, "cholesky_vjp_structured", spy)
     return hits
 
 
@@ -62,7 +65,7 @@ def _dense_only(monkeypatch):
 
 
 @pytest.mark.parametrize("upper", [False, True])
-@pytest.mark.parametrize("how", ["numpy", "scipy"])
+@pytest.mark.parametrize("how", ["numpy", "scipy", "cho_factor"])
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_gp_loss_gradient(upper, how, dtype, taken):
     a = spd(N, dtype=dtype, seed=1)
@@ -73,11 +76,12 @@ def test_gp_loss_gradient(upper, how, dtype, taken):
 
 @pytest.mark.parametrize("upper", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
-def test_matches_dense_formula(upper, dtype, monkeypatch):
+@pytest.mark.parametrize("how", ["numpy", "cho_factor"])
+def test_matches_dense_formula(upper, dtype, how, monkeypatch):
     """Matrix right-hand side, log weights of both signs (two Gram products)."""
     a = spd(N, dtype=dtype, seed=2)
     w = np.where(np.arange(N) % 3 == 0, -1.5, 0.7)
-    f = gp_loss(_y(N, dtype, k=3), upper=upper, w=w)
+    f = gp_loss(_y(N, dtype, k=3), upper=upper, w=w, how=how)
     fast = pb.gradient(f, a)[0]
     _dense_only(monkeypatch)
     slow = pb.gradient(f, a)[0]
@@ -162,8 +166,8 @@ def test_other_consumers_materialize():
     np.testing.assert_allclose(g, np.diag(3 * np.diagonal(a) ** 2))
 
 
-def test_factor_passed_elsewhere_materializes(taken):
-    """cho_solve with a transposed factor, and a cho_factor factor: dense, same gradient."""
+def test_factor_passed_elsewhere(taken):
+    """cho_solve with a transposed factor (materialized: dense), and with cho_factor's packed one."""
     a = spd(N, seed=8)
     y = _y(N)
 

@@ -154,9 +154,12 @@ def _inverse_gram(ans: np.ndarray, h: np.ndarray, upper: bool) -> np.ndarray | N
     return out
 
 
-def cholesky_vjp_structured(g: FactorCotangent, ans: np.ndarray, upper: bool) -> np.ndarray | None:
+def cholesky_vjp_structured(g: FactorCotangent, ans: np.ndarray, upper: bool,
+                            packed: bool = False) -> np.ndarray | None:
     """The Cholesky pullback of a structured cotangent (module docstring), or None where it does
-    not apply (then the caller materializes ``g``). Result: ``Φ_h(S + L^{-H} diag(h) L^{-1})``."""
+    not apply (then the caller materializes ``g``). Result: ``Φ_h(S + L^{-H} diag(h) L^{-1})``,
+    zero on the other triangle. ``packed``: ``ans`` is ``cho_factor``'s array, whose other
+    triangle holds ``a``'s entries (read by nobody here; the result's other triangle is zeroed)."""
     if not g.structured() or type(ans) is not np.ndarray or ans.ndim != 2 or ans.dtype.kind not in "fc":
         return None
     if g.ps and (g.factor is not ans or g.lower == upper):
@@ -172,6 +175,8 @@ def cholesky_vjp_structured(g: FactorCotangent, ans: np.ndarray, upper: bool) ->
                 return None
     if out is None:
         out = np.zeros((n, n), dtype=dtype)
+    elif packed:  # trtri and lauum kept the copied other triangle (a's entries)
+        out = np.tril(out) if not upper else np.triu(out)
     if g.ps:
         P, Q = np.concatenate(g.ps, axis=-1), np.concatenate(g.qs, axis=-1)
         A = np.concatenate([P, Q], axis=-1) @ np.concatenate([Q, P], axis=-1).conj().T  # -S, one product

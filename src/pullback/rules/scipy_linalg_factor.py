@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core import strip
 from ..errors import NoRuleError
-from .factor_cotangent import MIN_SIZE, FactorCotangent
+from .factor_cotangent import MIN_SIZE, FactorCotangent, cholesky_vjp_structured
 from .linalg import _col, _drop, _mH, det_jvp, det_vjp, inv_jvp, inv_vjp
 from .linalg_decomp import _pack, _right_tri_inv, _unpack, _zero, cholesky_jvp, cholesky_vjp, trisolve
 from .registry import _conj, array_like, defvjp
@@ -81,8 +81,20 @@ def _cho_factor_raw(a, lower=False):
 
 
 def cho_factor_vjp(g, ans, a, lower=False):
-    """The factor's triangle as ``cholesky``; the other (``a``'s own entries) passes through."""
+    """The factor's triangle as ``cholesky``; the other (``a``'s own entries) passes through.
+
+    A structured cotangent (the factor's diagonal, ``cho_solve`` with it: zero on the other
+    triangle) takes :func:`~pullback.rules.factor_cotangent.cholesky_vjp_structured`."""
+    if type(g) is FactorCotangent:
+        r = cholesky_vjp_structured(g, ans, not lower, packed=True)
+        if r is not None:
+            return r
+    if hasattr(g, "materialize"):
+        g = g.materialize()
     return cholesky_vjp(_tri(g, lower), _tri(ans, lower), a, upper=not lower) + _tri(g, not lower, 1)
+
+
+cho_factor_vjp.accepts_lazy = True
 
 
 def cho_factor_jvp(t, ans, a, lower=False):
