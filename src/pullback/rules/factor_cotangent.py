@@ -127,7 +127,8 @@ def _inverse_gram(ans: np.ndarray, h: np.ndarray, upper: bool) -> np.ndarray | N
     """``L^{-H} diag(h) L^{-1}`` (``L = ans``, or ``ans^H`` when ``upper``) on the triangle the
     factor occupies (the other one zero): ``trtri`` then ``lauum`` of the row-scaled inverse, twice
     when ``h`` changes sign. LAPACK works on the transposes (Fortran order, no layout copies):
-    ``ans.T`` is read, never written (``trtri`` returns a new array), then worked in place."""
+    ``ans.T`` is read, never written (``trtri`` returns a new array), then worked in place. The
+    other triangle is ``ans``'s own (copied by ``trtri``, kept by ``lauum``)."""
     real = _real_dtype(ans.dtype)
     trtri, lauum = lapack.get_lapack_funcs(("trtri", "lauum"), (ans,))
     lo = int(upper)  # the triangle of ans.T
@@ -173,10 +174,10 @@ def cholesky_vjp_structured(g: FactorCotangent, ans: np.ndarray, upper: bool,
             out = _inverse_gram(ans, h, upper)
             if out is None:
                 return None
+            if packed:  # trtri and lauum kept the copied other triangle (a's entries, finite)
+                np.copyto(out, 0, where=~np.tri(n, dtype=bool) if not upper else ~np.tri(n, dtype=bool).T)
     if out is None:
         out = np.zeros((n, n), dtype=dtype)
-    elif packed:  # trtri and lauum kept the copied other triangle (a's entries)
-        out = np.tril(out) if not upper else np.triu(out)
     if g.ps:
         P, Q = np.concatenate(g.ps, axis=-1), np.concatenate(g.qs, axis=-1)
         A = np.concatenate([P, Q], axis=-1) @ np.concatenate([Q, P], axis=-1).conj().T  # -S, one product
