@@ -33,6 +33,7 @@ other array types, a dense part) goes through the general formula.
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg.blas as blas
 import scipy.linalg.lapack as lapack
 
 from ..core.trace import set_lazy
@@ -179,10 +180,16 @@ def cholesky_vjp_structured(g: FactorCotangent, ans: np.ndarray, upper: bool,
     if out is None:
         out = np.zeros((n, n), dtype=dtype)
     if g.ps:
+        # out += S = -(P Q^H + Q P^H) on its triangle: one rank-2k update (syr2k / her2k) of out's
+        # Fortran-ordered transpose R, whose triangle holds conj(S)'s: R -= A B^H + B A^H with
+        # A = conj(P), B = conj(Q); the other triangle stays zero
         P, Q = np.concatenate(g.ps, axis=-1), np.concatenate(g.qs, axis=-1)
-        A = np.concatenate([P, Q], axis=-1) @ np.concatenate([Q, P], axis=-1).conj().T  # -S, one product
-        tri = np.tri(n, dtype=bool)
-        np.subtract(out, A, out=out, where=tri if not upper else tri.T)  # the other triangle stays 0
+        cplx = dtype.kind == "c"
+        r2k = blas.get_blas_funcs("her2k" if cplx else "syr2k", (out,))
+        R = out.T if out.flags.c_contiguous else np.asfortranarray(out.T)
+        R = r2k(-1.0, P.conj() if cplx else P, Q.conj() if cplx else Q, beta=1.0, c=R,
+                lower=int(upper), overwrite_c=1)
+        out = R.T
     d = out.flat[:: n + 1]  # a copy
     out.flat[:: n + 1] = np.real(d) * 0.5
     return out
