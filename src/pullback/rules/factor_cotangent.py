@@ -25,9 +25,16 @@ it as it is. The Cholesky pullback does (``accepts_lazy``). Its formula is
   ``W' = diag(sqrt h) W``, ``n^3/3``; twice when ``h`` changes sign): the flops of ``potri``,
   which computes ``A^{-1}`` (the cotangent of ``log det A``) the same way.
 
+The sum is formed on the triangle alone: ``S`` enters the ``lauum`` result as one rank-2k
+update (``syr2k``/``her2k``) in place. Everything runs on Fortran-ordered transposes of C arrays
+(no layout copies) and on arrays this module allocated: the factor and the cotangents are
+never written.
+
 Only plain 2-D NumPy arrays take this path (the factor being the very array the Cholesky
-primitive returned); anything else (traced cotangents in nested differentiation, batches,
-other array types, a dense part) goes through the general formula.
+primitive returned, or ``cho_factor``'s packed array for its pullback); anything else (traced
+cotangents in nested differentiation, batches, other array types, a dense part, a factor used
+transposed) goes through the general formula, which the sweep gets by ``materialize()``.
+Matrices under :data:`MIN_SIZE` keep dense cotangents.
 """
 
 from __future__ import annotations
