@@ -203,3 +203,15 @@ def test_user_arrays_never_written():
     np.testing.assert_array_equal(y, y0)
     for c, c0 in seen:
         np.testing.assert_array_equal(c, c0)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_lazy_meets_traced_cotangent(first):
+    """Second order: a plain diagonal cotangent (lazy) and a traced one reach the same value."""
+    a = np.random.default_rng(10).standard_normal((N, N))
+
+    def f(a):
+        d, c = 2 * np.sum(np.diagonal(a)), np.sum(a**3)
+        return d + c if first else c + d
+
+    check_gradient(pb.grad(f), a, n_directions=1)
