@@ -311,6 +311,11 @@ class _OneArgPullback:
     def __init__(self, f, out, kept, kwargs, shape, dtype):
         self.f, self.out, self.kept, self.kwargs, self.shape, self.dtype = f, out, kept, kwargs, shape, dtype
 
+    @property
+    def accepts_lazy(self) -> bool:
+        """Whether the vjp function takes a lazy cotangent as it is (``f.accepts_lazy``)."""
+        return getattr(self.f, "accepts_lazy", False)
+
     def __call__(self, g):
         return (fit(self.f(g, self.out, *self.kept, **self.kwargs), self.shape, self.dtype),)
 
