@@ -14,11 +14,15 @@ Workloads (full size; ``--quick`` shrinks them):
 * W8  x float32[4096,256], k complex64[129];  L = sum(irfft(rfft(x) * k, n=256)**2)
 * W10 Gaussian-process negative log-likelihood, n = 2000: K = exp(-d^2/l^2) + s2 I,
       L = 0.5 y^T K^-1 y + sum(log(diag(cholesky(K))))  (gradient w.r.t. theta = [l, s2])
-* W9  (NUFFT through finufft) is benchmarks/nufft.py, not this script.
+* W9  finufft type 1, M points to n x n modes: c complex128[M], points x, y float64[M] (constant);
+      L = sum(abs(nufft2d1(x, y, c, (n, n)))**2)  (gradient w.r.t. c; M = 10^6, n = 256; eps 1e-6
+      and nthreads=1 in every library; benchmarks/nufft.py also times the gradient w.r.t. the
+      points, and types 1 and 2 in 2-D and 3-D)
 
-W1-W4 and W8 are written once against an array namespace. W5-W7 and W10 call each library's
-own version of the SciPy function (pullback: scipy.signal / numpy.linalg, JAX: jax.scipy,
-PyTorch: torch.stft / torch.linalg, set up to compute the same function); a library without
+W1-W4 and W8 are written once against an array namespace. W5-W7, W9 and W10 call each library's
+own version of the SciPy function (pullback: scipy.signal / numpy.linalg / finufft, JAX: jax.scipy
+/ jax-finufft, PyTorch: torch.stft / torch.linalg / pytorch-finufft, set up to compute the same
+function); a library without
 one is reported as n/a with the reason, never timed on a different function.
 
 Libraries (each only when installed): pullback at its default threads and with its
@@ -164,6 +168,29 @@ def loss_w8(xp, x, k, n):
     return xp.sum(xp.fft.irfft(xp.fft.rfft(x) * k, n=n) ** 2)
 
 
+def loss_w9(xp, c, x, y, n, eps):
+    """sum(abs(f)**2) for f the type-1 NUFFT of strengths c at points (x, y) to n x n modes
+    (isign +1, CMCL mode order, nthreads=1): finufft.nufft2d1 (pullback), jax_finufft.nufft1
+    (JAX), pytorch_finufft.functional.finufft_type1 (PyTorch)."""
+    fl = _flavor(xp)
+    if fl == "numpy":
+        import finufft
+
+        f = finufft.nufft2d1(x, y, c, (n, n), eps=eps, isign=1, nthreads=1)
+    elif fl == "jax":
+        from jax_finufft import nufft1
+        from jax_finufft.options import Opts
+
+        f = nufft1((n, n), c, x, y, eps=eps, iflag=1, opts=Opts(nthreads=1))
+    elif fl == "torch":
+        import pytorch_finufft.functional as PF
+
+        f = PF.finufft_type1(xp.stack([x, y]), c, (n, n), eps=eps, isign=1, modeord=0, nthreads=1)
+    else:
+        raise Unsupported("autograd has no NUFFT")
+    return xp.sum(xp.abs(f) ** 2)
+
+
 def _w10_pullback_solver() -> str:
     """How the NumPy version solves K alpha = y: scipy.linalg.cho_solve when pullback routes it
     (its scipy.linalg rules), else np.linalg.solve (an LU of K: twice the flops of cho_solve)."""
@@ -210,7 +237,7 @@ def loss_w10(xp, theta, d2, y):
 
 
 LOSSES = {"W1": loss_w1, "W2": loss_w2, "W3": loss_w3, "W4": loss_w4, "W5": loss_w5, "W6": loss_w6,
-          "W7": loss_w7, "W8": loss_w8, "W10": loss_w10}
+          "W7": loss_w7, "W8": loss_w8, "W9": loss_w9, "W10": loss_w10}
 
 #: What each library runs where it is not the namespace-generic loss (shown in the table's notes).
 IMPL_NOTES = {
@@ -222,6 +249,9 @@ IMPL_NOTES = {
     ("W6", "torch"): "rfft/irfft equivalent (no fftconvolve)",
     ("W6", "autograd"): "rfft/irfft equivalent (no fftconvolve), zero padding by concatenate",
     ("W7", "numpy"): "scipy.signal.sosfiltfilt",
+    ("W9", "numpy"): "finufft.nufft2d1",
+    ("W9", "jax"): "jax_finufft.nufft1",
+    ("W9", "torch"): "pytorch_finufft finufft_type1",
     ("W10", "torch"): "torch.linalg.cholesky + cholesky_solve",
     ("W10", "jax"): "jax.scipy.linalg.cho_factor + cho_solve",
     ("W10", "autograd"): "cholesky + np.linalg.solve",
@@ -239,11 +269,13 @@ def impl_note(wl: str, lib: str) -> str:
 #: overhead compares the two); on the others it is timed apart (see run_worker).
 SMALL = {"W3"}
 #: Workloads without FFTs (the table leaves out pullback's FFT engine there).
-NO_FFT = {"W7", "W10"}
+NO_FFT = {"W7", "W9", "W10"}
 #: Workloads where a library raises Unsupported (checked in the parent, no subprocess spent on it).
 UNSUPPORTED = {("W5", "autograd"): "autograd has no stft/istft", ("W7", "autograd"): "no sosfiltfilt",
                ("W7", "torch"): "no sosfiltfilt (torchaudio not installed)",
-               ("W7", "jax"): "JAX has no sosfiltfilt"}
+               ("W7", "jax"): "JAX has no sosfiltfilt", ("W9", "autograd"): "autograd has no NUFFT"}
+#: Workloads that need a package beyond the library itself: (workload, flavor) -> module.
+NEEDS = {("W9", "numpy"): "finufft", ("W9", "jax"): "jax_finufft", ("W9", "torch"): "pytorch_finufft"}
 
 DESCRIPTIONS = {
     "W1": "L = sum(abs(fft(x))**2)",
@@ -254,6 +286,7 @@ DESCRIPTIONS = {
     "W6": "L = sum(fftconvolve(x, h, 'same')**2), grad w.r.t. x and h",
     "W7": "L = sum(sosfiltfilt(sos, x)**2), sos = butter(8, 0.1)",
     "W8": "L = sum(irfft(rfft(x) * k, n)**2)",
+    "W9": "L = sum(abs(nufft2d1(x, y, c, (n, n)))**2), grad w.r.t. c",
     "W10": "GP: 0.5 y'K^-1 y + sum(log diag chol K), grad w.r.t. [l, s2]",
 }
 
@@ -261,13 +294,16 @@ DESCRIPTIONS = {
 SIZES = {
     "full": {"W1": {"n": 2**20}, "W2": {"b": 16, "n": 256}, "W3": {"n": 64, "steps": 100}, "W4": {"n": 64},
              "W5": {"n": 2**20, "nperseg": 256}, "W6": {"n": 2**20, "m": 4096},
-             "W7": {"b": 64, "n": 2**16}, "W8": {"b": 4096, "n": 256}, "W10": {"n": 2000}},
+             "W7": {"b": 64, "n": 2**16}, "W8": {"b": 4096, "n": 256}, "W9": {"m": 10**6, "n": 256},
+             "W10": {"n": 2000}},
     "quick": {"W1": {"n": 2**14}, "W2": {"b": 2, "n": 64}, "W3": {"n": 64, "steps": 100}, "W4": {"n": 16},
               "W5": {"n": 2**14, "nperseg": 256}, "W6": {"n": 2**14, "m": 256},
-              "W7": {"b": 4, "n": 2**12}, "W8": {"b": 256, "n": 256}, "W10": {"n": 200}},
+              "W7": {"b": 4, "n": 2**12}, "W8": {"b": 256, "n": 256}, "W9": {"m": 20000, "n": 64},
+              "W10": {"n": 200}},
     "check": {"W1": {"n": 16}, "W2": {"b": 2, "n": 8}, "W3": {"n": 16, "steps": 10}, "W4": {"n": 4},
               "W5": {"n": 128, "nperseg": 16}, "W6": {"n": 48, "m": 8},
-              "W7": {"b": 2, "n": 64}, "W8": {"b": 4, "n": 16}, "W10": {"n": 24}},
+              "W7": {"b": 2, "n": 64}, "W8": {"b": 4, "n": 16}, "W9": {"m": 30, "n": 8},
+              "W10": {"n": 24}},
 }
 
 
@@ -324,6 +360,11 @@ def make_inputs(wl: str, scale: str) -> tuple[tuple, dict, dict]:
         f = np.arange(n // 2 + 1) / n
         k = (np.exp(-((f / 0.15) ** 2)) * np.exp(-2j * np.pi * f * 3)).astype(cplx)  # smooth, delayed
         return (x,), {"k": k}, {"n": n}
+    if wl == "W9":
+        m = p["m"]
+        c = _crandn(rng, m, np.complex128) / np.sqrt(2)
+        x, y = rng.uniform(-np.pi, np.pi, m), rng.uniform(-np.pi, np.pi, m)
+        return (c,), {"x": x, "y": y}, {"n": n, "eps": 1e-12 if scale == "check" else 1e-6}
     if wl == "W10":
         pts = np.sort(rng.uniform(0.0, 10.0 * n / 2000, n))  # 200 points per unit length at every size
         d2 = (pts[:, None] - pts[None, :]) ** 2
@@ -336,7 +377,7 @@ def make_inputs(wl: str, scale: str) -> tuple[tuple, dict, dict]:
 
 def describe_inputs(wl: str, scale: str) -> str:
     args, _, static = make_inputs(wl, scale)
-    names = {"W2": ["x", "W"], "W6": ["x", "h"], "W10": ["theta"]}.get(wl, ["x"])
+    names = {"W2": ["x", "W"], "W6": ["x", "h"], "W9": ["c"], "W10": ["theta"]}.get(wl, ["x"])
     parts = [f"{nm} {a.dtype}[{','.join(map(str, a.shape))}]" for nm, a in zip(names, args, strict=True)]
     parts += [f"{k}={v}" for k, v in static.items()]
     return ", ".join(parts)
@@ -719,11 +760,17 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for wl in workloads:
         print(f"{wl}: {DESCRIPTIONS[wl]}; {describe_inputs(wl, scale)}", flush=True)
+        if NEEDS.get((wl, "numpy")) and not C.have(NEEDS[(wl, "numpy")]):  # the reference needs it
+            print(f"  skipped: {NEEDS[(wl, 'numpy')]} is not installed", flush=True)
+            continue
         ref = fd_reference(wl)
         rounds: dict = {lib: [] for lib in libs}
         for k in range(max(1, a.rounds)):
             for lib in libs:  # alternating, so that a slow spell of the machine hits every library
                 why = UNSUPPORTED.get((wl, FLAVOR[lib]))
+                need = NEEDS.get((wl, FLAVOR[lib]))
+                if why is None and need is not None and not C.have(need):
+                    why = f"{need} is not installed"
                 if why is not None:
                     if k == 0:
                         rounds[lib].append({"lib": lib, "workload": wl, "unsupported": why})

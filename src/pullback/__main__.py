@@ -115,11 +115,22 @@ def engine_info() -> str:
     def mib(n):
         return f"{n / 2**20:.1f} MiB"
 
+    from pullback.engines import numpy_exact
+    from pullback.rules import fft as fft_rules
+
     engine = fft_engine.get_engine()
     lines = [f"FFT engine: {engine}" + (
-        f" (transforms of {fft_engine.ENGINE_SIZE} elements or more: "
-        f"{fft_engine.auto_engine('c2c', (fft_engine.ENGINE_SIZE,), fft_engine.ENGINE_SIZE)}; "
+        " (forward values: pocketfft, SciPy's kernels; backward transforms of "
+        f"{fft_engine.ENGINE_SIZE} elements or more: "
+        f"{fft_engine.auto_engine('c2c', (fft_engine.ENGINE_SIZE,), fft_engine.ENGINE_SIZE)}, "
         "smaller: pocketfft)" if engine == "auto" else "")]
+    if not fft_rules.NUMPY_VALUES:
+        lines.append("numpy.fft values: the engine's (NUMPY_VALUES is off)")
+    elif numpy_exact.available():
+        lines.append(f"numpy.fft values: NumPy's bits, on SciPy's kernels from {fft_rules.EXACT_SIZE} "
+                     "elements, else NumPy's own loops")
+    else:
+        lines.append("numpy.fft values: NumPy's bits, from NumPy's own functions")
     lines.append("installed engines: " + ", ".join(fft_engine.installed_engines()))
     lines.append(f"threads: {os.cpu_count()} cores; transforms of {fft_engine.PARALLEL_SIZE} elements "
                  "or more use them all unless scipy.fft.set_workers or workers= says otherwise")

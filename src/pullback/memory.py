@@ -63,8 +63,9 @@ def release_memory() -> int:
     gradient reuses them instead of page-faulting fresh memory in. The MKL and
     pyFFTW engines keep a plan per transform key, up to ``PULLBACK_ENGINE_CACHE_MIB``
     (default 256 MiB) of estimated plan memory each; the next transform of a freed
-    key plans again. Returns the bytes released (the blocks' sizes plus the plans'
-    estimates).
+    key plans again; ``scipy.signal.istft`` keeps its last divisor (the summed squared
+    window). Returns the bytes released (the blocks' sizes plus the plans' estimates and the
+    divisor's).
 
     Examples
     --------
@@ -73,6 +74,7 @@ def release_memory() -> int:
     True
     """
     from .engines import fft as fft_engine
+    from .rules import signal_spectral
 
-    return buffers.release() + fft_engine.clear_caches()
+    return buffers.release() + fft_engine.clear_caches() + signal_spectral.clear_caches()
 

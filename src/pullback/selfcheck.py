@@ -205,6 +205,53 @@ def _scipy_cases() -> Iterator[Case]:
     b, a = S.butter(3, 0.3)
     yield Case("scipy.signal.lfilter (x)", lambda v: S.lfilter(b, a, v), x9)
     yield Case("scipy.signal.lfilter (b)", lambda v: S.lfilter(v, a, x9), b)
+    sos = S.butter(4, 0.3, output="sos")
+    x2 = _rand(2, 13, seed=25)
+    yield Case("scipy.signal.sosfilt (x)", lambda v: S.sosfilt(sos, v), x2)
+    for padtype in ("odd", "even", "constant", None):
+        yield Case(f"scipy.signal.sosfiltfilt padtype={padtype}",
+                   lambda v, p=padtype: S.sosfiltfilt(sos, v, padtype=p, padlen=4), x2)
+    yield Case("scipy.signal.sosfiltfilt (axis 0, complex)", lambda v: S.sosfiltfilt(sos, v, axis=0),
+               _rand(31, 2, complex_=True, seed=26))
+    for padtype in ("odd", "even", "constant", None):
+        yield Case(f"scipy.signal.filtfilt padtype={padtype}",
+                   lambda v, p=padtype: S.filtfilt(b, a, v, padtype=p, padlen=5), x2)
+    yield Case("scipy.signal.filtfilt (axis 0, complex)", lambda v: S.filtfilt(b, a, v, axis=0),
+               _rand(13, 2, complex_=True, seed=27))
+    yield from _framing_cases()
+
+
+def _framing_cases() -> Iterator[Case]:
+    """The STFT's windowed framing and istft's windowed overlap-add (each the other's adjoint), in
+    blocks of 2 segments so that the block seams are crossed: padding, a divisor, overlaps of 1/2
+    and 3/4, complex windows."""
+    from .rules import signal_spectral as sp
+
+    def blocks_of_2(f):
+        def run(v):
+            old, sp._BLOCK = sp._BLOCK, 2
+            try:
+                return f(v)
+            finally:
+                sp._BLOCK = old
+        return run
+
+    w7, wz = _rand(7, seed=25) + 2, _rand(7, complex_=True, seed=26)
+    x2 = _rand(2, 11, seed=27)
+    norm = np.abs(_rand(16, seed=28)) + 0.5
+    frames = _rand(2, 5, 7, complex_=True, seed=29)
+    for step, lo, hi in ((3, 2, 3), (2, 0, 0), (7, 1, 0)):
+        yield Case(f"scipy.signal.<windowed frames> step={step} pad=({lo},{hi})",
+                   blocks_of_2(lambda v, s=step, lo=lo, hi=hi: sp._wframes(v, 7, s, lo, hi, window=w7)), x2)
+        yield Case(f"scipy.signal.<windowed overlap-add> step={step} crop=({lo},{20 - hi})",
+                   blocks_of_2(lambda v, s=step, lo=lo, hi=hi: sp._wola(v, s, lo, 20 - hi, window=wz)),
+                   frames)
+    yield Case("scipy.signal.<windowed frames> divided",
+               blocks_of_2(lambda v: sp._wframes(v, 7, 2, 3, 2, window=wz, norm=norm[:11])), x2 + 0j)
+    yield Case("scipy.signal.<windowed overlap-add> divided",
+               blocks_of_2(lambda v: sp._wola(v, 2, 1, 17, window=w7, norm=norm)), frames)
+    yield Case("scipy.signal.<windowed frames> no window", lambda v: sp._wframes(v, 4, 3, 1, 1), x2)
+    yield Case("scipy.signal.<moveaxis>", lambda v: sp._move(v, (0, 2), (-1, 0)), frames)
 
 
 def cases() -> list[Case]:

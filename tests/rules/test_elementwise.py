@@ -261,3 +261,18 @@ def test_python_complex_times_numpy_scalar_stays_traceable():
         value, tangent = pb.jvp(op, (np.float64(0.3),), (0.5,))
         assert value == op(np.float64(0.3)) and np.ndim(value) == 0
         check_gradient(lambda x: np.real(op(x)) + np.imag(op(x)), np.float64(0.3))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+def test_scalar_factor_and_denominator_reduce_in_one_pass(dtype):
+    """A broadcast 0-d factor or denominator of a large array: its cotangent is one dot product."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((40, 40)).astype(dtype)
+    w = rng.standard_normal((40, 40))
+    s = np.asarray(1.3 if np.dtype(dtype).kind != "c" else 1.3 - 0.4j, dtype=dtype)
+
+    def f(s):
+        return np.sum(w * np.abs(a / s + a * s) ** 2)
+
+    check_gradient(f, s, rtol=1e-3 if dtype == np.float32 else None)
+    check_gradient(pb.grad(f), s, rtol=1e-3 if dtype == np.float32 else 1e-5)

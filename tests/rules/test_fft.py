@@ -507,6 +507,37 @@ def test_auto_engine_follows_a_fixed_rule_without_timing(monkeypatch, installed)
     assert {name for name, _ in calls} == {"pocketfft"}  # small transforms stay on pocketfft
 
 
+def test_auto_computes_values_on_scipys_kernels_and_gradients_on_the_fastest(monkeypatch):
+    # "auto" with ducc0 (a dependency) or MKL installed: the forward value of a large traced
+    # scipy.fft call is SciPy's own, bit for bit; only the backward sweep's transforms (whose
+    # results are gradients) run on the faster engine.
+    import scipy.fft as sfft
+
+    large = fft_engine.auto_engine("c2c", (fft_engine.ENGINE_SIZE,), fft_engine.ENGINE_SIZE)
+    if large == "pocketfft":
+        pytest.skip("no faster engine installed")
+    monkeypatch.setattr(fft_engine, "_engine", "auto")
+    calls = []
+    for name in {"pocketfft", large}:
+        for kind in ("c2c", "r2c", "c2r"):
+            real = fft_engine._KERNELS[name][kind]
+
+            def spy(x, *args, _real=real, _name=name, _kind=kind):
+                calls.append((_name, _kind))
+                return _real(x, *args)
+
+            monkeypatch.setitem(fft_engine._KERNELS[name], kind, spy)
+    x = rand(64, 1024)
+    for f in (lambda x: sfft.rfft(x), lambda x: sfft.fft2(x), lambda x: sfft.irfft(sfft.rfft(x) * 1j)):
+        calls.clear()
+        value, back = pb.pullback(f, x)
+        assert value.tobytes() == f(x).tobytes()
+        assert {name for name, _ in calls} == {"pocketfft"}
+        calls.clear()
+        back(np.ones_like(value))
+        assert {name for name, _ in calls} == {large}
+
+
 def test_unknown_or_missing_engine_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="unknown FFT engine 'fftpack'"):
         fft_engine.set_engine("fftpack")

@@ -380,3 +380,59 @@ def test_list_operands_beside_traced_ones():
         np.testing.assert_allclose(g, pb.gradient(lambda a: np.sum(f(a, np.array(b)) ** 2), a)[0])
     g = pb.gradient(lambda x: np.sum(np.linalg.lstsq(a.tolist(), x)[0]), np.array(b))[0]
     np.testing.assert_allclose(g, np.linalg.solve(a.T, np.ones(3)), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- cholesky's BLAS-3 pullback
+
+
+def _blas_n():
+    from pullback.rules import linalg_decomp
+
+    return linalg_decomp.BLAS_MIN + 3
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_cholesky_blas_pullback(upper, dtype, batch):
+    """Plain matrices of BLAS_MIN or more take trmm + two trsm: the general formula's gradient."""
+    n = _blas_n()
+    a = spd(*batch, n, n, dtype=dtype, seed=11)
+    w = rand(*batch, n, n, dtype=dtype, seed=12)
+
+    def f(a):
+        return np.real(np.sum(w * np.tanh(np.linalg.cholesky(a, upper=upper) / 4)))
+
+    check_gradient(f, a, n_directions=1)
+
+
+def test_cholesky_blas_matches_general_formula(monkeypatch):
+    from pullback.rules import linalg_decomp
+
+    n = _blas_n()
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5), (np.complex128, 1e-12), (np.complex64, 1e-5)):
+        a = spd(2, n, n, dtype=dtype, seed=13).astype(dtype)
+        L = np.linalg.cholesky(a)
+        g = rand(2, n, n, dtype=dtype, seed=14).astype(dtype)
+        g0, L0 = g.copy(), L.copy()
+        for upper in (False, True):
+            fac = np.conj(np.swapaxes(L, -1, -2)).copy() if upper else L
+            fast = linalg_decomp.cholesky_vjp(g, fac, a, upper=upper)
+            monkeypatch.setattr(linalg_decomp, "BLAS_MIN", 10**9)
+            slow = linalg_decomp.cholesky_vjp(g, fac, a, upper=upper)
+            monkeypatch.setattr(linalg_decomp, "BLAS_MIN", n - 3)
+            assert fast.dtype == slow.dtype == np.dtype(dtype)
+            np.testing.assert_allclose(fast, slow, rtol=tol, atol=tol * np.max(np.abs(slow)))
+        np.testing.assert_array_equal(g, g0)  # the cotangent and the factor are never written
+        np.testing.assert_array_equal(L, L0)
+
+
+def test_cholesky_blas_second_order():
+    n = _blas_n()
+    a = spd(n, n, seed=15)
+    w = rand(n, n, seed=16)
+
+    def f(s):
+        return np.sum(w * np.sin(np.linalg.cholesky(a + s[0] * np.eye(n) + s[1] * a)))
+
+    check_gradient(pb.grad(f), np.array([0.3, 0.2]), rtol=1e-5)

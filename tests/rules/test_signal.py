@@ -66,6 +66,12 @@ CASES = [
      (BB, AA, rand(30, 2, seed=15))),
     (S.sosfiltfilt, lambda s, x: S.sosfiltfilt(sos_of(s), x), (SOS5, x40)),
     (S.sosfiltfilt, lambda s, x: S.sosfiltfilt(sos_of(s), x, padtype="constant", padlen=4), (SOS5, x40)),
+    (S.sosfilt, lambda x, zi: S.sosfilt(SOS, x, -1, zi)[0], (x40, rand(2, 2, seed=16))),
+    (S.sosfilt, lambda x, zi: S.sosfilt(SOS, x, 0, zi)[1], (X49.T.copy(), rand(2, 2, 4, seed=17))),
+    (S.sosfilt, lambda x: S.sosfilt(SOS, x, axis=0), (rand(9, 3, dtype=complex, seed=18),)),
+    (S.sosfiltfilt, lambda x: S.sosfiltfilt(SOS, x, padtype="even"), (x40,)),
+    (S.sosfiltfilt, lambda x: S.sosfiltfilt(SOS, x, axis=0, padtype=None),
+     (rand(9, 2, dtype=complex, seed=19),)),
     (S.detrend, S.detrend, (X49,)),
     (S.detrend, lambda x: S.detrend(x, axis=0, type="constant"), (X49,)),
     (S.detrend, lambda x: S.detrend(x, bp=[3, 5]), (rand(9, dtype=complex, seed=14),)),
@@ -203,3 +209,165 @@ def test_convolve_with_the_method_scipy_chooses():
 
     g = pb.gradient(f, x40)[0]
     np.testing.assert_allclose(g, np.correlate(2 * np.convolve(x40, k), k, mode="valid"), atol=1e-10)
+
+
+# ---------------------------------------------------------------- sosfilt / sosfiltfilt, constant sections
+
+ZSOS = SOS * np.exp(0.4j * np.array([1, 1, 1, 0, 1, 1]))  # complex sections (a0 stays 1)
+LENGTHS = (1, 2, 5, 8, 13)  # shorter than the state, odd, even, prime
+
+
+def _sos_for(dtype):
+    return SOS.astype(np.float32) if dtype == np.float32 else SOS
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_sosfilt_is_linear_in_x_and_zi(dtype):
+    sos = _sos_for(dtype)
+    for n in LENGTHS:
+        x, zi = rand(3, n, dtype=dtype, seed=n), rand(2, 3, 2, dtype=dtype, seed=n + 1)
+        quiet, zero = np.zeros_like(x), np.zeros_like(zi)
+        check_adjoint(lambda u: S.sosfilt(sos, u), x)
+        check_adjoint(lambda u: S.sosfilt(sos, u, -1, zero)[0], x)
+        check_adjoint(lambda u: S.sosfilt(sos, u, -1, zero)[1], x)
+        check_adjoint(lambda z: S.sosfilt(sos, quiet, -1, z)[0], zi)
+        check_adjoint(lambda z: S.sosfilt(sos, quiet, -1, z)[1], zi)
+        check_adjoint(lambda u: S.sosfilt(sos, u, 0), x.T.copy())
+    z = rand(7, dtype=complex, seed=3)  # complex sections
+    check_adjoint(lambda u: S.sosfilt(ZSOS, u), z)
+    check_adjoint(lambda u: S.sosfilt(ZSOS, u, -1, np.zeros((2, 2), complex))[1], z)
+    check_adjoint(lambda q: S.sosfilt(ZSOS, np.zeros(7), -1, q)[0], rand(2, 2, dtype=complex, seed=4))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1])
+def test_sosfilt_gradients_every_axis(axis):
+    x = rand(4, 5, 6, seed=axis + 5)
+    zshape = [2] + list(x.shape)
+    zshape[axis % 3 + 1] = 2
+    zi = rand(*zshape, seed=axis + 6)
+    check_gradient(lambda x, zi: S.sosfilt(SOS, x, axis, zi)[0] ** 2, x, zi)
+    check_gradient(lambda x, zi: S.sosfilt(SOS, x, axis, zi)[1] ** 2, x, zi)
+    check_gradient(lambda x, zi: S.sosfilt(ZSOS, x, axis, zi)[1], x + 0j, zi.astype(complex))
+    check_gradient(lambda x: S.sosfilt(SOS, x, axis), x.astype(np.float32))
+
+
+def test_sosfilt_y_and_zf_together_and_zi_only():
+    x, zi = rand(3, 11, dtype=complex, seed=1), rand(2, 3, 2, seed=2)
+
+    def both(x, zi):
+        y, zf = S.sosfilt(SOS, x, -1, zi)
+        return np.sum(np.abs(y) ** 2) + np.sum(zf ** 3).real
+
+    check_gradient(both, x, zi)
+    check_gradient(lambda zi: S.sosfilt(SOS, x, -1, zi)[0], zi)
+    check_gradient(lambda zi: S.sosfilt(SOS, x[:, :1], -1, zi)[1], zi)  # one sample
+
+
+@pytest.mark.parametrize("padtype", ["odd", "even", "constant", None])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_sosfiltfilt_is_linear(padtype, dtype):
+    sos = _sos_for(dtype)
+    x = rand(3, 19, dtype=dtype, seed=7)
+    for padlen in (None, 0, 1, 5):
+        check_adjoint(lambda u: S.sosfiltfilt(sos, u, padtype=padtype, padlen=padlen), x)
+    check_adjoint(lambda u: S.sosfiltfilt(sos, u, axis=0, padtype=padtype, padlen=3), x.T.copy())
+    check_adjoint(lambda u: S.sosfiltfilt(ZSOS, u, padtype=padtype), x[0].astype(complex))
+
+
+@pytest.mark.parametrize("padtype", ["odd", "even", "constant", None])
+def test_sosfiltfilt_in_place_and_traced_adjoints_agree(padtype, monkeypatch):
+    from pullback.rules import signal as R
+
+    g = rand(3, 4, 40, seed=8)
+    for axis in (0, 2):
+        gs = np.moveaxis(g, 2, axis).copy()
+        want = R.sosfiltfilt_adjoint(gs, gs.shape, gs.dtype, SOS, axis, padtype, None)
+        own = gs.copy()
+        got = R.sosfiltfilt_adjoint_in_place(own, gs.shape, gs.dtype, SOS, axis, padtype, None)
+        np.testing.assert_array_equal(got, want)
+        with monkeypatch.context() as m:
+            m.setattr(R, "_sosfilt_in_place", None)  # the NumPy-call form (the traced cotangent's)
+            generic = R.sosfiltfilt_adjoint(gs, gs.shape, gs.dtype, SOS, axis, padtype, None)
+        np.testing.assert_allclose(generic, want, rtol=1e-12, atol=1e-12)
+
+
+def test_constant_sections_give_scipys_values_bit_for_bit():
+    from pullback.rules import signal as R
+
+    sosfilt, sosfiltfilt = R.ORIGINALS["sosfilt"], R.ORIGINALS["sosfiltfilt"]
+    for dtype in (np.float32, np.float64, np.complex64, np.complex128):
+        x = rand(3, 30, dtype=dtype, seed=9)
+        for sos in (SOS, SOS.astype(np.float32), ZSOS):
+            zi = rand(sos.shape[0], 3, 2, dtype=dtype, seed=10)
+            for axis, xa, za in ((-1, x, zi), (0, x.T.copy(), np.swapaxes(zi, 1, 2).copy())):
+                y = pb.pullback(lambda u: S.sosfilt(sos, u, axis), xa)[0]
+                assert y.dtype == sosfilt(sos, xa, axis).dtype
+                np.testing.assert_array_equal(y, sosfilt(sos, xa, axis))
+                want = sosfilt(sos, xa, axis, za)
+                got = pb.pullback(lambda u, z: S.sosfilt(sos, u, axis, z), xa, za)[0]
+                for g_, w_ in zip(got, want):
+                    assert g_.dtype == w_.dtype
+                    np.testing.assert_array_equal(g_, w_)
+                for padtype in ("odd", "even", "constant", None):
+                    got = pb.pullback(lambda u: S.sosfiltfilt(sos, u, axis, padtype), xa)[0]
+                    want = sosfiltfilt(sos, xa, axis, padtype)
+                    assert got.dtype == want.dtype
+                    np.testing.assert_array_equal(got, want)
+
+
+def test_constant_sections_second_order():
+    x, zi = rand(2, 12, seed=11), rand(2, 2, 2, seed=12)
+
+    def loss(x, zi):
+        y, zf = S.sosfilt(SOS, x, -1, zi)
+        return np.sum(y ** 3) + np.sum(zf ** 3) + np.sum(S.sosfiltfilt(SOS, x, padtype="even", padlen=4) ** 3)
+
+    check_gradient(lambda x, zi: pb.grad(loss, argnums=0)(x, zi), x, zi)
+    check_gradient(lambda x, zi: pb.grad(loss, argnums=1)(x, zi), x, zi)
+    z = rand(12, dtype=complex, seed=13)
+    check_gradient(lambda z: pb.gradient(lambda z: np.sum(np.abs(S.sosfiltfilt(ZSOS, z, padlen=4)) ** 4),
+                                         z)[0], z)
+    h = pb.hessian(lambda x: np.sum(S.sosfilt(SOS, x) ** 3), x[0])
+    np.testing.assert_allclose(h, h.T, atol=1e-12)
+
+
+def test_traced_sections_keep_the_cascade():
+    x, zi = rand(2, 20, seed=14), rand(2, 2, 2, seed=15)
+    check_gradient(lambda s, x, zi: S.sosfilt(sos_of(s), x, -1, zi)[0], SOS5, x, zi)
+    check_gradient(lambda s, x: S.sosfiltfilt(sos_of(s), x, padtype="odd"), SOS5, x)
+
+
+def test_bad_sosfilt_input_raises_scipys_error():
+    with pytest.raises(ValueError, match="zi must have shape"):
+        pb.gradient(lambda x: np.sum(S.sosfilt(SOS, x, -1, np.zeros((2, 2)))[0]), rand(3, 10, seed=1))
+    with pytest.raises(ValueError):
+        pb.gradient(lambda x: np.sum(S.sosfiltfilt(SOS, x)), rand(5, seed=1))  # shorter than padlen
+    with pytest.raises(ValueError):
+        pb.gradient(lambda x: np.sum(S.sosfiltfilt(SOS, x, padtype="bad")), x40)
+
+
+BA2 = (np.array([0.5, 0.2, 0.1]), np.array([2.0, -0.3, 0.1, 0.05]))  # a0 != 1, a longer than b
+
+
+@pytest.mark.parametrize("padtype", ["odd", "even", "constant", None])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_filtfilt_constant_coefficients_is_linear(padtype, dtype):
+    from pullback.rules import signal as R
+
+    x = rand(3, 21, dtype=dtype, seed=20)
+    for b, a in ((BB, AA), BA2, (BA2[0] * (1 + 0.3j), BA2[1])):
+        for padlen in (None, 0, 3):
+            check_adjoint(lambda u: S.filtfilt(b, a, u, padtype=padtype, padlen=padlen), x)
+        check_adjoint(lambda u: S.filtfilt(b, a, u, axis=0, padtype=padtype, padlen=2), x.T.copy())
+        got = pb.pullback(lambda u: S.filtfilt(b, a, u, padtype=padtype), x)[0]
+        want = R.ORIGINALS["filtfilt"](b, a, x, padtype=padtype)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError):  # as SciPy's (lfilter_zi of a one-tap filter)
+        pb.pullback(lambda u: S.filtfilt([0.5], [2.0], u, padtype=padtype), x)
+
+
+def test_filtfilt_constant_coefficients_second_order():
+    check_gradient(lambda x: pb.gradient(lambda x: np.sum(S.filtfilt(*BA2, x, padtype="even") ** 3), x)[0],
+                   rand(2, 20, seed=21))
+    check_gradient(lambda x: S.filtfilt(BB, AA, x, axis=0), rand(20, 2, seed=22).astype(np.float32))

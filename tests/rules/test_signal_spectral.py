@@ -175,3 +175,117 @@ def test_values_are_scipys():
         got = pb.pullback(lambda x: last(getattr(S, name)(x, *args[1:], **kw)), args[0])[0]
         want = last(R.ORIGINALS[name](*args, **kw))
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+STFT_OPTIONS = [
+    dict(nperseg=8),  # half overlap, zeros at both ends, padded
+    dict(nperseg=8, noverlap=6),  # three-quarter overlap: 4 segments cover each sample
+    dict(nperseg=7, noverlap=2, nfft=10),  # odd: the zero boundary is not a whole number of hops
+    dict(nperseg=8, boundary=None, padded=False),
+    dict(nperseg=8, boundary="even", scaling="psd"),
+    dict(nperseg=8, detrend="linear"),
+    dict(nperseg=8, window=np.hanning(8) + 0.1),
+    dict(nperseg=8, window=("tukey", 0.3), noverlap=3, return_onesided=False),
+]
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """The framing primitives in blocks of 2 segments, so that a short signal crosses block seams."""
+    from pullback.rules import signal_spectral as R
+
+    monkeypatch.setattr(R, "_BLOCK", 2)
+
+
+@pytest.mark.parametrize("kw", STFT_OPTIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_stft_istft_values_across_blocks(small_blocks, kw, dtype):
+    from pullback.rules import signal_spectral as R
+
+    x = rand(2, 41, dtype=dtype, seed=5)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        want = R.ORIGINALS["stft"](x, **kw)[2]
+        got = pb.pullback(lambda v: S.stft(v, **kw)[2], x)[0]
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+        ikw = {k: v for k, v in kw.items() if k in ("nperseg", "noverlap", "nfft", "window", "scaling")}
+        ikw["input_onesided"] = kw.get("return_onesided", True) and dtype != np.complex128
+        ikw["boundary"] = kw.get("boundary", "zeros") is not None
+        want_x = R.ORIGINALS["istft"](want, **ikw)[1]
+        got_x = pb.pullback(lambda z: S.istft(z, **ikw)[1], want)[0]
+        assert got_x.dtype == want_x.dtype
+        np.testing.assert_allclose(got_x, want_x, rtol=rtol, atol=rtol * np.abs(want_x).max())
+        if dtype != np.float32:
+            check_adjoint(lambda v: S.stft(v, **kw)[2], x)
+            check_adjoint(lambda z: S.istft(z, **ikw)[1], want)
+
+
+def test_long_signal_values_and_gradient():
+    # many blocks of the default size, W5's shape at a smaller scale
+    from pullback.rules import signal_spectral as R
+
+    x = rand(20000, seed=6)
+    _, _, z = R.ORIGINALS["stft"](x, nperseg=64)
+    mask = np.random.default_rng(7).uniform(0, 1, z.shape)
+    want = np.sum(R.ORIGINALS["istft"](z * mask, nperseg=64)[1] ** 2)
+
+    def loss(v):
+        return np.sum(S.istft(S.stft(v, nperseg=64)[2] * mask, nperseg=64)[1] ** 2)
+
+    value, grad = pb.value_and_gradient(loss, x)
+    np.testing.assert_allclose(value, want, rtol=1e-12)
+    v = np.random.default_rng(8).standard_normal(x.shape)
+    h = 1e-6
+    fd = (loss(x + h * v) - loss(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(np.dot(grad[0], v), fd, rtol=1e-6)
+
+
+def test_stft_istft_second_order(small_blocks):
+    mask = np.linspace(0.2, 1.0, 5)[:, None]
+
+    def loss(v):
+        return np.sum(S.istft(S.stft(v, nperseg=8)[2] * mask, nperseg=8)[1] ** 2)
+
+    check_gradient(lambda v: pb.gradient(loss, v)[0], x50[:23])
+    check_gradient(lambda v: S.istft(S.stft(v, nperseg=8, noverlap=6)[2] * mask, nperseg=8, noverlap=6)[1],
+                   x50[:23], modes=("forward",))
+
+
+def test_istft_axes_values_and_adjoint():
+    from pullback.rules import signal_spectral as R
+
+    z = S.stft(rand(2, 3, 40, seed=9), nperseg=8)[2]  # (2, 3, 5 freqs, 11 times)
+    z = np.moveaxis(z, (2, 3), (3, 0)).copy()  # (11 times, 2, 3, 5 freqs)
+    kw = dict(nperseg=8, time_axis=0, freq_axis=-1)
+    want = R.ORIGINALS["istft"](z, **kw)[1]
+    got = pb.pullback(lambda v: S.istft(v, **kw)[1], z)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    check_adjoint(lambda v: S.istft(v, **kw)[1], z)
+
+
+def test_stft_traced_window_without_detrend(small_blocks):
+    # the window differentiates, scale included: the general path (segments, then window * scale)
+    check_gradient(lambda x, w: S.stft(x, window=w, nperseg=16)[2], x50, WIN16)
+    check_gradient(lambda x, w: S.stft(x, window=w, nperseg=16, noverlap=12, scaling="psd")[2], x50, WIN16)
+
+
+@pytest.mark.filterwarnings("ignore:NOLA condition failed")
+@pytest.mark.parametrize("kw", STFT_OPTIONS[:4])
+def test_general_path_for_other_array_types(monkeypatch, kw):
+    # CuPy and Dask arrays take the general path (an index gather, products and shifted sums on
+    # the tape): the same values and adjoints, checked here on NumPy arrays
+    from pullback.rules import signal_spectral as R
+
+    monkeypatch.setattr(R, "_plain_ndarray", lambda *values: False)
+    x = rand(2, 41, seed=10)
+    want = R.ORIGINALS["stft"](x, **kw)[2]
+    np.testing.assert_allclose(pb.pullback(lambda v: S.stft(v, **kw)[2], x)[0], want, rtol=1e-12, atol=1e-14)
+    check_adjoint(lambda v: S.stft(v, **kw)[2], x)
+    ikw = {k: v for k, v in kw.items() if k in ("nperseg", "noverlap", "nfft")}
+    ikw["boundary"] = kw.get("boundary", "zeros") is not None
+    want_x = R.ORIGINALS["istft"](want, **ikw)[1]
+    np.testing.assert_allclose(pb.pullback(lambda z: S.istft(z, **ikw)[1], want)[0], want_x, rtol=1e-12,
+                               atol=1e-14)
+    check_adjoint(lambda z: S.istft(z, **ikw)[1], want)

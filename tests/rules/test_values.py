@@ -48,7 +48,7 @@ NUMPY_FFT = {
 
 @pytest.mark.parametrize("name", list(NUMPY_FFT))
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32, np.complex64])
-@pytest.mark.parametrize("shape", [(8, 6), (5, 7), (4, 16)])
+@pytest.mark.parametrize("shape", [(8, 6), (5, 7), (4, 16), (40, 61)])  # (40, 61): the kernels' path
 def test_traced_fft_values_are_numpys_bit_for_bit(name, dtype, shape):
     if not fft_rules.NUMPY_VALUES:
         pytest.skip("NumPy 1.x computes float32 transforms in float64; the engine serves both")
@@ -69,6 +69,22 @@ def test_large_traced_fft_values_are_numpys_bit_for_bit(name, dtype):
     x = rand(64, 8192, dtype=dtype)  # outputs of 2 MiB and more: aligned output arrays
     x[:, 0] = -3.0
     assert _same_bits(_traced_value(f, x), f(x))
+
+
+def test_without_numpy_values_auto_computes_values_on_its_fastest_engine(monkeypatch):
+    from pullback.engines import fft as fft_engine
+
+    large = fft_engine.auto_engine("r2c", (1 << 16,), 1 << 16)
+    if large == "pocketfft":
+        pytest.skip("no faster engine installed")
+    monkeypatch.setattr(fft_rules, "NUMPY_VALUES", False)
+    monkeypatch.setattr(fft_engine, "_engine", "auto")
+    calls = []
+    real = fft_engine._KERNELS[large]["r2c"]
+    monkeypatch.setitem(fft_engine._KERNELS[large], "r2c", lambda x, *a: calls.append(x.shape) or real(x, *a))
+    x = rand(1 << 16)
+    np.testing.assert_allclose(_traced_value(np.fft.rfft, x), np.fft.rfft(x), rtol=1e-9, atol=1e-9)
+    assert calls == [x.shape]
 
 
 def test_the_engine_can_compute_numpy_fft_values_instead(monkeypatch):

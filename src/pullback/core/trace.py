@@ -343,17 +343,19 @@ def set_ownable(array_type: type | None, add_into: Callable | None = None, min_s
     _OWN_MIN = min_size
 
 
-#: A cotangent type the rule layer may hand the sweep in place of an array (see :func:`set_lazy`).
-_LAZY: type | None = None
+#: The cotangent types the rule layer may hand the sweep in place of an array (see :func:`set_lazy`).
+_LAZY: tuple = ()
 
 
 def set_lazy(lazy_type: type | None) -> None:
     """Let pullbacks return cotangents of ``lazy_type``: sums the sweep may add up cheaply (its
     ``__add__`` and ``__radd__``), made into an ordinary value by ``materialize()`` before a
     pullback or the caller receives one. (An element read's cotangent is one entry: a dense array
-    of zeros for each would make a loop of N reads cost O(N^2).)"""
+    of zeros for each would make a loop of N reads cost O(N^2).) A pullback object whose
+    ``accepts_lazy`` is true receives the lazy value itself (it may use its structure, and
+    materializes it where it cannot). Several types may be registered; None clears them."""
     global _LAZY
-    _LAZY = lazy_type
+    _LAZY = () if lazy_type is None else _LAZY + ((lazy_type,) if lazy_type not in _LAZY else ())
 
 
 #: Context managers (factories) every backward sweep runs inside: the rule layer's
@@ -429,7 +431,8 @@ def _sweep(roots: list, seeds: list, leaves: list, owned_leaves: list | None = N
         node = ready_pop()
         g = take(node, None)
         while node is not None:  # node, then along a chain (see below)
-            if type(g) is lazy:
+            if type(g) in lazy and (node in wanted or not getattr(
+                    node.back if type(node) is Node else node, "accepts_lazy", False)):
                 g = g.materialize()
             own = False
             if mine and node in mine:

@@ -17,17 +17,20 @@ Large transforms use every core by default (``workers=-1`` above
 
 Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable):
 
-- ``"auto"`` (default): a fixed rule, so that two runs of one program use the same
-  engines (and get the same last bits): pocketfft's kernels for transforms below
-  :data:`ENGINE_SIZE` elements; for larger ones the first installed engine of
-  :data:`AUTO_ORDER` (MKL, then ducc0), except that ducc0 gives way to pocketfft
-  for prime lengths above :data:`DUCC0_MAX_PRIME` (there ducc0 took 1.2-1.7x
-  pocketfft's time). pyFFTW is never chosen by "auto": it was
-  not the fastest in our measurements often enough to pay for its plans' memory
-  (each holds an input and an output array) and its threads, which a forked child
-  cannot use. See :func:`auto_engine` for the measurements behind the rule;
+- ``"auto"`` (default): the values of the forward pass, which the user sees, are
+  SciPy's own: pocketfft's kernels (SciPy's), whatever else is installed. The
+  transforms of the backward pass (adjoints, whose results are gradients) follow a
+  fixed rule, so that two runs of one program use the same engines (and get the same
+  last bits): pocketfft's kernels below :data:`ENGINE_SIZE` elements; for larger ones
+  the first installed engine of :data:`AUTO_ORDER` (MKL, then ducc0, a dependency of
+  pullback), except that ducc0 gives way to pocketfft for prime lengths above
+  :data:`DUCC0_MAX_PRIME` (there ducc0 took 1.2-1.7x pocketfft's time). pyFFTW is
+  never chosen by "auto": it was not the fastest in our measurements often enough to
+  pay for its plans' memory (each holds an input and an output array) and its
+  threads, which a forked child cannot use. See :func:`auto_engine` for the measurements behind the rule;
 - ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
-- ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size;
+- ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size,
+  forward values included (they then differ from SciPy's in the last bits);
 - ``"pyfftw"``: pyFFTW's FFTW plans, kept in pullback's plan cache, for every size;
 - ``"mkl"``: Intel oneMKL's DFTI (see :mod:`pullback.engines.mkl`) for every size;
 - ``"scipy"``: always the public ``scipy.fft`` functions.
@@ -367,7 +370,8 @@ _AUTO: list = []  # the first installed engine of AUTO_ORDER, once looked up
 
 
 def auto_engine(kind: str, s: tuple, size: int) -> str:
-    """The engine "auto" runs a ``kind`` transform of lengths ``s`` on ``size`` elements with.
+    """The engine "auto" runs a ``kind`` transform of lengths ``s`` on ``size`` elements with
+    in a backward sweep (forward values always run on pocketfft, SciPy's kernels).
 
     A fixed rule (no timing), so two runs of one program use the same engines:
     pocketfft below :data:`ENGINE_SIZE` elements (its call costs least); above, the
@@ -485,18 +489,20 @@ class _ForkGate:
 _gate = _ForkGate()
 
 
-def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1):
+def _run(kind, x, s, axes, forward, inorm, threads, scratch=False, factor=1, fast=False):
     """Transform ``x`` with the engine in force (``threads`` from :func:`_fast_threads`),
     its result multiplied by ``factor`` (by the transform itself where the engine can)."""
     if threads > 1:
         with _gate:
-            return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor)
-    return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor)
+            return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor, fast)
+    return _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor, fast)
 
 
-def _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor):
-    if _engine == "auto" and x.size >= ENGINE_SIZE:
+def _run_kernel(kind, x, s, axes, forward, inorm, threads, scratch, factor, fast=False):
+    if _engine == "auto" and x.size >= ENGINE_SIZE and (fast or _held.sweep):
         kernel = _KERNELS[auto_engine(kind, s, x.size)][kind]
+    elif _engine == "auto":  # a value the user sees: SciPy's own kernels, SciPy's bits
+        kernel = _KERNELS["pocketfft"][kind]
     else:
         kernel = _KERNELS[_engine][kind]
     if factor == 1:
@@ -511,6 +517,7 @@ _EXPECTED: list = []  # the global state when only SciPy's backend and ours are 
 
 class _Held(threading.local):
     value = None  # the check's answer, held for one backward sweep (a default: no AttributeError)
+    sweep = False  # whether this thread is in a backward sweep (its transforms make gradients)
 
 
 _held = _Held()
@@ -524,12 +531,13 @@ def held_backend_check():
     the pullbacks of one sweep no ``set_backend`` context can open or close around
     pullback's own transforms, so the answer at the sweep's start holds throughout.
     """
-    previous = _held.value
+    previous, sweeping = _held.value, _held.sweep
     _held.value = _backend_check() if _pocketfft is not None else False
+    _held.sweep = True
     try:
         yield
     finally:
-        _held.value = previous
+        _held.value, _held.sweep = previous, sweeping
 
 
 def _default_backend_in_force() -> bool:
@@ -604,18 +612,21 @@ def _fit(x, lengths, axes):
     return out
 
 
-def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
+def c2c(x, s, axes, norm, forward, workers=None, scratch=False, fast=False):
     """``fftn`` (forward) or ``ifftn`` of ``x`` with lengths ``s`` along ``axes``.
 
     ``scratch=True`` says ``x`` is a temporary the caller will not read again: the
     engines that can then write the result into it (MKL, pocketfft, ducc0) do.
+    ``fast=True`` lets "auto" choose a faster engine than SciPy's kernels outside a backward
+    sweep too (for values that need not be SciPy's bits).
     """
     threads = _fast_threads(x, workers)
     if threads:
         inorm = _INORM[norm] if forward else 2 - _INORM[norm]
-        if threads == 1 and x.size < ENGINE_SIZE:  # what _run and _run_kernel choose, without their calls
+        if threads == 1 and x.size < ENGINE_SIZE:  # what _run/_run_kernel choose (pocketfft under
+            # "auto": its small transforms never go elsewhere, fast or not), without their calls
             return _KERNELS[_engine]["c2c"](x, s, axes, forward, inorm, 1, scratch)
-        return _run("c2c", x, s, axes, forward, inorm, threads, scratch)
+        return _run("c2c", x, s, axes, forward, inorm, threads, scratch, fast=fast)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         with _gate:
@@ -625,13 +636,13 @@ def c2c(x, s, axes, norm, forward, workers=None, scratch=False):
     return (np.fft.fftn if forward else np.fft.ifftn)(x, s=s, axes=axes, norm=norm)
 
 
-def r2c(x, s, axes, norm, workers=None, factor=1):
+def r2c(x, s, axes, norm, workers=None, factor=1, fast=False):
     """``rfftn`` of the real ``x``, times ``factor`` (MKL folds it into the transform)."""
     threads = _fast_threads(x, workers)
     if threads and x.dtype.kind == "f":
         if threads == 1 and factor == 1 and x.size < ENGINE_SIZE:  # (as in c2c)
             return _KERNELS[_engine]["r2c"](x, s, axes, True, _INORM[norm], 1)
-        return _run("r2c", x, s, axes, True, _INORM[norm], threads, factor=factor)
+        return _run("r2c", x, s, axes, True, _INORM[norm], threads, factor=factor, fast=fast)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         with _gate:
@@ -641,7 +652,7 @@ def r2c(x, s, axes, norm, workers=None, factor=1):
     return y if factor == 1 else y * factor
 
 
-def c2r(x, s, axes, norm, workers=None, scratch=False):
+def c2r(x, s, axes, norm, workers=None, scratch=False, fast=False):
     """``irfftn`` of the half spectrum ``x`` to real lengths ``s``.
 
     ``scratch=True`` says ``x`` is a temporary the caller will not read again, which
@@ -653,7 +664,7 @@ def c2r(x, s, axes, norm, workers=None, scratch=False):
             x = x + np.zeros((), dtype=np.result_type(x.dtype, np.complex64))
         if threads == 1 and x.size < ENGINE_SIZE:  # (as in c2c)
             return _KERNELS[_engine]["c2r"](x, s, axes, False, 2 - _INORM[norm], 1, scratch)
-        return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads, scratch)
+        return _run("c2r", x, s, axes, False, 2 - _INORM[norm], threads, scratch, fast=fast)
     workers = workers_for(x, workers)
     if isinstance(x, np.ndarray):
         with _gate:

@@ -64,6 +64,13 @@ def multiply_vjp_y(g, ans, x, y):
 PLANE_MIN = 1024
 
 
+def _dot_ok(g, a) -> bool:
+    """``sum(g * conj(a))`` may be one BLAS dot: plain, same shape, large, double precision (a
+    single-precision dot accumulates in single precision, unlike NumPy's pairwise sum)."""
+    return (type(g) is np.ndarray and type(a) is np.ndarray and a.shape == g.shape and g.size >= PLANE_MIN
+            and np.result_type(g, a) in (np.float64, np.complex128))
+
+
 def product_sum(g, a, shape):
     """``g * conj(a)`` summed over the leading axes along which a value of ``shape`` was broadcast.
 
@@ -73,6 +80,8 @@ def product_sum(g, a, shape):
     instead of 2.0-2.3. Any other case is the plain product (``fit`` sums it).
     """
     lead = g.ndim - len(shape)
+    if shape == () and _dot_ok(g, a):
+        return np.asarray(np.vdot(a, g))  # a scalar factor: sum(g * conj(a)) in one pass, no product array
     if (
         type(g) is not np.ndarray
         or type(a) is not np.ndarray
@@ -135,6 +144,16 @@ def divide_vjp_x(g, ans, x, y):
 
 def divide_vjp_y(g, ans, x, y):
     return -g * _conj(ans / y)
+
+
+def divide_reduce_y(g, ans, x, y, shape):
+    """A scalar denominator's cotangent ``-sum(g * conj(ans)) / conj(y)`` in one pass."""
+    if shape == () and np.ndim(y) == 0 and _dot_ok(g, ans):
+        return -np.asarray(np.vdot(ans, g)) / _conj(y)
+    return divide_vjp_y(g, ans, x, y)
+
+
+divide_vjp_y.reduce_to = divide_reduce_y
 
 
 def divide_jvp_x(t, ans, x, y):

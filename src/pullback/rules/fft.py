@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import warnings
 
 import numpy as np
 
 from ..core import strip
-from ..engines import buffers
+from ..engines import buffers, numpy_exact
 from ..engines import fft as engine
 from .registry import defcomposite, deflinear, defnondiff
 
@@ -266,11 +267,13 @@ c2r = deflinear("c2r", c2r_adjoint, raw=c2r_raw, name="fft.c2r", key=False)
 # the same input gives -0.0 in places). Same adjoints: the backward pass keeps the fast engine.
 # NumPy 1.x computes float32 in float64 and has no ``out``: there the engine serves both.
 
-#: Whether traced numpy.fft calls compute their values with NumPy's own functions (default on
-#: NumPy 2). Set it False to have the engine compute them too: faster on large transforms (the
-#: engine's 2^20-point c2c took 42-65 ms where NumPy's took 66-118 on a loaded 2-core VM), with
-#: values that may differ from NumPy's in the last bit and in the sign of zeros.
-NUMPY_VALUES = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+#: Whether traced numpy.fft calls compute NumPy's own values, bit for bit (default on NumPy 2;
+#: the environment variable ``PULLBACK_NUMPY_VALUES=0`` turns it off at import). Set it False to
+#: have the engine compute them too: faster (float32 stays float32 where NumPy computes unscaled
+#: float32 transforms in float64, and "auto" may use ducc0 or MKL), with values that may differ
+#: from NumPy's in the last bit and in the sign of zeros.
+NUMPY_VALUES = (np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+                and os.environ.get("PULLBACK_NUMPY_VALUES", "1") != "0")
 
 
 _OUT_DTYPES = {  # input dtype -> (complex output dtype, real output dtype)
@@ -303,7 +306,17 @@ def _numpy_out(x, s, axes, real):
     return buffers.empty(tuple(out_shape), dtype) if n * dtype.itemsize >= buffers.ALIGNED_SIZE else None
 
 
+#: numpy.fft values of inputs with at least this many elements are computed by SciPy's pocketfft
+#: kernels (NumPy's bits, vectorised over rows and threaded: :mod:`pullback.engines.numpy_exact`);
+#: smaller ones by NumPy's own loops, whose call costs less.
+EXACT_SIZE = 2048
+
+
 def _numpy_call(one, many, x, s, axes, norm, out):
+    if x.size >= EXACT_SIZE:
+        y = numpy_exact.transform(*_KINDS[one], x, s, axes, norm, out)
+        if y is not None:
+            return y
     if len(axes) == 1:
         fast = _NUMPY_1D.get(one)
         if fast is not None and x.ndim and s[0] >= 1 and x.dtype in _OUT_DTYPES:
@@ -405,9 +418,13 @@ _PFU = None
 _NUMPY_1D = _numpy_1d_paths()
 
 
+_KINDS = {np.fft.fft: ("c2c", True), np.fft.ifft: ("c2c", False), np.fft.rfft: ("r2c", True),
+          np.fft.irfft: ("c2r", False)}
+
+
 def np_c2c_raw(x, s, axes, norm, forward, workers=None):
     if type(x) is not np.ndarray or not NUMPY_VALUES:
-        return engine.c2c(x, s, axes, norm, forward, workers)
+        return engine.c2c(x, s, axes, norm, forward, workers, fast=True)
     out = _numpy_out(x, s, axes, False)
     if forward:
         return _numpy_call(np.fft.fft, np.fft.fftn, x, s, axes, norm, out)
@@ -416,7 +433,7 @@ def np_c2c_raw(x, s, axes, norm, forward, workers=None):
 
 def np_r2c_raw(x, s, axes, norm, workers=None):
     if type(x) is not np.ndarray or not NUMPY_VALUES:
-        return engine.r2c(x, s, axes, norm, workers)
+        return engine.r2c(x, s, axes, norm, workers, fast=True)
     half = list(s)
     half[-1] = s[-1] // 2 + 1
     out = _numpy_out(x, half, axes, False)
@@ -425,7 +442,7 @@ def np_r2c_raw(x, s, axes, norm, workers=None):
 
 def np_c2r_raw(x, s, axes, norm, workers=None):
     if type(x) is not np.ndarray or not NUMPY_VALUES:
-        return engine.c2r(x, s, axes, norm, workers)
+        return engine.c2r(x, s, axes, norm, workers, fast=True)
     out = _numpy_out(x, s, axes, True)
     return _numpy_call(np.fft.irfft, np.fft.irfftn, x, s, axes, norm, out)
 

@@ -109,6 +109,8 @@ class SparseCotangent:
             other = other.dense
             if other is None:
                 return self
+        elif hasattr(other, "materialize"):  # another lazy kind (e.g. a Cholesky factor's cotangent)
+            other = other.materialize()
         self.dense = other if self.dense is None else self.dense + other
         return self
 

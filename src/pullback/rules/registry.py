@@ -319,6 +319,11 @@ class _OneArgPullback(Pullback):
         self.shape = shape
         self.dtype = dtype
 
+    @property
+    def accepts_lazy(self) -> bool:
+        """Whether the vjp function takes a lazy cotangent as it is (``f.accepts_lazy``)."""
+        return getattr(self.f, "accepts_lazy", False)
+
     def __call__(self, g):
         kwargs = self.kwargs
         if kwargs:

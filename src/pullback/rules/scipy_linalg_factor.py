@@ -26,6 +26,7 @@ import numpy as np
 
 from ..core import strip
 from ..errors import NoRuleError
+from .factor_cotangent import MIN_SIZE, FactorCotangent, cholesky_vjp_structured
 from .linalg import _col, _drop, _mH, det_jvp, det_vjp, inv_jvp, inv_vjp
 from .linalg_decomp import _pack, _right_tri_inv, _unpack, _zero, cholesky_jvp, cholesky_vjp, trisolve
 from .registry import _conj, array_like, defvjp
@@ -54,6 +55,9 @@ def sp_cholesky_vjp(g, ans, a, lower=False):
     return cholesky_vjp(g, ans, a, upper=not lower)
 
 
+sp_cholesky_vjp.accepts_lazy = True  # cholesky_vjp takes a structured factor cotangent
+
+
 def sp_cholesky_jvp(t, ans, a, lower=False):
     return cholesky_jvp(t, ans, a, upper=not lower)
 
@@ -77,8 +81,20 @@ def _cho_factor_raw(a, lower=False):
 
 
 def cho_factor_vjp(g, ans, a, lower=False):
-    """The factor's triangle as ``cholesky``; the other (``a``'s own entries) passes through."""
+    """The factor's triangle as ``cholesky``; the other (``a``'s own entries) passes through.
+
+    A structured cotangent (the factor's diagonal, ``cho_solve`` with it: zero on the other
+    triangle) takes :func:`~pullback.rules.factor_cotangent.cholesky_vjp_structured`."""
+    if type(g) is FactorCotangent:
+        r = cholesky_vjp_structured(g, ans, not lower, packed=True)
+        if r is not None:
+            return r
+    if hasattr(g, "materialize"):
+        g = g.materialize()
     return cholesky_vjp(_tri(g, lower), _tri(ans, lower), a, upper=not lower) + _tri(g, not lower, 1)
+
+
+cho_factor_vjp.accepts_lazy = True
 
 
 def cho_factor_jvp(t, ans, a, lower=False):
@@ -112,11 +128,20 @@ def cho_solve_vjp_c(g, ans, c, b, lower=False):
     formed as ``-triu((U b̄) x^H + (U x) b̄^H)``: O(n^2 k) for k right-hand sides, no n x n product."""
     gB = _matrix_rhs(b, _cho(c, lower, g))
     X = _matrix_rhs(b, ans)
+    if _plain_square(c) and type(gB) is np.ndarray and type(X) is np.ndarray and gB.ndim == 2 \
+            and np.result_type(gB, X) == c.dtype:
+        # tri(S F), S = -(b̄ x^H + x b̄^H), kept unevaluated: a Cholesky pullback reading it cancels
+        # against its own O(n^3) work; anything else materializes it (the same products as below)
+        return FactorCotangent(c.shape, c.dtype, factor=c, lower=lower, p=gB, q=X)
     F = _tri(c, lower)
     if lower:  # tril((Ā + Ā^H) L) = -tril(b̄ (L^H x)^H + x (L^H b̄)^H)
         Fh = _mH(F)
         return -np.tril(np.matmul(gB, _mH(np.matmul(Fh, X))) + np.matmul(X, _mH(np.matmul(Fh, gB))))
     return -np.triu(np.matmul(np.matmul(F, gB), _mH(X)) + np.matmul(np.matmul(F, X), _mH(gB)))
+
+
+def _plain_square(c) -> bool:
+    return type(c) is np.ndarray and c.ndim == 2 and c.shape[0] == c.shape[1] >= MIN_SIZE
 
 
 def cho_solve_vjp_b(g, ans, c, b, lower=False):

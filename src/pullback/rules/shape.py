@@ -24,6 +24,7 @@ import numpy as np
 
 from ..core import NOT_TRACED, Primitive, Tracer, strip
 from ..errors import NoRuleError
+from .factor_cotangent import MIN_SIZE, FactorCotangent
 from .indexing import scatter
 from .registry import array_like as _arr
 from .registry import defcomposite, deflinear, defnondiff, fit, fit_tangent
@@ -219,6 +220,10 @@ def _diag_index(shape2, offset):
 
 def diagonal_adjoint(g, in_shape, in_dtype, /, offset=0, axis1=0, axis2=1):
     nd = len(in_shape)
+    if nd == 2 and offset == 0 and type(g) is np.ndarray and in_shape[0] == in_shape[1] >= MIN_SIZE:
+        # diag(g) kept unevaluated: a Cholesky pullback uses it in O(n) (see factor_cotangent);
+        # any other consumer materializes it (the same zeros with g on the diagonal)
+        return FactorCotangent(in_shape, in_dtype, diag=g)
     a1, a2 = normalize_axis_index(axis1, nd), normalize_axis_index(axis2, nd)
     rest = [i for i in range(nd) if i not in (a1, a2)]
     mshape = tuple(in_shape[i] for i in rest) + (in_shape[a1], in_shape[a2])

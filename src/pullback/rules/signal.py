@@ -22,10 +22,43 @@ internal calls), and its plain calls run SciPy's code unchanged.
   for ``k = 0``), ``z̄i = conj(a0) w[:K]``. Forward mode: ``lfilter(t_b, a, x) +
   lfilter(b, a, t_x) - lfilter(t_a, a, y) + ...``. The final state ``zf`` is a
   short sum over the last samples of ``x`` and ``y`` (a composite).
-- ``sosfilt`` is the cascade of its sections' ``lfilter`` calls; ``filtfilt``,
-  ``sosfiltfilt``, ``lfilter_zi``, ``sosfilt_zi`` and ``lfiltic`` are SciPy's own
-  algorithms written with NumPy calls (composites), so ``b``, ``a``, ``sos`` and
-  ``x`` all differentiate, forward mode and higher orders included.
+- ``sosfilt`` with traced sections is the cascade of its sections' ``lfilter`` calls;
+  ``filtfilt`` with traced ``b`` or ``a`` (or ``method="gust"``), ``sosfiltfilt`` with
+  traced sections, ``lfilter_zi``, ``sosfilt_zi`` and ``lfiltic`` are SciPy's own
+  algorithms written with NumPy calls (composites), so ``b``, ``a``, ``sos`` and ``x`` all
+  differentiate, forward mode and higher orders included.
+- **sosfilt with constant sections** (``sos`` not traced; float32/64, complex64/128):
+  ``y`` and ``zf`` are affine in ``(x, zi)``, and two primitives give them, each valued by
+  SciPy's own fused ``sosfilt`` (bit for bit, SciPy's checks and dtypes). Write ``T_s`` for
+  section s's zero-state map (a lower-triangular Toeplitz matrix), ``R`` for time reversal
+  and ``c_s = conj(sos[s])``. Then ``y = T_{S-1}...T_0 x + H^T zi`` and
+  ``zf = Q x + Phi zi`` (``zi`` flattened to its 2S states), and since
+  ``(T_{S-1}...T_0)^H = T_0^H...T_{S-1}^H`` with ``T_s^H = R T(c_s) R``, the cotangent of
+  ``x`` from ``y`` is ``R sosfilt(c[::-1], R g)``: one fused pass of the conjugated sections
+  in reverse order (exact: no sections are commuted). ``H`` (2S x n: the output's response
+  to each unit initial state), ``Phi`` (2S x 2S) and ``Q`` (2S x n: the final state's
+  response to each input sample) do not depend on the signal, so ``zi``'s cotangent is
+  ``g @ conj(H)^T + g_zf @ conj(Phi)`` and the final
+  state's share of ``x``'s is ``g_zf @ conj(Q)``: products with 2S columns, where a
+  section-by-section backward cascade costs two passes per section. ``H`` and ``Phi`` come
+  from one sosfilt of S silent rows started in state ``(s, 0)`` (state ``(s, 1)`` becomes
+  ``(s, 0)`` after one silent sample, so its responses are the same one sample late);
+  ``Q`` from the impulse responses ``u_s`` of the partial cascades (the state of section s
+  after a sample is ``b1 u_s - a1 u_{s+1}`` plus ``b2 u_s - a2 u_{s+1}`` one sample
+  earlier). They are cached per sections and length. Forward mode: ``sosfilt(sos, t_x)``
+  plus the same products with the tangents. The final state is its own primitive; both
+  take their values from one call of SciPy's sosfilt.
+- **sosfiltfilt with constant sections** is linear in ``x``: SciPy's value, and the
+  transpose of its steps. With the extension ``E`` (odd/even/constant), the crop ``C`` and
+  a pass ``F v = T v + v[0] h`` (``h``: the response to the initial state
+  ``sosfilt_zi(sos)``, so ``F^H w = R T(c) R w + e_0 <h, w>``), the value is
+  ``C R F R F E x`` and the cotangent is ``E^H F^H R F^H R C^T g``: two fused passes of the
+  reversed conjugated sections, two rank-one edge terms and the extension folded back.
+  For a plain cotangent SciPy's fused cascade runs in place (on the cotangent itself when
+  the tape owns it), so the gradient costs SciPy's forward, two passes and three copies.
+  ``filtfilt(method="pad")`` with constant ``b, a`` is the same linear rule with
+  ``lfilter(conj b, conj a)`` passes and ``h`` from ``lfilter_zi``; the zero padding of the
+  first adjoint pass is a silent start and a short zero-input tail from its final state.
 - ``detrend`` is an orthogonal projection: linear and self-adjoint.
 - ``upfirdn`` is bilinear in ``h`` and ``x``; ``resample_poly`` and ``decimate``
   are SciPy's code around it and the filters. ``hilbert``, ``hilbert2`` and
@@ -38,6 +71,7 @@ resample_poly boundary modes other than zeros, decimate with an ``dlti`` filter)
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -46,6 +80,8 @@ import scipy.signal as S
 import scipy.signal._arraytools as _at
 
 from ..core import Tracer, strip
+from ..engines import buffers
+from ..engines import fft as engine
 from ..errors import NoRuleError
 from ..intercept import original, route
 from .registry import array_like, defcomposite, deflinear, defnondiff, defvjp
@@ -159,7 +195,19 @@ def _fft_valid_circular(a, b, opts):
     axes = _fft_axes(a, b, opts[1] if len(opts) > 1 else None)
     complex_ = np.iscomplexobj(a) or np.iscomplexobj(b)
     s = [sfft.next_fast_len(a.shape[ax], not complex_) for ax in axes]
-    if complex_:
+    if type(a) is np.ndarray and type(b) is np.ndarray:  # a plain cotangent: pullback's engine
+        s, axes = tuple(s), tuple(axes)
+        if complex_:
+            ctype = np.result_type(a.dtype, b.dtype, np.complex64)
+            spec = engine.c2c(a.astype(ctype, copy=False), s, axes, None, True)
+            spec *= engine.c2c(b.astype(ctype, copy=False), s, axes, None, True)
+            full = engine.c2c(spec, s, axes, None, False, scratch=True)
+        else:
+            rtype = np.result_type(a.dtype, b.dtype, np.float32)
+            spec = engine.r2c(a.astype(rtype, copy=False), s, axes, None)
+            spec *= engine.r2c(b.astype(rtype, copy=False), s, axes, None)
+            full = engine.c2r(spec, s, axes, None, scratch=True)
+    elif complex_:
         full = sfft.ifftn(sfft.fftn(a, s, axes) * sfft.fftn(b, s, axes), s, axes)
     else:
         full = sfft.irfftn(sfft.rfftn(a, s, axes) * sfft.rfftn(b, s, axes), s, axes)
@@ -432,8 +480,9 @@ def sosfilt_zi(sos):
 _route("sosfilt_zi", sosfilt_zi)
 
 
-def sosfilt(sos, x, axis=-1, zi=None):
-    """The cascade of the sections' transposed direct form II filters (SciPy's algorithm)."""
+def _sosfilt_cascade(sos, x, axis=-1, zi=None):
+    """The cascade of the sections' transposed direct form II filters (SciPy's algorithm), one
+    ``lfilter`` each: for traced sections (``sos`` differentiates too)."""
     sos = array_like(sos)
     x = array_like(x)
     if sos.ndim != 2 or sos.shape[1] != 6:
@@ -458,13 +507,273 @@ def sosfilt(sos, x, axis=-1, zi=None):
     return y, np.stack(finals).astype(dtype)
 
 
+
+# Constant sections (``sos`` not traced): y and zf are affine in (x, zi), and one fused pass of
+# SciPy's sosfilt gives each linear piece (module docstring, "sosfilt with constant sections").
+
+#: Result dtypes the constant-section primitives handle (others take the cascade of lfilters).
+_SOS_DTYPES = "fdFD"
+_KERNELS: dict = {}
+#: The kernels kept for reuse, at most this many bytes in all (the oldest go first).
+_KERNELS_BYTES = 64 << 20
+
+
+def _kernel_dtype(sos):
+    return np.result_type(sos.dtype, np.float32)
+
+
+def _held_bytes():
+    return sum(v.nbytes for entry in list(_KERNELS.values()) for v in entry)
+
+
+def _cached(kind, sos, n, make, *more):
+    """``make(sos, n, *more)``, remembered for the last few (coefficients, length) pairs (a tuple
+    of read-only arrays; ``more``: further coefficient arrays)."""
+    key = (kind, n) + tuple((c.dtype.str, c.shape, c.tobytes()) for c in (sos, *more))
+    hit = _KERNELS.get(key)
+    if hit is None:
+        hit = make(sos, n, *more)
+        for v in hit:
+            v.flags.writeable = False
+        size = sum(v.nbytes for v in hit)
+        if size <= _KERNELS_BYTES // 4:
+            try:
+                while _KERNELS and size + _held_bytes() > _KERNELS_BYTES:
+                    _KERNELS.pop(next(iter(_KERNELS)), None)
+            except (RuntimeError, StopIteration):  # another thread changed the cache meanwhile
+                pass
+            _KERNELS[key] = hit
+    return hit
+
+
+def _make_zi_kernels(sos, n):
+    """``H`` (2S, n): the output's response to each unit initial state ``zi[s, j]``; ``Phi``
+    (2S, 2S): the final state's. State ``(s, 1)`` moves to ``(s, 0)`` in one silent step, so
+    its responses are those of ``(s, 0)`` one sample late: one sosfilt of S rows (and one
+    sample more for the final states) gives both."""
+    raw = ORIGINALS["sosfilt"]
+    ns, dt = sos.shape[0], _kernel_dtype(sos)
+    e0 = np.zeros((ns, ns, 2), dt)
+    e0[np.arange(ns), np.arange(ns), 0] = 1
+    if n == 0:
+        return np.zeros((2 * ns, 0), dt), np.eye(2 * ns, dtype=dt)
+    if n > 1:
+        ya, za = raw(sos, np.zeros((ns, n - 1), dt), -1, e0)
+    else:
+        ya, za = np.zeros((ns, 0), dt), e0
+    yb, zb = raw(sos, np.zeros((ns, 1), dt), -1, za)
+    h = np.zeros((ns, 2, n), dt)
+    h[:, 0, : n - 1] = ya
+    h[:, 0, n - 1] = yb[:, 0]
+    h[:, 1, 1:] = ya
+    phi = np.empty((ns, 2, ns, 2), dt)  # [s', j', s, j]: final state (s', j') from zi (s, j)
+    phi[:, :, :, 0] = np.transpose(zb, (0, 2, 1))
+    phi[:, :, :, 1] = np.transpose(za, (0, 2, 1))
+    return h.reshape(2 * ns, n), phi.reshape(2 * ns, 2 * ns)
+
+
+def _make_zf_kernel(sos, n):
+    """``Q`` (2S, n): the final state's response to a unit sample ``x[m]``, from the impulse
+    responses ``u_s`` of the partial cascades (state ``(s, 0)`` after sample m is
+    ``b1 u_s[m] + b2 u_s[m-1] - a1 u_{s+1}[m] - a2 u_{s+1}[m-1]``, state ``(s, 1)`` is
+    ``b2 u_s[m] - a2 u_{s+1}[m]``), read backward in time."""
+    raw = ORIGINALS["sosfilt"]
+    ns, dt = sos.shape[0], _kernel_dtype(sos)
+    u = [np.zeros(n, dt)]
+    if n:
+        u[0][0] = 1
+    for s in range(ns):
+        u.append(raw(sos[s: s + 1], u[-1]).astype(dt, copy=False))
+    q = np.zeros((ns, 2, n), dt)
+    for s in range(ns):
+        b1, b2, a1, a2 = (sos[s, k].astype(dt) for k in (1, 2, 4, 5))
+        cur, nxt = u[s], u[s + 1]
+        q[s, 0] = b1 * cur - a1 * nxt
+        q[s, 0, 1:] += b2 * cur[:-1] - a2 * nxt[:-1]
+        q[s, 1] = b2 * cur - a2 * nxt
+    return (np.ascontiguousarray(q.reshape(2 * ns, n)[:, ::-1]),)
+
+
+def _zi_flat(z, axis):
+    """A state array ``(S, ..., 2 at axis + 1, ...)`` as ``(..., 2S)`` (SciPy's own layout)."""
+    v = np.moveaxis(z, (0, axis + 1), (-2, -1))
+    return np.reshape(v, v.shape[:-2] + (v.shape[-2] * 2,))
+
+
+def _zi_unflat(v, axis):
+    """The inverse of :func:`_zi_flat`."""
+    v = np.reshape(v, v.shape[:-1] + (v.shape[-1] // 2, 2))
+    return np.moveaxis(v, (-2, -1), (0, axis + 1))
+
+
+def _back_sections(sos):
+    """The adjoint cascade's sections: conjugated, in reverse order (C-contiguous, as SciPy's
+    sosfilt requires of its sections)."""
+    return np.ascontiguousarray(_conj(sos[::-1]))
+
+
+def _sosfilt_y_raw(x, zi, sos, axis, n, value=None):
+    """SciPy's ``y``; ``value``: the one :func:`sosfilt` already computed with ``zf`` (on the
+    same plain arrays), so that a call with ``zi`` runs SciPy's pass once."""
+    if value is not None:
+        return value
+    if zi is None:
+        return ORIGINALS["sosfilt"](sos, x, axis)
+    return ORIGINALS["sosfilt"](sos, x, axis, zi)[0]
+
+
+def _sosfilt_zf_raw(x, zi, sos, axis, n, value=None):
+    if value is not None:
+        return value
+    return ORIGINALS["sosfilt"](sos, x, axis, zi)[1]
+
+
+def sosfilt_vjp_x(g, ans, x, zi, sos, axis, n, value=None):
+    """The time-reversed fused sosfilt of the reversed cotangent, conjugated sections in reverse order."""
+    return _reverse(S.sosfilt(_back_sections(sos), _reverse(g, axis), axis), axis)
+
+
+def sosfilt_vjp_zi(g, ans, x, zi, sos, axis, n, value=None):
+    h, _ = _cached("zi", sos, n, _make_zi_kernels)
+    return _zi_unflat(np.matmul(np.moveaxis(g, axis, -1), _conj(h).T), axis)
+
+
+def sosfilt_jvp_x(t, ans, x, zi, sos, axis, n, value=None):
+    return S.sosfilt(sos, t, axis)
+
+
+def sosfilt_jvp_zi(t, ans, x, zi, sos, axis, n, value=None):
+    h, _ = _cached("zi", sos, n, _make_zi_kernels)
+    return np.moveaxis(np.matmul(_zi_flat(t, axis), h), -1, axis)
+
+
+def sosfilt_zf_vjp_x(g, ans, x, zi, sos, axis, n, value=None):
+    (q,) = _cached("zf", sos, n, _make_zf_kernel)
+    return np.moveaxis(np.matmul(_zi_flat(g, axis), _conj(q)), -1, axis)
+
+
+def sosfilt_zf_vjp_zi(g, ans, x, zi, sos, axis, n, value=None):
+    _, phi = _cached("zi", sos, n, _make_zi_kernels)
+    return _zi_unflat(np.matmul(_zi_flat(g, axis), _conj(phi)), axis)
+
+
+def sosfilt_zf_jvp_x(t, ans, x, zi, sos, axis, n, value=None):
+    (q,) = _cached("zf", sos, n, _make_zf_kernel)
+    return _zi_unflat(np.matmul(np.moveaxis(t, axis, -1), q.T), axis)
+
+
+def sosfilt_zf_jvp_zi(t, ans, x, zi, sos, axis, n, value=None):
+    _, phi = _cached("zi", sos, n, _make_zi_kernels)
+    return _zi_unflat(np.matmul(_zi_flat(t, axis), phi.T), axis)
+
+
+sosfilt_y = defvjp(S.sosfilt, [sosfilt_vjp_x, sosfilt_vjp_zi], [sosfilt_jvp_x, sosfilt_jvp_zi],
+                   raw=_sosfilt_y_raw, name="scipy.signal.sosfilt", key=False)
+sosfilt_zf = defvjp(S.sosfilt, [sosfilt_zf_vjp_x, sosfilt_zf_vjp_zi], [sosfilt_zf_jvp_x, sosfilt_zf_jvp_zi],
+                    raw=_sosfilt_zf_raw, name="scipy.signal.sosfilt (zf)", key=False)
+
+
+def _constant_sos(sos, x, zi=None):
+    """``sos`` as a plain array when the constant-section primitives apply (else None)."""
+    if _traced(sos):
+        return None
+    sos = np.asarray(sos)
+    dtypes = [sos.dtype, x.dtype] + ([] if zi is None else [zi.dtype])
+    if np.result_type(*dtypes).char not in _SOS_DTYPES:
+        return None
+    return sos
+
+
+def sosfilt(sos, x, axis=-1, zi=None):
+    """Constant sections: the ``y`` (and ``zf``) primitives; traced sections: the cascade."""
+    x = array_like(x)
+    zi = None if zi is None else array_like(zi)
+    plain = _constant_sos(sos, x, zi)
+    if plain is None:
+        return _sosfilt_cascade(sos, x, axis, zi)
+    ax = operator.index(axis)
+    if not -x.ndim <= ax < x.ndim:  # (a 0-d x too) SciPy's exception
+        return ORIGINALS["sosfilt"](plain, strip(x), axis, *(() if zi is None else (strip(zi),)))
+    ax %= x.ndim
+    n = x.shape[ax]
+    if zi is None:
+        return sosfilt_y(x, zi, plain, ax, n)
+    y, zf = ORIGINALS["sosfilt"](plain, strip(x), ax, strip(zi))  # one pass for both values
+    return sosfilt_y(x, zi, plain, ax, n, y), sosfilt_zf(x, zi, plain, ax, n, zf)
+
+
 _route("sosfilt", sosfilt)
 
 
+def _make_filtfilt_kernel(b, n, a):
+    """``h``: one ``filtfilt`` pass's response to its first input sample through the initial
+    state ``lfilter_zi(b, a) * x[0]``."""
+    dt = np.result_type(b.dtype, a.dtype, np.float32)
+    zi = ORIGINALS["lfilter_zi"](b, a).astype(dt)
+    return (ORIGINALS["lfilter"](b, a, np.zeros(n, dt), -1, zi)[0].astype(dt, copy=False),)
+
+
+def _filtfilt_adjoint_plain(g, n, axis, edge, padtype, h, cb, ca):
+    """:func:`filtfilt_adjoint` of a plain cotangent: the first pass on the cotangent itself (zero
+    padding is a silent start and a zero-input tail from its final state), the second on one
+    reversed copy, read back reversed into the first pass's output."""
+    hc = _conj(h)
+    gm = np.moveaxis(g, axis, -1)
+    batch = gm.shape[:-1]
+    order = max(ca.shape[0], cb.shape[0]) - 1
+    alpha = _dot(gm, hc[::-1][edge: edge + n])
+    # (order >= 1: SciPy's lfilter_zi rejects a one-tap filter before this runs)
+    u, zf = S.lfilter(cb, ca, gm, -1, np.zeros(batch + (order,), np.result_type(cb, ca, gm)))
+    tail = S.lfilter(cb, ca, np.zeros(batch + (edge,), u.dtype), -1, zf)[0]
+    if edge:
+        tail[..., -1] += alpha
+    else:
+        u[..., -1] += alpha
+    beta = _dot(u, hc[edge: edge + n]) + _dot(tail, hc[edge + n:])
+    win = buffers.empty(batch + (n + 2 * edge,), u.dtype)
+    win[..., :edge] = tail[..., ::-1]
+    win[..., edge: edge + n] = u[..., ::-1]
+    win[..., edge + n:] = 0
+    w = S.lfilter(cb, ca, win, -1)
+    del win
+    w[..., -1] += beta
+    rev = w[..., ::-1]
+    u[...] = rev[..., edge: edge + n]
+    if edge:
+        _fold_edges(u, rev[..., :edge], rev[..., edge + n:], edge, padtype)
+    return np.moveaxis(u, -1, axis)
+
+
+def filtfilt_adjoint(g, shape, dtype, b, a, axis, padtype, padlen):
+    """``filtfilt(method="pad")`` transposed: the same two-pass adjoint as ``sosfiltfilt``'s, with
+    ``lfilter(conj b, conj a)`` passes (module docstring)."""
+    n = shape[axis]
+    edge = 0 if padtype is None else (3 * max(a.shape[0], b.shape[0]) if padlen is None else padlen)
+    (h,) = _cached("filtfilt", b, n + 2 * edge, _make_filtfilt_kernel, a)
+    if type(g) is np.ndarray:
+        return _filtfilt_adjoint_plain(g, n, axis, edge, padtype, h, _conj(b), _conj(a))
+    return _forward_backward_adjoint(g, n, axis, edge, padtype, h, S.lfilter, (_conj(b), _conj(a)))
+
+
+def _filtfilt_raw(x, b, a, axis, padtype, padlen):
+    return ORIGINALS["filtfilt"](b, a, x, axis, padtype, padlen)
+
+
+filtfilt_x = deflinear(S.filtfilt, filtfilt_adjoint, raw=_filtfilt_raw, name="scipy.signal.filtfilt",
+                       key=False)
+
+
 def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=None):
+    """``method="pad"`` with constant ``b, a``: the linear rule (SciPy's value); otherwise
+    SciPy's algorithm in NumPy calls (``b``, ``a`` differentiate; Gustafsson's method)."""
+    x = array_like(x)
+    if method == "pad" and not _traced(b) and not _traced(a):
+        pb_, pa = np.atleast_1d(np.asarray(b)), np.atleast_1d(np.asarray(a))
+        ok = np.result_type(pb_.dtype, pa.dtype, x.dtype).char in _SOS_DTYPES
+        if ok and pb_.ndim == pa.ndim == 1 and -x.ndim <= operator.index(axis) < x.ndim:
+            return filtfilt_x(x, pb_, pa, operator.index(axis) % x.ndim, padtype, padlen)
     b = np.atleast_1d(array_like(b))
     a = np.atleast_1d(array_like(a))
-    x = array_like(x)
     if method not in ("pad", "gust"):
         raise ValueError("method must be 'pad' or 'gust'.")
     if method == "gust":
@@ -545,7 +854,7 @@ def _validate_pad(padtype, padlen, x, axis, ntaps):
 _route("filtfilt", filtfilt)
 
 
-def sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=None):
+def _sosfiltfilt_composite(sos, x, axis=-1, padtype="odd", padlen=None):
     sos = array_like(sos)
     x = array_like(x)
     if sos.ndim != 2 or sos.shape[1] != 6:
@@ -566,6 +875,185 @@ def sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=None):
     if edge > 0:
         y = _at.axis_slice(y, start=edge, stop=-edge, axis=axis)
     return y
+
+
+
+def _sos_edge(sos, padtype, padlen):
+    """SciPy's extension length for ``sosfiltfilt`` (the value's call checked the arguments)."""
+    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    if padtype is None:
+        return 0
+    return ntaps * 3 if padlen is None else padlen
+
+
+def _make_edge_kernel(sos, n):
+    """``h``: one pass's response to its first input sample through the initial state
+    ``sosfilt_zi(sos) * x[0]`` (zero input otherwise), as a sosfilt of one silent row."""
+    dt = _kernel_dtype(sos)
+    zi = ORIGINALS["sosfilt_zi"](sos).astype(dt)
+    return (ORIGINALS["sosfilt"](sos, np.zeros(n, dt), -1, zi)[0],)
+
+
+def _add_last(u, v):
+    """``u`` with ``v`` added to its last sample (in place when ``u`` is a fresh plain array)."""
+    if type(u) is np.ndarray and not isinstance(v, Tracer) and u.flags.writeable:
+        u[..., -1] += v
+        return u
+    return np.concatenate([u[..., :-1], np.expand_dims(u[..., -1] + v, -1)], axis=-1)
+
+
+def _ext_adjoint(e, n, edge, padtype):
+    """The adjoint of SciPy's ``odd_ext``/``even_ext``/``const_ext`` along the last axis: the
+    middle, plus the extensions folded back onto the samples they copied."""
+    if edge == 0:
+        return e
+    left, mid, right = e[..., :edge], e[..., edge: edge + n], e[..., edge + n:]
+    zero = np.zeros(left.shape[:-1] + (1,), dtype=e.dtype)
+    if padtype == "constant":
+        cl = np.concatenate([np.sum(left, axis=-1, keepdims=True), np.zeros_like(left)], axis=-1)
+        cr = np.concatenate([np.zeros_like(right), np.sum(right, axis=-1, keepdims=True)], axis=-1)
+    elif padtype == "even":
+        cl = np.concatenate([zero, np.flip(left, axis=-1)], axis=-1)
+        cr = np.concatenate([np.flip(right, axis=-1), zero], axis=-1)
+    else:  # odd: ext[i] = 2 x[0] - x[edge - i], ext[edge + n + i] = 2 x[n - 1] - x[n - 2 - i]
+        cl = np.concatenate([2 * np.sum(left, axis=-1, keepdims=True), -np.flip(left, axis=-1)], axis=-1)
+        cr = np.concatenate([-np.flip(right, axis=-1), 2 * np.sum(right, axis=-1, keepdims=True)], axis=-1)
+    if type(mid) is np.ndarray and type(cl) is np.ndarray and mid.flags.writeable:
+        mid[..., : edge + 1] += cl
+        mid[..., n - edge - 1:] += cr
+        return mid
+    widths = [(0, 0)] * (mid.ndim - 1)
+    return (mid + np.pad(cl, widths + [(0, n - edge - 1)])
+            + np.pad(cr, widths + [(n - edge - 1, 0)]))
+
+
+try:  # SciPy's fused cascade, in place on a C-contiguous (rows, n) block (what sosfilt calls)
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_in_place
+except ImportError:  # pragma: no cover - another SciPy layout: the public calls below serve
+    _sosfilt_in_place = None
+
+
+def _fold_edges(out, left, right, edge, padtype):
+    """Add the extension's cotangents ``left``/``right`` (time-last, in order) onto the samples of
+    ``out`` they copied: the adjoint of SciPy's ``odd_ext``/``even_ext``/``const_ext``."""
+    n = out.shape[-1]
+    if padtype == "constant":
+        out[..., 0] += np.sum(left, axis=-1)
+        out[..., n - 1] += np.sum(right, axis=-1)
+    elif padtype == "even":
+        out[..., 1: edge + 1] += left[..., ::-1]
+        out[..., n - 1 - edge: n - 1] += right[..., ::-1]
+    else:
+        out[..., 0] += 2 * np.sum(left, axis=-1)
+        out[..., 1: edge + 1] -= left[..., ::-1]
+        out[..., n - 1] += 2 * np.sum(right, axis=-1)
+        out[..., n - 1 - edge: n - 1] -= right[..., ::-1]
+
+
+def _dot(u, v):
+    """``u @ v`` for a plain matrix and vector, on this thread (BLAS's worker threads would go on
+    spinning through the filter pass that follows, taking the core it runs on)."""
+    return np.einsum("...j,j->...", u, v)
+
+
+def _sosfiltfilt_adjoint_plain(g, shape, sos, axis, padtype, padlen, own):
+    """:func:`sosfiltfilt_adjoint` of a plain cotangent, with SciPy's fused cascade run in place:
+    the first pass on the cotangent itself (zero padding is a silent start and a zero-input
+    tail), the second on one reversed copy, the result read back reversed into a fresh (or
+    the owned) block: three copies of the signal and two passes in all."""
+    n = shape[axis]
+    edge = _sos_edge(sos, padtype, padlen)
+    dt = np.result_type(sos.dtype, g.dtype)
+    back = _back_sections(sos).astype(dt, copy=False)
+    (h,) = _cached("edge", sos, n + 2 * edge, _make_edge_kernel)
+    hc = _conj(h)
+    gm = np.moveaxis(g, axis, -1)
+    batch = gm.shape[:-1]
+    rows = math.prod(batch)
+    if own and gm.dtype == dt and gm.flags.c_contiguous and gm.flags.writeable:
+        u = gm.reshape(rows, n)
+    else:
+        u = buffers.empty((rows, n), dt)
+        np.copyto(u.reshape(batch + (n,)), gm)
+    alpha = _dot(u, hc[::-1][edge: edge + n])  # <h, the reversed padded cotangent>
+    zi = np.zeros((rows, sos.shape[0], 2), dt)
+    _sosfilt_in_place(back, u, zi)
+    tail = np.zeros((rows, edge), dt)
+    if edge:
+        _sosfilt_in_place(back, tail, zi)
+        tail[:, -1] += alpha
+    else:
+        u[:, -1] += alpha
+    beta = _dot(u, hc[edge: edge + n]) + _dot(tail, hc[edge + n:])
+    w = buffers.empty((rows, n + 2 * edge), dt)  # the reversed first-pass output, filtered again
+    w[:, :edge] = tail[:, ::-1]
+    w[:, edge: edge + n] = u[:, ::-1]
+    w[:, edge + n:] = 0
+    zi[...] = 0
+    _sosfilt_in_place(back, w, zi)
+    w[:, -1] += beta
+    rev = w[:, ::-1]
+    out = u  # the second pass read backward in time, into the first pass's block
+    out[...] = rev[:, edge: edge + n]
+    if edge:
+        _fold_edges(out, rev[:, :edge], rev[:, edge + n:], edge, padtype)
+    return np.moveaxis(out.reshape(batch + (n,)), -1, axis)
+
+
+def _forward_backward_adjoint(g, n, axis, edge, padtype, h, filt, coeffs):
+    """The adjoint of SciPy's padded forward-backward filtering, in NumPy calls (module
+    docstring): ``filt(*coeffs, v, -1)`` is a pass of the adjoint filter (conjugated; for
+    sections, in reverse order), ``h`` a pass's response to its edge initial state."""
+    hc = _conj(h)
+    p = np.moveaxis(g, axis, -1)
+    if edge:
+        p = np.pad(p, [(0, 0)] * (p.ndim - 1) + [(edge, edge)])
+    u = filt(*coeffs, p, -1)  # the second pass's x-cotangent, reversed twice
+    u = _add_last(u, np.matmul(p, hc[::-1]))  # its zi term: the first sample of the reversed signal
+    w = filt(*coeffs, np.flip(u, axis=-1), -1)
+    w = _add_last(w, np.matmul(u, hc))
+    return np.moveaxis(_ext_adjoint(np.flip(w, axis=-1), n, edge, padtype), -1, axis)
+
+
+def sosfiltfilt_adjoint(g, shape, dtype, sos, axis, padtype, padlen):
+    """Forward-backward filtering transposed (module docstring): two fused passes of the
+    conjugated sections in reverse order, and the two edge states' rank-one terms."""
+    if type(g) is np.ndarray and _sosfilt_in_place is not None \
+            and np.result_type(sos.dtype, g.dtype).char in _SOS_DTYPES:
+        return _sosfiltfilt_adjoint_plain(g, shape, sos, axis, padtype, padlen, False)
+    n = shape[axis]
+    edge = _sos_edge(sos, padtype, padlen)
+    (h,) = _cached("edge", sos, n + 2 * edge, _make_edge_kernel)
+    return _forward_backward_adjoint(g, n, axis, edge, padtype, h, S.sosfilt, (_back_sections(sos),))
+
+
+def _sosfiltfilt_raw(x, sos, axis, padtype, padlen):
+    return ORIGINALS["sosfiltfilt"](sos, x, axis, padtype, padlen)
+
+
+def sosfiltfilt_adjoint_in_place(g, shape, dtype, sos, axis, padtype, padlen):
+    """:func:`sosfiltfilt_adjoint` of a cotangent the tape owns: the first pass runs in it."""
+    if type(g) is np.ndarray and _sosfilt_in_place is not None \
+            and np.result_type(sos.dtype, g.dtype).char in _SOS_DTYPES:
+        return _sosfiltfilt_adjoint_plain(g, shape, sos, axis, padtype, padlen, True)
+    return sosfiltfilt_adjoint(g, shape, dtype, sos, axis, padtype, padlen)
+
+
+sosfiltfilt_adjoint.in_place = sosfiltfilt_adjoint_in_place
+
+sosfiltfilt_x = deflinear(S.sosfiltfilt, sosfiltfilt_adjoint, raw=_sosfiltfilt_raw,
+                          name="scipy.signal.sosfiltfilt", key=False)
+
+
+def sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=None):
+    """Constant sections: the linear rule (SciPy's value); traced sections: the composite."""
+    x = array_like(x)
+    plain = _constant_sos(sos, x)
+    if plain is None:
+        return _sosfiltfilt_composite(sos, x, axis, padtype, padlen)
+    if not -x.ndim <= operator.index(axis) < x.ndim:  # (a 0-d x too) SciPy's exception
+        return ORIGINALS["sosfiltfilt"](plain, strip(x), axis, padtype, padlen)
+    return sosfiltfilt_x(x, plain, operator.index(axis) % x.ndim, padtype, padlen)
 
 
 _route("sosfiltfilt", sosfiltfilt)

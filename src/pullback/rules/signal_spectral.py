@@ -6,11 +6,17 @@ objects), frequency responses (freqz, freqz_sos/sosfreqz) and ``ShortTimeFFT`` (
 
 Each is a *composite*: SciPy's own algorithm written with NumPy and ``scipy.fft`` calls on the
 traced arrays, so reverse mode, forward mode and higher orders come from the FFT primitives
-(O(N log N) adjoints) and the indexing rules. Signals are cut into segments by one integer-array
-index (whose adjoint is the windowed overlap-add, a scatter-add); ``istft``'s overlap-add is a
-few shifted sums of the frames (``ceil(nperseg / step)`` of them), not a loop over segments.
+(O(N log N) adjoints) and two linear primitives for NumPy arrays, each the other's adjoint:
+``_wframes`` cuts the (zero-extended) signal into segments and multiplies them by a constant
+window, a strided view read once; ``_wola`` overlap-adds windowed segments
+(``ceil(nperseg / step)`` shifted slice-adds, O(N), no scatter), crops and divides by istft's
+summed squared window. Both run in blocks of segments whose temporaries stay in cache. So
+``stft``'s gradient is an overlap-add and ``istft``'s a framing, each one pass. The STFT's scale
+is folded into the window (``rfft((scale * window) * segment)``: SciPy's value to rounding).
 The window, when passed as an array, is an argument like any other and differentiates (the
-scalings that depend on it included); a window given by name is a constant (``get_window``).
+scalings that depend on it included): a traced window, a detrend, or another array type takes
+the general path (frames by one integer-array index, window products and shifted sums on the
+tape). A window given by name is a constant (``get_window``).
 
 Values agree with SciPy's to rounding (the same transforms in the same order; ``welch``/``csd``
 use the legacy segment loop, which SciPy 1.17's ShortTimeFFT reproduces).
@@ -25,10 +31,11 @@ import scipy.fft as sp_fft
 import scipy.signal as S
 import scipy.signal._arraytools as _at
 
-from ..core import strip
+from ..core import Tracer, strip
+from ..engines import buffers
 from ..errors import NoRuleError
 from ..intercept import original, route
-from .registry import array_like, defcomposite
+from .registry import array_like, defcomposite, deflinear
 
 ORIGINALS: dict[str, object] = {}
 
@@ -78,13 +85,170 @@ def _window(window, nperseg, input_length, default_len=256, warn=True):
     return win, nperseg
 
 
-def _frames(x, nperseg, noverlap):
-    """The segments of ``x`` along its last axis: shape ``(..., nseg, nperseg)``."""
+def _frames_gather(x, nperseg, noverlap):
+    """The segments of ``x`` along its last axis, ``(..., nseg, nperseg)``, by one integer index
+    (any array type; its adjoint is a scatter-add)."""
     if nperseg == 1 and noverlap == 0:
         return x[..., None]
     step = nperseg - noverlap
     starts = np.arange(0, x.shape[-1] - nperseg + 1, step)
     return x[..., starts[:, None] + np.arange(nperseg)]
+
+
+# ---------------------------------------------------------------- framing and overlap-add
+#
+# Two linear maps, each the other's adjoint, for NumPy arrays. ``_wframes`` cuts the signal
+# ``xp = zero-pad(x / norm, (lo, hi))`` into segments ``y[..., i, k] = window[k] * xp[..., i*step + k]``
+# (a strided view times the window: one pass, no index array); ``_wola`` places each segment,
+# times the window, at ``i * step`` and sums (``ceil(nperseg / step)`` shifted slice-adds, O(N)),
+# then keeps ``[start:stop]`` (zeros past the last segment) and divides by ``norm``. The adjoint
+# of one is the other with the conjugate window and the same (real) ``norm``. ``window`` and
+# ``norm`` are constants (plain arrays) or None.
+
+
+def _conj_window(window):
+    if window is None or window.dtype.kind != "c":
+        return window
+    return np.conj(window)
+
+
+def _empty(shape, dtype):
+    return buffers.empty(shape, dtype)
+
+
+#: Segments (or output rows of one hop) handled per block: the block's temporaries stay in cache.
+_BLOCK = 512
+
+
+def _wframes_raw(x, nperseg, step, lo=0, hi=0, window=None, norm=None):
+    lead, n = tuple(x.shape[:-1]), x.shape[-1]
+    total = lo + n + hi
+    nseg = (total - nperseg) // step + 1 if total >= nperseg else 0
+    dtype = x.dtype if norm is None else np.result_type(x.dtype, norm.dtype)
+    out_dtype = dtype if window is None else np.result_type(dtype, window.dtype)
+    out = _empty(lead + (nseg, nperseg), out_dtype)
+    if not nseg:
+        return out
+    swv = np.lib.stride_tricks.sliding_window_view
+    off = -lo % step  # where on x the segments that lie inside it start
+    whole = swv(x[..., off:], nperseg, axis=-1)[..., ::step, :] if n - off >= nperseg else None
+    tmp = tmp_segments = None
+    for a in range(0, nseg, _BLOCK):
+        b = min(a + _BLOCK, nseg)
+        p0, p1 = a * step - lo, (b - 1) * step + nperseg - lo  # the block's samples, on x
+        if p0 >= 0 and p1 <= n and norm is None:  # (then p0 - off is a multiple of step)
+            view = whole[..., (p0 - off) // step:(p0 - off) // step + b - a, :]
+        else:  # zeros outside x, x / norm inside, in a small buffer
+            if tmp is None:
+                tmp = np.empty(lead + ((_BLOCK - 1) * step + nperseg,), dtype)
+                tmp_segments = swv(tmp, nperseg, axis=-1)[..., ::step, :]
+            src = tmp[..., :p1 - p0]
+            i0, i1 = max(p0, 0), min(p1, n)
+            src[..., :max(i0 - p0, 0)] = 0
+            src[..., max(i1 - p0, 0):] = 0
+            if i1 > i0:
+                if norm is None:
+                    np.copyto(src[..., i0 - p0:i1 - p0], x[..., i0:i1])
+                else:
+                    np.divide(x[..., i0:i1], norm[..., i0:i1], out=src[..., i0 - p0:i1 - p0])
+            view = tmp_segments[..., :b - a, :]
+        if window is None:
+            np.copyto(out[..., a:b, :], view)
+        else:
+            np.multiply(view, window, out=out[..., a:b, :])
+    return out
+
+
+def _wola_raw(frames, step, start, stop, window=None, norm=None):
+    lead = tuple(frames.shape[:-2])
+    nseg, nperseg = frames.shape[-2], frames.shape[-1]
+    q = -(-nperseg // step)
+    dtype = frames.dtype if window is None else np.result_type(frames.dtype, window.dtype)
+    if norm is not None:
+        dtype = np.result_type(dtype, norm.dtype)
+    r0, r1 = start // step, max(-(-stop // step), start // step)  # the hop-long rows [start, stop) meets
+    out = _empty(lead + ((r1 - r0) * step,), dtype)
+    rows = out.reshape(lead + (r1 - r0, step))
+    tmp = None
+    for j0 in range(r0, r1, _BLOCK):
+        j1 = min(j0 + _BLOCK, r1)
+        acc = rows[..., j0 - r0:j1 - r0, :]
+        first = True
+        for r in range(q - 1, -1, -1):  # segment by segment, as SciPy's loop adds (row j: segment j - r)
+            ja, jb = max(j0, r), min(j1, nseg + r)
+            if jb <= ja:
+                continue
+            k = r * step
+            width = min(step, nperseg - k)
+            src = frames[..., ja - r:jb - r, k:k + width]
+            dst = acc[..., ja - j0:jb - j0, :width]
+            if first:
+                first = False
+                if ja == j0 and jb == j1 and width == step:  # the first term fills the block: 0 + t is t
+                    if window is None:
+                        np.copyto(dst, src)
+                    else:
+                        np.multiply(src, window[k:k + width], out=dst)
+                    continue
+                acc[...] = 0
+            if window is not None:
+                if tmp is None:
+                    tmp = np.empty(lead + (_BLOCK, step), np.result_type(frames.dtype, window.dtype))
+                part = tmp[..., :jb - ja, :width]
+                np.multiply(src, window[k:k + width], out=part)
+                src = part
+            np.add(dst, src, out=dst)
+        if first:
+            acc[...] = 0
+        if norm is not None:  # the block's samples inside [start, stop), divided while in cache
+            s0, s1 = max(j0 * step, start), min(j1 * step, stop)
+            if s1 > s0:
+                seg = out[..., s0 - r0 * step:s1 - r0 * step]
+                np.divide(seg, norm[..., s0 - start:s1 - start], out=seg)
+    return out[..., start - r0 * step:stop - r0 * step]
+
+
+def wframes_adjoint(g, shape, dtype, nperseg, step, lo=0, hi=0, window=None, norm=None):
+    """The overlap-add of the windowed segments, cropped back to the signal (and divided by norm)."""
+    return _wola(g, step, lo, lo + shape[-1], window=_conj_window(window), norm=norm)
+
+
+def wola_adjoint(g, shape, dtype, step, start, stop, window=None, norm=None):
+    """The windowed segments of the zero-padded cotangent (divided by norm first)."""
+    nseg, nperseg = shape[-2], shape[-1]
+    covered = nperseg + (nseg - 1) * step  # the samples any segment reaches
+    if stop > covered:  # the zeros past the last segment receive nothing
+        keep = max(covered - start, 0)
+        g = g[..., :keep]
+        norm = None if norm is None else norm[..., :keep]
+        stop = start + keep
+    if stop <= start:
+        return np.zeros(shape, dtype=np.result_type(dtype, g.dtype))
+    return _wframes(g, nperseg, step, start, covered - stop, window=_conj_window(window), norm=norm)
+
+
+_wframes = deflinear(_wframes_raw, wframes_adjoint, name="scipy.signal.<windowed frames>", key=False)
+_wola = deflinear(_wola_raw, wola_adjoint, name="scipy.signal.<windowed overlap-add>", key=False)
+
+
+def _move_raw(x, source, destination):
+    return np.moveaxis(x, source, destination)
+
+
+def move_adjoint(g, shape, dtype, source, destination):
+    return _move(g, destination, source)
+
+
+# ``np.moveaxis`` of a traced array makes a functionalized view (views.py), whose record holds its
+# base in a reference cycle: the arrays of a gradient would wait for the garbage collector (and
+# their blocks of the buffer cache with them). These functions never write through the arrays
+# they transpose, so their transposes are plain linear maps: NumPy views of the raw values.
+_move = deflinear(_move_raw, move_adjoint, name="scipy.signal.<moveaxis>", key=False)
+
+
+def _plain_ndarray(*values) -> bool:
+    """Whether every value is a NumPy array under its traces (the framing primitives' domain)."""
+    return all(v is None or type(strip(v)) is np.ndarray for v in values)
 
 
 _EXT = {"even": _at.even_ext, "odd": _at.odd_ext, "constant": _at.const_ext, "zeros": _at.zero_ext,
@@ -112,9 +276,9 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
     else:
         outdtype = np.result_type(x.dtype, np.complex64)
     if x.ndim > 1 and axis != -1:
-        x = np.moveaxis(x, axis, -1)
+        x = _move(x, axis, -1)
         if not same and y.ndim > 1:
-            y = np.moveaxis(y, axis, -1)
+            y = _move(y, axis, -1)
     if not same and x.shape[-1] != y.shape[-1]:
         if x.shape[-1] < y.shape[-1]:
             x = np.concatenate((x, np.zeros(tuple(x.shape[:-1]) + (y.shape[-1] - x.shape[-1],))), -1)
@@ -126,15 +290,25 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
             raise ValueError("nperseg must be a positive integer")
     win, nperseg = _window(window, nperseg, x.shape[-1])
     nfft, noverlap, nstep = _overlap(nperseg, nfft, noverlap, nperseg)
+    # zeros added at either end: folded into the framing primitive for NumPy arrays
+    fast = _plain_ndarray(x, None if same else y)
+    lo = hi = 0
     if boundary is not None:
-        x = _EXT[boundary](x, nperseg // 2, axis=-1)
-        if not same:
-            y = _EXT[boundary](y, nperseg // 2, axis=-1)
+        if boundary == "zeros" and fast:
+            lo = hi = nperseg // 2
+        else:
+            x = _EXT[boundary](x, nperseg // 2, axis=-1)
+            if not same:
+                y = _EXT[boundary](y, nperseg // 2, axis=-1)
     if padded:
-        nadd = (-(x.shape[-1] - nperseg) % nstep) % nperseg
-        x = np.concatenate((x, np.zeros(tuple(x.shape[:-1]) + (nadd,))), axis=-1)
-        if not same:
-            y = np.concatenate((y, np.zeros(tuple(y.shape[:-1]) + (nadd,))), axis=-1)
+        nadd = (-(x.shape[-1] + lo + hi - nperseg) % nstep) % nperseg
+        if fast:
+            hi += nadd
+        else:
+            x = np.concatenate((x, np.zeros(tuple(x.shape[:-1]) + (nadd,))), axis=-1)
+            if not same:
+                y = np.concatenate((y, np.zeros(tuple(y.shape[:-1]) + (nadd,))), axis=-1)
+    length = x.shape[-1] + lo + hi
     detrend_func = _detrend_func(detrend, axis)
     if np.result_type(win.dtype, np.complex64) != outdtype:
         win = win.astype(outdtype)
@@ -151,21 +325,28 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
         warnings.warn("Input data is complex, switching to return_onesided=False", stacklevel=4)
     sides = "onesided" if return_onesided and not complex_in else "twosided"
     freqs = sp_fft.fftfreq(nfft, 1 / fs) if sides == "twosided" else sp_fft.rfftfreq(nfft, 1 / fs)
-    result = _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides)
+    # an STFT's scale is a factor of the window (segments times (window * scale), then the FFT:
+    # SciPy's value to rounding, one pass over the spectra fewer)
+    fold = mode == "stft" and same
+    helper_win = win * scale if fold else win
+    pad = (lo, hi) if fast else None
+    result = _fft_helper(x, helper_win, detrend_func, nperseg, noverlap, nfft, sides, pad)
     if not same:
-        result = np.conjugate(result) * _fft_helper(y, win, detrend_func, nperseg, noverlap, nfft, sides)
+        result = np.conjugate(result) * _fft_helper(y, win, detrend_func, nperseg, noverlap, nfft, sides, pad)
     elif mode == "psd":
         result = np.conjugate(result) * result
-    result = result * scale
+    if not fold:
+        result = result * scale
     if sides == "onesided" and mode == "psd":
         result = result * _onesided_weights(result.shape[-1], nfft)
-    time = np.arange(nperseg / 2, x.shape[-1] - nperseg / 2 + 1, nperseg - noverlap) / float(fs)
+    time = np.arange(nperseg / 2, length - nperseg / 2 + 1, nperseg - noverlap) / float(fs)
     if boundary is not None:
         time -= (nperseg / 2) / fs
-    result = result.astype(outdtype)
+    if result.dtype != outdtype:
+        result = result.astype(outdtype)
     if same and mode != "stft":
         result = result.real
-    result = np.moveaxis(result, -1, axis - 1 if axis < 0 else axis)
+    result = _move(result, -1, axis - 1 if axis < 0 else axis)
     return freqs, time, result
 
 
@@ -178,8 +359,9 @@ def _onesided_weights(nfreq, nfft):
 
 
 def _detrend_func(detrend, axis):
+    """The per-segment detrending, or None for none."""
     if not detrend:
-        return lambda d: d
+        return None
     if not callable(detrend):
         return lambda d: S.detrend(d, type=detrend, axis=-1)
     if axis != -1:
@@ -189,12 +371,33 @@ def _detrend_func(detrend, axis):
     return detrend
 
 
-def _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides):
-    result = detrend_func(_frames(x, nperseg, noverlap))
-    result = win * result
+def _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides, pad=None):
+    """The transforms of the windowed (detrended) segments. ``pad``: ``(lo, hi)`` zeros to add to
+    ``x`` (a NumPy array) around the signal, or None (another array type: already added)."""
+    if pad is None:
+        result = _frames_gather(x, nperseg, noverlap)
+        if detrend_func is not None:
+            result = detrend_func(result)
+        result = win * result
+    else:
+        step = nperseg - noverlap
+        if detrend_func is None and not isinstance(win, Tracer):
+            if sides == "onesided" and win.dtype.kind == "c":
+                win = win.real  # (real segments: the real part of SciPy's complex product, exactly)
+            return _transform(_wframes(x, nperseg, step, pad[0], pad[1], window=win), nfft, sides)
+        result = _wframes(x, nperseg, step, pad[0], pad[1])
+        if detrend_func is not None:
+            result = detrend_func(result)
+        result = win * result
+    return _transform(result, nfft, sides)
+
+
+def _transform(segments, nfft, sides):
     if sides == "twosided":
-        return sp_fft.fft(result, n=nfft)
-    return sp_fft.rfft(result.real, n=nfft)
+        return sp_fft.fft(segments, n=nfft)
+    if segments.dtype.kind == "c":
+        segments = segments.real
+    return sp_fft.rfft(segments, n=nfft)
 
 
 # ---------------------------------------------------------------- the public spectral functions
@@ -356,6 +559,39 @@ def _overlap_add(frames, nstep):
     return out[..., : nperseg + (nseg - 1) * nstep]
 
 
+def _nola_warning(boundary):
+    warnings.warn("NOLA condition failed, STFT may not be invertible."
+                  + (" Possibly due to missing boundary" if not boundary else ""), stacklevel=3)
+
+
+_NORMS: dict = {}
+
+
+def clear_caches() -> int:
+    """Drop istft's kept divisor (``pb.release_memory`` calls this); returns its bytes."""
+    freed = sum(norm.nbytes for norm, _ in _NORMS.values())
+    _NORMS.clear()
+    return freed
+
+
+def _istft_norm(win, nseg, nstep, start, stop):
+    """istft's divisor for a constant window: the overlap-added squared window on ``[start, stop)``,
+    1 where it is tiny, read-only; and whether it is nowhere tiny (NOLA). The last one is kept:
+    a loop of istft calls (a gradient's) computes it once."""
+    key = (win.dtype.str, win.tobytes(), nseg, nstep, start, stop)
+    hit = _NORMS.get(key)
+    if hit is not None:
+        return hit
+    norm = _wola_raw(np.broadcast_to(win ** 2, (nseg, win.shape[0])), nstep, start, stop)
+    fine = norm > 1e-10
+    nola = bool(np.all(fine))
+    norm = np.where(fine, norm, 1.0)
+    norm.flags.writeable = False
+    _NORMS.clear()
+    _NORMS[key] = (norm, nola)
+    return norm, nola
+
+
 def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=None, input_onesided=True,
           boundary=True, time_axis=-1, freq_axis=-2, scaling="spectrum"):
     Zxx = array_like(Zxx)
@@ -379,8 +615,7 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
     if time_axis != Zxx.ndim - 1 or freq_axis != Zxx.ndim - 2:
         freq_axis %= Zxx.ndim
         time_axis %= Zxx.ndim
-        outer = [i for i in range(Zxx.ndim) if i not in (time_axis, freq_axis)]
-        Zxx = np.transpose(Zxx, outer + [freq_axis, time_axis])
+        Zxx = _move(Zxx, [freq_axis, time_axis], [-2, -1])
     if isinstance(window, (str, tuple)):
         win = S.get_window(window, nperseg)
     else:
@@ -390,33 +625,46 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
         if win.shape[0] != nperseg:
             raise ValueError(f"window must have length of {nperseg}")
     ifunc = sp_fft.irfft if input_onesided else sp_fft.ifft
-    xsubs = ifunc(Zxx, axis=-2, n=nfft)[..., :nperseg, :]
+    # SciPy transforms along the frequency axis; the same 1-D transforms, written segment by
+    # segment (..., nseg, nperseg), leave each segment contiguous for the overlap-add
+    xsubs = ifunc(_move(Zxx, -1, -2), axis=-1, n=nfft)
+    if nfft != nperseg:
+        xsubs = xsubs[..., :nperseg]
     if np.result_type(win.dtype, xsubs.dtype) != xsubs.dtype:
         win = win.astype(xsubs.dtype)
     if scaling == "spectrum":
-        xsubs = xsubs * win.sum()
+        factor = win.sum()
     elif scaling == "psd":
-        xsubs = xsubs * np.sqrt(fs * np.sum(win ** 2))
+        factor = np.sqrt(fs * np.sum(win ** 2))
     else:
         raise ValueError(f"Parameter {scaling=} not in ['spectrum', 'psd']!")
-    frames = np.swapaxes(xsubs, -1, -2) * win  # (..., nseg, nperseg)
-    x = _overlap_add(frames, nstep)
-    norm = _overlap_add(np.broadcast_to(win ** 2, (nseg, nperseg)), nstep)
-    if boundary:
-        x = x[..., nperseg // 2: -(nperseg // 2)]
-        norm = norm[..., nperseg // 2: -(nperseg // 2)]
-    plain_norm = strip(norm)
-    if np.sum(plain_norm > 1e-10) != plain_norm.shape[0]:
-        warnings.warn("NOLA condition failed, STFT may not be invertible."
-                      + (" Possibly due to missing boundary" if not boundary else ""), stacklevel=2)
-    x = x / np.where(plain_norm > 1e-10, norm, 1.0)
-    if input_onesided:
+    length = nperseg + (nseg - 1) * nstep
+    start, stop = slice(nperseg // 2, -(nperseg // 2)).indices(length)[:2] if boundary else (0, length)
+    stop = max(start, stop)
+    if not isinstance(win, Tracer) and _plain_ndarray(xsubs):
+        # a constant window: the scale folded into it, the overlap-add, the crop and the division by
+        # the summed squared window in one linear primitive
+        norm, nola = _istft_norm(win, nseg, nstep, start, stop)
+        if not nola:
+            _nola_warning(boundary)
+        x = _wola(xsubs, nstep, start, stop, window=win * factor, norm=norm)
+    else:
+        frames = xsubs * factor * win  # (..., nseg, nperseg)
+        x = _overlap_add(frames, nstep)[..., start:stop]
+        norm = _overlap_add(np.broadcast_to(win ** 2, (nseg, nperseg)), nstep)[..., start:stop]
+        plain_norm = strip(norm)
+        if np.sum(plain_norm > 1e-10) != plain_norm.shape[0]:
+            _nola_warning(boundary)
+        x = x / np.where(plain_norm > 1e-10, norm, 1.0)
+    if input_onesided and x.dtype.kind == "c":
         x = x.real
     if x.ndim > 1 and time_axis != Zxx.ndim - 1:
         if freq_axis < time_axis:
             time_axis -= 1
-        x = np.moveaxis(x, -1, time_axis)
-    time = np.arange(x.shape[0]) / float(fs)
+        x = _move(x, -1, time_axis)
+    time = np.arange(x.shape[0], dtype=np.float64)  # SciPy's arange(n) / fs: the same values, one pass
+    if float(fs) != 1.0:
+        time /= float(fs)
     return time, x
 
 

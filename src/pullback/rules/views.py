@@ -6,8 +6,10 @@ program must compute exactly that, while its record stays functional (every
 traced value is immutable, so every pullback sees the values it was built with).
 The scheme is PyTorch's functionalization, written for NumPy's views:
 
-- A traced array that has views gets a :class:`Base`: the current value of the
-  memory they all share (a traced value of the base's shape), and a version.
+- A traced array that has views gets a :class:`Base`: the version of the memory
+  they all share, whose current value (a traced value of the base's shape) the
+  array itself holds. The views hold the array, as NumPy's views hold their base;
+  nothing holds it back, so no reference cycle keeps it past its last use.
 - A view (basic indexing, ``reshape``/``ravel`` where NumPy returns a view,
   ``transpose``/``.T``/``swapaxes``/``moveaxis``, ``squeeze``/``expand_dims``,
   the flips, ``.real``/``.imag``, ``.view()``, the pieces of ``split``, rows
@@ -58,18 +60,31 @@ _get_aux, _set_aux = _Slots._aux.__get__, _Slots._aux.__set__
 class Base:
     """The shared memory of an array and its views: its current traced value and a version.
 
-    ``owner`` is the traced array that NumPy would call the base (None once it
-    has itself become a view of this memory, by ``.shape =``); it is kept
-    current eagerly, its views lazily. ``value`` is the owner itself until then.
+    The *owner* is the traced array that NumPy would call the base: the one array whose
+    ``_view`` is this object. It is kept current eagerly, its views lazily. ``value`` is
+    None while the owner itself holds the memory's value; ``has_owner`` turns False once
+    the owner has itself become a view of this memory (by ``.shape =``), and ``value``
+    then holds it.
+
+    The Base never refers to its owner (the owner refers to it): an owner and its Base
+    form no reference cycle, so they are freed by reference counting, like NumPy's
+    arrays, not at the garbage collector's next pass. Each view holds the owner instead
+    (:attr:`ViewInfo.root`), as a NumPy view holds its base.
     """
 
-    __slots__ = ("value", "owner", "version", "writable")
+    __slots__ = ("value", "has_owner", "version", "writable")
 
-    def __init__(self, value, owner, writable=True):
-        self.value = value
-        self.owner = owner
+    def __init__(self, writable=True):
+        self.value = None
+        self.has_owner = True
         self.version = 0
         self.writable = writable
+
+
+def _current(base: Base, root):
+    """The memory's current traced value: ``base.value``, or the owner ``root`` itself."""
+    value = base.value
+    return root if value is None else value
 
 
 class ViewInfo:
@@ -79,13 +94,15 @@ class ViewInfo:
     ``primitive(x, *args, **kwargs)`` (to traced values when replaying, to an
     index array when mapping positions). ``component`` is None, ``"real"`` or
     ``"imag"`` (it commutes with every view operation, so it is applied last).
-    ``seen`` is the base's version the view's value was computed at.
+    ``seen`` is the base's version the view's value was computed at. ``root`` is the
+    base's owner (None when it has none), which the view keeps alive.
     """
 
-    __slots__ = ("base", "ops", "component", "writable", "seen", "_positions")
+    __slots__ = ("base", "root", "ops", "component", "writable", "seen", "_positions")
 
-    def __init__(self, base, ops, component, writable):
+    def __init__(self, base, root, ops, component, writable):
         self.base = base
+        self.root = root if base.has_owner else None
         self.ops = ops
         self.component = component
         self.writable = writable
@@ -95,10 +112,14 @@ class ViewInfo:
     def positions(self):
         """The flat positions in the base of the view's entries (an integer array of its shape)."""
         if self._positions is None:
-            shape = self.base.value.shape
+            shape = self.value().shape
             idx = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
             self._positions = _replay(idx, self.ops, None)
         return self._positions
+
+    def value(self):
+        """The base's current traced value."""
+        return _current(self.base, self.root)
 
 
 def _replay(value, ops, component):
@@ -122,7 +143,7 @@ def _take_over(x, new) -> None:
 
 def _refresh(view) -> None:
     info = view._view
-    _take_over(view, _replay(info.base.value, info.ops, info.component))
+    _take_over(view, _replay(info.value(), info.ops, info.component))
     info.seen = info.base.version
 
 
@@ -158,7 +179,7 @@ def _base(x) -> Base:
     """The :class:`Base` of a traced array that is not a view, made on first use."""
     b = _info(x)
     if b is None:
-        b = Base(x, x)  # the owner stands for the memory's value while it is not a view itself
+        b = Base()  # the owner stands for the memory's value while it is not a view itself
         x._view = b
     return b
 
@@ -170,10 +191,10 @@ def as_view(out, parent, op, writable=True, component=None):
     info = _info(parent)
     if type(info) is ViewInfo:
         ops = info.ops if op is None else info.ops + (op,)
-        new = ViewInfo(info.base, ops, info.component or component, writable and info.writable)
+        new = ViewInfo(info.base, info.root, ops, info.component or component, writable and info.writable)
     else:
         base = _base(parent)
-        new = ViewInfo(base, () if op is None else (op,), component, writable and base.writable)
+        new = ViewInfo(base, parent, () if op is None else (op,), component, writable and base.writable)
     out.__class__ = TracedView
     out._view = new
     return out
@@ -182,7 +203,7 @@ def as_view(out, parent, op, writable=True, component=None):
 def mark_read_only(x) -> None:
     """Make writes into the traced array ``x`` (an input that NumPy marks read-only) raise as NumPy's do."""
     if isinstance(x, TracedArray):
-        x._view = Base(x, x, writable=False)
+        x._view = Base(writable=False)
 
 
 def _scalar_index(index, ndim) -> bool:
@@ -376,9 +397,9 @@ def _writable(x, what="assignment destination") -> None:
 
 def _into_base(info, new):
     """The base's value with the view's entries replaced by ``new`` (the view's whole new value)."""
-    base = info.base
+    current = info.value()
     if info.component is not None:
-        struct = _replay(base.value, info.ops, None)
+        struct = _replay(current, info.ops, None)
         if struct.dtype.kind == "c":
             if info.component == "real":
                 new = new + 1j * _imag_rule(struct)
@@ -387,10 +408,10 @@ def _into_base(info, new):
             new = _cast(new, struct.dtype)
     ops = info.ops
     if not ops:
-        return _cast(new, base.value.dtype)
+        return _cast(new, current.dtype)
     if len(ops) == 1 and ops[0][0] is getitem:
-        return setitem(base.value, new, ops[0][1][0])
-    return replace(base.value, info.positions(), _cast(new, base.value.dtype))
+        return setitem(current, new, ops[0][1][0])
+    return replace(current, info.positions(), _cast(new, current.dtype))
 
 
 def _cast(v, dtype):
@@ -407,16 +428,17 @@ def _commit(x, new) -> None:
         if new.ndim != x.ndim:  # pragma: no cover - shapes are kept
             x.__class__ = type(new)
         return
-    if type(info) is Base:
-        info.value = new
+    if type(info) is Base:  # x is the owner: it holds the memory's value
         info.version += 1
         _take_over(x, new)
         return
     base = info.base
-    base.value = _into_base(info, new)
+    value = _into_base(info, new)
     base.version += 1
-    if base.owner is not None:
-        _take_over(base.owner, base.value)
+    if base.has_owner:  # the owner holds the memory's value (and this view holds the owner)
+        _take_over(info.root, value)
+    else:
+        base.value = value
     # the view itself regenerates from the base when next read, so that its value stays
     # a view of the base's value (its layout, and so NumPy's view-or-copy choices, kept)
 
@@ -515,7 +537,7 @@ def _numpy_in_place(x, func, inputs):
         target = buf
         mapped = [buf if a is x else strip(a) for a in inputs]
     else:
-        buf = strip(base.value).copy(order="K")
+        buf = strip(info.value() if type(info) is ViewInfo else x).copy(order="K")
         target = _in_storage(x, base, buf)
         mapped = []
         for a in inputs:
@@ -584,12 +606,11 @@ def set_shape(x, shape) -> None:
         x.__class__ = type(out)
         return
     if type(info) is Base:  # the owner of the memory becomes one of its views
-        if info.owner is x:
-            info.owner = None
-            info.value = traced(_get_value(x), _get_trace(x), _get_aux(x))
-        new = ViewInfo(info, (op,), None, info.writable)
+        info.has_owner = False  # x, its owner, becomes a view: the memory's value moves to the Base
+        info.value = traced(_get_value(x), _get_trace(x), _get_aux(x))
+        new = ViewInfo(info, None, (op,), None, info.writable)
     else:
-        new = ViewInfo(info.base, info.ops + (op,), info.component, info.writable)
+        new = ViewInfo(info.base, info.root, info.ops + (op,), info.component, info.writable)
     x.__class__ = TracedView
     x._view = new
     _take_over(x, out)
