@@ -11,8 +11,9 @@ images 12 ms (two threads) against 19.
 Reproducing NumPy's value takes its exact recipe, step by step:
 
 - the scale factor ``fct`` is NumPy's (``1``, or ``1/n`` / ``1/sqrt(n)`` computed in
-  the input's real precision), applied after the unscaled transform, to each real
-  component, as pocketfft applies it last (SciPy's kernels, given ``inorm``, compute
+  the input's real precision), applied to each real component after the transform, as
+  NumPy's pocketfft applies it; SciPy's kernels scale themselves (no extra pass) only where
+  a trial on random rows, once per length, dtype and norm, gives those bits (they compute
   their own factor and, for some lengths, apply it elsewhere: 262 = 2 x 131 differed);
 - the *loop* NumPy's ufunc runs: with ``fct = 1`` (a Python ``int``) a float32 or
   complex64 input resolves to the double-precision loop, so NumPy computes those
@@ -46,6 +47,8 @@ import os
 import threading
 
 import numpy as np
+
+from . import buffers
 
 try:
     from scipy.fft._pocketfft import helper as _helper
@@ -117,30 +120,97 @@ def _threads(size: int) -> int:
 
 
 def _one(kind: str, forward: bool, x: np.ndarray, n: int, axis: int, norm, out_dtype: np.dtype,
-         out: np.ndarray | None) -> np.ndarray:
-    """One NumPy one-axis transform (``fft``/``ifft``/``rfft``/``irfft``) of ``x`` along ``axis``."""
+         out: np.ndarray | None, owned: bool = False) -> np.ndarray:
+    """One NumPy one-axis transform (``fft``/``ifft``/``rfft``/``irfft``) of ``x`` along ``axis``.
+
+    ``owned``: ``x`` is this module's own temporary (a complex-to-complex step may then run in
+    its memory). Large results go to 2 MiB-aligned blocks of the block cache (no page faults)."""
     fct = _numpy_factor(n, norm, forward, x.dtype)
     loop_in, loop_out = _loop(_ufunc(kind, forward, n), x.dtype, fct)
     a = _fit(x, n // 2 + 1 if kind == "c2r" else n, axis)
+    mine = owned or (a is not x and a.base is None)  # zero-padded: a fresh array
     if a.dtype != loop_in:
-        a = a.astype(loop_in)
-    threads = _threads(a.size)
-    direct = out if out is not None and out.dtype == loop_out else None
-    if kind == "c2c":
-        y = _pp.c2c(a, (axis,), forward, 0, direct, threads)
-    elif kind == "r2c":
-        y = _pp.r2c(a, (axis,), True, 0, direct, threads)
+        a, mine = a.astype(loop_in), True
+    inorm = 0
+    if type(fct) is not int:
+        inorm = _INORM[norm if forward else _SWAPPED[norm]]
+        if not _scales_alike(kind, forward, n, loop_in, inorm, fct):
+            inorm = 0
+    shape = list(a.shape)
+    shape[axis] = n // 2 + 1 if kind == "r2c" else n
+    if out is not None and out.dtype == loop_out:
+        dest = out
+    elif kind == "c2c" and mine and a.dtype == loop_out and a.flags.writeable:
+        dest = a  # in place: pocketfft copies each line out before transforming it
     else:
-        y = _pp.c2r(a, (axis,), n, False, 0, direct, threads)
-    if type(fct) is not int:  # as NumPy's pocketfft scales: each real component times fct
-        flat = y.view(y.real.dtype) if y.dtype.kind == "c" else y
-        np.multiply(flat, flat.dtype.type(fct), out=flat)
+        dest = _empty(tuple(shape), loop_out)
+    threads = _threads(a.size)
+    if kind == "c2c":
+        y = _pp.c2c(a, (axis,), forward, inorm, dest, threads)
+    elif kind == "r2c":
+        y = _pp.r2c(a, (axis,), True, inorm, dest, threads)
+    else:
+        y = _pp.c2r(a, (axis,), n, False, inorm, dest, threads)
+    if type(fct) is not int and inorm == 0:  # as NumPy's pocketfft scales: each real component times fct
+        _times(y, fct)
     if y.dtype == out_dtype:
         return y
-    if out is not None:
-        np.copyto(out, y, casting="same_kind")
-        return out
-    return y.astype(out_dtype)
+    cast = out if out is not None else _empty(y.shape, out_dtype)
+    if cast is None:
+        return y.astype(out_dtype)
+    np.copyto(cast, y, casting="same_kind")
+    return cast
+
+
+_SWAPPED = {"forward": "backward", "backward": "forward", None: "forward", "ortho": "ortho"}
+_INORM = {"ortho": 1, "forward": 2}
+_alike: dict = {}  # (kind, forward, n, loop dtype, inorm, fct dtype) -> bool
+
+
+def _times(y: np.ndarray, fct) -> np.ndarray:
+    """``y`` with each real component multiplied by ``fct`` (in ``y``'s precision), in place."""
+    if y.dtype.kind == "c":
+        f = y.real.dtype.type(fct)
+        np.multiply(y.real, f, out=y.real)
+        np.multiply(y.imag, f, out=y.imag)
+    else:
+        np.multiply(y, y.dtype.type(fct), out=y)
+    return y
+
+
+def _empty(shape: tuple, dtype: np.dtype):
+    """An aligned block for a large result, else None (pocketfft allocates it)."""
+    size = dtype.itemsize
+    for m in shape:
+        size *= m
+    return buffers.empty(shape, dtype) if size >= buffers.ALIGNED_SIZE else None
+
+
+def _scales_alike(kind: str, forward: bool, n: int, loop_in: np.dtype, inorm: int, fct) -> bool:
+    """Whether pocketfft's own scaling (``inorm``) gives the bits of NumPy's ``fct`` applied last.
+
+    SciPy's kernels compute their factor themselves and, for some lengths, apply it inside
+    the transform (262 = 2 x 131 differed): so each (length, dtype, scaling) is tried once
+    on random rows, against the unscaled transform times NumPy's factor."""
+    key = (kind, forward, n, loop_in, inorm, np.asarray(fct).dtype)
+    ok = _alike.get(key)
+    if ok is None:
+        rng = np.random.default_rng(n)
+        m = n // 2 + 1 if kind == "c2r" else n
+        probe = rng.standard_normal((5, m)).astype(loop_in)
+        if probe.dtype.kind == "c":
+            probe = probe + 1j * rng.standard_normal((5, m)).astype(probe.real.dtype)
+        if kind == "c2c":
+            run = lambda k: _pp.c2c(probe, (1,), forward, k, None, 1)  # noqa: E731
+        elif kind == "r2c":
+            run = lambda k: _pp.r2c(probe, (1,), True, k, None, 1)  # noqa: E731
+        else:
+            run = lambda k: _pp.c2r(probe, (1,), n, False, k, None, 1)  # noqa: E731
+        want = _times(run(0), fct)
+        ok = run(inorm).tobytes() == want.tobytes()
+        if len(_alike) < 4096:
+            _alike[key] = ok
+    return ok
 
 
 def _out_dtype(kind: str, x: np.ndarray) -> np.dtype:
@@ -180,7 +250,7 @@ def _transform(kind, forward, x, s, axes, norm, out=None):
         step_forward = forward if kind == "c2c" else kind == "r2c"
         final = step == len(axes) - 1
         y = _one(step_kind, step_forward, y, s[i], axes[i], norm, _out_dtype(step_kind, y),
-                 out if final else None)
+                 out if final else None, owned=step > 0)
     return y
 
 
