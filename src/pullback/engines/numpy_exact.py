@@ -64,13 +64,15 @@ PARALLEL_SIZE = 1 << 16
 
 _lock = threading.Lock()
 _state: list = []  # [True] once the battery passed, [False] when it failed
+_SWAPPED = {"forward": "backward", "backward": "forward", None: "forward", "ortho": "ortho"}
 _loops: dict = {}  # (ufunc name, input dtype, fct key) -> (loop input dtype, loop output dtype)
 
 
-def _numpy_factor(n: int, norm, forward: bool, dtype: np.dtype):
-    """NumPy's ``_raw_fft`` scale factor (``1`` as a Python int when unscaled)."""
+def numpy_factor(n: int, norm, forward: bool, dtype: np.dtype):
+    """NumPy's ``_raw_fft`` scale factor, computed as NumPy computes it (``1``, a Python int,
+    when unscaled: that makes NumPy's ufunc choose its float64 loop for float32 inputs)."""
     if not forward:
-        norm = {"forward": "backward", "backward": "forward", None: "forward", "ortho": "ortho"}[norm]
+        norm = _SWAPPED[norm]
     if norm is None or norm == "backward":
         return 1
     real = np.result_type(dtype.type(0).real.dtype, 1.0)
@@ -125,7 +127,7 @@ def _one(kind: str, forward: bool, x: np.ndarray, n: int, axis: int, norm, out_d
 
     ``owned``: ``x`` is this module's own temporary (a complex-to-complex step may then run in
     its memory). Large results go to 2 MiB-aligned blocks of the block cache (no page faults)."""
-    fct = _numpy_factor(n, norm, forward, x.dtype)
+    fct = numpy_factor(n, norm, forward, x.dtype)
     loop_in, loop_out = _loop(_ufunc(kind, forward, n), x.dtype, fct)
     a = _fit(x, n // 2 + 1 if kind == "c2r" else n, axis)
     mine = owned or (a is not x and a.base is None)  # zero-padded: a fresh array
@@ -162,7 +164,6 @@ def _one(kind: str, forward: bool, x: np.ndarray, n: int, axis: int, norm, out_d
     return cast
 
 
-_SWAPPED = {"forward": "backward", "backward": "forward", None: "forward", "ortho": "ortho"}
 _INORM = {"ortho": 1, "forward": 2}
 _alike: dict = {}  # (kind, forward, n, loop dtype, inorm, fct dtype) -> bool
 

@@ -339,21 +339,10 @@ def _fct(n, norm, forward, dtype):
     key = (n, norm, forward, dtype)
     f = _FCTS.get(key)
     if f is None:
-        f = _scale_factor(n, norm, forward, dtype)
+        f = numpy_exact.numpy_factor(n, norm, forward, dtype)
         if len(_FCTS) < 4096:
             _FCTS[key] = f
     return f
-
-
-def _scale_factor(n, norm, forward, dtype):
-    if not forward:
-        norm = {"forward": "backward", "backward": "forward", None: "forward", "ortho": "ortho"}[norm]
-    if norm is None or norm == "backward":
-        return 1
-    real = np.result_type(dtype.type(0).real.dtype, 1.0)
-    if norm == "ortho":
-        return np.reciprocal(np.sqrt(n, dtype=real))
-    return np.reciprocal(n, dtype=real)
 
 
 def _gufunc_call(ufunc, x, n_out, axis, fct, out, out_dtype):
