@@ -27,7 +27,8 @@ Engines (:func:`set_engine`, or the ``PULLBACK_FFT_ENGINE`` environment variable
   :data:`DUCC0_MAX_PRIME` (there ducc0 took 1.2-1.7x pocketfft's time). pyFFTW is
   never chosen by "auto": it was not the fastest in our measurements often enough to
   pay for its plans' memory (each holds an input and an output array) and its
-  threads, which a forked child cannot use. See :func:`auto_engine` for the measurements behind the rule;
+  threads, which a forked child cannot use. See :func:`auto_engine` for the
+  measurements behind the rule;
 - ``"pocketfft"``: pocketfft's kernels (SciPy's own) for every size;
 - ``"ducc0"``: ducc0's kernels (pocketfft's successor, better vectorised) for every size,
   forward values included (they then differ from SciPy's in the last bits);
