@@ -503,13 +503,16 @@ def null_space(A, rcond=None, *, overwrite_a=False, check_finite=True, lapack_dr
         return np.stack([null_space(A[i], rcond, lapack_driver=lapack_driver)
                          for i in np.ndindex(A.shape[:-2])]).reshape(A.shape[:-2] + (A.shape[-1], -1))
     u, s, vh = _svd_full(A, True, lapack_driver)
-    M, N = u.shape[0], vh.shape[1]
+    num = _rank(s, u.shape[0], vh.shape[1], rcond)
+    return _conj(_mT(vh[num:, :]))
+
+
+def _rank(s, M, N, rcond):
+    """SciPy's numerical rank for null_space/orth: singular values above ``max(s) * rcond``."""
     sp = np.asarray(strip(s))
     if rcond is None:
         rcond = np.finfo(sp.dtype).eps * max(M, N)
-    tol = np.amax(sp, initial=0.0) * rcond
-    num = np.sum(sp > tol, dtype=int)
-    return _conj(_mT(vh[num:, :]))
+    return np.sum(sp > np.amax(sp, initial=0.0) * rcond, dtype=int)
 
 
 def orth(A, rcond=None):
@@ -518,12 +521,7 @@ def orth(A, rcond=None):
         return np.stack([orth(A[i], rcond) for i in np.ndindex(A.shape[:-2])]).reshape(
             A.shape[:-2] + (A.shape[-2], -1))
     u, s, vh = _svd_full(A, False)
-    M, N = u.shape[0], vh.shape[1]
-    sp = np.asarray(strip(s))
-    if rcond is None:
-        rcond = np.finfo(sp.dtype).eps * max(M, N)
-    tol = np.amax(sp, initial=0.0) * rcond
-    num = np.sum(sp > tol, dtype=int)
+    num = _rank(s, u.shape[0], vh.shape[1], rcond)
     return u[:, :num]
 
 
