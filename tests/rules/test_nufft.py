@@ -294,7 +294,8 @@ def test_plan_points_traced_data_plain_and_cache(monkeypatch):
     plan = finufft.Plan(1, (4, 3), eps=1e-13, nthreads=1)
     made = []
     new_plan = R._new_plan
-    monkeypatch.setattr(R, "_new_plan", lambda op, coords: made.append(op) or new_plan(op, coords))
+    monkeypatch.setattr(R, "_new_plan", lambda op, coords, unsorted=False: made.append((op, unsorted))
+                        or new_plan(op, coords, unsorted))
 
     def loss(x, y):
         plan.setpts(x, y)
@@ -310,13 +311,64 @@ def test_plan_points_traced_data_plain_and_cache(monkeypatch):
     made.clear()
     pb.gradient(loss, x, y)
     # the user's plan serves its own transforms and their derivatives; the two type-2 calls made one
-    # plan each (as finufft does), which their backward transforms reuse
-    assert len(made) == 2 and all(op.type == 2 for op in made)
+    # plan each (as finufft does), and their backward interpolations (the points' derivatives) share
+    # one plan that leaves the points unsorted (a small grid)
+    assert [(op.type, unsorted) for op, unsorted in made] == [(2, False), (2, False), (2, True)]
     want = finufft.nufft2d1(x, y, c, (4, 3), eps=1e-13)
     assert np.allclose(plan.execute(c), want)  # the differentiation returned: a plain plan again
     assert type(plan) is finufft.Plan
     plan.setpts(x, y)
     assert np.allclose(plan.execute(c), want)
+
+
+@needs_finufft
+@pytest.mark.parametrize("tp", [1, 2])
+def test_backward_interpolations_skip_the_sort_on_small_grids(tp, monkeypatch):
+    """The gradient's bits are the same with the sort and without it; the plans show which ran."""
+    rng = np.random.default_rng(11)
+    x, y = _points(rng, 2, np.float64, n=3000)
+    data = _cplx(rng, (3000,) if tp == 1 else (32, 24), np.complex128)
+    made = []
+    new_plan = R._new_plan
+    monkeypatch.setattr(R, "_new_plan", lambda op, coords, unsorted=False: made.append((op.type, unsorted))
+                        or new_plan(op, coords, unsorted))
+
+    def loss(data, x, y, **opts):
+        if tp == 1:
+            v = finufft.nufft2d1(x, y, data, (32, 24), eps=1e-9, nthreads=1, **opts)
+        else:
+            v = finufft.nufft2d2(x, y, data, eps=1e-9, nthreads=1, **opts)
+        return np.sum(np.abs(v) ** 2)
+
+    fast = pb.gradient(loss, data, x, y)
+    assert (tp, True) in made  # type 1: the adjoints; type 2: the points' forward transforms
+    made.clear()
+    monkeypatch.setattr(R, "UNSORTED_GRID_BYTES", 0)
+    sorted_ = pb.gradient(loss, data, x, y)
+    assert all(not unsorted for _, unsorted in made)
+    for a, b in zip(fast, sorted_):
+        assert a.tobytes() == b.tobytes()
+    monkeypatch.setattr(R, "UNSORTED_GRID_BYTES", 4 << 20)
+    made.clear()
+    pb.gradient(lambda *a: loss(*a, spread_sort=1), data, x, y)  # the user's choice stands
+    assert all(not unsorted for _, unsorted in made)
+    made.clear()
+    pb.gradient(lambda *a: loss(*a, upsampfac=1.25), data, x, y)
+    assert (tp, True) in made
+
+
+@needs_finufft
+def test_unsorted_interpolation_only_where_it_pays():
+    def op(dim, modes, dtype=np.complex128, **opts):
+        return R.Op(2, dim, modes, 1, 1e-6, dtype, opts, 1)
+
+    assert R._unsorted_interp_pays(op(2, (256, 256)))  # a 512^2 complex128 fine grid: 4 MiB
+    assert not R._unsorted_interp_pays(op(2, (257, 256)))
+    assert R._unsorted_interp_pays(op(2, (362, 362), np.complex64))
+    assert R._unsorted_interp_pays(op(1, (10**5,)))
+    assert not R._unsorted_interp_pays(op(3, (16, 16, 16)))  # 3-d: sorted was faster with 2 threads
+    assert not R._unsorted_interp_pays(op(2, (8, 8), spread_sort=2))
+    assert not R._unsorted_interp_pays(R.Op(3, 2, (), 1, 1e-6, np.complex128, {}, 1))
 
 
 @needs_finufft
