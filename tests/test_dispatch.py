@@ -89,3 +89,30 @@ def test_rules_registered_later_serve_the_fast_paths(monkeypatch):
     assert pb.gradient(lambda x: np.sum(-np.negative(x)), np.ones(2))[0].tolist() == [1.0, 1.0]
     assert pb.gradient(lambda x: np.sum(x - 2.0 * x), np.ones(2))[0].tolist() == [-1.0, -1.0]
     assert calls == [1, 1, 2]  # np.negative, the unary operator (the ufunc rule), x - y
+
+
+def test_view_methods_call_the_registered_handlers(monkeypatch):
+    """``x.reshape``, ``x.transpose`` and ``x.T`` skip NumPy's dispatch but not the registry: a rule
+    registered later (``pb.adjoint``) answers them too, and a missing one is a NoRuleError."""
+    from pullback.rules import registry as R
+
+    seen = []
+    for func in (np.reshape, np.transpose):
+        handler = R.FUNCTIONS[func]
+        spy = lambda *a, _h=handler, _f=func, **k: seen.append(_f) or _h(*a, **k)  # noqa: E731
+        monkeypatch.setitem(R.FUNCTIONS, func, spy)
+    x = np.arange(6.0)
+
+    def f(x):
+        y = x.reshape(2, 3).T.transpose((1, 0)).reshape((6,), order="F")
+        return np.sum(y * np.arange(6.0))
+
+    (g,) = pb.gradient(f, x)
+    assert seen == [np.reshape, np.transpose, np.transpose, np.reshape]
+    idx = np.arange(6).reshape(2, 3).T.transpose((1, 0)).reshape((6,), order="F")  # y[i] = x[idx[i]]
+    want = np.zeros(6)
+    want[idx] = np.arange(6.0)
+    assert np.array_equal(g, want)
+    monkeypatch.delitem(R.FUNCTIONS, np.transpose)
+    with pytest.raises(pb.NoRuleError, match="numpy.transpose"):
+        pb.gradient(lambda x: np.sum(x.reshape(2, 3).T), x)
