@@ -99,15 +99,16 @@ def _tap_polynomials(n: int, k: int) -> np.ndarray:
 
 
 def tap_weights(n: int, k: int, u: np.ndarray) -> np.ndarray:
-    """``(P, n + 1)``: the ``k``-th derivative of the B-spline weights of points at fraction ``u``."""
+    """``(n + 1, P)``: the ``k``-th derivative of the B-spline weights of points at fraction ``u``
+    (tap-major: each row one tap's weights for all points, contiguous)."""
     if k > n:
-        return np.zeros((u.shape[0], n + 1))
+        return np.zeros((n + 1, u.shape[0]))
     coef = _tap_polynomials(n, k)
-    out = np.empty((u.shape[0], coef.shape[0]))  # Horner, over the (P, n + 1) taps at once
-    out[:] = coef[:, -1]
+    out = np.empty((coef.shape[0], u.shape[0]))  # Horner, over the (n + 1, P) taps at once
+    out[:] = coef[:, -1:]
     for p in range(coef.shape[1] - 2, -1, -1):
-        out *= u[:, None]
-        out += coef[:, p]
+        out *= u
+        out += coef[:, p : p + 1]
     return out
 
 
@@ -163,41 +164,69 @@ def _source(idx, n, mode):
     return np.where(ok, idx, 0), ok
 
 
-def _plan(shape, pts, order, mode, deriv):
-    """Flat coefficient indices, weights (P, F), the weight left to ``cval``, and the 'outside' mask."""
-    d = len(shape)
-    npts = pts.shape[1]
+def _taps(shape, pts, order, mode, orders):
+    """Per axis ``a``: the coefficient index each tap reads ``(T, P)``, its in-range mask (or None)
+    and the weights ``(T, P)`` of each derivative order in ``orders[a]`` (tap-major: each row one
+    tap for all points, contiguous, so that every step is a long vector operation); and the
+    points outside the image ('constant' mode)."""
+    outside = np.zeros(pts.shape[1], bool)
+    taps = np.arange(order + 1)[:, None]
     per = []
-    outside = np.zeros(npts, bool)
-    for a in range(d):
+    for a in range(len(shape)):
         x, sign = _fold(pts[a], shape[a], mode)
         if mode == "constant":
             outside |= (pts[a] < 0) | (pts[a] > shape[a] - 1)
         base = np.floor(x) if order & 1 else np.floor(x + 0.5)
-        start = base.astype(np.intp) - order // 2
-        idx = start[:, None] + np.arange(order + 1)
-        w = tap_weights(order, deriv[a], x - base if order & 1 else x + 0.5 - base)
-        if deriv[a] % 2:
-            w = w * sign[:, None]
+        idx = taps + (base.astype(np.intp) - order // 2)
+        u = x - base if order & 1 else x + 0.5 - base
+        ws = {}
+        for k in orders[a]:
+            w = tap_weights(order, k, u)
+            if k % 2:
+                w *= sign
+            ws[k] = w
         src, ok = _source(idx, shape[a], mode)
-        per.append((src, w if ok is None else w * ok, w))
-    flat, win, wall = per[0]
-    for a in range(1, d):
-        src, w_in, w = per[a]
-        flat = (flat[:, :, None] * shape[a] + src[:, None, :]).reshape(npts, -1)
-        win = (win[:, :, None] * w_in[:, None, :]).reshape(npts, -1)
+        per.append((src, ok, ws))
+    return per, outside
+
+
+def _flat(shape, per):
+    """The flat coefficient index of each tap of the tensor product ``(F, P)``."""
+    flat = per[0][0]
+    for a in range(1, len(shape)):
+        flat = (flat[:, None, :] * shape[a] + per[a][0][None, :, :]).reshape(-1, flat.shape[-1])
+    return flat
+
+
+def _weights(per, outside, mode, deriv):
+    """The tensor-product weights ``(F, P)`` of the derivative ``deriv``, the weight left to ``cval``."""
+    win = wall = None
+    for a, (_, ok, ws) in enumerate(per):
+        w = ws[deriv[a]]
+        w_in = w if ok is None else w * ok
+        if a == 0:
+            win, wall = w_in, w
+            continue
+        win = (win[:, None, :] * w_in[None, :, :]).reshape(-1, win.shape[-1])
         if mode == "grid-constant":
-            wall = (wall[:, :, None] * w[:, None, :]).reshape(npts, -1)
-    const = np.sum(wall, axis=1) - np.sum(win, axis=1) if mode == "grid-constant" else None
+            wall = (wall[:, None, :] * w[None, :, :]).reshape(-1, wall.shape[-1])
+    const = np.sum(wall, axis=0) - np.sum(win, axis=0) if mode == "grid-constant" else None
     if outside.any():
-        win[outside] = 0.0
+        win = win.copy() if len(per) == 1 else win  # (one axis: win is a weight table others read)
+        win[:, outside] = 0.0
         const = np.where(outside, 1.0 if not any(deriv) else 0.0, 0.0 if const is None else const)
-    return flat, win, const
+    return win, const
+
+
+def _points(shape, x):
+    return np.reshape(strip(x), (len(shape), -1)).astype(np.float64, copy=False)
 
 
 def plan(shape, x, order, mode, deriv):
-    pts = np.reshape(strip(x), (len(shape), -1)).astype(np.float64, copy=False)
-    return _plan(tuple(shape), pts, order, mode, tuple(deriv))
+    """Flat coefficient indices and weights, both ``(F, P)``, and the weight left to ``cval``."""
+    shape, deriv = tuple(shape), tuple(deriv)
+    per, outside = _taps(shape, _points(shape, x), order, mode, [(k,) for k in deriv])
+    return (_flat(shape, per), *_weights(per, outside, mode, deriv))
 
 
 # ---------------------------------------------------------------- evaluation and its transpose
@@ -209,17 +238,34 @@ def _eval_raw(c, x, order, mode, cval, deriv):
         dt = np.complex128 if c.dtype.kind == "c" else np.float64
         return RAW["map_coordinates"](c, x, dt, order, mode, cval, False)
     flat, w, const = plan(c.shape, x, order, mode, deriv)
-    out = np.sum(w * np.ravel(c)[flat], axis=1)
+    out = np.sum(w * np.ravel(c)[flat], axis=0)
     if const is not None and cval != 0:
         out = out + cval * const
     return np.reshape(out, np.shape(x)[1:])
+
+
+def _eval_gradient_raw(c, x, order, mode, cval, deriv):
+    """``[_eval_raw(c, x, ..., deriv + e_a) for each axis a]`` (the same bits), sharing the taps,
+    their flat indices and the gathered coefficients between the axes."""
+    shape = c.shape
+    derivs = [_plus(deriv, a) for a in range(c.ndim)]
+    per, outside = _taps(shape, _points(shape, x), order, mode, [sorted({k, k + 1}) for k in deriv])
+    gathered = np.ravel(c)[_flat(shape, per)]
+    out = []
+    for dv in derivs:
+        w, const = _weights(per, outside, mode, dv)
+        v = np.sum(w * gathered, axis=0)
+        if const is not None and cval != 0:
+            v = v + cval * const
+        out.append(np.reshape(v, np.shape(x)[1:]))
+    return out
 
 
 def _scatter_raw(g, x, order, mode, deriv, shape):
     """The transpose of the evaluation's linear part: ``g`` scattered onto ``shape`` coefficients."""
     flat, w, _ = plan(shape, x, order, mode, deriv)
     size = int(np.prod(shape))
-    gw = w * np.reshape(g, (-1, 1))
+    gw = w * np.reshape(g, (1, -1))
     if gw.dtype.kind == "c":
         out = np.bincount(flat.ravel(), gw.real.ravel(), size) + 1j * np.bincount(
             flat.ravel(), gw.imag.ravel(), size
@@ -238,10 +284,11 @@ def eval_vjp_c(g, ans, c, x, order, mode, cval, deriv):
 
 
 def eval_vjp_x(g, ans, c, x, order, mode, cval, deriv):
-    parts = [
-        np.real(np.conj(spline_eval(c, x, order, mode, cval, _plus(deriv, a))) * g) for a in range(c.ndim)
-    ]
-    return np.stack(parts)
+    if type(c) is np.ndarray and type(x) is np.ndarray and type(g) is np.ndarray:  # one pass for all axes
+        grads = _eval_gradient_raw(c, x, order, mode, cval, deriv)
+    else:  # traced: each partial derivative a primitive, differentiable in turn
+        grads = [spline_eval(c, x, order, mode, cval, _plus(deriv, a)) for a in range(c.ndim)]
+    return np.stack([np.real(np.conj(d) * g) for d in grads])
 
 
 def eval_jvp_c(t, ans, c, x, order, mode, cval, deriv):
@@ -381,7 +428,8 @@ def _coefficients(x, order, mode, cval, prefilter):
             if mode == "nearest"
             else np.pad(x, npad, mode="constant", constant_values=cval)
         )
-    return nd.spline_filter(x, order, np.float64, mode), npad
+    # (complex coefficients into a complex output: a float64 one makes SciPy warn that it promotes it)
+    return nd.spline_filter(x, order, np.complex128 if np.iscomplexobj(strip(x)) else np.float64, mode), npad
 
 
 def _finish(out, x, output):
