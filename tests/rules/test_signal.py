@@ -371,3 +371,21 @@ def test_filtfilt_constant_coefficients_second_order():
     check_gradient(lambda x: pb.gradient(lambda x: np.sum(S.filtfilt(*BA2, x, padtype="even") ** 3), x)[0],
                    rand(2, 20, seed=21))
     check_gradient(lambda x: S.filtfilt(BB, AA, x, axis=0), rand(20, 2, seed=22).astype(np.float32))
+
+
+@pytest.mark.parametrize("f", [S.fftconvolve, S.oaconvolve], ids=lambda f: f.__name__)
+def test_same_mode_crops_broadcast_axes(f):
+    """Regression: with ``axes``, an operand of size 1 on an axis that is not convolved broadcasts,
+    and ``"same"`` crops that axis back to ``in1``'s size (centred); the adjoints embedded the
+    cotangent along the convolved axes only, so the other operand's entries were all summed in
+    (a silently wrong gradient). Both rules: the spectra rule and the general one it falls back to
+    (an axis of size 1 in both operands is not transformed at all)."""
+    a, b = rand(3, 1, seed=1), rand(2, 4, seed=2)
+    one, two = rand(1, 1, seed=3), rand(1, 2, seed=4)
+    for mode in ("same", "full"):
+        check_adjoint(lambda u: f(u, b, mode, axes=[0]), a)
+        check_adjoint(lambda v: f(a, v, mode, axes=[0]), b)
+        check_adjoint(lambda u: f(u, two, mode, axes=[0]), one)
+        check_adjoint(lambda v: f(one, v, mode, axes=[0]), two)
+    # second order: the general rule's adjoints, differentiated
+    check_gradient(lambda u, v: pb.gradient(lambda p: np.sum(f(p, v, "same", axes=[0]) ** 2), u)[0], a, b)

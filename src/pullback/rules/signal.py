@@ -117,10 +117,15 @@ def _traced(v) -> bool:
 
 def _embed_full(g, shape_self, shape_other, axes, ceil=False):
     """The cotangent of the ``"full"`` output: ``g`` at the centre ``mode`` took, zeros around it
-    (``correlate2d``'s ``"same"`` window starts half a sample later: ``ceil``)."""
+    (``correlate2d``'s ``"same"`` window starts half a sample later: ``ceil``). Along an axis that
+    is not convolved the operands broadcast, and ``"same"`` crops that axis too (to ``in1``'s size,
+    centred: SciPy's ``_centered``)."""
     widths = [(0, 0)] * g.ndim
-    for ax in axes:
-        full = shape_self[ax] + shape_other[ax] - 1
+    for ax in range(g.ndim):
+        if ax in axes:
+            full = shape_self[ax] + shape_other[ax] - 1
+        else:
+            full = max(shape_self[ax], shape_other[ax])
         start = (full - g.shape[ax] + ceil) // 2
         widths[ax] = (start, full - g.shape[ax] - start)
     if any(w != (0, 0) for w in widths):
@@ -187,6 +192,12 @@ def _fft_valid(call):
     return valid
 
 
+def _times(u, v):
+    """``u * v``, in ``u`` (a fresh spectrum) unless broadcasting along an axis that is not
+    transformed makes the product larger."""
+    return np.multiply(u, v, out=u if np.broadcast_shapes(u.shape, v.shape) == u.shape else None)
+
+
 def _fft_valid_circular(a, b, opts):
     """``fftconvolve(a, b, "valid", axes)`` for ``a`` at least as long as ``b`` on every axis, by
     circular convolution at ``a``'s length: the entries the wrap-around touches are the first
@@ -199,13 +210,13 @@ def _fft_valid_circular(a, b, opts):
         s, axes = tuple(s), tuple(axes)
         if complex_:
             ctype = np.result_type(a.dtype, b.dtype, np.complex64)
-            spec = engine.c2c(a.astype(ctype, copy=False), s, axes, None, True)
-            spec *= engine.c2c(b.astype(ctype, copy=False), s, axes, None, True)
+            spec = _times(engine.c2c(a.astype(ctype, copy=False), s, axes, None, True),
+                          engine.c2c(b.astype(ctype, copy=False), s, axes, None, True))
             full = engine.c2c(spec, s, axes, None, False, scratch=True)
         else:
             rtype = np.result_type(a.dtype, b.dtype, np.float32)
-            spec = engine.r2c(a.astype(rtype, copy=False), s, axes, None)
-            spec *= engine.r2c(b.astype(rtype, copy=False), s, axes, None)
+            spec = _times(engine.r2c(a.astype(rtype, copy=False), s, axes, None),
+                          engine.r2c(b.astype(rtype, copy=False), s, axes, None))
             full = engine.c2r(spec, s, axes, None, scratch=True)
     elif complex_:
         full = sfft.ifftn(sfft.fftn(a, s, axes) * sfft.fftn(b, s, axes), s, axes)
