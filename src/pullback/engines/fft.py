@@ -68,6 +68,7 @@ from .. import lazy
 from ..core.trace import SWEEP_CONTEXTS
 from . import buffers
 from . import mkl as fft_mkl
+from . import workers as _workers
 
 
 def _scipy_kernels():
@@ -579,7 +580,7 @@ def _fast_threads(x, workers):
         return 0
     if workers is not None:
         return _helper._workers(workers)
-    chosen = _helper._config.__dict__.get("default_workers")  # inside scipy.fft.set_workers
+    chosen = _workers.chosen()  # inside scipy.fft.set_workers
     if chosen is not None:
         return chosen
     return _CPUS if x.size >= PARALLEL_SIZE else 1
@@ -589,7 +590,7 @@ def workers_for(x, workers):
     """The ``workers`` to use: the caller's, else ``set_workers``'s, else all cores for large arrays."""
     if workers is not None:
         return workers
-    if _pocketfft is not None and "default_workers" in _helper._config.__dict__:
+    if _workers.chosen() is not None:
         return None  # inside scipy.fft.set_workers: SciPy applies it
     return -1 if x.size >= PARALLEL_SIZE and _CPUS > 1 else None
 

@@ -48,7 +48,7 @@ import threading
 
 import numpy as np
 
-from . import buffers
+from . import buffers, workers
 
 try:
     from scipy.fft._pocketfft import helper as _helper
@@ -115,7 +115,7 @@ def _fit(x: np.ndarray, n: int, axis: int) -> np.ndarray:
 
 
 def _threads(size: int) -> int:
-    chosen = _helper._config.__dict__.get("default_workers") if _helper is not None else None
+    chosen = workers.chosen()
     if chosen is not None:  # inside scipy.fft.set_workers
         return max(1, _helper._workers(chosen))
     return _CPUS if size >= PARALLEL_SIZE else 1

@@ -34,6 +34,7 @@ import scipy.signal as S
 
 from ..core import Pullback
 from ..engines import fft as engine
+from ..engines import workers
 from .registry import FUNCTIONS, Rule, fit, register
 
 try:  # SciPy's own steps (private): without them the general rule serves
@@ -67,7 +68,7 @@ def _spectra(a, b, fshape: list, axes: list, real: bool):
     fft = sfft.rfftn if real else sfft.fftn
     if (_CPUS > 1 and min(_work(a, axes, fshape), _work(b, axes, fshape)) >= CONCURRENT_SIZE
             and engine._default_backend_in_force()
-            and "default_workers" not in engine._helper._config.__dict__):  # not in set_workers
+            and workers.chosen() is None):  # not in a scipy.fft.set_workers context
         box: list = []
 
         def second():
