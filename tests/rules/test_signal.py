@@ -389,3 +389,20 @@ def test_same_mode_crops_broadcast_axes(f):
         check_adjoint(lambda v: f(one, v, mode, axes=[0]), two)
     # second order: the general rule's adjoints, differentiated
     check_gradient(lambda u, v: pb.gradient(lambda p: np.sum(f(p, v, "same", axes=[0]) ** 2), u)[0], a, b)
+
+
+@pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
+def test_valid_correlate2d_with_the_larger_second_operand(boundary):
+    """Regression: SciPy's "valid" correlate2d swaps the operands when in2 is the larger and only
+    reverses the result (no conjugation back, unlike correlate), so the value is conjugate-linear
+    in a complex in1; the adjoints assumed the textbook correlation (a silently wrong gradient)."""
+    a, b = rand(2, 3, dtype=complex, seed=1), rand(4, 5, dtype=complex, seed=2)
+    for u0, v0 in ((a, b), (a.real.copy(), b), (a, b.real.copy())):
+        value, _ = pb.pullback(lambda u: S.correlate2d(u, v0, "valid", boundary), u0)
+        assert value.tobytes() == S.correlate2d(u0, v0, "valid", boundary).tobytes()
+        check_adjoint(lambda u: S.correlate2d(u, v0, "valid", boundary), u0)
+        check_adjoint(lambda v: S.correlate2d(u0, v, "valid", boundary), v0)
+        check_adjoint(lambda u: S.convolve2d(u, v0, "valid", boundary), u0)
+    k15 = rand(1, 5, seed=3)  # larger in one axis, smaller in the other: SciPy's error
+    with pytest.raises(ValueError, match="valid"):
+        pb.gradient(lambda u: np.sum(np.abs(S.correlate2d(u, k15, "valid"))), rand(3, 2, seed=4))

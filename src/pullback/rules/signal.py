@@ -78,6 +78,7 @@ import numpy as np
 import scipy.fft as sfft
 import scipy.signal as S
 import scipy.signal._arraytools as _at
+from scipy.signal._signaltools import _inputs_swap_needed
 
 from ..core import Tracer, strip
 from ..engines import buffers
@@ -274,6 +275,10 @@ def _make_conv2d(name, correlate):
 
     def traced(in1, in2, mode="full", boundary="fill", fillvalue=0):
         in1, in2 = array_like(in1), array_like(in2)
+        if correlate and mode == "valid" and _inputs_swap_needed(mode, np.shape(in1), np.shape(in2)):
+            # SciPy swaps the operands of a "valid" correlate2d whose in2 is the larger and reverses
+            # the result, without conjugating it back (correlate does): the value is that, bit for bit
+            return np.flip(prim(in2, in1, mode), (0, 1))
         if boundary in ("fill", "pad") and not _traced(fillvalue) and fillvalue == 0:
             return prim(in1, in2, mode)
         if boundary not in ("fill", "pad", "wrap", "circular", "symm", "symmetric"):
