@@ -308,3 +308,38 @@ def test_complex_prefiltered_interpolation_warns_no_more_than_scipy():
         value, _ = pb.pullback(lambda a: nd.map_coordinates(a, pts, order=3), c)
         pb.gradient(lambda p: np.sum(np.abs(nd.map_coordinates(c, p, order=3)) ** 2), pts)
     assert np.allclose(value, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_geometric_transforms_are_scipys_bits_at_ties(order):
+    """Regression: the affine coordinates were a matrix product (BLAS's rounding), so where SciPy's
+    C loop lands exactly between two samples (45-degree rotations, half-sample offsets) an order-0
+    spline picked the other neighbour: a different value, and the gradient credited the wrong
+    sample. Now the C loop's own order of operations; also the 1-d matrix (SciPy's zoom_shift)."""
+    rng = np.random.default_rng(order)
+    for shape in [(6, 7), (5, 8, 4)]:
+        x = rng.standard_normal(shape)
+        calls = [
+            lambda u: nd.rotate(u, 45.0, reshape=True, order=order, mode="nearest"),
+            lambda u: nd.rotate(u, 135.0, axes=(0, 1), reshape=False, order=order, mode="reflect"),
+            lambda u: nd.affine_transform(u, 0.5 * np.eye(u.ndim) + 0.25, offset=0.75, order=order,
+                                          mode="grid-mirror"),
+            lambda u: nd.affine_transform(u, np.full(u.ndim, 1.5), offset=-0.5, order=order, mode="mirror"),
+            lambda u: nd.zoom(u, 1.5, order=order, mode="nearest", grid_mode=True),
+            lambda u: nd.shift(u, 0.5, order=order, mode="wrap"),
+        ]
+        for f in calls:
+            value, _ = pb.pullback(f, x)
+            assert value.tobytes() == f(x).tobytes()
+            check_adjoint(f, x)
+
+
+def test_complex_zoom_ignores_grid_mode_as_scipy_does():
+    """SciPy zooms a complex input's real and imaginary parts without passing ``grid_mode`` on:
+    the traced value is SciPy's (regression: the traced zoom honoured it, another value)."""
+    x = rand(5, 6, dtype=complex, seed=2)
+    for mode in ("nearest", "reflect", "grid-wrap"):
+        f = lambda u, mode=mode: nd.zoom(u, 1.4, order=3, mode=mode, grid_mode=True)  # noqa: E731
+        value, _ = pb.pullback(f, x)
+        assert value.tobytes() == f(x).tobytes()
+        check_adjoint(f, x)

@@ -510,6 +510,8 @@ def shift(input, shift, output=None, order=3, mode="constant", cval=0.0, prefilt
 def zoom(input, zoom, output=None, order=3, mode="constant", cval=0.0, prefilter=True, *, grid_mode=False):
     _no_output_array(output, "zoom")
     x = input
+    if np.iscomplexobj(strip(x)):
+        grid_mode = False  # SciPy zooms a complex input's parts without passing grid_mode on
     z = _constant(zoom, "zoom")
     z = [float(v) for v in np.broadcast_to(np.asarray(z, dtype=np.float64), (x.ndim,))]
     out_shape = tuple(int(round(n * f)) for n, f in zip(x.shape, z))
@@ -532,11 +534,18 @@ def _affine_coords(ndim, matrix, offset, out_shape):
         m = m[:ndim, :ndim]
     off = _vector(offset, ndim, "offset")
     grid = _grid(out_shape)
-    if m.ndim == 1:
-        coords = grid * np.reshape(m, (ndim,) + (1,) * len(out_shape))
-    else:
-        coords = np.tensordot(m, grid, axes=1)
-    return coords + np.reshape(off, (ndim,) + (1,) * len(out_shape))
+    column = (ndim,) + (1,) * len(out_shape)
+    if m.ndim == 1:  # SciPy's zoom_shift with zoom m and shift offset / m: (k + offset / m) * m
+        return (grid + np.reshape(off / m, column)) * np.reshape(m, column)
+    # SciPy's C loop, rounding for rounding (an order-0 spline picks a neighbour by it): the offset,
+    # plus each output coordinate times its matrix entry, in turn
+    rows = []
+    for h in range(ndim):
+        acc = off[h] + grid[0] * m[h, 0]
+        for k in range(1, len(out_shape)):
+            acc = acc + grid[k] * m[h, k]
+        rows.append(acc)
+    return np.stack(rows)
 
 
 def affine_transform(
