@@ -497,6 +497,16 @@ def test_the_conversion_error_names_the_library_function_that_converts():
     assert "which has no differentiation rule" not in str(own.value)  # the caller's own code
 
 
+def test_the_conversion_error_names_a_decorated_function_not_its_wrapper():
+    """Regression: SciPy wraps some functions (scipy.linalg.polar, schur) in a decorator's closure;
+    the error named ``scipy._lib._util._apply_over_batch.<locals>.decorator.<locals>.wrapper``."""
+    import scipy.linalg as sl
+
+    with pytest.raises(pb.TracedConversionError, match=r"scipy\.linalg\.[\w.]*polar, which has no") as err:
+        pb.gradient(lambda a: np.sum(sl.polar(a)[1]), np.eye(3) + 0.1)
+    assert "<locals>" not in str(err.value)
+
+
 def test_the_fft_engine_is_chosen_at_top_level():
     previous = pb.set_engine("pocketfft")
     try:

@@ -454,12 +454,26 @@ def _converting_function() -> str | None:
             frame = frame.f_back
             continue
         if top in _LIBRARIES:
-            code = frame.f_code
-            found = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+            found = _frame_function(frame, module)
             frame = frame.f_back
             continue
         break
     return found
+
+
+def _frame_function(frame, module: str) -> str:
+    """A library frame's function, by its real name: a decorator's inner wrapper (a closure, as
+    SciPy's ``_apply_over_batch`` puts around ``scipy.linalg.polar``) by the function it wraps."""
+    code = frame.f_code
+    name = getattr(code, "co_qualname", code.co_name)
+    if "<locals>" in name:
+        for var in code.co_freevars:
+            wrapped = frame.f_locals.get(var)
+            named = getattr(wrapped, "__qualname__", None) and getattr(wrapped, "__module__", None)
+            if callable(wrapped) and named:
+                wrapped = getattr(wrapped, "__wrapped__", wrapped)
+                return f"{wrapped.__module__}.{wrapped.__qualname__}"
+    return f"{module}.{name}"
 
 
 def _in_uarray_backend() -> bool:
