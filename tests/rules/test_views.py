@@ -550,3 +550,38 @@ def test_views_make_no_reference_cycles(program):
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_ravel_copies_where_numpy_copies():
+    """Regression: the traced ``np.ravel`` was a view whenever ``reshape(-1)`` could view the input,
+    but NumPy's ravel views only an array contiguous in the order asked: of a reversed, strided or
+    transposed array it returns a new, writeable copy. Writes through the copy reached the base (a
+    wrong value), and the copy of a read-only view (``np.diagonal``) refused writes."""
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+
+    def program(x, pick, order):
+        base = x * 1.0
+        grid = base.reshape(2, 3)
+        views = [base[::-1], base[::2], grid.T, np.diagonal(grid), grid, grid.T.T]
+        r = np.ravel(views[pick], order=order)
+        r[0] = 100.0 * r[-1]  # NumPy: reaches base only when r is a view
+        base[1] = -7.0  # NumPy: reaches r only when r is a view
+        return np.sum(base * np.arange(6.0)) + np.sum(r * np.arange(r.size))
+
+    for pick in range(6):
+        for order in ("C", "F", "A", "K"):
+            if pick == 3 and order != "C":
+                continue
+            f = lambda x, pick=pick, order=order: program(x, pick, order)  # noqa: E731
+            value, _ = pb.pullback(f, x)
+            assert value == f(x), (pick, order)
+            check_gradient(f, x)
+    # the method spelling and a 2-d read-only view's copy
+    m = np.arange(9.0).reshape(3, 3)
+
+    def writes_into_copy(m):
+        r = np.diagonal(m * 1.0).ravel()
+        r[1] = 0.0
+        return np.sum(r)
+
+    assert pb.pullback(writes_into_copy, m)[0] == writes_into_copy(m)

@@ -308,10 +308,29 @@ def reshape_view(a, /, *args, **kwargs):
     return out
 
 
+def _ravel_is_view(a, order) -> bool:
+    """Whether NumPy's ``ravel`` of the plain value returns a view: only of an array contiguous in
+    the order asked (a strided or reversed 1-d array is copied, where ``reshape(-1)`` would view
+    it). Dask arrays share no memory."""
+    v = strip(a)
+    if type(v) is not np.ndarray:
+        return _shares(np.ravel(v), v)
+    flags = v.flags
+    order = (order or "C").upper()
+    if order == "C":
+        return flags.c_contiguous
+    if order == "F":
+        return flags.f_contiguous
+    if order == "A":
+        return flags.f_contiguous if not flags.c_contiguous else True
+    return np.may_share_memory(np.ravel(v, order="K"), v)  # 'K': NumPy decides from the strides
+
+
 def ravel_view(a, order="C"):
-    """``np.ravel``: a view where NumPy returns one, else a copy."""
+    """``np.ravel``: a view where NumPy returns one (the value is contiguous in that order), else a
+    copy (a new, writeable array, whatever the input's flags)."""
     out = _ravel_handler(a, order)
-    if isinstance(a, TracedArray) and _shares(out, a):
+    if isinstance(a, TracedArray) and _ravel_is_view(a, order):
         return as_view(out, a, (_reshape, (out.shape, _order(a, order)), {}))
     return out
 
