@@ -116,3 +116,25 @@ def test_view_methods_call_the_registered_handlers(monkeypatch):
     monkeypatch.delitem(R.FUNCTIONS, np.transpose)
     with pytest.raises(pb.NoRuleError, match="numpy.transpose"):
         pb.gradient(lambda x: np.sum(x.reshape(2, 3).T), x)
+
+
+def test_flags_are_the_values_to_read_and_refuse_a_write():
+    """``x.flags`` (user code checks contiguity before choosing a path) reads the value's flags; a
+    write raises instead of silently changing the value's array (perhaps the caller's own)."""
+    seen = {}
+
+    def f(x):
+        t = x.T
+        seen["t"] = (t.flags.c_contiguous, t.flags.f_contiguous, t.flags["C_CONTIGUOUS"])
+        seen["diag"] = np.diagonal(x).flags.writeable
+        seen["x"] = x.flags.c_contiguous and x.flags.writeable
+        with pytest.raises(TypeError, match="flags.writeable of a traced array"):
+            x.flags.writeable = False
+        with pytest.raises(TypeError, match="traced array"):
+            x.flags["WRITEABLE"] = False
+        return np.sum(t * t)
+
+    x = np.arange(6.0).reshape(2, 3)
+    (g,) = pb.gradient(f, x)
+    assert seen == {"t": (False, True, False), "diag": False, "x": True}
+    assert x.flags.writeable and np.array_equal(g, 2 * x)

@@ -155,6 +155,32 @@ def _method(func, name: str):
     return method
 
 
+class _Flags:
+    """A traced array's ``flags``: its value's, to read (``x.flags.c_contiguous``,
+    ``x.flags["WRITEABLE"]``); setting one raises instead of changing the value's array."""
+
+    __slots__ = ("_flags",)
+
+    def __init__(self, flags) -> None:
+        object.__setattr__(self, "_flags", flags)
+
+    def __getattr__(self, name: str):
+        return getattr(self._flags, name)
+
+    def __getitem__(self, key):
+        return self._flags[key]
+
+    def __setattr__(self, name: str, value) -> None:
+        raise TypeError(f"pullback: setting flags.{name} of a traced array is not supported "
+                        "(set it on the plain array before differentiating)")
+
+    def __setitem__(self, key, value) -> None:
+        self.__setattr__(str(key).lower(), value)
+
+    def __repr__(self) -> str:
+        return repr(self._flags)
+
+
 class TracedArray(Tracer):
     """An array value traced at one differentiation level.
 
@@ -182,6 +208,12 @@ class TracedArray(Tracer):
     size = property(operator.attrgetter("_value.size"), doc="The value's number of elements.")
     itemsize = property(operator.attrgetter("_value.itemsize"), doc="The value's item size in bytes.")
     nbytes = property(operator.attrgetter("_value.nbytes"), doc="The value's size in bytes.")
+
+    @property
+    def flags(self) -> _Flags:
+        """The value's flags, as NumPy reports them for it (``c_contiguous``, ``writeable``, ...),
+        read-only: setting one raises (it would change the value's array, perhaps the caller's)."""
+        return _Flags(self._value.flags)
 
     @property
     def strides(self) -> tuple:
