@@ -433,6 +433,20 @@ def sinc_d(ans, x):
 
 defelementwise(np.sinc, sinc_d)
 
+
+def copysign_dx(ans, x, y):
+    """``copysign(x, y) = ±|x|`` with ``y``'s sign: +1 where ``x`` keeps its sign, -1 where it flips,
+    0 at ``x = 0`` (``|x|``'s subgradient there, as for ``np.abs``)."""
+    return np.where(x == 0, 0.0, np.where(np.signbit(x) == np.signbit(ans), 1.0, -1.0))
+
+
+def copysign_dy(ans, x, y):
+    """Piecewise constant in ``y`` (its sign only): zero."""
+    return np.zeros(np.shape(ans))
+
+
+defelementwise(np.copysign, copysign_dx, copysign_dy)
+
 # ---------------------------------------------------------------- complex parts
 
 

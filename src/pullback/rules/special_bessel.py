@@ -141,6 +141,9 @@ for _name, _derivs in [
 ]:
     _named(defelementwise(getattr(sc, _name), *_derivs), _name)
 
+# numpy.i0 (NumPy's own evaluation of I0, a function, not a ufunc): the same derivative, I1
+defelementwise(np.i0, i0_d)
+
 
 # ---------------------------------------------------------------- scaled by exp(-|Im z|) or exp(-|Re z|)
 #
