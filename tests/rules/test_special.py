@@ -333,3 +333,14 @@ def test_gammasgn_is_piecewise_constant():
     x = np.array([-2.5, -1.5, 0.5, 3.0])
     (g,) = pb.gradient(lambda v: np.sum(sc.gammasgn(v) * v), x)
     np.testing.assert_array_equal(g, sc.gammasgn(x))
+
+
+def test_log_softmax_is_scipys_bit_for_bit():
+    """Regression: log_softmax was ``x - logsumexp(x)``, SciPy's value to rounding; now SciPy's own
+    steps (``tmp = x - max``, ``tmp - log(sum(exp(tmp)))``), so its bits."""
+    rng = np.random.default_rng(3)
+    for shape, axis in [((5,), None), ((3, 4), 0), ((3, 4), 1), ((2, 3, 4), (0, 2))]:
+        x = rng.standard_normal(shape) * 3
+        value, _ = pb.pullback(lambda u: sc.log_softmax(u, axis=axis), x)
+        assert value.tobytes() == sc.log_softmax(x, axis=axis).tobytes()
+        check_gradient(lambda u: sc.log_softmax(u, axis=axis), x)

@@ -704,7 +704,10 @@ def softmax(x, axis=None):
 
 
 def log_softmax(x, axis=None):
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    """SciPy's steps (its bits): ``tmp = x - max``, then ``tmp - log(sum(exp(tmp)))``."""
+    tmp = x - _shift(x, _shape(x), axis)
+    with np.errstate(divide="ignore"):
+        return tmp - np.log(np.sum(np.exp(tmp), axis=axis, keepdims=True))
 
 
 for _f in (logsumexp, softmax, log_softmax):
