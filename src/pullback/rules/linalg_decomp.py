@@ -342,6 +342,29 @@ def _svd_core(a, full):
     return u, s, vh
 
 
+# The singular values alone: NumPy's own values-only call (LAPACK without vectors gives other last
+# bits than with them), and the vectors, which the derivatives need, from the full primitive at the
+# backward (or tangent) pass: differentiable in turn, so higher orders hold.
+
+
+def svdvals_raw(a):
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def svdvals_vjp(g, ans, a):
+    """``U diag(g) V^H`` (``ds_i = Re(u_i^H dA v_i)``; no gauge: the values are basis-free)."""
+    u, _, vh = _svd_core(a, False)
+    return np.matmul(u * _row(g), vh)
+
+
+def svdvals_jvp(t, ans, a):
+    u, _, vh = _svd_core(a, False)
+    return _real(_diag(np.matmul(_mH(u), np.matmul(t, _mH(vh)))))
+
+
+svdvals_p = defvjp(svdvals_raw, [svdvals_vjp], [svdvals_jvp], name="numpy.linalg.svd", key=False)
+
+
 _SVDResult = type(np.linalg.svd(np.eye(1)))
 _EighResult = type(np.linalg.eigh(np.eye(1)))
 _EigResult = type(np.linalg.eig(np.eye(1)))
@@ -368,7 +391,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
         vt = _conj(_mT(u * sgn[..., None, :]))
         return _SVDResult(u, s, vt)
     if not compute_uv:
-        return _svd_core(a, False)[1]
+        return svdvals_p(a)
     return _SVDResult(*_svd_core(a, bool(full_matrices)))
 
 
@@ -379,7 +402,7 @@ if hasattr(np.linalg, "svdvals"):
     @_numpy_errors(np.linalg.svdvals)
     def svdvals(x, /):
         _check_matrix(x, np.linalg.svdvals)
-        return _svd_core(x, False)[1]
+        return svdvals_p(x)
 
     defcomposite(np.linalg.svdvals, svdvals)
 
@@ -449,10 +472,29 @@ def eigh(a, UPLO="L"):
     return _EighResult(w, v)
 
 
+def eigvalsh_raw(a, lower=True):
+    """NumPy's values-only call (its bits; LAPACK's job 'N' rounds otherwise than with vectors)."""
+    return np.linalg.eigvalsh(a, UPLO="L" if lower else "U")
+
+
+def eigvalsh_vjp(g, ans, a, lower=True):
+    """``V diag(g) V^H`` on the triangle read, the vectors from the full (differentiable) primitive."""
+    _, V = _eigh_parts(eigh_p(a, lower=lower), a.shape[-1])
+    return _herm_lower(np.matmul(V * _row(g), _mH(V)), lower)
+
+
+def eigvalsh_jvp(t, ans, a, lower=True):
+    _, V = _eigh_parts(eigh_p(a, lower=lower), a.shape[-1])
+    return _real(_diag(np.matmul(_mH(V), np.matmul(_herm_from_triangle(t, lower), V))))
+
+
+eigvalsh_p = defvjp(eigvalsh_raw, [eigvalsh_vjp], [eigvalsh_jvp], name="numpy.linalg.eigvalsh", key=False)
+
+
 @_numpy_errors(np.linalg.eigvalsh)
 def eigvalsh(a, UPLO="L"):
     _check_matrix(a, np.linalg.eigvalsh)
-    return _eigh_parts(eigh_p(a, lower=_uplo(UPLO)), a.shape[-1])[0]
+    return eigvalsh_p(a, lower=_uplo(UPLO))
 
 
 defcomposite(np.linalg.eigh, eigh)
@@ -849,8 +891,9 @@ def cond(x, p=None):
     if x.ndim < 2 or x.size == 0:
         return np.linalg.cond(strip(x), p)  # raises NumPy's error
     if p is None or p in (2, -2):
-        s = _svd_core(x, False)[1]
-        r = s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
+        s = svdvals_p(x)  # NumPy's values-only SVD, as NumPy's cond calls it
+        with np.errstate(all="ignore"):
+            r = s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
     else:
         if x.shape[-1] != x.shape[-2]:
             np.linalg.cond(strip(x), p)
