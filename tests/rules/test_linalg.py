@@ -292,3 +292,19 @@ def test_solve_values_and_errors_are_numpys():
     with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
         pb.gradient(lambda a: np.sum(np.linalg.solve(a, v4)), np.ones((4, 4)))
     check_gradient(np.linalg.solve, SB, rand(1, 3, 2))  # broadcast batches: the general rule
+
+
+def test_solve_values_are_numpys_bits():
+    """Regression: the factor-keeping solve took its value from SciPy's getrf + getrs (another
+    OpenBLAS build), which differed from NumPy's gesv in the last bits for many sizes; now the value
+    is NumPy's own solve and the kept factors serve the adjoint solves."""
+    rng = np.random.default_rng(1)
+    for dtype in (np.float64, np.complex128):
+        for n, batch, k in [(2, (), None), (8, (), 4), (17, (3,), 1), (40, (), None), (100, (3,), 4)]:
+            a = rng.standard_normal(batch + (n, n)) + 2 * np.eye(n)
+            b = rng.standard_normal(batch + ((n,) if k is None else (n, k)))
+            if dtype == np.complex128:
+                a, b = a + 1j * rng.standard_normal(a.shape), b - 1j * rng.standard_normal(b.shape)
+            value, back = pb.pullback(lambda u, v: np.linalg.solve(u, v), a, b)
+            assert value.tobytes() == np.linalg.solve(a, b).tobytes(), (dtype, n, batch, k)
+    check_gradient(lambda u, v: np.linalg.solve(u, v), a[0, :5, :5], b[0, :5])

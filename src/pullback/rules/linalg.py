@@ -502,10 +502,11 @@ solve_general = defvjp(
     np.linalg.solve, [solve_vjp_a, solve_vjp_b], [solve_jvp_a, solve_jvp_b], key=False
 )
 
-# The common case keeps its LU factors: the value packs ``x``, the factors and the pivots
-# (``scipy.linalg.lu_factor``/``lu_solve``: the getrf + getrs that NumPy's gesv runs, so the
-# same value), and the adjoint solve ``a^H y = g`` reuses them, O(n^2) per column instead of a
-# fresh O(n^3) factorisation. Under an outer trace (higher derivatives) the rule solves with
+# The common case keeps LU factors: the value packs ``x`` (NumPy's own solve: SciPy's getrf +
+# getrs, from another OpenBLAS build, gave other last bits for many sizes), the factors and the
+# pivots (``scipy.linalg.lu_factor``), and every adjoint solve ``a^H y = g`` reuses them, O(n^2)
+# per column instead of a fresh O(n^3) factorisation (a Jacobian's rows, a Hessian's). Under an
+# outer trace (higher derivatives) the rule solves with
 # ``np.linalg.solve`` again, which is differentiable; the packed factors are then never read.
 # (NumPy solves single precision in double precision, so only double precision takes this path.)
 _LU_TYPES = (np.dtype(np.float64), np.dtype(np.complex128))
@@ -516,12 +517,10 @@ def _lu_raw(a, b, k=1):
 
     import scipy.linalg
 
+    x = np.linalg.solve(a, b)  # NumPy's value, and its error for a singular matrix
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
-    if not np.all(np.diagonal(lu, axis1=-2, axis2=-1)):
-        raise np.linalg.LinAlgError("Singular matrix")
-    x = scipy.linalg.lu_solve((lu, piv), b, check_finite=False)
     batch = a.shape[:-2]
     return np.concatenate(
         [np.reshape(x, batch + (-1,)), np.reshape(lu, batch + (-1,)), piv.astype(lu.dtype)], axis=-1
