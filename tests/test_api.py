@@ -251,9 +251,9 @@ def test_nondifferentiable_declaration():
         return np.floor(x)
 
     def f(x):
-        return np.sum(np.i0(x) * 0) + np.sum(x)  # (np.unwrap, used here before, now has a rule)
+        return np.sum(np.frexp(x)[0] * 0) + np.sum(x)  # (np.unwrap and np.i0, used before, have rules)
 
-    with pytest.raises(pb.NoRuleError, match="numpy.i0"):
+    with pytest.raises(pb.NoRuleError, match="numpy.frexp"):
         pb.gradient(f, x3)
 
 

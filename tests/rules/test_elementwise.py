@@ -61,6 +61,8 @@ CASES = [
     (np.arctan2, np.arctan2, (x3, pos)),
     (np.hypot, np.hypot, (x3, y3)),
     (np.sinc, np.sinc, (x3,)),
+    (np.copysign, np.copysign, (x3, y3)),
+    (np.i0, np.i0, (x3,)),
     (np.absolute, np.abs, (z,)),
     (np.fabs, np.fabs, (x3,)),
     (np.conjugate, np.conj, (z,)),

@@ -365,6 +365,14 @@ def svdvals_jvp(t, ans, a):
 svdvals_p = defvjp(svdvals_raw, [svdvals_vjp], [svdvals_jvp], name="numpy.linalg.svd", key=False)
 
 
+def _singular_values(a):
+    """NumPy's values-only SVD for NumPy arrays; other array types (Dask's svd computes no
+    values-only form) take the values of the full primitive."""
+    if type(strip(a)) is np.ndarray:
+        return svdvals_p(a)
+    return _svd_core(a, False)[1]
+
+
 _SVDResult = type(np.linalg.svd(np.eye(1)))
 _EighResult = type(np.linalg.eigh(np.eye(1)))
 _EigResult = type(np.linalg.eig(np.eye(1)))
@@ -391,7 +399,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
         vt = _conj(_mT(u * sgn[..., None, :]))
         return _SVDResult(u, s, vt)
     if not compute_uv:
-        return svdvals_p(a)
+        return _singular_values(a)
     return _SVDResult(*_svd_core(a, bool(full_matrices)))
 
 
@@ -402,7 +410,7 @@ if hasattr(np.linalg, "svdvals"):
     @_numpy_errors(np.linalg.svdvals)
     def svdvals(x, /):
         _check_matrix(x, np.linalg.svdvals)
-        return svdvals_p(x)
+        return _singular_values(x)
 
     defcomposite(np.linalg.svdvals, svdvals)
 
@@ -494,6 +502,8 @@ eigvalsh_p = defvjp(eigvalsh_raw, [eigvalsh_vjp], [eigvalsh_jvp], name="numpy.li
 @_numpy_errors(np.linalg.eigvalsh)
 def eigvalsh(a, UPLO="L"):
     _check_matrix(a, np.linalg.eigvalsh)
+    if type(strip(a)) is not np.ndarray:  # another array type: the values of the full primitive
+        return _eigh_parts(eigh_p(a, lower=_uplo(UPLO)), a.shape[-1])[0]
     return eigvalsh_p(a, lower=_uplo(UPLO))
 
 
@@ -891,7 +901,7 @@ def cond(x, p=None):
     if x.ndim < 2 or x.size == 0:
         return np.linalg.cond(strip(x), p)  # raises NumPy's error
     if p is None or p in (2, -2):
-        s = svdvals_p(x)  # NumPy's values-only SVD, as NumPy's cond calls it
+        s = _singular_values(x)  # NumPy's values-only SVD, as NumPy's cond calls it
         with np.errstate(all="ignore"):
             r = s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
     else:
