@@ -604,3 +604,23 @@ def test_the_held_backend_check_is_per_thread():
         assert fft_engine._default_backend_in_force() is True
     assert seen == {"outside": True, "held": False}
     assert fft_engine._held.value is None
+
+
+def test_ihfft_values_are_scipys_to_the_sign_of_zero():
+    """Regression: ihfft was conj(rfft), whose zero and Nyquist bins have imaginary part -0.0 where
+    SciPy's kernel (a backward r2c) writes +0.0; the traced value is now SciPy's own."""
+    rng = np.random.default_rng(4)
+    for dtype in (np.float64, np.float32):
+        calls = [
+            (lambda u: sfft.ihfft(u), (6,)),
+            (lambda u: sfft.ihfft(u, n=8, norm="ortho"), (2, 5)),
+            (lambda u: sfft.ihfft2(u), (4, 6)),
+            (lambda u: sfft.ihfftn(u, axes=(0, 2), norm="forward"), (3, 4, 6)),
+        ]
+        for f, shape in calls:
+            x = rng.standard_normal(shape).astype(dtype)
+            value, _ = pb.pullback(f, x)
+            want = f(x)
+            assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+            if dtype == np.float64:
+                check_gradient(f, x, modes=("reverse", "forward"))
