@@ -471,3 +471,16 @@ def test_values_only_decompositions_are_numpys_bits(dtype):
         m = a[0]
         check_gradient(lambda u: pb.gradient(lambda w: np.sum(np.linalg.svdvals(w) ** 3), u)[0], m)
         check_gradient(lambda u: pb.gradient(lambda w: np.sum(np.linalg.eigvalsh(w) ** 3), u)[0], h[0])
+
+
+def test_lstsq_is_numpys_bit_for_bit():
+    """lstsq's values are NumPy's own (gelsd's rounding); its derivatives the svd composite's."""
+    rng = np.random.default_rng(2)
+    for m, n, k, cplx in [(5, 3, None, False), (6, 2, 2, True), (3, 3, None, True)]:
+        a = rng.standard_normal((m, n)) + (1j * rng.standard_normal((m, n)) if cplx else 0)
+        b = rng.standard_normal((m,) if k is None else (m, k))
+        value, _ = pb.pullback(lambda u, v: np.linalg.lstsq(u, v, rcond=None), a, b)
+        want = np.linalg.lstsq(a, b, rcond=None)
+        for got, w in zip(value, want):
+            assert np.asarray(got).tobytes() == np.asarray(w).tobytes()
+        check_gradient(lambda u, v: np.linalg.lstsq(u, v, rcond=None)[0], a, b)

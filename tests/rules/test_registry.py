@@ -1,6 +1,9 @@
 """Every registered rule is exercised by the generic checker."""
 
+import numpy as np
+
 import pullback  # noqa: F401
+import pullback as pb
 from pullback.rules import registry
 
 from .cases import all_cases
@@ -68,3 +71,27 @@ def test_unit_cotangent_skips_the_product_without_aliasing():
     np.testing.assert_allclose(ct, value)
     ct32 = back(np.broadcast_to(np.ones((), np.float32), x.shape))[0]
     assert ct32.dtype == np.float64  # the float64 derivative keeps its precision
+
+
+def test_library_values_keep_the_librarys_bits_and_the_composites_derivatives():
+    import warnings
+
+    def composite(x):  # the same function, its steps rounding otherwise
+        return np.exp(np.log(x) * 2.0)
+
+    def library(x):
+        warnings.warn("from the library")
+        return x * x
+
+    f = registry.library_values(library)(composite)
+    x = np.array([0.3, 1.7, 2.9])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the library's second run is silent
+        value, back = pb.pullback(f, x)
+    assert value.tobytes() == (x * x).tobytes()
+    np.testing.assert_allclose(back(np.ones(3))[0], 2 * x)
+    _, t = pb.jvp(f, (x,), (np.ones(3),))
+    np.testing.assert_allclose(t, 2 * x)
+    # a result whose shape or dtype differs from the library's keeps the composite's value
+    g = registry.library_values(lambda x: (x * x).astype(np.float32))(composite)
+    assert pb.pullback(g, x)[0].dtype == np.float64

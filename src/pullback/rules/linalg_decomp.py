@@ -66,7 +66,7 @@ from ..core import Tracer, strip
 from ..errors import GaugeError, NoRuleError
 from .factor_cotangent import FactorCotangent, cholesky_vjp_structured
 from .linalg import _col, _mH, _mT, _numpy_errors, _real, _row
-from .registry import _conj, array_like, defcomposite, defnondiff, defvjp, strip_tree
+from .registry import _conj, array_like, defcomposite, defnondiff, defvjp, library_values, strip_tree
 
 # ---------------------------------------------------------------- helpers (differentiable)
 
@@ -858,7 +858,8 @@ def _ndim(x):
     return x.ndim if hasattr(x, "ndim") else np.ndim(x)
 
 
-defcomposite(np.linalg.lstsq, _numpy_errors(np.linalg.lstsq)(lstsq))
+# NumPy's values bit for bit (gelsd's own rounding; the composite's svd steps agree to rounding)
+defcomposite(np.linalg.lstsq, _numpy_errors(np.linalg.lstsq)(library_values(np.linalg.lstsq)(lstsq)))
 
 
 @_numpy_errors(np.linalg.matrix_power)

@@ -15,7 +15,7 @@ import scipy.special as sc
 
 from ..core import strip
 from ..intercept import original, route
-from .registry import defcomposite, defelementwise, defnondiff, defvjp
+from .registry import defcomposite, defelementwise, defnondiff, defvjp, library_values
 
 
 def _named(rule, name):
@@ -710,9 +710,12 @@ def log_softmax(x, axis=None):
         return tmp - np.log(np.sum(np.exp(tmp), axis=axis, keepdims=True))
 
 
-for _f in (logsumexp, softmax, log_softmax):
-    defcomposite(getattr(sc, _f.__name__), _f)
-    route(getattr(sc, _f.__name__))
+# logsumexp: SciPy's value bit for bit (SciPy separates the largest term and adds log1p of the
+# rest, which the composite's max-shifted sum equals to rounding)
+for _f in (library_values(original(sc.logsumexp))(logsumexp), softmax, log_softmax):
+    name = _f.__name__
+    defcomposite(getattr(sc, name), _f)
+    route(getattr(sc, name))
 
 #: name -> the function running SciPy's own code (what plain calls run)
 ORIGINALS = {name: original(getattr(sc, name))
