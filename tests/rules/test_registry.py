@@ -2,7 +2,6 @@
 
 import numpy as np
 
-import pullback  # noqa: F401
 import pullback as pb
 from pullback.rules import registry
 
