@@ -11,15 +11,16 @@ traced arrays, so reverse mode, forward mode and higher orders come from the FFT
 window, a strided view read once; ``_wola`` overlap-adds windowed segments
 (``ceil(nperseg / step)`` shifted slice-adds, O(N), no scatter), crops and divides by istft's
 summed squared window. Both run in blocks of segments whose temporaries stay in cache. So
-``stft``'s gradient is an overlap-add and ``istft``'s a framing, each one pass. The STFT's scale
-is folded into the window (``rfft((scale * window) * segment)``: SciPy's value to rounding).
+``stft``'s gradient is an overlap-add and ``istft``'s a framing, each one pass. ``stft`` scales
+after the FFT, as SciPy does (its value bit for bit).
 The window, when passed as an array, is an argument like any other and differentiates (the
 scalings that depend on it included): a traced window, a detrend, or another array type takes
 the general path (frames by one integer-array index, window products and shifted sums on the
 tape). A window given by name is a constant (``get_window``).
 
-Values agree with SciPy's to rounding (the same transforms in the same order; ``welch``/``csd``
-use the legacy segment loop, which SciPy 1.17's ShortTimeFFT reproduces).
+``stft``'s values are SciPy's bit for bit; the others agree with SciPy's to rounding (the same
+transforms; ``welch``/``csd`` use the legacy segment loop, which SciPy 1.17's ShortTimeFFT
+reproduces with its scaling in the window).
 """
 
 from __future__ import annotations
@@ -325,18 +326,15 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
         warnings.warn("Input data is complex, switching to return_onesided=False", stacklevel=4)
     sides = "onesided" if return_onesided and not complex_in else "twosided"
     freqs = sp_fft.fftfreq(nfft, 1 / fs) if sides == "twosided" else sp_fft.rfftfreq(nfft, 1 / fs)
-    # an STFT's scale is a factor of the window (segments times (window * scale), then the FFT:
-    # SciPy's value to rounding, one pass over the spectra fewer)
-    fold = mode == "stft" and same
-    helper_win = win * scale if fold else win
+    # the scale after the FFT, as SciPy applies it (folded into the window it saved one pass over
+    # the spectra, but SciPy's stft values held only to rounding)
     pad = (lo, hi) if fast else None
-    result = _fft_helper(x, helper_win, detrend_func, nperseg, noverlap, nfft, sides, pad)
+    result = _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides, pad)
     if not same:
         result = np.conjugate(result) * _fft_helper(y, win, detrend_func, nperseg, noverlap, nfft, sides, pad)
     elif mode == "psd":
         result = np.conjugate(result) * result
-    if not fold:
-        result = result * scale
+    result = result * scale
     if sides == "onesided" and mode == "psd":
         result = result * _onesided_weights(result.shape[-1], nfft)
     time = np.arange(nperseg / 2, length - nperseg / 2 + 1, nperseg - noverlap) / float(fs)
