@@ -100,6 +100,8 @@ CASES = [
     (K("pinv"), SL.pinv, (rand(2, 3, 2, dtype=complex, seed=15),)),
     (K("null_space"), projector(SL.null_space), (A34,)),
     (K("orth"), projector(SL.orth), (rand(4, 2, dtype=complex, seed=16),)),
+    (K("polar"), lambda a: SL.polar(a)[0], (A43,)),
+    (K("polar"), lambda a: SL.polar(a, "left")[1], (Z33,)),
     (K("norm"), SL.norm, (A43,)),
     (K("norm"), SL.norm, (rand(5, dtype=complex, seed=17),)),
     (K("norm"), lambda a: SL.norm(a, 1), (np.asfortranarray(A43),)),
@@ -214,3 +216,16 @@ def test_unsupported():
         pb.gradient(lambda a: np.sum(SL.eigh(a, subset_by_value=(0, 1))[0]), H4)
     with pytest.raises(NoRuleError, match="b="):
         pb.gradient(lambda a: np.sum(np.abs(SL.eig(a, S4)[0])), H4)
+
+
+def test_polar_is_scipys_steps_bit_for_bit():
+    """scipy.linalg.polar (a conversion error before): SciPy's own steps on the traced svd, a stack
+    one matrix at a time as SciPy's batch decorator runs it, so SciPy's bits."""
+    for a in (A43, A34, Z33, rand(2, 3, 3, dtype=complex, seed=9)):
+        for side in ("right", "left"):
+            value, _ = pb.pullback(lambda u, side=side: SL.polar(u, side), a)
+            for got, want in zip(value, SL.polar(a, side)):
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+            check_gradient(lambda u, side=side: SL.polar(u, side)[1], a)
+    with pytest.raises(ValueError, match="side"):
+        pb.gradient(lambda u: np.sum(SL.polar(u, "up")[0]), A43)

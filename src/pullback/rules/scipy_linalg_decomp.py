@@ -525,9 +525,30 @@ def orth(A, rcond=None):
     return u[:, :num]
 
 
+def polar(a, side="right"):
+    """SciPy's own steps on the traced svd: ``u = W Vh`` and ``p = V S Vh`` ('right') or
+    ``W S W^H`` ('left'); a stack of matrices one by one, as SciPy's batch decorator runs it."""
+    if side not in ("right", "left"):
+        raise ValueError("`side` must be either 'right' or 'left'")
+    a = array_like(a)
+    if a.ndim > 2:
+        out = [polar(a[i], side) for i in np.ndindex(a.shape[:-2])]
+        return tuple(np.stack([o[k] for o in out]).reshape(a.shape[:-2] + out[0][k].shape) for k in (0, 1))
+    if a.ndim != 2:
+        raise ValueError("`a` must be a 2-D array.")
+    w, s, vh = _svd_full(a, False)
+    u = np.matmul(w, vh)
+    if side == "right":
+        p = np.matmul(_conj(_mT(vh)) * s, vh)
+    else:
+        p = np.matmul(w * s, _conj(_mT(w)))
+    return u, p
+
+
 _route("pinv", pinv)
 _route("null_space", null_space)
 _route("orth", orth)
+_route("polar", polar)
 
 # ---------------------------------------------------------------- norm, lstsq (SciPy's value; the
 # derivatives of numpy.linalg's equivalent formulas)
