@@ -15,7 +15,7 @@ Examples
 >>> import numpy as np, scipy.ndimage as nd, pullback as pb
 >>> x = np.array([0.0, 3.0, 1.0, 2.0])
 >>> pb.gradient(lambda x: np.sum(nd.maximum_filter(x, size=2)), x)[0]
-array([0., 3., 0., 1.])
+array([1., 2., 0., 1.])
 """
 
 from __future__ import annotations
