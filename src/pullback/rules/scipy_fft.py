@@ -56,7 +56,7 @@ from ..core import Tracer, strip
 from ..engines import fft as engine
 from ..errors import NoRuleError
 from . import fft as F
-from .registry import FUNCTIONS, defcomposite, deflinear, defvjp, move_traced_kwargs
+from .registry import FUNCTIONS, defcomposite, deflinear, move_traced_kwargs, value_of
 
 # ---------------------------------------------------------------- SciPy's argument rules
 
@@ -167,24 +167,6 @@ def _no_axes(func, args, kw):
     raise ValueError("at least 1 axis must be transformed")
 
 
-def _value_of_raw(y, value):
-    return value
-
-
-def _value_of_vjp(g, ans, y, value):
-    return g
-
-
-def _value_of_jvp(t, ans, y, value):
-    return t
-
-
-#: ``y`` with the value ``value`` (computed by the library itself; equal to y's but for the signs of
-#: some zeros), differentiating as ``y``
-_value_of = defvjp(_value_of_raw, [_value_of_vjp, None], [_value_of_jvp, None], name="scipy.fft value",
-                   key=False)
-
-
 def _r2c(func, x, s, axes, norm, workers, plan, rest, cook=_cook, hermitian=False):
     x = _array(x)
     args, kw = (strip(x), *rest), _kw(workers=workers, plan=plan)
@@ -196,7 +178,7 @@ def _r2c(func, x, s, axes, norm, workers, plan, rest, cook=_cook, hermitian=Fals
             y = F._r2c_call(func, x, s, axes, F.swap_norm(norm), args, kwargs=kw, cook=cook, workers=workers)
             # SciPy's kernel runs the backward r2c and sets the imaginary parts of the zero and
             # Nyquist bins to +0.0, where conj gives -0.0: the value is SciPy's own call's
-            return _value_of(np.conj(y), func(*args, **kw))
+            return value_of(np.conj(y), func(*args, **kw))
         return F._r2c_call(func, x, s, axes, norm, args, kwargs=kw, cook=cook, workers=workers)
     except _NoAxes:
         _no_axes(func, args, kw)

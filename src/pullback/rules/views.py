@@ -49,7 +49,7 @@ from . import registry as R
 from .elementwise import imag as _imag_rule
 from .elementwise import real as _real_rule
 from .indexing import _element, copy_like, getitem, setitem
-from .registry import defvjp, register
+from .registry import defvjp, register, value_of
 from .shape import _reshape
 
 _get_value, _set_value = _Slots._value.__get__, _Slots._value.__set__
@@ -568,21 +568,9 @@ def _numpy_in_place(x, func, inputs):
     return target
 
 
-def _exact_raw(x, exact):
-    return exact
-
-
-def exact_vjp(g, ans, x, exact):
-    return g
-
-
-def exact_jvp(t, ans, x, exact):
-    return t
-
-
 #: ``exact_value(x, exact)``: ``x`` (its record, its derivatives) with the plain value ``exact`` that
-#: NumPy computes for it (the same up to rounding, computed by NumPy's in-place loop).
-exact_value = defvjp(_exact_raw, [exact_vjp, None], [exact_jvp, None], name="numpy_in_place_value", key=False)
+#: NumPy computes for it (the same up to rounding, computed by NumPy's in-place loop)
+exact_value = value_of
 
 
 register(TracedArray._assign, assign, "composite")
