@@ -63,6 +63,7 @@ CASES = [
     (np.sinc, np.sinc, (x3,)),
     (np.copysign, np.copysign, (x3, y3)),
     (np.i0, np.i0, (x3,)),
+    (np.ldexp, lambda a: np.ldexp(a, np.array([1, -2, 0, 3])), (x3,)),
     (np.absolute, np.abs, (z,)),
     (np.fabs, np.fabs, (x3,)),
     (np.conjugate, np.conj, (z,)),
@@ -295,3 +296,15 @@ def test_copysign_and_i0():
         assert value.tobytes() == f(x).tobytes()
     x32 = x.astype(np.float32)
     assert pb.gradient(lambda u: np.sum(np.copysign(u, y.astype(np.float32))), x32)[0].dtype == np.float32
+
+
+def test_ldexp():
+    """np.ldexp(x, n) = x 2^n: the derivative 2^n exactly, float32 kept; n is an integer (no gradient)."""
+    x = np.array([0.3, -1.2, 2.5])
+    n = np.array([2, -1, 0])
+    np.testing.assert_array_equal(pb.gradient(lambda u: np.sum(np.ldexp(u, n)), x)[0], [4.0, 0.5, 1.0])
+    value, _ = pb.pullback(lambda u: np.ldexp(u, n), x)
+    assert value.tobytes() == np.ldexp(x, n).tobytes()
+    g32 = pb.gradient(lambda u: np.sum(np.ldexp(u, n)), x.astype(np.float32))[0]
+    assert g32.dtype == np.float32
+    check_gradient(lambda u: np.ldexp(u, 3) ** 2, x, modes=("reverse", "forward"))

@@ -447,6 +447,14 @@ def copysign_dy(ans, x, y):
 
 defelementwise(np.copysign, copysign_dx, copysign_dy)
 
+
+def ldexp_dx(ans, x, n):
+    """``ldexp(x, n) = x 2^n`` (``n`` an integer exponent, no derivative): ``2^n``, exact."""
+    return np.ldexp(np.ones((), dtype=ans.dtype), n)
+
+
+defelementwise(np.ldexp, ldexp_dx, None)
+
 # ---------------------------------------------------------------- complex parts
 
 
