@@ -81,14 +81,6 @@ class Pullback:
     __slots__ = ("parents",)
 
 
-def _entry(parents: tuple, back: Any) -> Any:
-    """The tape entry of a call whose pullback is ``back``."""
-    if isinstance(back, Pullback):
-        back.parents = parents
-        return back
-    return Node(parents, back)
-
-
 #: This thread's number of differentiations in progress (traces made and not yet finished).
 _ACTIVE = threading.local()
 
@@ -201,7 +193,7 @@ class ReverseTrace(Trace):
             ans, back = prim.vjp(argnums, vals, kwargs, nested)
         if back is None:
             return ans
-        if isinstance(back, Pullback):  # (_entry, inline)
+        if isinstance(back, Pullback):  # its own tape entry
             back.parents = parents
             return _TracerClass(ans, self, back)
         return _TracerClass(ans, self, Node(parents, back))

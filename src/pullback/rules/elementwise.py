@@ -17,9 +17,16 @@ import numpy as np
 
 from ..core import strip
 from ..engines import buffers
-from .registry import OPERATORS, _conj, defcomposite, defelementwise, defnondiff, defvjp, multiply_into
-
-_LARGE = buffers._CANDIDATE  # operands from which buffers.product aligns its output
+from .registry import (
+    _LARGE,
+    OPERATORS,
+    _conj,
+    defcomposite,
+    defelementwise,
+    defnondiff,
+    defvjp,
+    multiply_into,
+)
 
 # ---------------------------------------------------------------- arithmetic
 

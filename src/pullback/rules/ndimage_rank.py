@@ -39,9 +39,7 @@ _NAMES = ("maximum_filter", "minimum_filter", "median_filter", "rank_filter", "p
 def _layout(x, size, footprint, origin, mode, axes):
     """SciPy's footprint (over all axes), each axis's window centre and boundary mode."""
     axes = _ni_support._check_axes(axes, x.ndim)
-    if footprint is None:
-        if size is None:
-            raise RuntimeError("no footprint or filter size provided")
+    if footprint is None:  # (SciPy's own call, run first, raised if size is None too)
         footprint = np.ones(_ni_support._normalize_sequence(size, len(axes)), dtype=bool)
     else:
         footprint = np.asarray(footprint, dtype=bool)

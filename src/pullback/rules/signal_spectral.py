@@ -113,10 +113,6 @@ def _conj_window(window):
     return np.conj(window)
 
 
-def _empty(shape, dtype):
-    return buffers.empty(shape, dtype)
-
-
 #: Segments (or output rows of one hop) handled per block: the block's temporaries stay in cache.
 _BLOCK = 512
 
@@ -127,7 +123,7 @@ def _wframes_raw(x, nperseg, step, lo=0, hi=0, window=None, norm=None):
     nseg = (total - nperseg) // step + 1 if total >= nperseg else 0
     dtype = x.dtype if norm is None else np.result_type(x.dtype, norm.dtype)
     out_dtype = dtype if window is None else np.result_type(dtype, window.dtype)
-    out = _empty(lead + (nseg, nperseg), out_dtype)
+    out = buffers.empty(lead + (nseg, nperseg), out_dtype)
     if not nseg:
         return out
     swv = np.lib.stride_tricks.sliding_window_view
@@ -168,7 +164,7 @@ def _wola_raw(frames, step, start, stop, window=None, norm=None):
     if norm is not None:
         dtype = np.result_type(dtype, norm.dtype)
     r0, r1 = start // step, max(-(-stop // step), start // step)  # the hop-long rows [start, stop) meets
-    out = _empty(lead + ((r1 - r0) * step,), dtype)
+    out = buffers.empty(lead + ((r1 - r0) * step,), dtype)
     rows = out.reshape(lead + (r1 - r0, step))
     tmp = None
     for j0 in range(r0, r1, _BLOCK):
@@ -938,11 +934,13 @@ def sft_stft_detrend(self, x, detr, p0=None, p1=None, *, k_offset=0, padding="ze
     # 'constant' on a 1-d signal (measured)
     batched = detr is None or (isinstance(detr, partial) and detr.keywords.get("type") in ("constant", "c")
                                and x.ndim == 1)
+    frames = None
     if batched:
         x1, starts = _sft_padded(self, x, k_offset, p0, p1, padding)
-        frames = x1[..., np.add.outer(starts, np.arange(self.m_num))] if len(starts) else None
-    else:
-        frames = None
+        if len(starts):  # the module's framing: a strided copy (adjoint: the overlap-add), or an index
+            m = self.m_num
+            x1 = x1[..., :starts[-1] + m]
+            frames = _wframes(x1, m, self.hop) if _plain_ndarray(x1) else _frames_gather(x1, m, m - self.hop)
     if frames is not None:  # (the same arithmetic per frame as SciPy's loop: the same bits)
         if detr is not None:
             frames = detr(frames)

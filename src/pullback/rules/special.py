@@ -713,9 +713,8 @@ def log_softmax(x, axis=None):
 # logsumexp: SciPy's value bit for bit (SciPy separates the largest term and adds log1p of the
 # rest, which the composite's max-shifted sum equals to rounding)
 for _f in (library_values(original(sc.logsumexp))(logsumexp), softmax, log_softmax):
-    name = _f.__name__
-    defcomposite(getattr(sc, name), _f)
-    route(getattr(sc, name))
+    defcomposite(getattr(sc, _f.__name__), _f)
+    route(getattr(sc, _f.__name__))
 
 #: name -> the function running SciPy's own code (what plain calls run)
 ORIGINALS = {name: original(getattr(sc, name))

@@ -513,7 +513,7 @@ def assign(x, result, func=None, inputs=()):
         if isinstance(func, np.ufunc) and not _exact_anyway(func, x.dtype, inputs):
             exact = _numpy_in_place(x, func, inputs)
             if exact is not None:
-                result = exact_value(result, exact)
+                result = value_of(result, exact)
         _commit(x, result)
     else:
         _commit(x, np.array(strip(result), dtype=x.dtype, copy=True))
@@ -566,11 +566,6 @@ def _numpy_in_place(x, func, inputs):
         warnings.simplefilter("ignore")
         func(*mapped, out=target)
     return target
-
-
-#: ``exact_value(x, exact)``: ``x`` (its record, its derivatives) with the plain value ``exact`` that
-#: NumPy computes for it (the same up to rounding, computed by NumPy's in-place loop)
-exact_value = value_of
 
 
 register(TracedArray._assign, assign, "composite")
