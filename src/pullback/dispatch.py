@@ -403,11 +403,22 @@ class TracedArray(Tracer):
 
     conjugate = conj
 
-    def astype(self, dtype, *args, **kwargs):
-        return R.FUNCTIONS[TracedArray.astype](self, np.dtype(dtype))
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        dtype = np.dtype(dtype)
+        if not copy and dtype == self.dtype and _has_layout(self._value, order):
+            return self  # NumPy's astype(copy=False) returns the array itself: writes reach it
+        if casting != "unsafe" and not np.can_cast(self.dtype, dtype, casting):
+            raise TypeError(f"Cannot cast array data from {self.dtype!r} to {dtype!r} according to the rule "
+                            f"{casting!r}")
+        return R.FUNCTIONS[TracedArray.astype](self, dtype, order)
 
-    def copy(self, *args, **kwargs):
-        return traced(self._value, self._trace, self._aux)  # a new identity, same record
+    def copy(self, order="C"):
+        # a new identity, same record; the value is shared where its memory layout is the copy's
+        # (a reduction's rounding follows the layout), else NumPy's copy of it
+        value = self._value
+        if not _has_layout(value, order):
+            value = value.copy(order=order)
+        return traced(value, self._trace, self._aux)
 
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and not isinstance(shape[0], int):
@@ -544,6 +555,18 @@ def _backend_name(backend: Any) -> str:
 
 #: Packages whose functions convert their inputs (named in conversion errors).
 _LIBRARIES = frozenset(("numpy", "scipy", "sklearn", "skimage", "pandas", "numba", "cupy", "dask"))
+
+
+def _has_layout(value: Any, order: str) -> bool:
+    """Whether ``value``'s memory layout is that of NumPy's copy of it in ``order``."""
+    flags = getattr(value, "flags", None)
+    if flags is None:
+        return True
+    if order == "C":
+        return flags.c_contiguous
+    if order == "F":
+        return flags.f_contiguous
+    return flags.c_contiguous or flags.f_contiguous  # 'A', 'K': either contiguous layout is kept
 
 
 def traced(value: Any, trace: Any, aux: Any) -> TracedArray:

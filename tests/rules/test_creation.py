@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import pullback as pb
 from pullback.dispatch import TracedArray
@@ -62,3 +63,27 @@ def test_copy_is_independent():
 def test_astype_round_trip_keeps_dtype():
     (g,) = pb.gradient(lambda x: np.sum(x.astype(np.float64) ** 2), np.ones(3, np.float32))
     assert g.dtype == np.float32
+
+
+def test_copies_have_numpys_memory_layout():
+    """Regression: a traced copy shared its array's value whatever its layout, so a transposed
+    view's .copy() summed in another order than NumPy's C-ordered copy (other bits)."""
+    a = np.random.default_rng(0).standard_normal((1000, 3))
+    for f in (lambda u: u.T.copy().sum(axis=1), lambda u: np.copy(u.T, order="C").sum(axis=1),
+              lambda u: u.T.astype(np.float64, order="C").sum(axis=1), lambda u: (2 * u).T.copy().sum(axis=1)):
+        value, _ = pb.pullback(f, a)
+        assert value.tobytes() == f(a).tobytes()
+
+
+def test_astype_without_copy_is_the_array_and_casting_is_checked():
+    def f(u):
+        v = u.astype(np.float64, copy=False)
+        v[0] = 3.0  # NumPy's astype(copy=False) returned u itself: the write reaches it
+        return u
+
+    a = np.arange(4.0)
+    value, back = pb.pullback(f, a)
+    assert np.array_equal(value, [3.0, 1.0, 2.0, 3.0])
+    assert np.array_equal(back(np.ones(4))[0], [0.0, 1.0, 1.0, 1.0])
+    with pytest.raises(TypeError, match="according to the rule 'safe'"):
+        pb.gradient(lambda u: u.astype(np.float32, casting="safe").sum(), a)

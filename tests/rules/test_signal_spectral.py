@@ -325,3 +325,58 @@ def test_short_time_fft_frames_at_once_keep_scipys_bits(detr):
                 value, _ = pb.pullback(f, x)
                 assert value.tobytes() == f(x).tobytes()
         check_gradient(lambda u, sft=sft: sft.spectrogram(u, detr=detr), x[..., 0] if x.ndim > 1 else x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_welch_family_values_are_scipys_bits(dtype):
+    """Regression: welch/csd/periodogram/coherence ran SciPy's legacy segment loop (their values to
+    rounding); they follow SciPy 1.17's ShortTimeFFT steps now (a C-ordered spectrogram, the
+    doubling, the mean), and a detrend that SciPy applies frame by frame keeps its loop's values."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 300)).astype(dtype)
+    y = rng.standard_normal((3, 300))
+    cases = [dict(nperseg=64, noverlap=63), dict(nperseg=32, detrend="linear", axis=-1),
+             dict(nperseg=33, nfft=40, detrend=False, scaling="spectrum"), dict(nperseg=16, average="median")]
+    for kw in cases:
+        for fn, args in ((S.welch, (x,)), (S.csd, (x, y)), (S.periodogram, (x,))):
+            opts = {k: v for k, v in kw.items() if fn is not S.periodogram or k in ("detrend", "scaling")}
+            value, _ = pb.pullback(lambda *a, fn=fn, opts=opts: fn(*a, **opts)[1], *args)
+            want = fn(*args, **opts)[1]
+            assert value.dtype == want.dtype and value.tobytes() == want.tobytes(), (fn.__name__, kw)
+    xt = np.ascontiguousarray(x.real.T)  # a non-last axis
+    value, _ = pb.pullback(lambda u, v: S.coherence(u, v, nperseg=32, axis=0, detrend="linear"), xt, y.T)
+    assert value[1].tobytes() == S.coherence(xt, y.T, nperseg=32, axis=0, detrend="linear")[1].tobytes()
+
+
+def test_welch_with_an_array_window_differentiates_it():
+    """A window passed as an array is an argument like any other: csd scales it as ShortTimeFFT
+    does (SciPy's bits) and its gradient flows."""
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal(200), rng.standard_normal(200)
+    win = S.get_window("hann", 32) + 0.1
+    for scaling in ("density", "spectrum"):
+        value, _ = pb.pullback(lambda w: S.csd(x, y, window=w, scaling=scaling)[1], win)
+        assert value.tobytes() == S.csd(x, y, window=win, scaling=scaling)[1].tobytes()
+        check_gradient(lambda w, u: S.welch(u, window=w, scaling=scaling)[1], win, x)
+
+
+def test_istft_values_are_scipys_bits():
+    """Regression: istft summed the overlapping segments last-first and folded its scale into the
+    window; SciPy scales, then adds segment by segment from +0.0 (its Python sum for 'psd')."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 400))
+    for kw in (dict(nperseg=64, noverlap=48), dict(nperseg=32, noverlap=31, scaling="psd"),
+               dict(nperseg=33, noverlap=20, nfft=40, boundary=False)):
+        z = S.stft(x, **{k: v for k, v in kw.items() if k != "boundary"})[2]
+        value, _ = pb.pullback(lambda u, kw=kw: S.istft(u, **kw)[1], z)
+        assert value.tobytes() == S.istft(z, **kw)[1].tobytes(), kw
+
+
+def test_single_precision_stft_is_promoted_as_scipys_padding_does():
+    """Regression: SciPy pads with float64 zeros (padded=True, even with none to add), so a float32
+    signal's STFT is computed in double precision and cast back; the traced one kept float32."""
+    x = np.random.default_rng(8).standard_normal(100).astype(np.float32)
+    for kw in (dict(nperseg=32, noverlap=16), dict(nperseg=16, detrend="linear", scaling="psd")):
+        value, _ = pb.pullback(lambda u, kw=kw: S.stft(u, **kw)[2], x)
+        want = S.stft(x, **kw)[2]
+        assert value.dtype == want.dtype and value.tobytes() == want.tobytes()

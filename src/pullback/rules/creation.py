@@ -50,18 +50,18 @@ def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kw
 register(np.full_like, full_like, "composite")
 
 
-def copy(a, *args, **kwargs):
-    return traced(a._value, a._trace, a._aux) if isinstance(a, TracedArray) else np.copy(a)
+def copy(a, order="K", subok=False):
+    return a.copy(order=order) if isinstance(a, TracedArray) else np.copy(a, order=order, subok=subok)
 
 
 register(np.copy, copy, "composite")
 
 
-def astype_raw(x, dtype):
-    return x.astype(dtype)
+def astype_raw(x, dtype, order="K"):
+    return x.astype(dtype, order=order)
 
 
-def astype_adjoint(g, shape, dtype, new_dtype):
+def astype_adjoint(g, shape, dtype, new_dtype, order="K"):
     return g  # fit() casts the cotangent back to the input's dtype (keeping the real part)
 
 

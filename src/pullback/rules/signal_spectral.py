@@ -18,9 +18,12 @@ scalings that depend on it included): a traced window, a detrend, or another arr
 the general path (frames by one integer-array index, window products and shifted sums on the
 tape). A window given by name is a constant (``get_window``).
 
-``stft``'s values are SciPy's bit for bit; the others agree with SciPy's to rounding (the same
-transforms; ``welch``/``csd`` use the legacy segment loop, which SciPy 1.17's ShortTimeFFT
-reproduces with its scaling in the window).
+The values are SciPy's bit for bit: each function takes SciPy's steps in SciPy's order (``welch``,
+``csd``, ``periodogram`` and ``coherence`` those of SciPy 1.17, a ``ShortTimeFFT`` spectrogram;
+``stft`` and ``spectrogram`` the legacy segment loop's; ``istft`` its segment-by-segment sum).
+Where SciPy detrends frame by frame (or a stack of frames in a layout a copy does not keep), the
+detrended frames take the values of SciPy's own calls (``registry.value_of``) and differentiate as
+the batched detrend.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from ..core import Tracer, strip
 from ..engines import buffers
 from ..errors import NoRuleError
 from ..intercept import original, route
-from .registry import array_like, defcomposite, deflinear
+from .registry import array_like, defcomposite, deflinear, value_of
 
 ORIGINALS: dict[str, object] = {}
 
@@ -181,11 +184,12 @@ def _wola_raw(frames, step, start, stop, window=None, norm=None):
             dst = acc[..., ja - j0:jb - j0, :width]
             if first:
                 first = False
-                if ja == j0 and jb == j1 and width == step:  # the first term fills the block: 0 + t is t
+                if ja == j0 and jb == j1 and width == step:  # the first term fills the block
                     if window is None:
                         np.copyto(dst, src)
                     else:
                         np.multiply(src, window[k:k + width], out=dst)
+                    np.add(dst, 0.0, out=dst)  # SciPy's 0 + t: t, but for -0.0
                     continue
                 acc[...] = 0
             if window is not None:
@@ -272,6 +276,7 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
         outdtype = np.result_type(x.dtype, y.dtype, np.complex64)
     else:
         outdtype = np.result_type(x.dtype, np.complex64)
+    given = (strip(x), None if same else strip(y))  # for SciPy's own detrended segments
     if x.ndim > 1 and axis != -1:
         x = _move(x, axis, -1)
         if not same and y.ndim > 1:
@@ -301,6 +306,10 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
         nadd = (-(x.shape[-1] + lo + hi - nperseg) % nstep) % nperseg
         if fast:
             hi += nadd
+            # SciPy's padding zeros are float64 (even none of them): single precision is promoted
+            x = _promoted(x)
+            if not same:
+                y = _promoted(y)
         else:
             x = np.concatenate((x, np.zeros(tuple(x.shape[:-1]) + (nadd,))), axis=-1)
             if not same:
@@ -325,9 +334,11 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
     # the scale after the FFT, as SciPy applies it (folded into the window it saved one pass over
     # the spectra, but SciPy's stft values held only to rounding)
     pad = (lo, hi) if fast else None
-    result = _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides, pad)
+    segments = _segments(detrend, axis, nperseg, nstep, boundary, padded)
+    result = _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides, pad, segments(given[0]))
     if not same:
-        result = np.conjugate(result) * _fft_helper(y, win, detrend_func, nperseg, noverlap, nfft, sides, pad)
+        result = np.conjugate(result) * _fft_helper(y, win, detrend_func, nperseg, noverlap, nfft, sides, pad,
+                                                    segments(given[1]))
     elif mode == "psd":
         result = np.conjugate(result) * result
     result = result * scale
@@ -365,14 +376,43 @@ def _detrend_func(detrend, axis):
     return detrend
 
 
-def _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides, pad=None):
+def _promoted(x):
+    kind = np.result_type(x.dtype, np.float64)
+    return x if x.dtype == kind else x.astype(kind)
+
+
+def _segments(detrend, axis, nperseg, nstep, boundary, padded):
+    """``given -> SciPy's own detrended segments of it`` (None where they need not be computed):
+    the batched detrend of a copy of the segments rounds otherwise (a mean over another memory
+    layout; a linear fit by one lstsq of other columns). Its own code on the given plain array."""
+    if not isinstance(detrend, str):  # none, or a user's function (called once, on traced segments)
+        return lambda given: None
+    detrend_plain = original(S.detrend)
+
+    def scipy_segments(given):
+        if type(given) is not np.ndarray:
+            return None
+        x = np.moveaxis(given, axis, -1) if given.ndim > 1 else given
+        if boundary is not None:
+            x = _EXT[boundary](x, nperseg // 2, axis=-1)
+        if padded:
+            nadd = (-(x.shape[-1] - nperseg) % nstep) % nperseg
+            x = np.concatenate((x, np.zeros(list(x.shape[:-1]) + [nadd])), axis=-1)
+        if nperseg == 1 and nstep == 1:
+            frames = x[..., np.newaxis]
+        else:
+            frames = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., 0::nstep, :]
+        return detrend_plain(frames, type=detrend, axis=-1)
+
+    return scipy_segments
+
+
+def _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides, pad=None, exact=None):
     """The transforms of the windowed (detrended) segments. ``pad``: ``(lo, hi)`` zeros to add to
-    ``x`` (a NumPy array) around the signal, or None (another array type: already added)."""
+    ``x`` (a NumPy array) around the signal, or None (another array type: already added);
+    ``exact``: SciPy's own detrended segments (their values), or None."""
     if pad is None:
         result = _frames_gather(x, nperseg, noverlap)
-        if detrend_func is not None:
-            result = detrend_func(result)
-        result = win * result
     else:
         step = nperseg - noverlap
         if detrend_func is None and not isinstance(win, Tracer):
@@ -380,10 +420,11 @@ def _fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides, pad=None):
                 win = win.real  # (real segments: the real part of SciPy's complex product, exactly)
             return _transform(_wframes(x, nperseg, step, pad[0], pad[1], window=win), nfft, sides)
         result = _wframes(x, nperseg, step, pad[0], pad[1])
-        if detrend_func is not None:
-            result = detrend_func(result)
-        result = win * result
-    return _transform(result, nfft, sides)
+    if detrend_func is not None:
+        result = detrend_func(result)
+        if exact is not None and exact.shape == result.shape and exact.dtype == result.dtype:
+            result = value_of(result, exact)
+    return _transform(win * result, nfft, sides)
 
 
 def _transform(segments, nfft, sides):
@@ -437,10 +478,29 @@ def _median_bias(n):
 
 def csd(x, y, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=None, detrend="constant",
         return_onesided=True, scaling="density", axis=-1, average="mean"):
+    """SciPy's ``csd`` (behind ``welch``, ``periodogram`` and ``coherence``): a ``ShortTimeFFT``
+    cross-spectrogram, doubled one-sided, averaged over the segments; SciPy's steps, its bits."""
     same = y is x
     axis = int(axis)
     x = array_like(x)
-    y = x if same else array_like(y)
+    if not same:
+        y = array_like(y)
+        x_outer, y_outer = list(x.shape), list(y.shape)
+        x_outer.pop(axis)
+        y_outer.pop(axis)
+        try:
+            outer_shape = np.broadcast_shapes(x_outer, y_outer)
+        except ValueError as e:
+            raise ValueError("x and y cannot be broadcast together.") from e
+        if x.size == 0 or y.size == 0:
+            empty = np.moveaxis(np.empty(outer_shape + (min(x.shape[axis], y.shape[axis]),)), -1, axis)
+            return empty, empty
+        out_dtype = np.result_type(x.dtype, y.dtype, np.complex64)
+    else:
+        y = x
+        if x.size == 0:
+            return np.empty(x.shape), np.empty(x.shape)
+        out_dtype = np.result_type(x.dtype, np.complex64)
     n = x.shape[axis] if same else max(x.shape[axis], y.shape[axis])
     if isinstance(window, (str, tuple)):
         nperseg = int(nperseg) if nperseg is not None else 256
@@ -450,29 +510,47 @@ def csd(x, y, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=
             warnings.warn(f"{nperseg=} is greater than signal length max(len(x), len(y)) = {n}, "
                           f"using nperseg = {n}", stacklevel=3)
             nperseg = n
-        window = S.get_window(window, nperseg)
+        win = S.get_window(window, nperseg)
     else:
-        window = array_like(window)
+        win = array_like(window)
         if nperseg is None:
-            nperseg = window.shape[0]
-    if nperseg != window.shape[0]:
-        raise ValueError(f"{nperseg=} does not equal {window.shape[0]=}")
-    if scaling not in ("spectrum", "density"):
-        raise ValueError(f"Parameter {scaling=} not in {{'spectrum': 'magnitude', 'density': 'psd'}}!")
-    if average not in ("mean", "median"):
-        raise ValueError(f"Parameter {average=} must be 'median' or 'mean'!")
+            nperseg = len(win)
+    if nperseg != len(win):
+        raise ValueError(f"{nperseg=} does not equal {len(win)=}")
+    nfft = int(nfft) if nfft is not None else nperseg
+    if nfft < nperseg:
+        raise ValueError(f"{nfft=} must be greater than or equal to {nperseg=}!")
+    noverlap = int(noverlap) if noverlap is not None else nperseg // 2
+    if noverlap >= nperseg:
+        raise ValueError(f"{noverlap=} must be less than {nperseg=}!")
     if x.dtype.kind == "c" and return_onesided:
         return_onesided = False
-    if return_onesided and y.dtype.kind == "c":
-        raise ValueError("Complex-valued `x` not allowed for self.fft_mode='onesided''! Set property "
-                         "`fft_mode` to 'twosided' or 'centered'.")
-    out_dtype = np.result_type(x.dtype, np.complex64) if same else np.result_type(x.dtype, y.dtype,
-                                                                                    np.complex64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        _, _, pxy = _spectral_helper(x, y, fs, window, nperseg, noverlap, nfft, detrend, return_onesided,
-                                     scaling, axis, mode="psd")
-    freqs = _csd_freqs(x, y, same, nperseg if nfft is None else int(nfft), fs, return_onesided)
+    if not same:  # SciPy's zero padding (float64 zeros) of the shorter one
+        if x.shape[axis] < y.shape[axis]:
+            x = _zero_pad(x, y.shape[axis] - x.shape[axis], axis)
+        elif y.shape[axis] < x.shape[axis]:
+            y = _zero_pad(y, x.shape[axis] - y.shape[axis], axis)
+    if scaling not in (scales := {"spectrum": "magnitude", "density": "psd"}):
+        raise ValueError(f"Parameter {scaling=} not in {scales}!")
+    sft = S.ShortTimeFFT(np.array(strip(win)) if isinstance(win, Tracer) else win, nperseg - noverlap, fs,
+                         fft_mode="onesided" if return_onesided else "twosided", mfft=nfft,
+                         scale_to=scales[scaling], phase_shift=None)
+    if isinstance(win, Tracer):  # the window differentiates: SciPy's scaling of it, traced
+        sft = _WindowOf(sft, _scaled_window(win, scales[scaling], fs))
+    detr = None if detrend is False else detrend
+    opts = dict(p0=0, p1=(n - noverlap) // sft.hop, k_offset=nperseg // 2, axis=axis)
+    sy = sft_stft_detrend(sft, y, detr, **opts)  # (csd is X.conj() * Y: SciPy's spectrogram(y, x))
+    if same:
+        pxy = sy.real ** 2 + sy.imag ** 2
+    else:
+        sxc = sft_stft_detrend(sft, x, detr, **opts).conj()
+        # NumPy computes SciPy's `Sx * Sy.conj()` in the temporary conj() when it may (its "temporary
+        # elision": 256 KiB or more, the same shape), operands swapped: other bits for complex numbers
+        pxy = sxc * sy if sxc.shape == sy.shape and sxc.nbytes >= 256 * 1024 else sy * sxc
+    if return_onesided:  # the doubling SciPy's csd applies (not ShortTimeFFT's 'onesided2X')
+        f_axis = pxy.ndim - 1 + axis if axis < 0 else axis
+        pxy = np.moveaxis(np.moveaxis(pxy, f_axis, -1) * _onesided_weights(pxy.shape[f_axis], sft.mfft),
+                          -1, f_axis)
     if pxy.shape[-1] > 1:
         if average == "median":
             bias = _median_bias(pxy.shape[-1])
@@ -481,21 +559,40 @@ def csd(x, y, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=
             else:
                 pxy = np.median(pxy, axis=-1)
             pxy = pxy / bias
-        else:
+        elif average == "mean":
             pxy = pxy.mean(axis=-1)
+        else:
+            raise ValueError(f"Parameter {average=} must be 'median' or 'mean'!")
     else:
         pxy = np.reshape(pxy, pxy.shape[:-1])
     pxy = pxy.astype(out_dtype)
     if same:
         pxy = pxy.real
-    return freqs, pxy
+    return sft.f, pxy
 
 
-def _csd_freqs(x, y, same, nfft, fs, onesided):
-    complex_in = x.dtype.kind == "c" or (not same and y.dtype.kind == "c")
-    if onesided and not complex_in:
-        return sp_fft.rfftfreq(nfft, 1 / fs)
-    return sp_fft.fftfreq(nfft, 1 / fs)
+def _zero_pad(x, count, axis):
+    shape = list(x.shape)
+    shape[axis] = count
+    return np.concatenate((x, np.zeros(shape)), axis=axis)
+
+
+class _WindowOf:
+    """A ``ShortTimeFFT`` whose (scaled) window is a traced array: the window its methods use."""
+
+    def __init__(self, sft, win):
+        self._sft, self.win = sft, win
+
+    def __getattr__(self, name):
+        return getattr(self._sft, name)
+
+
+def _scaled_window(win, scale_to, fs):
+    """``ShortTimeFFT.scale_to``'s window, SciPy's arithmetic (its sums are Python's: one term after
+    the other, as ``cumsum``)."""
+    if scale_to == "psd":
+        return win * (1 / np.sqrt(np.cumsum(np.real(win) ** 2 + np.imag(win) ** 2)[-1] / (1 / fs)))
+    return win * (1 / np.abs(np.cumsum(win)[-1]))
 
 
 def welch(x, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=None, detrend="constant",
@@ -546,9 +643,9 @@ def _overlap_add(frames, nstep):
     blocks = np.pad(frames, lead + [(0, 0), (0, q * nstep - nperseg)])
     blocks = np.reshape(blocks, tuple(frames.shape[:-2]) + (nseg, q, nstep))
     total = None
-    for r in range(q):
+    for r in range(q - 1, -1, -1):  # segment by segment, as SciPy's loop adds (row j: segment j - r)
         part = np.pad(blocks[..., r, :], lead + [(r, q - 1 - r), (0, 0)])
-        total = part if total is None else total + part
+        total = part + 0.0 if total is None else total + part  # (SciPy's sum starts at +0.0)
     out = np.reshape(total, tuple(frames.shape[:-2]) + ((nseg + q - 1) * nstep,))
     return out[..., : nperseg + (nseg - 1) * nstep]
 
@@ -628,10 +725,11 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
         win = win.astype(xsubs.dtype)
     if scaling == "spectrum":
         factor = win.sum()
-    elif scaling == "psd":
-        factor = np.sqrt(fs * np.sum(win ** 2))
+    elif scaling == "psd":  # (SciPy's Python sum: one term after the other)
+        factor = np.sqrt(fs * np.cumsum(win ** 2)[-1])
     else:
         raise ValueError(f"Parameter {scaling=} not in ['spectrum', 'psd']!")
+    xsubs = xsubs * factor  # (SciPy scales the segments, then windows them)
     length = nperseg + (nseg - 1) * nstep
     start, stop = slice(nperseg // 2, -(nperseg // 2)).indices(length)[:2] if boundary else (0, length)
     stop = max(start, stop)
@@ -641,9 +739,9 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
         norm, nola = _istft_norm(win, nseg, nstep, start, stop)
         if not nola:
             _nola_warning(boundary)
-        x = _wola(xsubs, nstep, start, stop, window=win * factor, norm=norm)
+        x = _wola(xsubs, nstep, start, stop, window=win, norm=norm)
     else:
-        frames = xsubs * factor * win  # (..., nseg, nperseg)
+        frames = xsubs * win  # (..., nseg, nperseg)
         x = _overlap_add(frames, nstep)[..., start:stop]
         norm = _overlap_add(np.broadcast_to(win ** 2, (nseg, nperseg)), nstep)[..., start:stop]
         plain_norm = strip(norm)
@@ -917,7 +1015,8 @@ def sft_stft_detrend(self, x, detr, p0=None, p1=None, *, k_offset=0, padding="ze
     if self.onesided_fft and x.dtype.kind == "c":
         raise ValueError(f"Complex-valued `x` not allowed for {self.fft_mode=}'! "
                          "Set property `fft_mode` to 'twosided' or 'centered'.")
-    if isinstance(detr, str):
+    kind = detr if isinstance(detr, str) else None  # SciPy's own detrend, by its type name
+    if kind is not None:
         detr = partial(S.detrend, type=detr)
     elif not (detr is None or callable(detr)):
         raise ValueError(f"Parameter {detr=} is not a str, function or None!")
@@ -929,11 +1028,9 @@ def sft_stft_detrend(self, x, detr, p0=None, p1=None, *, k_offset=0, padding="ze
         x = np.moveaxis(x, axis, -1)
     p0, p1 = self.p_range(n, p0, p1)
     # every frame at once (one gather, one batched FFT: the same arithmetic per frame as SciPy's
-    # loop, the same bits), unless a detrending must see each frame as SciPy's loop passes it: a
-    # user's function, and SciPy's detrend of a stack of frames, which rounds otherwise but for
-    # 'constant' on a 1-d signal (measured)
-    batched = detr is None or (isinstance(detr, partial) and detr.keywords.get("type") in ("constant", "c")
-                               and x.ndim == 1)
+    # loop, the same bits), unless a user's detrending function must see each frame as SciPy's
+    # loop passes it
+    batched = detr is None or kind is not None
     frames = None
     if batched:
         x1, starts = _sft_padded(self, x, k_offset, p0, p1, padding)
@@ -943,10 +1040,19 @@ def sft_stft_detrend(self, x, detr, p0=None, p1=None, *, k_offset=0, padding="ze
             frames = _wframes(x1, m, self.hop) if _plain_ndarray(x1) else _frames_gather(x1, m, m - self.hop)
     if frames is not None:  # (the same arithmetic per frame as SciPy's loop: the same bits)
         if detr is not None:
+            plain = strip(x)
+            exact = None
+            if type(plain) is np.ndarray and not (x.ndim == 1 and kind in ("constant", "c")):
+                # SciPy's detrend of a stack of frames rounds otherwise (a linear fit by one lstsq
+                # of many columns; a mean over another memory layout): the values of its own loop
+                exact = _sft_detrended(self, plain, kind, k_offset, p0, p1, padding)
             frames = detr(frames)
+            if exact is not None:
+                frames = value_of(frames, exact)
         lead = frames.shape[:-1]  # SciPy's _fft_func pads with np.hstack: a 2-d stack of frames
         spectra = self._fft_func(np.reshape(frames * self.win.conj(), (-1, self.m_num)))
-        out = np.moveaxis(np.reshape(spectra, lead + spectra.shape[-1:]), -1, -2).astype(complex)
+        # (SciPy's result is a C-ordered buffer: its layout decides the rounding of later sums)
+        out = np.moveaxis(np.reshape(spectra, lead + spectra.shape[-1:]), -1, -2).astype(complex, order="C")
     else:  # a user's detrending function, called frame by frame as SciPy calls it
         columns = []
         for x_ in _sft_slices(self, x, k_offset, p0, p1, padding):
@@ -957,6 +1063,14 @@ def sft_stft_detrend(self, x, detr, p0=None, p1=None, *, k_offset=0, padding="ze
     if x.ndim > 1:
         return np.moveaxis(out, -2, axis if axis >= 0 else axis - 1)
     return out
+
+
+def _sft_detrended(self, x, kind, k_off, p0, p1, padding):
+    """The detrended frames of SciPy's ``stft_detrend`` loop, ``(..., p1 - p0, m_num)``: its slices
+    of its padded signal (a plain array), each detrended by its own call."""
+    detrend = original(S.detrend)
+    frames = [detrend(x_, type=kind) for x_ in self._x_slices(x, k_off, p0, p1, padding)]
+    return np.stack(frames, axis=-2)
 
 
 def _sft_slices(self, x, k_off, p0, p1, padding):
