@@ -129,6 +129,8 @@ def _inplace(u: np.ufunc, rule=_ufunc):
     def op(self, other):
         if not _fast(other):
             return NotImplemented
+        if isinstance(strip(self), np.generic):  # a NumPy scalar is immutable: ``s += 1`` makes a new one
+            return (R.OPERATORS.get(u) or R.UFUNCS.get(u) or rule(u))(self, other)
         self._assign(rule(u)(self, other), func, (self, other))
         return self
 
@@ -481,6 +483,20 @@ class TracedNDArray(TracedArray):
         return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
 
 
+class TracedArray0(TracedArray):
+    """A traced 0-d *array* (not a NumPy scalar): it also indexes (``y[()]``, ``y[...]``, ``y[None]``).
+
+    (NumPy's scalars, the commoner 0-d values, keep no sequence protocol: see TracedNDArray. So
+    ``plain[i] = y`` of a 0-d traced array raises NumPy's "setting an array element with a
+    sequence" where a scalar's raises pullback's conversion error.)
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, index):
+        return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
+
+
 
 def _converting_function() -> str | None:
     """The library function (outside pullback) whose code converts a traced array, named as its
@@ -571,7 +587,9 @@ def _has_layout(value: Any, order: str) -> bool:
 
 def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
     """A tracer of the right class for ``value``'s number of dimensions."""
-    if (value.ndim if type(value) is _ndarray else getattr(value, "ndim", 0)):
+    if type(value) is _ndarray:
+        return TracedNDArray(value, trace, aux) if value.ndim else TracedArray0(value, trace, aux)
+    if getattr(value, "ndim", 0):
         return TracedNDArray(value, trace, aux)
     return TracedArray(value, trace, aux)
 
@@ -599,6 +617,8 @@ def _write_out(out, result, func, inputs, where=True):
     if out is None:
         return result
     if isinstance(out, TracedArray):
+        if isinstance(strip(out), np.generic):
+            raise TypeError("return arrays must be of ArrayType")
         if where is not True:
             result = np.where(where, result, out)
             func = None  # the replay of NumPy's in-place loop (views.assign) knows no where=
@@ -610,7 +630,7 @@ def _write_out(out, result, func, inputs, where=True):
     return out
 
 
-_COMMON.update((TracedArray, TracedNDArray))
+_COMMON.update((TracedArray, TracedNDArray, TracedArray0))
 _ndarray = np.ndarray
 _UFUNCS = R.UFUNCS
 _FUNCTIONS = R.FUNCTIONS

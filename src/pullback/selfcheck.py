@@ -135,9 +135,10 @@ def _r2r_cases() -> Iterator[Case]:
 
 def _array_cases() -> Iterator[Case]:
     """Shapes, indexing, reductions and dtype changes."""
-    from .rules import indexing, shape
+    from .rules import indexing, shape, views
 
     x = _rand(3, 4, seed=10)
+    yield Case("0-d array of a scalar", lambda v: views._zero_d(np.sum(v)), x)
     z = _rand(3, 4, complex_=True, seed=11)
     yield Case("astype complex128", lambda v: v.astype(np.complex128), x)
     yield Case("astype float32", lambda v: v.astype(np.float32), x)

@@ -585,3 +585,85 @@ def test_ravel_copies_where_numpy_copies():
         return np.sum(r)
 
     assert pb.pullback(writes_into_copy, m)[0] == writes_into_copy(m)
+
+
+def _same_as_numpy(f, *args):
+    want = f(*[np.array(a, copy=True) for a in args])
+    got, _ = pb.pullback(f, *[np.array(a, copy=True) for a in args])
+    want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))
+    for w, g in zip(want, got):
+        assert type(g) is type(w) and np.asarray(g).tobytes() == np.asarray(w).tobytes(), (w, g)
+
+
+def test_zero_d_views_share_memory_with_their_base():
+    """Regression: a 0-d view (y.view(), y.T, x[0, ...], reshape(()), squeeze()) was a copy, so
+    writes through it did not reach its base, nor the base's writes it."""
+    def through_view(y):
+        v = y.view()
+        v += 1.0
+        return y
+
+    def base_write(y):
+        v = y.T
+        y *= 3.0
+        return v
+
+    def element_view(x):
+        v = x[0, ...]
+        v += 10.0
+        return x
+
+    def squeezed(x):
+        v = x.squeeze()
+        v[...] = 7.0
+        return x
+
+    def reshaped(x):
+        s = x[0:1].reshape(())
+        s += x[1]
+        return x, s
+
+    def input_written(y):
+        y += y  # (NumPy's y + y of a 0-d array is a scalar; y stays an array)
+        v = y.reshape(1, 1)
+        v *= 3
+        return y, v
+
+    _same_as_numpy(through_view, np.array(2.0))
+    _same_as_numpy(base_write, np.array(2.0))
+    _same_as_numpy(element_view, np.array([1.0, 2.0]))
+    _same_as_numpy(squeezed, np.array([1.0]))
+    _same_as_numpy(reshaped, np.array([1.0, 2.0]))
+    _same_as_numpy(input_written, np.array(2.0))
+    check_gradient(lambda x: reshaped(x)[0] * x, np.array([1.5, 2.5]))
+
+
+def test_numpy_scalars_are_immutable():
+    """Regression: ``s -= 1`` on a traced NumPy scalar (a reduction's result, an element) changed
+    it in place, so every other name for it (a list of losses) changed too."""
+    def history(x):
+        loss, seen = 0.0, []
+        for i in range(3):
+            loss += np.sum(x * i)
+            seen.append(loss)
+        return seen[0] + 10 * seen[1] + 100 * seen[2]
+
+    def renamed(x):
+        s = x.max()
+        t = s
+        s -= 1.0
+        return t, s
+
+    _same_as_numpy(history, np.arange(3.0))
+    _same_as_numpy(renamed, np.arange(3.0))
+    assert np.array_equal(pb.gradient(history, np.arange(3.0))[0], [310.0] * 3)
+    with pytest.raises(TypeError, match="'numpy.float64' object does not support item assignment"):
+        pb.gradient(lambda x: x.sum().__setitem__(Ellipsis, 5.0), np.ones(2))
+    with pytest.raises(TypeError, match="return arrays must be of ArrayType"):
+        pb.gradient(lambda x: np.sin(x, out=x.sum() * 1.0), np.ones(2))
+
+
+@pytest.mark.parametrize("index", [(), Ellipsis, None, (Ellipsis, None)])
+def test_zero_d_arrays_index(index):
+    _same_as_numpy(lambda y: y[index] * 2, np.array(0.46))
+    check_gradient(lambda y: y[index] * y, np.array(0.46))

@@ -14,8 +14,10 @@ The scheme is PyTorch's functionalization, written for NumPy's views:
   ``transpose``/``.T``/``swapaxes``/``moveaxis``, ``squeeze``/``expand_dims``,
   the flips, ``.real``/``.imag``, ``.view()``, the pieces of ``split``, rows
   met by iteration; read-only: ``diagonal``, ``broadcast_to``) is a
-  :class:`TracedView`: it records its base and the view operations that make it
-  from the base's value (:class:`ViewInfo`).
+  :class:`TracedView` (:class:`TracedView0` for a 0-d one): it records its base and
+  the view operations that make it from the base's value (:class:`ViewInfo`).
+  NumPy's scalars (a reduction's result, an element) are values, never views, and
+  immutable: ``s += 1`` makes a new one.
 - A write through any array of the family is a functional update: the written
   array's new value is computed (``setitem``), then scattered into the base's
   value at the positions the view covers (an index map: the view operations
@@ -43,7 +45,7 @@ import numpy as np
 from .. import dispatch as _dispatch
 from ..core import Primitive, Tracer, strip
 from ..core.trace import Tracer as _Slots
-from ..dispatch import TracedArray, TracedNDArray, traced
+from ..dispatch import TracedArray, TracedArray0, TracedNDArray, traced
 from ..errors import NoRuleError, TracedConversionError
 from . import registry as R
 from .elementwise import imag as _imag_rule
@@ -166,6 +168,24 @@ class TracedView(TracedNDArray):
     _aux = property(_aux_of, _set_aux)
 
 
+class TracedView0(TracedArray0):
+    """A 0-d traced array that is a view of another (``y.view()``, ``x[0, ...]``, ``reshape(())``)."""
+
+    __slots__ = ()
+
+    _value = property(TracedView._value_of, _set_value)
+    _aux = property(TracedView._aux_of, _set_aux)
+
+
+def _array(x) -> bool:
+    """Whether the traced value ``x`` is an array (NumPy's scalars are values, never views)."""
+    return isinstance(x, TracedArray) and not isinstance(strip(x), np.generic)
+
+
+def _view_class(x) -> type:
+    return TracedView if x.ndim else TracedView0
+
+
 # ---------------------------------------------------------------- making views
 
 
@@ -186,7 +206,7 @@ def _base(x) -> Base:
 
 def as_view(out, parent, op, writable=True, component=None):
     """Make ``out`` (just computed from ``parent`` by ``op``) a view of ``parent``'s memory."""
-    if not isinstance(out, TracedNDArray) or not isinstance(parent, TracedArray) or out is parent:
+    if not _array(out) or not _array(parent) or out is parent:
         return out
     info = _info(parent)
     if type(info) is ViewInfo:
@@ -195,7 +215,7 @@ def as_view(out, parent, op, writable=True, component=None):
     else:
         base = _base(parent)
         new = ViewInfo(base, parent, () if op is None else (op,), component, writable and base.writable)
-    out.__class__ = TracedView
+    out.__class__ = _view_class(out)
     out._view = new
     return out
 
@@ -236,7 +256,7 @@ def getitem_view(x, index):
     if type(x) is TracedPending and _scalar_index(index, x.ndim):
         return _log_read(x, x._view, index)
     out = getitem(x, index)
-    if type(out) is TracedNDArray and _basic(index):  # (one element is a 0-d copy, never a view)
+    if type(out) in (TracedNDArray, TracedArray0) and _basic(index):  # (an element is a scalar: a copy)
         return as_view(out, x, (getitem, (index,), _NO_KEYWORDS))
     return out
 
@@ -244,7 +264,7 @@ def getitem_view(x, index):
 _NO_KEYWORDS: dict = {}  # a view operation's keyword arguments, when it has none (never written)
 
 
-register(TracedNDArray.__getitem__, getitem_view, "linear")
+register(TracedNDArray.__getitem__, getitem_view, "linear")  # (TracedArray0's too)
 
 
 def _viewing(func, writable=True):
@@ -342,13 +362,13 @@ R.FUNCTIONS[np.ravel] = ravel_view
 def real_view(val):
     """``np.real``: a view of the real part (for a real array, a view of the array itself)."""
     out = _real_rule(val)
-    return as_view(out, val, None, component="real") if isinstance(val, TracedNDArray) else out
+    return as_view(out, val, None, component="real") if _array(val) else out
 
 
 def imag_view(val):
     """``np.imag``: a view of the imaginary part (for a real array, read-only zeros, as in NumPy)."""
     out = _imag_rule(val)
-    if not isinstance(val, TracedNDArray):
+    if not _array(val):
         return out
     if val.dtype.kind != "c":  # a new array that NumPy makes read-only
         mark_read_only(out)
@@ -437,10 +457,24 @@ def _cast(v, dtype):
     return v if v.dtype == dtype else v.astype(dtype)
 
 
+def _zero_d_raw(a):
+    return np.asarray(a) if isinstance(a, np.generic) else a
+
+
+def zero_d_adjoint(g, shape, dtype):
+    return g
+
+
+#: ``_zero_d(s)``: the NumPy scalar ``s`` as a 0-d array (the value a 0-d array holds after a write)
+_zero_d = R.deflinear(_zero_d_raw, zero_d_adjoint, name="0-d array of a scalar", key=False)
+
+
 def _commit(x, new) -> None:
     """``x`` (a traced array) now has the value ``new`` (traced, of its shape and dtype)."""
     if not isinstance(new, Tracer):
         new = x._trace.constant(new)  # e.g. every entry overwritten by constants
+    if not new.ndim and isinstance(strip(new), np.generic) and not isinstance(strip(x), np.generic):
+        new = _zero_d(new)  # a 0-d array stays an array (NumPy's 0-d results are scalars)
     info = _info(x)
     if info is None:
         _take_over(x, new)
@@ -464,6 +498,10 @@ def _commit(x, new) -> None:
 
 def setitem_handler(x, index, value):
     """``x[index] = value``."""
+    plain = strip(x)
+    if isinstance(plain, np.generic):  # a NumPy scalar (the result of a reduction, an element)
+        raise TypeError(f"'{type(plain).__module__}.{type(plain).__name__}' object does not support item "
+                        "assignment")
     info = _info(x)
     if (info is None or type(info) is Pending) and _log_write(x, info, index, value):
         return
@@ -613,7 +651,7 @@ def set_shape(x, shape) -> None:
         new = ViewInfo(info, None, (op,), None, info.writable)
     else:
         new = ViewInfo(info.base, info.root, info.ops + (op,), info.component, info.writable)
-    x.__class__ = TracedView
+    x.__class__ = _view_class(out)
     x._view = new
     _take_over(x, out)
 
@@ -797,7 +835,8 @@ class _LogPullback:
 
 
 scatter_log = _LogScatter(_scatter_log_raw, "element_writes")
-_dispatch._COMMON.update((TracedView, TracedPending))  # known array types: the operators' fast path
+# known array types: the operators' fast path
+_dispatch._COMMON.update((TracedView, TracedView0, TracedPending))
 
 # ---------------------------------------------------------------- writes at flat positions
 
