@@ -138,3 +138,34 @@ def test_flags_are_the_values_to_read_and_refuse_a_write():
     (g,) = pb.gradient(f, x)
     assert seen == {"t": (False, True, False), "diag": False, "x": True}
     assert x.flags.writeable and np.array_equal(g, 2 * x)
+
+
+def test_numpys_own_errors_for_loop_options_and_out_shapes():
+    """Regression: dtype=/casting= were applied without NumPy's type resolution (a value where NumPy
+    raises), a reduction broadcast into a larger out=, and several messages were not NumPy's."""
+    x = np.arange(24.0).reshape(3, 2, 4)
+    calls = [
+        (lambda z: np.trunc(z, dtype=np.float64), np.array([1.5 + 2j])),
+        (lambda u: np.abs(u, dtype=np.complex64), np.array([1.5])),
+        (lambda u: np.add(0.627, u, casting="equiv"), np.array([1.5], np.float32)),
+        (lambda u: np.ceil(u, dtype=np.complex128), np.array([1.5])),
+        (lambda u: np.sin(u, dtype=np.complex64, out=u * 1.0), np.array([1.5])),
+        (lambda u: np.sum(u, axis=2, keepdims=True, out=u), x),
+        (lambda u: np.add(u, np.ones(2), out=u), np.ones(3)),
+        (lambda u: np.add.at(u, [1, 3, 3], np.ones((5, 2))), np.ones((5, 2))),
+        (lambda u: np.copyto(u, np.ones((2, 3)), where=u > 0), np.ones(3)),
+    ]
+    for f, a in calls:
+        with pytest.raises(Exception) as want:
+            f(a.copy())
+        with pytest.raises(want.type) as got:
+            pb.pullback(f, a.copy())
+        assert str(got.value) == str(want.value)
+
+
+def test_put_of_no_values_puts_nothing():
+    def f(y):
+        np.put(y, [0], np.ones(0))
+        return y
+
+    assert np.array_equal(pb.pullback(f, np.ones(3))[0], np.ones(3))

@@ -303,17 +303,22 @@ class TracedArray(Tracer):
         out = kwargs.pop("out", None)
         if method == "__call__":
             if kwargs:
-                inputs = _loop_options(inputs, kwargs)
+                inputs = _loop_options(ufunc, inputs, kwargs, out)
             handler = R.UFUNCS.get(ufunc)
         else:
             handler = R.UFUNC_METHODS.get((ufunc, method))
         if handler is None:
             raise NoRuleError(ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}"))
         where = kwargs.pop("where", True) if out is not None and method == "__call__" else True
-        result = handler(*inputs, **kwargs)
-        if out is not None:
-            return _write_out(out, result, ufunc, inputs, where)
-        return result
+        if out is None:
+            return handler(*inputs, **kwargs)
+        try:
+            result = handler(*inputs, **kwargs)
+        except ValueError:
+            if method == "__call__":  # NumPy's message names the output's shape too
+                _numpy_ufunc_error(ufunc, inputs, out)
+            raise
+        return _write_out(out, result, ufunc, inputs, where)
 
     def __array_function__(self, func, types, args, kwargs):
         for t in types:
@@ -334,7 +339,10 @@ class TracedArray(Tracer):
                     args, kwargs = R.move_traced_kwargs(func, args, kwargs)
                     break
             if out is not None:
-                return _write_out(out, handler(*args, **kwargs), func, args)
+                result = handler(*args, **kwargs)
+                if not isinstance(out, tuple) and np.shape(result) != np.shape(out):
+                    _numpy_out_error(func, args, kwargs, out)
+                return _write_out(out, result, func, args)
         return handler(*args, **kwargs)
 
     # ---- operators (the lean path: straight to the ufunc rule)
@@ -594,10 +602,22 @@ def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
     return TracedArray(value, trace, aux)
 
 
-def _loop_options(inputs: tuple, kwargs: dict) -> tuple:
+def _placeholder(x):
+    return np.zeros(0, np.result_type(strip(x))) if isinstance(x, (Tracer, np.ndarray)) else x
+
+
+def _loop_options(ufunc, inputs: tuple, kwargs: dict, out=None) -> tuple:
     """A ufunc call's ``dtype=`` as casts of its array inputs (what NumPy's loop does);
-    ``casting``, ``order`` and ``subok`` are dropped (the value is the same). ``kwargs``
-    is updated in place; the inputs are returned."""
+    ``casting``, ``order`` and ``subok`` are dropped (the value is the same), once NumPy's type
+    resolution has accepted them (the same call on empty placeholders: its errors, its messages).
+    ``kwargs`` is updated in place; the inputs are returned."""
+    if "dtype" in kwargs or "casting" in kwargs or "signature" in kwargs:
+        options = {k: kwargs[k] for k in ("dtype", "casting", "signature") if k in kwargs}
+        if out is not None:
+            outs = out if isinstance(out, tuple) else (out,)
+            options["out"] = tuple(_placeholder(o) if o is not None else None for o in outs)
+        with np.errstate(all="ignore"):
+            ufunc(*[_placeholder(x) for x in inputs], **options)
     for key in ("casting", "order", "subok"):
         kwargs.pop(key, None)
     dtype = kwargs.pop("dtype", None)
@@ -605,6 +625,33 @@ def _loop_options(inputs: tuple, kwargs: dict) -> tuple:
         return inputs
     dtype = np.dtype(dtype)
     return tuple(x.astype(dtype) if isinstance(x, (Tracer, np.ndarray)) else x for x in inputs)
+
+
+def _numpy_ufunc_error(ufunc, inputs, out) -> None:
+    """Raise NumPy's own error for ``ufunc(*inputs, out=out)`` (shapes that do not broadcast), by the
+    same call on placeholders of the same shapes and dtypes."""
+    def placeholder(a):
+        if isinstance(a, (Tracer, np.ndarray)):
+            return np.broadcast_to(np.zeros((), np.result_type(strip(a))), np.shape(a))
+        return a
+
+    outs = out if isinstance(out, tuple) else (out,)
+    with np.errstate(all="ignore"):
+        ufunc(*[placeholder(a) for a in inputs],
+              out=tuple(np.zeros(np.shape(o), np.result_type(strip(o))) for o in outs))
+
+
+def _numpy_out_error(func, args, kwargs, out) -> None:
+    """Raise NumPy's own error for ``func(*args, **kwargs, out=out)`` whose result does not have
+    ``out``'s shape (a reduction's ``out=`` never broadcasts), by the same call on placeholders."""
+    def placeholder(a):
+        if isinstance(a, Tracer):
+            return np.broadcast_to(np.zeros((), np.result_type(strip(a))), a.shape)
+        return a
+
+    with np.errstate(all="ignore"):
+        func(*[placeholder(a) for a in args], **{k: placeholder(v) for k, v in kwargs.items()},
+             out=np.zeros(np.shape(out), np.result_type(strip(out))))
 
 
 def _write_out(out, result, func, inputs, where=True):

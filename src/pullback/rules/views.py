@@ -884,7 +884,7 @@ def put(a, ind, v, mode="raise"):
         raise TracedConversionError("np.put of a traced value into a plain array")
     _writable(a)
     positions = _normalised(strip(ind), a.size, mode)
-    if positions.size:
+    if positions.size and np.size(v):  # (NumPy puts nothing from no values)
         _write_at(a, positions, _cycled(v, positions.size))
 
 
@@ -912,6 +912,11 @@ def place(arr, mask, vals):
         _write_at(arr, positions, _cycled(vals, positions.size))
 
 
+def _shape_text(shape) -> str:
+    """A shape as NumPy's messages write it: ``(2,3)``, ``(3,)``."""
+    return "(" + ",".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
 def copyto(dst, src, casting="same_kind", where=True):
     """``np.copyto``: ``src`` broadcast into ``dst`` where ``where`` holds."""
     if not isinstance(dst, TracedArray):
@@ -920,6 +925,9 @@ def copyto(dst, src, casting="same_kind", where=True):
     src = R.array_like(src)
     if not np.can_cast(np.result_type(strip(src)), dst.dtype, casting):
         np.copyto(np.empty(0, dst.dtype), np.empty(0, np.result_type(strip(src))), casting=casting)
+    if not _fits(src.shape, dst.shape):
+        raise ValueError(f"could not broadcast input array from shape {_shape_text(src.shape)} into shape "
+                         f"{_shape_text(dst.shape)}")
     new = np.broadcast_to(src, dst.shape)
     if where is not True:
         new = np.where(where, new, dst)
@@ -991,7 +999,11 @@ def _at(ufunc):
         shape = np.shape(where)
         positions = np.reshape(where, -1)
         if b is not None:
-            b = np.broadcast_to(R.array_like(b), shape)
+            b = R.array_like(b)
+            try:
+                b = np.broadcast_to(b, shape)
+            except ValueError:
+                raise ValueError("array is not broadcastable to correct shape") from None
         if ufunc in (np.add, np.subtract) and b is not None:
             b = _cast(b if isinstance(b, Tracer) else np.asarray(b), a.dtype)
             _commit(a, add_at(a, positions.reshape(shape), b, ufunc is np.subtract))
