@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import sys
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,93 @@ def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
 
     op.__name__ = f"__{'r' if reflected else ''}{u.__name__}__"
     return op
+
+
+# ---- NumPy's temporary elision, where it changes bits
+#
+# For ``a * b`` NumPy computes into the operand it may overwrite: a temporary (only its evaluation
+# stack refers to it) array that owns its data, of 256 KiB or more, of the result's shape and dtype
+# (``temp_elide.c``). The left one first; else, the operation being commutative, the right one,
+# as ``b * a``. A complex product rounds differently with its operands swapped (fused multiply-
+# adds), so a traced ``a * b`` computes ``b * a`` where NumPy would. What a temporary is: the
+# reference count an operator method sees for one, measured once here (and compared with a named
+# operand's, so that no named operand passes for one).
+
+_ELIDE_BYTES = 256 * 1024
+
+
+def _operand_refs() -> tuple[int, int]:
+    class Probe:
+        def __mul__(self, other):
+            return sys.getrefcount(other)
+
+    named = Probe()
+    return Probe() * Probe(), Probe() * named
+
+
+_TEMPORARY, _NAMED = _operand_refs()
+_ELIDES = _TEMPORARY < _NAMED
+
+
+def _overwritable(x, refs: int, other) -> bool:
+    """Whether NumPy could compute ``x * other`` in ``x``'s memory (``x`` a temporary array)."""
+    if refs != _TEMPORARY:
+        return False
+    v = strip(x)
+    if type(v) is not np.ndarray or v.nbytes < _ELIDE_BYTES:
+        return False
+    if isinstance(x, Tracer):
+        if getattr(x, "_view", None) is not None and not _is_array_root(x):
+            return False  # a view of another array's memory
+    elif not v.flags.owndata or not v.flags.writeable:
+        return False
+    w = strip(other)
+    shape = np.shape(w)
+    if shape and shape != v.shape:
+        return False
+    return np.can_cast(w if isinstance(w, np.ndarray) else np.asarray(w), v.dtype, "safe")
+
+
+def _is_array_root(x) -> bool:
+    return type(x._view).__name__ == "Base"  # an array with views owns its memory
+
+
+def _swapped(a, b, a_refs: int, b_refs: int) -> bool:
+    """Whether NumPy computes the complex product ``a * b`` as ``b * a`` (see above)."""
+    vb = strip(b)
+    if type(vb) is not np.ndarray or vb.dtype.kind != "c" or vb.nbytes < _ELIDE_BYTES:
+        return False
+    if np.result_type(strip(a)).kind != "c":
+        return False  # a real operand: the same products either way
+    return not _overwritable(a, a_refs, b) and _overwritable(b, b_refs, a)
+
+
+def _multiply_operator(reflected: bool):
+    ufuncs, operators = R.UFUNCS, R.OPERATORS
+
+    if reflected:  # other * self, other not an array NumPy could overwrite (a Python number)
+
+        def __rmul__(self, other):
+            refs = sys.getrefcount(self)
+            if type(other) not in _COMMON and not _fast(other):
+                return NotImplemented
+            h = operators.get(np.multiply) or ufuncs.get(np.multiply) or _operator(np.multiply)
+            if _ELIDES and _swapped(other, self, _NAMED, refs):
+                return h(self, other)
+            return h(other, self)
+
+        return __rmul__
+
+    def __mul__(self, other):
+        refs, other_refs = sys.getrefcount(self), sys.getrefcount(other)
+        if type(other) not in _COMMON and not _fast(other):
+            return NotImplemented
+        h = operators.get(np.multiply) or ufuncs.get(np.multiply) or _operator(np.multiply)
+        if _ELIDES and _swapped(self, other, refs, other_refs):
+            return h(other, self)
+        return h(self, other)
+
+    return __mul__
 
 
 def _inplace(u: np.ufunc, rule=_ufunc):
@@ -350,8 +438,8 @@ class TracedArray(Tracer):
     __radd__ = _binary(np.add, True)
     __sub__ = _binary(np.subtract)
     __rsub__ = _binary(np.subtract, True)
-    __mul__ = _binary(np.multiply, rule=_operator)
-    __rmul__ = _binary(np.multiply, True, rule=_operator)
+    __mul__ = _multiply_operator(False)
+    __rmul__ = _multiply_operator(True)
     __truediv__ = _binary(np.true_divide, rule=_operator)
     __rtruediv__ = _binary(np.true_divide, True, rule=_operator)
     __floordiv__ = _binary(np.floor_divide)
