@@ -103,11 +103,12 @@ def _frames_gather(x, nperseg, noverlap):
 #
 # Two linear maps, each the other's adjoint, for NumPy arrays. ``_wframes`` cuts the signal
 # ``xp = zero-pad(x / norm, (lo, hi))`` into segments ``y[..., i, k] = window[k] * xp[..., i*step + k]``
-# (a strided view times the window: one pass, no index array); ``_wola`` places each segment,
-# times the window, at ``i * step`` and sums (``ceil(nperseg / step)`` shifted slice-adds, O(N)),
-# then keeps ``[start:stop]`` (zeros past the last segment) and divides by ``norm``. The adjoint
-# of one is the other with the conjugate window and the same (real) ``norm``. ``window`` and
-# ``norm`` are constants (plain arrays) or None.
+# (times ``scale``; a strided view times the window: one pass, no index array); ``_wola`` places
+# each segment, times ``scale`` then the window (istft's order), at ``i * step`` and sums
+# (``ceil(nperseg / step)`` shifted slice-adds, O(N)), then keeps ``[start:stop]`` (zeros past the
+# last segment) and divides by ``norm``. The adjoint of one is the other with the conjugate window
+# and scale and the same (real) ``norm``. ``window``, ``norm`` and ``scale`` are constants (plain
+# arrays, a number) or None.
 
 
 def _conj_window(window):
@@ -120,12 +121,14 @@ def _conj_window(window):
 _BLOCK = 512
 
 
-def _wframes_raw(x, nperseg, step, lo=0, hi=0, window=None, norm=None):
+def _wframes_raw(x, nperseg, step, lo=0, hi=0, window=None, norm=None, scale=None):
     lead, n = tuple(x.shape[:-1]), x.shape[-1]
     total = lo + n + hi
     nseg = (total - nperseg) // step + 1 if total >= nperseg else 0
     dtype = x.dtype if norm is None else np.result_type(x.dtype, norm.dtype)
     out_dtype = dtype if window is None else np.result_type(dtype, window.dtype)
+    if scale is not None:
+        out_dtype = np.result_type(out_dtype, scale)
     out = buffers.empty(lead + (nseg, nperseg), out_dtype)
     if not nseg:
         return out
@@ -156,16 +159,18 @@ def _wframes_raw(x, nperseg, step, lo=0, hi=0, window=None, norm=None):
             np.copyto(out[..., a:b, :], view)
         else:
             np.multiply(view, window, out=out[..., a:b, :])
+        if scale is not None:
+            np.multiply(out[..., a:b, :], scale, out=out[..., a:b, :])
     return out
 
 
-def _wola_raw(frames, step, start, stop, window=None, norm=None):
+def _wola_raw(frames, step, start, stop, window=None, norm=None, scale=None):
     lead = tuple(frames.shape[:-2])
     nseg, nperseg = frames.shape[-2], frames.shape[-1]
     q = -(-nperseg // step)
-    dtype = frames.dtype if window is None else np.result_type(frames.dtype, window.dtype)
-    if norm is not None:
-        dtype = np.result_type(dtype, norm.dtype)
+    product = frames.dtype if scale is None else np.result_type(frames.dtype, scale)  # (segment * scale)
+    product = product if window is None else np.result_type(product, window.dtype)  # (... * window)
+    dtype = product if norm is None else np.result_type(product, norm.dtype)
     r0, r1 = start // step, max(-(-stop // step), start // step)  # the hop-long rows [start, stop) meets
     out = buffers.empty(lead + ((r1 - r0) * step,), dtype)
     rows = out.reshape(lead + (r1 - r0, step))
@@ -185,18 +190,25 @@ def _wola_raw(frames, step, start, stop, window=None, norm=None):
             if first:
                 first = False
                 if ja == j0 and jb == j1 and width == step:  # the first term fills the block
-                    if window is None:
-                        np.copyto(dst, src)
-                    else:
+                    if scale is not None:
+                        np.multiply(src, scale, out=dst)
+                        src = dst
+                    if window is not None:
                         np.multiply(src, window[k:k + width], out=dst)
+                    elif src is not dst:
+                        np.copyto(dst, src)
                     np.add(dst, 0.0, out=dst)  # SciPy's 0 + t: t, but for -0.0
                     continue
                 acc[...] = 0
-            if window is not None:
+            if window is not None or scale is not None:
                 if tmp is None:
-                    tmp = np.empty(lead + (_BLOCK, step), np.result_type(frames.dtype, window.dtype))
+                    tmp = np.empty(lead + (_BLOCK, step), product)
                 part = tmp[..., :jb - ja, :width]
-                np.multiply(src, window[k:k + width], out=part)
+                if scale is not None:
+                    np.multiply(src, scale, out=part)
+                    src = part
+                if window is not None:
+                    np.multiply(src, window[k:k + width], out=part)
                 src = part
             np.add(dst, src, out=dst)
         if first:
@@ -209,12 +221,17 @@ def _wola_raw(frames, step, start, stop, window=None, norm=None):
     return out[..., start - r0 * step:stop - r0 * step]
 
 
-def wframes_adjoint(g, shape, dtype, nperseg, step, lo=0, hi=0, window=None, norm=None):
+def _conj_scale(scale):
+    return None if scale is None else np.conj(scale)
+
+
+def wframes_adjoint(g, shape, dtype, nperseg, step, lo=0, hi=0, window=None, norm=None, scale=None):
     """The overlap-add of the windowed segments, cropped back to the signal (and divided by norm)."""
-    return _wola(g, step, lo, lo + shape[-1], window=_conj_window(window), norm=norm)
+    return _wola(g, step, lo, lo + shape[-1], window=_conj_window(window), norm=norm,
+                 scale=_conj_scale(scale))
 
 
-def wola_adjoint(g, shape, dtype, step, start, stop, window=None, norm=None):
+def wola_adjoint(g, shape, dtype, step, start, stop, window=None, norm=None, scale=None):
     """The windowed segments of the zero-padded cotangent (divided by norm first)."""
     nseg, nperseg = shape[-2], shape[-1]
     covered = nperseg + (nseg - 1) * step  # the samples any segment reaches
@@ -225,7 +242,8 @@ def wola_adjoint(g, shape, dtype, step, start, stop, window=None, norm=None):
         stop = start + keep
     if stop <= start:
         return np.zeros(shape, dtype=np.result_type(dtype, g.dtype))
-    return _wframes(g, nperseg, step, start, covered - stop, window=_conj_window(window), norm=norm)
+    return _wframes(g, nperseg, step, start, covered - stop, window=_conj_window(window), norm=norm,
+                    scale=_conj_scale(scale))
 
 
 _wframes = deflinear(_wframes_raw, wframes_adjoint, name="scipy.signal.<windowed frames>", key=False)
@@ -729,7 +747,7 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
         factor = np.sqrt(fs * np.cumsum(win ** 2)[-1])
     else:
         raise ValueError(f"Parameter {scaling=} not in ['spectrum', 'psd']!")
-    xsubs = xsubs * factor  # (SciPy scales the segments, then windows them)
+
     length = nperseg + (nseg - 1) * nstep
     start, stop = slice(nperseg // 2, -(nperseg // 2)).indices(length)[:2] if boundary else (0, length)
     stop = max(start, stop)
@@ -739,9 +757,10 @@ def istft(Zxx, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft
         norm, nola = _istft_norm(win, nseg, nstep, start, stop)
         if not nola:
             _nola_warning(boundary)
-        x = _wola(xsubs, nstep, start, stop, window=win, norm=norm)
+        # (SciPy scales the segments, then windows them)
+        x = _wola(xsubs, nstep, start, stop, window=win, norm=norm, scale=factor)
     else:
-        frames = xsubs * win  # (..., nseg, nperseg)
+        frames = xsubs * factor * win  # (..., nseg, nperseg)
         x = _overlap_add(frames, nstep)[..., start:stop]
         norm = _overlap_add(np.broadcast_to(win ** 2, (nseg, nperseg)), nstep)[..., start:stop]
         plain_norm = strip(norm)
