@@ -542,6 +542,8 @@ class TracedArray(Tracer):
     sort = _hooked("sort")
     fill = _hooked("fill")
     view = _hooked("view")
+    #: ``x.setflags(write=False)``: writes into ``x`` then raise, as NumPy's do.
+    setflags = _hooked("setflags")
 
     def __round__(self, ndigits=0):
         return np.round(self, ndigits)

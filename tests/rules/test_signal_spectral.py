@@ -380,3 +380,33 @@ def test_single_precision_stft_is_promoted_as_scipys_padding_does():
         value, _ = pb.pullback(lambda u, kw=kw: S.stft(u, **kw)[2], x)
         want = S.stft(x, **kw)[2]
         assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+
+
+def test_short_time_fft_of_a_traced_window():
+    """Regression: ShortTimeFFT's constructor marks its window read-only (setflags), which a traced
+    array lacked. Now the window differentiates through SciPy's own scaling, stft and istft."""
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal(200), S.get_window("hann", 16)
+    for kw in ({}, {"scale_to": "psd"}, {"scale_to": "magnitude", "fft_mode": "twosided"},
+               {"fft_mode": "centered", "mfft": 20}):
+        def f(w, x, kw=kw):
+            return np.abs(S.ShortTimeFFT(w, 4, fs=2.0, **kw).stft(x)) ** 2
+
+        value, _ = pb.pullback(f, w, x)
+        assert value.tobytes() == f(w, x).tobytes()
+        check_gradient(f, w, x)
+    def round_trip(w, x):
+        sft = S.ShortTimeFFT(w, 4, fs=1.0)
+        return sft.istft(sft.stft(x), k1=200)
+
+    check_gradient(round_trip, w, x)
+
+
+def test_setflags_write_false_makes_a_traced_array_read_only():
+    def f(x):
+        y = x * 2
+        y.setflags(write=False)
+        y[0] = 1.0
+
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
+        pb.gradient(f, np.ones(3))

@@ -550,11 +550,9 @@ def csd(x, y, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=
             y = _zero_pad(y, x.shape[axis] - y.shape[axis], axis)
     if scaling not in (scales := {"spectrum": "magnitude", "density": "psd"}):
         raise ValueError(f"Parameter {scaling=} not in {scales}!")
-    sft = S.ShortTimeFFT(np.array(strip(win)) if isinstance(win, Tracer) else win, nperseg - noverlap, fs,
-                         fft_mode="onesided" if return_onesided else "twosided", mfft=nfft,
-                         scale_to=scales[scaling], phase_shift=None)
-    if isinstance(win, Tracer):  # the window differentiates: SciPy's scaling of it, traced
-        sft = _WindowOf(sft, _scaled_window(win, scales[scaling], fs))
+    # (a traced window differentiates through SciPy's own scaling of it)
+    sft = S.ShortTimeFFT(win, nperseg - noverlap, fs, fft_mode="onesided" if return_onesided else "twosided",
+                         mfft=nfft, scale_to=scales[scaling], phase_shift=None)
     detr = None if detrend is False else detrend
     opts = dict(p0=0, p1=(n - noverlap) // sft.hop, k_offset=nperseg // 2, axis=axis)
     sy = sft_stft_detrend(sft, y, detr, **opts)  # (csd is X.conj() * Y: SciPy's spectrogram(y, x))
@@ -593,24 +591,6 @@ def _zero_pad(x, count, axis):
     shape = list(x.shape)
     shape[axis] = count
     return np.concatenate((x, np.zeros(shape)), axis=axis)
-
-
-class _WindowOf:
-    """A ``ShortTimeFFT`` whose (scaled) window is a traced array: the window its methods use."""
-
-    def __init__(self, sft, win):
-        self._sft, self.win = sft, win
-
-    def __getattr__(self, name):
-        return getattr(self._sft, name)
-
-
-def _scaled_window(win, scale_to, fs):
-    """``ShortTimeFFT.scale_to``'s window, SciPy's arithmetic (its sums are Python's: one term after
-    the other, as ``cumsum``)."""
-    if scale_to == "psd":
-        return win * (1 / np.sqrt(np.cumsum(np.real(win) ** 2 + np.imag(win) ** 2)[-1] / (1 / fs)))
-    return win * (1 / np.abs(np.cumsum(win)[-1]))
 
 
 def welch(x, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=None, detrend="constant",

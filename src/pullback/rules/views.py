@@ -618,6 +618,27 @@ def fill(x, value):
 register(TracedArray.fill, fill, "composite")
 
 
+def setflags(x, write=None, align=None, uic=None):
+    """``ndarray.setflags``: ``write=False`` makes the array read-only (its later writes raise
+    NumPy's error); ``write=True`` only where it is writable anyway. (Alignment is the value's.)"""
+    if write is None:
+        return
+    if type(x) is TracedPending:
+        _flush(x)
+    info = _info(x)
+    if write:
+        if info is not None and not info.writable:
+            raise ValueError("cannot set WRITEABLE flag to True of this array")
+        return
+    if info is None:
+        x._view = Base(writable=False)
+    else:
+        info.writable = False
+
+
+register(TracedArray.setflags, setflags, "composite")
+
+
 def sort(x, axis=-1, kind=None, order=None, **kwargs):
     """``ndarray.sort``, in place: the array and its views become the sorted values."""
     _writable(x)
