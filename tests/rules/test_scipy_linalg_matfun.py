@@ -114,3 +114,21 @@ def test_autograd_cholesky_and_solve_triangular_forms():
         for lower in (False, True):
             check_gradient(lambda a, b: SL.solve_triangular(a, b, trans=trans, lower=lower), a, Q3[:, 0])
             check_gradient(lambda a, b: SL.solve_triangular(a, b, trans=trans, lower=lower), a, Q3)
+
+
+@pytest.mark.parametrize("name", ["cosm", "sinm", "tanm", "coshm", "sinhm", "tanhm"])
+@pytest.mark.parametrize("kind", ["real", "complex", "float32"])
+def test_trigonometric_and_hyperbolic_matrix_functions(name, kind):
+    """They raised a conversion error; as SciPy's expressions in expm and solve they give SciPy's
+    bits and differentiate through expm."""
+    rng = np.random.default_rng(len(name))
+    A = rng.standard_normal((3, 3)) * 0.4
+    if kind == "complex":
+        A = A + 0.3j * rng.standard_normal((3, 3))
+    elif kind == "float32":
+        A = A.astype(np.float32)
+    f = getattr(SL, name)
+    value, _ = pb.pullback(f, A)
+    want = f(A)
+    assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+    check_gradient(f, A.astype(np.result_type(A, np.float64)))

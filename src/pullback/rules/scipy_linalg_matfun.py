@@ -20,6 +20,9 @@ again (higher orders).
   ``A^H Y + Y A = ḡ`` (``solve_continuous_lyapunov(A^H, ḡ)``), ``Q̄ = Y``,
   ``Ā = -(Y X^H + Y^H X)``.
 
+- ``cosm``, ``sinm``, ``tanm``, ``coshm``, ``sinhm``, ``tanhm``: SciPy's expressions in ``expm``
+  (and ``solve``), written the same way on the traced matrix.
+
 A real matrix whose square root or logarithm is complex gets the real part of the complex
 cotangent (DESIGN section 2).
 """
@@ -259,3 +262,65 @@ def solve_continuous_lyapunov(a, q):
 
 
 _route("solve_continuous_lyapunov", solve_continuous_lyapunov)
+
+
+# ---------------------------------------------------------------- trigonometric and hyperbolic
+#
+# SciPy's cosm, sinm, tanm, coshm, sinhm and tanhm are expressions in expm (and solve): written the
+# same way on the traced matrix, their values are SciPy's and they differentiate through expm's rule.
+
+
+def _square(A):
+    A = array_like(A)
+    if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError("expected square array_like input")
+    return A
+
+
+def _maybe_real(A, B):
+    """SciPy's ``_maybe_real``: a real matrix's result without its negligible imaginary part."""
+    from scipy.linalg._matfuncs import _array_precision, eps, feps
+
+    if A.dtype.kind != "c" and B.dtype.kind == "c":
+        tol = {0: feps * 1e3, 1: eps * 1e6}[_array_precision[B.dtype.char]]
+        if np.allclose(strip(B).imag, 0.0, atol=tol):
+            B = np.real(B)
+    return B
+
+
+def cosm(A):
+    A = _square(A)
+    if A.dtype.kind == "c":
+        return 0.5 * (SL.expm(1j * A) + SL.expm(-1j * A))
+    return np.real(SL.expm(1j * A))
+
+
+def sinm(A):
+    A = _square(A)
+    if A.dtype.kind == "c":
+        return -0.5j * (SL.expm(1j * A) - SL.expm(-1j * A))
+    return np.imag(SL.expm(1j * A))
+
+
+def tanm(A):
+    A = _square(A)
+    return _maybe_real(A, SL.solve(cosm(A), sinm(A)))
+
+
+def coshm(A):
+    A = _square(A)
+    return _maybe_real(A, 0.5 * (SL.expm(A) + SL.expm(-A)))
+
+
+def sinhm(A):
+    A = _square(A)
+    return _maybe_real(A, 0.5 * (SL.expm(A) - SL.expm(-A)))
+
+
+def tanhm(A):
+    A = _square(A)
+    return _maybe_real(A, SL.solve(coshm(A), sinhm(A)))
+
+
+for _f in (cosm, sinm, tanm, coshm, sinhm, tanhm):
+    _route(_f.__name__, _f)
