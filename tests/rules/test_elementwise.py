@@ -308,3 +308,32 @@ def test_ldexp():
     g32 = pb.gradient(lambda u: np.sum(np.ldexp(u, n)), x.astype(np.float32))[0]
     assert g32.dtype == np.float32
     check_gradient(lambda u: np.ldexp(u, 3) ** 2, x, modes=("reverse", "forward"))
+
+
+@pytest.mark.filterwarnings("ignore")  # NumPy warns of the uninitialised entries
+@pytest.mark.parametrize("op", [np.add, np.subtract, np.multiply, np.true_divide, np.maximum, np.arctan2,
+                                np.hypot, np.sin, np.exp])
+def test_ufunc_where_without_out(op):
+    """Regression (D2): ``np.subtract(x, y, where=m)`` without ``out=`` crashed in the gradient
+    (``_g() got an unexpected keyword argument 'where'``). NumPy leaves the unselected entries
+    uninitialised: they carry no derivative; the selected ones have the rule's, in both modes."""
+    a, b = rand(3, 4, positive=True), rand(4, positive=True, seed=2)
+    args = (a, b) if op.nin == 2 else (a,)
+    m = np.array([True, False, True, True])
+
+    def f(*v):
+        return np.where(m, op(*v, where=m), 0.0)
+
+    value = strip(pb.pullback(f, *args)[0])
+    np.testing.assert_array_equal(value, f(*args))
+    check_gradient(f, *args)
+    check_gradient(lambda *v: np.sum(op(*v, where=True) ** 2), *args)
+    g = pb.gradient(lambda *v: np.sum(np.where(m, op(*v, where=m), 0.0)), *args)
+    full = pb.gradient(lambda *v: np.sum(op(*v)[:, m]), *args)
+    for gi, fi in zip(g, full):
+        np.testing.assert_allclose(gi, fi)
+    g = pb.gradient(lambda *v: np.sum(op(*v, where=m)), *args)  # the unselected entries: no derivative
+    for gi, fi in zip(g, full):
+        np.testing.assert_allclose(gi, fi)
+    _, t = pb.jvp(lambda *v: op(*v, where=m), args, tuple(np.ones_like(v) for v in args))
+    assert np.all(t[:, ~m] == 0)
