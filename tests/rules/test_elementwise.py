@@ -337,3 +337,36 @@ def test_ufunc_where_without_out(op):
         np.testing.assert_allclose(gi, fi)
     _, t = pb.jvp(lambda *v: op(*v, where=m), args, tuple(np.ones_like(v) for v in args))
     assert np.all(t[:, ~m] == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_complex_sign(dtype):
+    """Regression (B1): np.sign of complex z is z / |z| in NumPy 2 (0 at 0); its gradient was
+    silently zero. Now the derivative of z / |z| (0 at z = 0), both modes, any order; NumPy's bits."""
+    z = np.array([1 + 2j, -0.5 + 0.3j, 0.7 - 1.1j], dtype=dtype)
+    value, _ = pb.pullback(np.sign, z)
+    assert value.dtype == dtype and value.tobytes() == np.sign(z).tobytes()
+    tol = {"rtol": 1e-3, "atol": 1e-3} if dtype == np.complex64 else {}
+    check_gradient(np.sign, z, **tol)
+    check_gradient(lambda z: np.sign(z) * z, z, **tol)
+    if dtype == np.complex128:
+        check_gradient(pb.grad(lambda z: np.sum(np.real(np.sign(z) ** 3) * np.abs(z))), z)
+    # d Re(z/|z|) at z = x + iy: (y^2, -xy) / |z|^3, as dL/dx + i dL/dy
+    g = pb.gradient(lambda z: np.sum(np.real(np.sign(z))), np.array([1 + 2j, 0j]))[0]
+    np.testing.assert_allclose(g, [(4 - 2j) / 5 ** 1.5, 0])
+    x = np.array([0.5, -2.0, 0.0])  # real: piecewise constant, still no gradient
+    np.testing.assert_array_equal(pb.gradient(lambda x: np.sum(np.sign(x) * x), x)[0], np.sign(x))
+
+
+def test_heaviside():
+    """Regression (B2): np.heaviside(x, h)'s gradient in h was silently zero; it is 1 where x == 0
+    (h is the value there), 0 elsewhere; x's derivative is 0."""
+    x = np.array([0.0, 1.0, -2.0, 0.0, np.nan])
+    h = np.array([0.3, 0.7, 0.9, -1.5, 2.0])
+    value, _ = pb.pullback(lambda h: np.heaviside(x, h), h)
+    assert value.tobytes() == np.heaviside(x, h).tobytes()
+    gx, gh = pb.gradient(lambda x, h: np.sum(np.heaviside(x, h)), x, h)
+    np.testing.assert_array_equal(gh, [1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(gx, 0)
+    check_gradient(lambda h: np.heaviside(x[:4], h), h[:4])
+    check_gradient(lambda x, h: np.heaviside(x, h) * x, x[1:3], h[1:3])
