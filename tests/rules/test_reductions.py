@@ -274,3 +274,22 @@ def test_reductions_sweep(shape, axes, all_axes, keepdims, dtype, which):
     assert np.result_type(got) == np.result_type(want)
     np.testing.assert_allclose(got, want, rtol=1e-5)
     check_gradient(lambda a: f(a, ax, keepdims), a)
+
+
+@pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
+def test_prod_cumprod_of_complex_cast_to_a_real_dtype():
+    """Regression (B3): np.prod / np.cumprod(z, dtype=float64) multiply the real parts (NumPy drops
+    the imaginary ones); the gradient was the complex product's. Now that of prod(real(z))."""
+    z = np.array([[0.5 - 0.3j, 1.2 + 0.4j, -0.7 + 2.0j], [0.0 + 1.0j, 2.0 - 1.0j, 0.3 + 0.3j]])
+    fs = [lambda z: np.prod(z, axis=1, dtype=np.float64), lambda z: np.cumprod(z, dtype=np.float64),
+          lambda z: np.cumprod(z, axis=1, dtype=np.float64),
+          lambda z: np.nanprod(z, axis=0, dtype=np.float64),
+          lambda z: np.multiply.reduce(z, axis=1, dtype=np.float64, keepdims=True)]
+    for f in fs:
+        value, _ = pb.pullback(f, z)
+        assert value.dtype == np.float64 and value.tobytes() == f(z).tobytes()
+        check_gradient(f, z)
+        g = pb.gradient(lambda z: np.sum(f(z) ** 2), z)[0]
+        np.testing.assert_allclose(g, pb.gradient(lambda x: np.sum(f(x) ** 2), z.real)[0] + 0j)
+    np.testing.assert_allclose(pb.gradient(lambda z: np.sum(fs[0](z)), z[:1, :2])[0], [[1.2, 0.5]])
+    check_gradient(pb.grad(lambda z: np.sum(np.cumprod(z, dtype=np.float64) ** 2)), z)

@@ -184,14 +184,24 @@ def _prod_factor(ans, a, axis, keepdims, initial, where):
     return others
 
 
+def _factors(a, dtype):
+    """The factors NumPy multiplies: ``a``, or its real part when a complex ``a`` is cast to a real
+    ``dtype=`` (NumPy drops the imaginary parts, with a ComplexWarning)."""
+    if dtype is not None and a.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        return np.real(a)
+    return a
+
+
 def prod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE, where=True):
     where, keepdims = _wh(where), _kd(keepdims)
+    a = _factors(a, dtype)
     w = _prod_factor(ans, a, axis, keepdims, initial, where)
     return _mask(_expand(g, a.shape, axis, keepdims) * _conj(w), where)
 
 
 def prod_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE, where=True):
     where, keepdims = _wh(where), _kd(keepdims)
+    a = _factors(a, dtype)  # a real output: the tangent's real part is kept at the end
     w = _prod_factor(ans, a, axis, keepdims, initial, where)
     return np.sum(_mask(t * w, where), axis=axis, keepdims=keepdims)
 
@@ -343,12 +353,14 @@ def _cumprod_jvp(t, y, x, axis):
 
 
 def cumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    a = _factors(a, dtype)
     if axis is None:
         return np.reshape(_cumprod_vjp(g, ans, np.ravel(a), 0), a.shape)
     return _cumprod_vjp(g, ans, a, normalize_axis_index(axis, a.ndim))
 
 
 def cumprod_jvp(t, ans, a, axis=None, dtype=None, out=None):
+    a = _factors(a, dtype)
     if axis is None:
         return _cumprod_jvp(np.ravel(t), ans, np.ravel(a), 0)
     return _cumprod_jvp(t, ans, a, normalize_axis_index(axis, a.ndim))
