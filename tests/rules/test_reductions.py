@@ -293,3 +293,21 @@ def test_prod_cumprod_of_complex_cast_to_a_real_dtype():
         np.testing.assert_allclose(g, pb.gradient(lambda x: np.sum(f(x) ** 2), z.real)[0] + 0j)
     np.testing.assert_allclose(pb.gradient(lambda z: np.sum(fs[0](z)), z[:1, :2])[0], [[1.2, 0.5]])
     check_gradient(pb.grad(lambda z: np.sum(np.cumprod(z, dtype=np.float64) ** 2)), z)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nanvar_nanstd_without_degrees_of_freedom_are_numpys_nan():
+    """Regression (A6): where ``count - ddof <= 0`` NumPy's nanvar writes NaN (positive); the traced
+    0/0 had its sign bit set. Every case NumPy's bits and type (a scalar for axis=None)."""
+    x = np.array([[np.nan, 1.0, 2.0], [2.0, 3.0, 5.0]])
+    fs = [lambda x: np.nanvar(x, axis=-1, ddof=1), lambda x: np.nanvar(x, axis=-1, ddof=2),
+          lambda x: np.nanvar(x, ddof=5), lambda x: np.nanvar(x, ddof=9),
+          lambda x: np.nanstd(x, axis=0, ddof=2, keepdims=True), lambda x: np.nanvar(x, axis=1, correction=2),
+          lambda x: np.nanvar(x.astype(np.float32), axis=1, ddof=2),
+          lambda x: np.nanvar(x * (1 - 2j), axis=1, ddof=2),
+          lambda x: np.nanstd(x, axis=1, ddof=1, where=np.array([True, False, True]))]
+    for f in fs:
+        want = f(x)
+        value, _ = pb.pullback(f, x)
+        assert type(value) is type(want) and value.dtype == want.dtype and value.tobytes() == want.tobytes()
+    check_gradient(lambda x: np.nanvar(x, axis=-1, ddof=1)[1:], x)

@@ -572,10 +572,18 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_NOVALUE,
            correction=_NOVALUE):
-    """``np.nanvar``: the variance over the entries that are not NaN."""
+    """``np.nanvar``: the variance over the entries that are not NaN; NaN (NumPy's, positive) where
+    the degrees of freedom ``count - ddof`` are <= 0."""
     a = _arr(a)
-    return var(_nan_free(a, 0), axis, dtype, None, ddof, keepdims, where=_not_nan(a, where), mean=mean,
-               correction=correction)
+    ok = _not_nan(a, where)
+    v = var(_nan_free(a, 0), axis, dtype, None, ddof, keepdims, where=ok, mean=mean, correction=correction)
+    if a.dtype.kind in "fc":
+        dof = _count(a.shape, axis, ok, _kd(keepdims)) - (correction if _given(correction) else ddof)
+        if np.any(dof <= 0):
+            v = np.where(dof <= 0, np.nan, v)
+            if v.ndim == 0:
+                v = np.positive(v)  # NumPy's scalar, as a ufunc gives for a 0-d array (same bits)
+    return v
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_NOVALUE,
