@@ -370,3 +370,18 @@ def test_heaviside():
     np.testing.assert_array_equal(gx, 0)
     check_gradient(lambda h: np.heaviside(x[:4], h), h[:4])
     check_gradient(lambda x, h: np.heaviside(x, h) * x, x[1:3], h[1:3])
+
+
+def test_nextafter():
+    """np.nextafter(x, y) (a NoRuleError the sweep listed): x moved one ulp toward y, derivative 1 in
+    x; y is a direction only (not differentiable). NumPy's bits, float32 kept."""
+    x = np.array([1.0, -2.0, 0.0, 3.5])
+    y = np.array([2.0, -3.0, -1.0, 3.5])
+    value, _ = pb.pullback(lambda u: np.nextafter(u, y), x)
+    assert value.tobytes() == np.nextafter(x, y).tobytes()
+    np.testing.assert_array_equal(pb.gradient(lambda u: np.sum(np.nextafter(u, y)), x)[0], 1.0)
+    check_gradient(lambda u: np.nextafter(u, y) * u, x)
+    g32 = pb.gradient(lambda u: np.sum(np.nextafter(u, np.float32(5))), x.astype(np.float32))[0]
+    assert g32.dtype == np.float32
+    with pytest.raises(TypeError, match="not differentiable"):
+        pb.gradient(lambda v: np.sum(np.nextafter(x, v)), y)

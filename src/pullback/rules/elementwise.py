@@ -462,6 +462,15 @@ def ldexp_dx(ans, x, n):
 
 defelementwise(np.ldexp, ldexp_dx, None)
 
+
+def nextafter_dx(ans, x, y):
+    """``nextafter(x, y)`` is ``x`` moved by one ulp toward ``y``: derivative 1 in ``x``; ``y`` only
+    gives the direction (none)."""
+    return np.ones(np.shape(ans), dtype=ans.dtype)
+
+
+defelementwise(np.nextafter, nextafter_dx, None)
+
 # ---------------------------------------------------------------- complex parts
 
 
