@@ -64,6 +64,9 @@ CASES = [
     (np.copysign, np.copysign, (x3, y3)),
     (np.i0, np.i0, (x3,)),
     (np.ldexp, lambda a: np.ldexp(a, np.array([1, -2, 0, 3])), (x3,)),
+    (np.nextafter, lambda a: np.nextafter(a, y3 * 10), (x3,)),
+    (np.sign, np.sign, (z,)),
+    (np.heaviside, lambda a, b: np.heaviside(np.where(x3 > 0, 0.0, x3), b) * a, (x3, y3)),
     (np.absolute, np.abs, (z,)),
     (np.fabs, np.fabs, (x3,)),
     (np.conjugate, np.conj, (z,)),
@@ -374,7 +377,7 @@ def test_heaviside():
 
 def test_nextafter():
     """np.nextafter(x, y) (a NoRuleError the sweep listed): x moved one ulp toward y, derivative 1 in
-    x; y is a direction only (not differentiable). NumPy's bits, float32 kept."""
+    x; y is a direction only (piecewise constant: zero). NumPy's bits, float32 kept."""
     x = np.array([1.0, -2.0, 0.0, 3.5])
     y = np.array([2.0, -3.0, -1.0, 3.5])
     value, _ = pb.pullback(lambda u: np.nextafter(u, y), x)
@@ -383,5 +386,5 @@ def test_nextafter():
     check_gradient(lambda u: np.nextafter(u, y) * u, x)
     g32 = pb.gradient(lambda u: np.sum(np.nextafter(u, np.float32(5))), x.astype(np.float32))[0]
     assert g32.dtype == np.float32
-    with pytest.raises(TypeError, match="not differentiable"):
-        pb.gradient(lambda v: np.sum(np.nextafter(x, v)), y)
+    np.testing.assert_array_equal(pb.gradient(lambda v: np.sum(np.nextafter(x, v)), y)[0], 0.0)
+    check_gradient(lambda u, v: np.nextafter(u, v + 10.0) * v, x, y)

@@ -464,12 +464,16 @@ defelementwise(np.ldexp, ldexp_dx, None)
 
 
 def nextafter_dx(ans, x, y):
-    """``nextafter(x, y)`` is ``x`` moved by one ulp toward ``y``: derivative 1 in ``x``; ``y`` only
-    gives the direction (none)."""
+    """``nextafter(x, y)`` is ``x`` moved by one ulp toward ``y``: derivative 1 in ``x``."""
     return np.ones(np.shape(ans), dtype=ans.dtype)
 
 
-defelementwise(np.nextafter, nextafter_dx, None)
+def nextafter_dy(ans, x, y):
+    """``y`` only gives the direction (piecewise constant): zero, as copysign's ``y``."""
+    return np.zeros(np.shape(ans), dtype=ans.dtype)
+
+
+defelementwise(np.nextafter, nextafter_dx, nextafter_dy)
 
 # ---------------------------------------------------------------- complex parts
 
