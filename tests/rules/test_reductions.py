@@ -79,6 +79,7 @@ CASES = [
     (np.median, np.median, (x,)),
     (np.median, lambda a: np.median(a, axis=1), (m,)),
     (np.median, lambda a: np.median(a, axis=(0, 2), keepdims=True), (x,)),
+    (np.nanmedian, lambda a: np.nanmedian(a, axis=1), (with_nan,)),
     (np.trace, np.trace, (m,)),
     (np.trace, lambda a: np.trace(a, offset=1, axis1=2, axis2=0), (x,)),
     (np.trace, lambda a: a.trace(-1), (z,)),
@@ -311,3 +312,28 @@ def test_nanvar_nanstd_without_degrees_of_freedom_are_numpys_nan():
         value, _ = pb.pullback(f, x)
         assert type(value) is type(want) and value.dtype == want.dtype and value.tobytes() == want.tobytes()
     check_gradient(lambda x: np.nanvar(x, axis=-1, ddof=1)[1:], x)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nanmedian():
+    """np.nanmedian (a NoRuleError the NumPy sweep listed): NumPy's values and types for every
+    axis / keepdims; the gradient goes to the middle non-NaN entries of each slice (half each for an
+    even count), NaN entries and all-NaN slices get none; second order through it."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4, 5))
+    a[0, 1, 2] = a[1, :, 3] = a[2, 0, 0] = np.nan
+    a[:, 2, :] = np.nan
+    for axis in (None, 0, 1, 2, -1, (0, 2), (1, 2), (0, 1, 2)):
+        for kd in (False, True, np._NoValue):
+            for arr in (a, a.astype(np.float32), a[:, :, :4], np.where(np.isnan(a), 0.5, a)):
+                f = lambda u: np.nanmedian(u, axis=axis, keepdims=kd)  # noqa: B023, E731
+                want, value = f(arr), pb.pullback(f, arr)[0]
+                assert type(value) is type(want) and np.shape(value) == np.shape(want)
+                assert np.asarray(value).dtype == want.dtype and value.tobytes() == want.tobytes()
+        check_gradient(lambda u: np.nan_to_num(np.nanmedian(u, axis=axis)), a)  # noqa: B023
+    g = pb.gradient(np.nanmedian, np.array([1.0, np.nan, 3.0, 2.0]))[0]
+    np.testing.assert_array_equal(g, [0, 0, 0, 1])
+    g = pb.gradient(np.nanmedian, np.array([1.0, np.nan, 3.0, 2.0, 7.0]))[0]
+    np.testing.assert_array_equal(g, [0, 0, 0.5, 0.5, 0])
+    h = pb.hessian(lambda u: np.nanmedian(u ** 2), np.array([1.0, np.nan, 3.0]))
+    np.testing.assert_array_equal(h, np.diag([1.0, 0.0, 1.0]))

@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from ..core import Tracer, strip
-from .registry import _conj, defcomposite, deflinear, defnondiff, defvjp, register
+from .registry import _conj, defcomposite, deflinear, defnondiff, defvjp, library_values, register
 from .registry import array_like as _arr
 
 try:  # NumPy >= 2
@@ -491,6 +491,44 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 
 
 defcomposite(np.median, median)
+
+
+def _nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=_NOVALUE):
+    """The median of each slice's entries that are not NaN (NaN for a slice of NaNs only)."""
+    a = _arr(a)
+    axes = _axes(axis, a.ndim)
+    keep = [i for i in range(a.ndim) if i not in axes]
+    n = math.prod(a.shape[i] for i in axes)
+    b = np.transpose(a, keep + list(axes)) if keep + list(axes) != list(range(a.ndim)) else a
+    b = np.reshape(b, tuple(a.shape[i] for i in keep) + (n,))
+    if n == 0:
+        med = np.mean(b, axis=-1)  # NumPy's nan
+    else:
+        s = np.sort(b, axis=-1)  # NaNs last
+        count = np.sum(~np.isnan(strip(b)), axis=-1, keepdims=True)
+        lo = np.maximum((count - 1) // 2, 0)
+        hi = np.minimum(count // 2, n - 1)
+        s_lo = np.take_along_axis(s, lo, axis=-1)[..., 0]
+        s_hi = np.take_along_axis(s, hi, axis=-1)[..., 0]
+        med = np.where((lo == hi)[..., 0], s_lo, (s_lo + s_hi) / 2)
+        if np.any(count == 0):
+            med = np.where(count[..., 0] == 0, np.nan, med)
+    if _kd(keepdims):
+        med = np.reshape(med, tuple(1 if i in axes else k for i, k in enumerate(a.shape)))
+    return med
+
+
+@library_values(np.nanmedian)
+def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=_NOVALUE):
+    """``np.nanmedian``: NumPy's values; the gradient goes to the middle non-NaN entries of each
+    slice (half each for an even count), as :func:`median`'s."""
+    a = _arr(a)
+    if a.dtype.kind not in "fc":
+        return np.median(a, axis=axis, keepdims=_kd(keepdims))
+    return _nanmedian(a, axis, keepdims=keepdims)
+
+
+defcomposite(np.nanmedian, nanmedian)
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):

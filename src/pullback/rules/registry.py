@@ -846,7 +846,7 @@ def _with_values(out: Any, want: Any) -> Any:
     """``out`` (a composite's result) with each traced array's value replaced by the matching one of
     ``want`` (the library's own result), where shape and dtype agree."""
     if isinstance(out, Tracer):
-        w = want if isinstance(want, np.ndarray) else np.asarray(want)
+        w = want if isinstance(want, (np.ndarray, np.generic)) else np.asarray(want)  # a scalar stays one
         if w.shape == out.shape and w.dtype == out.dtype:
             return value_of(out, w)
         return out
