@@ -259,9 +259,9 @@ def test_nondifferentiable_declaration():
 
 def test_unknown_function_error_names_it_and_says_how_to_register():
     with pytest.raises(pb.NoRuleError) as info:
-        pb.gradient(lambda x: np.sum(np.nextafter(x, 1.0)), x3)
+        pb.gradient(lambda x: np.sum(np.frexp(x)[0]), x3)
     msg = str(info.value)
-    assert "numpy.nextafter" in msg and "pullback.adjoint" in msg and "nondifferentiable" in msg
+    assert "numpy.frexp" in msg and "pullback.adjoint" in msg and "nondifferentiable" in msg
 
 
 def test_bad_input_raises_numpys_own_error():

@@ -64,6 +64,9 @@ CASES = [
     (np.copysign, np.copysign, (x3, y3)),
     (np.i0, np.i0, (x3,)),
     (np.ldexp, lambda a: np.ldexp(a, np.array([1, -2, 0, 3])), (x3,)),
+    (np.nextafter, lambda a: np.nextafter(a, y3 * 10), (x3,)),
+    (np.sign, np.sign, (z,)),
+    (np.heaviside, lambda a, b: np.heaviside(np.where(x3 > 0, 0.0, x3), b) * a, (x3, y3)),
     (np.absolute, np.abs, (z,)),
     (np.fabs, np.fabs, (x3,)),
     (np.conjugate, np.conj, (z,)),
@@ -308,3 +311,80 @@ def test_ldexp():
     g32 = pb.gradient(lambda u: np.sum(np.ldexp(u, n)), x.astype(np.float32))[0]
     assert g32.dtype == np.float32
     check_gradient(lambda u: np.ldexp(u, 3) ** 2, x, modes=("reverse", "forward"))
+
+
+@pytest.mark.filterwarnings("ignore")  # NumPy warns of the uninitialised entries
+@pytest.mark.parametrize("op", [np.add, np.subtract, np.multiply, np.true_divide, np.maximum, np.arctan2,
+                                np.hypot, np.sin, np.exp])
+def test_ufunc_where_without_out(op):
+    """Regression (D2): ``np.subtract(x, y, where=m)`` without ``out=`` crashed in the gradient
+    (``_g() got an unexpected keyword argument 'where'``). NumPy leaves the unselected entries
+    uninitialised: they carry no derivative; the selected ones have the rule's, in both modes."""
+    a, b = rand(3, 4, positive=True), rand(4, positive=True, seed=2)
+    args = (a, b) if op.nin == 2 else (a,)
+    m = np.array([True, False, True, True])
+
+    def f(*v):
+        return np.where(m, op(*v, where=m), 0.0)
+
+    value = strip(pb.pullback(f, *args)[0])
+    np.testing.assert_array_equal(value, f(*args))
+    check_gradient(f, *args)
+    check_gradient(lambda *v: np.sum(op(*v, where=True) ** 2), *args)
+    g = pb.gradient(lambda *v: np.sum(np.where(m, op(*v, where=m), 0.0)), *args)
+    full = pb.gradient(lambda *v: np.sum(op(*v)[:, m]), *args)
+    for gi, fi in zip(g, full):
+        np.testing.assert_allclose(gi, fi)
+    g = pb.gradient(lambda *v: np.sum(op(*v, where=m)), *args)  # the unselected entries: no derivative
+    for gi, fi in zip(g, full):
+        np.testing.assert_allclose(gi, fi)
+    _, t = pb.jvp(lambda *v: op(*v, where=m), args, tuple(np.ones_like(v) for v in args))
+    assert np.all(t[:, ~m] == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_complex_sign(dtype):
+    """Regression (B1): np.sign of complex z is z / |z| in NumPy 2 (0 at 0); its gradient was
+    silently zero. Now the derivative of z / |z| (0 at z = 0), both modes, any order; NumPy's bits."""
+    z = np.array([1 + 2j, -0.5 + 0.3j, 0.7 - 1.1j], dtype=dtype)
+    value, _ = pb.pullback(np.sign, z)
+    assert value.dtype == dtype and value.tobytes() == np.sign(z).tobytes()
+    tol = {"rtol": 1e-3, "atol": 1e-3} if dtype == np.complex64 else {}
+    check_gradient(np.sign, z, **tol)
+    check_gradient(lambda z: np.sign(z) * z, z, **tol)
+    if dtype == np.complex128:
+        check_gradient(pb.grad(lambda z: np.sum(np.real(np.sign(z) ** 3) * np.abs(z))), z)
+    # d Re(z/|z|) at z = x + iy: (y^2, -xy) / |z|^3, as dL/dx + i dL/dy
+    g = pb.gradient(lambda z: np.sum(np.real(np.sign(z))), np.array([1 + 2j, 0j]))[0]
+    np.testing.assert_allclose(g, [(4 - 2j) / 5 ** 1.5, 0])
+    x = np.array([0.5, -2.0, 0.0])  # real: piecewise constant, still no gradient
+    np.testing.assert_array_equal(pb.gradient(lambda x: np.sum(np.sign(x) * x), x)[0], np.sign(x))
+
+
+def test_heaviside():
+    """Regression (B2): np.heaviside(x, h)'s gradient in h was silently zero; it is 1 where x == 0
+    (h is the value there), 0 elsewhere; x's derivative is 0."""
+    x = np.array([0.0, 1.0, -2.0, 0.0, np.nan])
+    h = np.array([0.3, 0.7, 0.9, -1.5, 2.0])
+    value, _ = pb.pullback(lambda h: np.heaviside(x, h), h)
+    assert value.tobytes() == np.heaviside(x, h).tobytes()
+    gx, gh = pb.gradient(lambda x, h: np.sum(np.heaviside(x, h)), x, h)
+    np.testing.assert_array_equal(gh, [1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(gx, 0)
+    check_gradient(lambda h: np.heaviside(x[:4], h), h[:4])
+    check_gradient(lambda x, h: np.heaviside(x, h) * x, x[1:3], h[1:3])
+
+
+def test_nextafter():
+    """np.nextafter(x, y) (a NoRuleError the sweep listed): x moved one ulp toward y, derivative 1 in
+    x; y is a direction only (piecewise constant: zero). NumPy's bits, float32 kept."""
+    x = np.array([1.0, -2.0, 0.0, 3.5])
+    y = np.array([2.0, -3.0, -1.0, 3.5])
+    value, _ = pb.pullback(lambda u: np.nextafter(u, y), x)
+    assert value.tobytes() == np.nextafter(x, y).tobytes()
+    np.testing.assert_array_equal(pb.gradient(lambda u: np.sum(np.nextafter(u, y)), x)[0], 1.0)
+    check_gradient(lambda u: np.nextafter(u, y) * u, x)
+    g32 = pb.gradient(lambda u: np.sum(np.nextafter(u, np.float32(5))), x.astype(np.float32))[0]
+    assert g32.dtype == np.float32
+    np.testing.assert_array_equal(pb.gradient(lambda v: np.sum(np.nextafter(x, v)), y)[0], 0.0)
+    check_gradient(lambda u, v: np.nextafter(u, v + 10.0) * v, x, y)

@@ -308,3 +308,68 @@ def test_solve_values_are_numpys_bits():
             value, back = pb.pullback(lambda u, v: np.linalg.solve(u, v), a, b)
             assert value.tobytes() == np.linalg.solve(a, b).tobytes(), (dtype, n, batch, k)
     check_gradient(lambda u, v: np.linalg.solve(u, v), a[0, :5, :5], b[0, :5])
+
+
+def _same(want, got):
+    return (type(want) is type(got) and np.asarray(want).dtype == np.asarray(got).dtype
+            and np.shape(want) == np.shape(got) and np.asarray(want).tobytes() == np.asarray(got).tobytes())
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (4, 2)), ((2, 3, 4), (2, 4, 5)), ((4,), (2, 4, 5)),
+                                    ((3, 4), (2, 4, 5)), ((6, 7, 8), (3, 8, 9)), ((2, 3, 4), (4,))])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+def test_dot_of_more_than_two_axes_is_numpys_value(shapes, dtype):
+    """Regression (A3): np.dot with a >2-d operand sums each entry with NumPy's dot loop; the traced
+    tensordot / matmul gave other bits. Now NumPy's value, the same gradient."""
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in shapes)
+    if dtype == np.complex128:
+        a, b = a + 0.5j * rng.standard_normal(a.shape), b - 0.3j * rng.standard_normal(b.shape)
+    for f in (np.dot, lambda a, b: a.dot(b)):
+        assert _same(f(a, b), pb.pullback(f, a, b)[0])
+    if dtype != np.float32:
+        check_gradient(np.dot, a, b)
+
+
+@pytest.mark.parametrize("shapes", [[(2, 3), (3, 4), (4,)], [(3,), (3, 4), (4, 2)], [(3,), (3, 4), (4,)],
+                                    [(10, 100), (100, 5), (5, 50)], [(5, 2), (2, 30), (30, 4), (4, 8)],
+                                    [(3,), (3, 20), (20, 2), (2, 9), (9,)], [(4, 6), (6, 3), (3, 7), (7, 2)]])
+def test_multi_dot_follows_numpys_order(shapes):
+    """Regression (A4): multi_dot([A(2,3), B(3,4), c(4)]) is A @ (B @ c) in NumPy (its cheaper
+    order), the traced (A @ B) @ c: other bits. Now NumPy's order (1-d ends, the 3-matrix rule, the
+    chain order), value and type."""
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    f = lambda *xs: np.linalg.multi_dot(list(xs))  # noqa: E731
+    assert _same(f(*arrays), pb.pullback(f, *arrays)[0])
+    check_gradient(f, *arrays)
+    with pytest.raises(np.linalg.LinAlgError, match="3-dimensional array given"):
+        pb.gradient(lambda a: np.sum(np.linalg.multi_dot([a, np.ones((4, 2, 2)), np.ones(2)])), arrays[0])
+
+
+def test_vector_norm_and_norm_follow_numpys_steps():
+    """Regression (A5): vector_norm over non-adjacent axes (a(2,1,3,4), axis=(0,-1)) summed in
+    another order than NumPy's (which moves the axes to the front and flattens them); norm's
+    full reductions were 0-d arrays, not NumPy scalars. Now NumPy's bits and types."""
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((2, 1, 3, 4)), rng.standard_normal((37, 29)) * (1 - 0.5j),
+          rng.standard_normal((2, 3, 5, 4)).astype(np.float32)]
+    bad = []
+    for x in xs:
+        fs = [np.linalg.norm, lambda a: np.linalg.norm(a, keepdims=True)]
+        for o in (None, 1, 2, 3, 0.5, -1, np.inf, -np.inf, 0, -2.5):
+            o2 = 2 if o is None else o
+            fs += [lambda a, o=o: np.linalg.norm(a, o, axis=-1), lambda a, o=o: np.linalg.norm(a.ravel(), o),
+                   lambda a, o=o: np.linalg.norm(a, o, axis=0, keepdims=True),
+                   lambda a, o=o2: np.linalg.vector_norm(a, ord=o),
+                   lambda a, o=o2: np.linalg.vector_norm(a, ord=o, axis=(0, -1)),
+                   lambda a, o=o2: np.linalg.vector_norm(a, ord=o, axis=(-1, 0), keepdims=True),
+                   lambda a, o=o2: np.linalg.vector_norm(a, ord=o, axis=1)]
+        bad += [(x.shape, i) for i, f in enumerate(fs) if not _same(f(x), pb.pullback(f, x)[0])]
+    assert not bad
+    x = xs[0]
+    for o in (1, 3, np.inf, 2):
+        check_gradient(lambda a, o=o: np.linalg.vector_norm(a, ord=o, axis=(0, -1)), x)
+    check_gradient(lambda a: np.linalg.vector_norm(a, ord=3, axis=(-1, 0), keepdims=True), xs[1][:3, :4])
+    with pytest.raises(ValueError, match="repeated axis"):
+        pb.gradient(lambda a: np.linalg.vector_norm(a, axis=(0, 0)), x)

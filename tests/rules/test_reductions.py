@@ -79,6 +79,7 @@ CASES = [
     (np.median, np.median, (x,)),
     (np.median, lambda a: np.median(a, axis=1), (m,)),
     (np.median, lambda a: np.median(a, axis=(0, 2), keepdims=True), (x,)),
+    (np.nanmedian, lambda a: np.nanmedian(a, axis=1), (with_nan,)),
     (np.trace, np.trace, (m,)),
     (np.trace, lambda a: np.trace(a, offset=1, axis1=2, axis2=0), (x,)),
     (np.trace, lambda a: a.trace(-1), (z,)),
@@ -274,3 +275,65 @@ def test_reductions_sweep(shape, axes, all_axes, keepdims, dtype, which):
     assert np.result_type(got) == np.result_type(want)
     np.testing.assert_allclose(got, want, rtol=1e-5)
     check_gradient(lambda a: f(a, ax, keepdims), a)
+
+
+@pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
+def test_prod_cumprod_of_complex_cast_to_a_real_dtype():
+    """Regression (B3): np.prod / np.cumprod(z, dtype=float64) multiply the real parts (NumPy drops
+    the imaginary ones); the gradient was the complex product's. Now that of prod(real(z))."""
+    z = np.array([[0.5 - 0.3j, 1.2 + 0.4j, -0.7 + 2.0j], [0.0 + 1.0j, 2.0 - 1.0j, 0.3 + 0.3j]])
+    fs = [lambda z: np.prod(z, axis=1, dtype=np.float64), lambda z: np.cumprod(z, dtype=np.float64),
+          lambda z: np.cumprod(z, axis=1, dtype=np.float64),
+          lambda z: np.nanprod(z, axis=0, dtype=np.float64),
+          lambda z: np.multiply.reduce(z, axis=1, dtype=np.float64, keepdims=True)]
+    for f in fs:
+        value, _ = pb.pullback(f, z)
+        assert value.dtype == np.float64 and value.tobytes() == f(z).tobytes()
+        check_gradient(f, z)
+        g = pb.gradient(lambda z: np.sum(f(z) ** 2), z)[0]
+        np.testing.assert_allclose(g, pb.gradient(lambda x: np.sum(f(x) ** 2), z.real)[0] + 0j)
+    np.testing.assert_allclose(pb.gradient(lambda z: np.sum(fs[0](z)), z[:1, :2])[0], [[1.2, 0.5]])
+    check_gradient(pb.grad(lambda z: np.sum(np.cumprod(z, dtype=np.float64) ** 2)), z)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nanvar_nanstd_without_degrees_of_freedom_are_numpys_nan():
+    """Regression (A6): where ``count - ddof <= 0`` NumPy's nanvar writes NaN (positive); the traced
+    0/0 had its sign bit set. Every case NumPy's bits and type (a scalar for axis=None)."""
+    x = np.array([[np.nan, 1.0, 2.0], [2.0, 3.0, 5.0]])
+    fs = [lambda x: np.nanvar(x, axis=-1, ddof=1), lambda x: np.nanvar(x, axis=-1, ddof=2),
+          lambda x: np.nanvar(x, ddof=5), lambda x: np.nanvar(x, ddof=9),
+          lambda x: np.nanstd(x, axis=0, ddof=2, keepdims=True), lambda x: np.nanvar(x, axis=1, correction=2),
+          lambda x: np.nanvar(x.astype(np.float32), axis=1, ddof=2),
+          lambda x: np.nanvar(x * (1 - 2j), axis=1, ddof=2),
+          lambda x: np.nanstd(x, axis=1, ddof=1, where=np.array([True, False, True]))]
+    for f in fs:
+        want = f(x)
+        value, _ = pb.pullback(f, x)
+        assert type(value) is type(want) and value.dtype == want.dtype and value.tobytes() == want.tobytes()
+    check_gradient(lambda x: np.nanvar(x, axis=-1, ddof=1)[1:], x)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nanmedian():
+    """np.nanmedian (a NoRuleError the NumPy sweep listed): NumPy's values and types for every
+    axis / keepdims; the gradient goes to the middle non-NaN entries of each slice (half each for an
+    even count), NaN entries and all-NaN slices get none; second order through it."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4, 5))
+    a[0, 1, 2] = a[1, :, 3] = a[2, 0, 0] = np.nan
+    a[:, 2, :] = np.nan
+    for axis in (None, 0, 1, 2, -1, (0, 2), (1, 2), (0, 1, 2)):
+        for kd in (False, True, np._NoValue):
+            for arr in (a, a.astype(np.float32), a[:, :, :4], np.where(np.isnan(a), 0.5, a)):
+                f = lambda u: np.nanmedian(u, axis=axis, keepdims=kd)  # noqa: B023, E731
+                want, value = f(arr), pb.pullback(f, arr)[0]
+                assert type(value) is type(want) and np.shape(value) == np.shape(want)
+                assert np.asarray(value).dtype == want.dtype and value.tobytes() == want.tobytes()
+        check_gradient(lambda u: np.nan_to_num(np.nanmedian(u, axis=axis)), a)  # noqa: B023
+    g = pb.gradient(np.nanmedian, np.array([1.0, np.nan, 3.0, 2.0]))[0]
+    np.testing.assert_array_equal(g, [0, 0, 0, 1])
+    g = pb.gradient(np.nanmedian, np.array([1.0, np.nan, 3.0, 2.0, 7.0]))[0]
+    np.testing.assert_array_equal(g, [0, 0, 0.5, 0.5, 0])
+    h = pb.hessian(lambda u: np.nanmedian(u ** 2), np.array([1.0, np.nan, 3.0]))
+    np.testing.assert_array_equal(h, np.diag([1.0, 0.0, 1.0]))

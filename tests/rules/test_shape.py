@@ -161,6 +161,15 @@ CASES = [
     (np.pad, lambda a: np.pad(a, (2, 5), mode="minimum"), (v,)),
     (np.pad, lambda a: np.pad(a, ((2, 3), (0, 4)), mode="median"), (m,)),
     (np.pad, lambda a: np.pad(a, 2, mode="median", stat_length=3), (v,)),
+    (np.insert, lambda a, b: np.insert(a, [0, 2, 2], b[:3], axis=1), (m, v4)),
+    (np.delete, lambda a: np.delete(a, [0, 2], axis=1), (z,)),
+    (np.resize, lambda a: np.resize(a, (5, 7)), (m,)),
+    (np.choose, lambda a, b: np.choose(idx, [a[:3, :3], b[:3], 2 * a[:3, :1], b[:3, None]]), (m, v)),
+    (np.block, lambda a, b: np.block([[a, a[:, :1]], [b[None, :], b[:1, None]]]), (m, v)),
+    (np.compress, lambda a: np.compress([True, False, True], a, axis=1), (x,)),
+    (np.extract, lambda a: np.extract(np.arange(24).reshape(4, 6) % 3 == 0, a), (m,)),
+    (np.trim_zeros, lambda a: np.trim_zeros(np.concatenate([np.zeros(2), a, np.zeros(3)])), (v,)),
+    (np.sort_complex, np.sort_complex, (z,)),
 ]
 if np.lib.NumpyVersion(np.__version__) >= "2.3.0":  # pad_width as a dict {axis: widths}
     CASES.append((np.pad, lambda a: np.pad(a, {1: (2, 1)}, mode="edge"), (m,)))
@@ -387,3 +396,106 @@ def test_shape_ops_sweep(shape, axis, dtype, op, k):
     assert np.result_type(got) == np.result_type(want)
     np.testing.assert_array_equal(got, want)
     check_gradient(f, a)
+
+
+def _same(want, got):
+    return (type(want) is type(got) and np.asarray(want).dtype == np.asarray(got).dtype
+            and np.shape(want) == np.shape(got) and np.asarray(want).tobytes() == np.asarray(got).tobytes())
+
+
+def _numpys_error(f, *args):
+    try:
+        f(*args)
+    except Exception as ex:  # noqa: BLE001 - any exception NumPy raises
+        want = (type(ex), str(ex))
+    else:
+        raise AssertionError("NumPy raised nothing")
+    with pytest.raises(want[0]) as info:
+        pb.pullback(f, *args)
+    assert str(info.value) == want[1]
+
+
+_A = rand(3, 4, seed=7)
+_V = rand(4, seed=8)
+_Z = _A * (1 + 0.5j)
+_W = np.array([0.0, 0.0, 1.5, -2.0, 0.0, 3.0, 0.0])
+_M = np.zeros((4, 5))
+_M[1:3, 2:4] = _A[:2, :2]
+_IDX = np.array([[0, 1, 2, 1], [2, 0, 1, 1], [1, 1, 0, 2]])
+
+# (f, args, linear): NumPy's values bit for bit, gradients checked, the linear ones' adjoints too
+SELECTIONS = [
+    (lambda a: np.insert(a, 1, 0.0), (_A,), True),
+    (lambda a: np.insert(a, [1, 3], _V[:2], axis=None), (_A,), False),
+    (lambda a, b: np.insert(a, 2, b, axis=1), (_A, _V[:3]), False),
+    (lambda a, b: np.insert(a, slice(0, 3), b[:1], axis=1), (_A, _V), False),
+    (lambda a, b: np.insert(a, 1, b, axis=0), (_A, _V), False),
+    (lambda a: np.insert(a, 1, np.array([1, 2, 3, 4]), axis=0), (_Z,), False),
+    (lambda b: np.insert(_A, 1, b, axis=0), (_V * 1j + 1,), False),  # complex values cast to float
+    (lambda a: np.delete(a, 1), (_A,), True),
+    (lambda a: np.delete(a, slice(None, None, 2), axis=0), (_Z,), True),
+    (lambda a: np.delete(a, np.array([True, False, True]), axis=0), (_A,), True),
+    (lambda a: np.resize(a, (5, 3)), (_A,), True),
+    (lambda a: np.resize(a, 7), (_V,), True),
+    (lambda a, b: np.choose(_IDX, [a, b, 2 * a]), (_A, _V), False),
+    (lambda a, b: np.choose(_IDX + 3, [a, b, 2 * a], mode="wrap"), (_A, _V), False),
+    (lambda a, b: np.choose(_IDX + 3, [a, b, 2 * a], mode="clip"), (_A, _V), False),
+    (lambda c: np.choose(_IDX[0], c), (rand(3, 4, seed=9),), True),
+    (lambda b: np.choose(_IDX, [_A, b, 0.5]), (_V,), False),
+    (lambda a: np.block([[a], [a]]), (_Z,), True),
+    (lambda a: np.block([[1.0, a[0]], [a[1], 2.0]]), (_V,), False),
+    (lambda a, b: np.block([a, b]), (_V, _V.astype(np.float32)), False),
+    (lambda a: np.compress([False, True], a), (_A,), True),
+    (lambda a: np.compress(np.array([1, 0, 1, 1]), a, axis=1), (_Z,), True),
+    (lambda a: np.extract(a > 0, a), (_A,), False),
+    # (the zeros stay zeros under the finite differences' perturbations)
+    (lambda a: np.trim_zeros(a * (_W != 0)), (_W,), False),
+    (lambda a: np.trim_zeros(a * (_W != 0), "f"), (_W,), False),
+    (lambda a: np.trim_zeros(a * (_W != 0), "B"), (_W,), False),
+    (lambda a: np.trim_zeros(a * (_M != 0), axis=0), (_M,), False),
+    (lambda a: np.trim_zeros(a * (_M != 0)), (_M,), False),
+    (np.sort_complex, (_V,), False),
+    (np.sort_complex, (_V.astype(np.float32),), False),
+]
+
+
+@pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")  # NumPy's, for complex values
+@pytest.mark.parametrize("k", range(len(SELECTIONS)))
+def test_selections_by_numpys_index_map(k):
+    """np.insert, delete, resize, choose (every mode), block, compress, extract, trim_zeros and
+    sort_complex (NoRuleErrors the NumPy sweep listed): NumPy's values, types and dtypes; the
+    gradients (a scatter-add of the cotangent); the maps that are linear in their argument checked
+    against their matrix."""
+    f, args, linear = SELECTIONS[k]
+    assert _same(f(*args), pb.pullback(f, *args)[0])
+    check_gradient(f, *args)
+    if linear:
+        check_adjoint(f, args[0])
+
+
+@pytest.mark.parametrize("f, args", [
+    (lambda a: np.insert(a, 9, 1.0, axis=0), (_A,)),
+    (lambda a: np.insert(a, 1, np.ones(3), axis=0), (_A,)),
+    (lambda a: np.delete(a, 9, axis=0), (_A,)),
+    (lambda a: np.choose(_IDX + 1, [a, a, a]), (_A,)),
+    (lambda a: np.choose(_IDX, [a, a[:2]]), (_A,)),
+    (lambda a: np.block((a, a)), (_V,)),
+    (lambda a: np.block([[a], [_V[:3]]]), (_A,)),
+    (lambda a: np.block([[a], []]), (_A,)),
+    (lambda a: np.compress([True] * 5, a, axis=0), (_A,)),
+    (lambda a: np.compress([[True]], a, axis=0), (_A,)),
+    (lambda a: np.extract(np.ones(20, bool), a), (_A,)),
+    (lambda a: np.trim_zeros(a, "x"), (_W,)),
+    (lambda a: np.resize(a, -1), (_W,)),
+])
+def test_selections_raise_numpys_errors(f, args):
+    _numpys_error(f, *args)
+
+
+def test_insert_and_choose_second_order():
+    h = pb.hessian(lambda a: np.sum(np.insert(a, 1, a[::-1] ** 2) ** 2), _V)
+    want = pb.hessian(lambda a: np.sum(np.concatenate([a[:1], a[::-1] ** 2, a[1:]]) ** 2), _V)
+    np.testing.assert_allclose(h, want)
+    h = pb.hessian(lambda a: np.sum(np.choose(_IDX[0], [a, a ** 2, np.sin(a)]) ** 2), _V)
+    want = pb.hessian(lambda a: np.sum(np.stack([a, a ** 2, np.sin(a)])[_IDX[0], np.arange(4)] ** 2), _V)
+    np.testing.assert_allclose(h, want)

@@ -462,6 +462,19 @@ def ldexp_dx(ans, x, n):
 
 defelementwise(np.ldexp, ldexp_dx, None)
 
+
+def nextafter_dx(ans, x, y):
+    """``nextafter(x, y)`` is ``x`` moved by one ulp toward ``y``: derivative 1 in ``x``."""
+    return np.ones(np.shape(ans), dtype=ans.dtype)
+
+
+def nextafter_dy(ans, x, y):
+    """``y`` only gives the direction (piecewise constant): zero, as copysign's ``y``."""
+    return np.zeros(np.shape(ans), dtype=ans.dtype)
+
+
+defelementwise(np.nextafter, nextafter_dx, nextafter_dy)
+
 # ---------------------------------------------------------------- complex parts
 
 
@@ -548,6 +561,54 @@ def angle(z, deg=False):
 
 
 defcomposite(np.angle, angle)
+
+def _complex_sign_raw(z, **kwargs):
+    return np.sign(z, **kwargs)
+
+
+def _sign_projection(v, ans, z):
+    """``(v - s Re(conj(s) v)) / |z|`` with ``s = sign(z)``, 0 where ``z == 0``: the derivative of
+    ``z / |z|`` (the circle's tangent projection over the radius), its own adjoint."""
+    r = np.abs(z)
+    zero = r == 0
+    return np.where(zero, 0, (v - ans * np.real(np.conj(ans) * v)) / np.where(zero, 1, r))
+
+
+def complex_sign_vjp(g, ans, z):
+    return _sign_projection(g, ans, z)
+
+
+def complex_sign_jvp(t, ans, z):
+    return _sign_projection(t, ans, z)
+
+
+_complex_sign = defvjp(np.sign, [complex_sign_vjp], [complex_sign_jvp], raw=_complex_sign_raw,
+                       name="numpy.sign", key=False)
+_complex_sign.ufunc = np.sign  # where= masks its derivative, as for every ufunc rule
+
+
+def sign(x, **kwargs):
+    """``np.sign``: ``z / |z|`` for complex ``z`` (NumPy 2; 0 at 0), differentiated as that (a
+    non-holomorphic function, derivative 0 at 0); piecewise constant for real ``x``: no gradient."""
+    if x.dtype.kind == "c":
+        return _complex_sign(x, **kwargs)
+    return np.sign(strip(x), **kwargs)
+
+
+defcomposite(np.sign, sign)
+
+
+def heaviside_dx(ans, x, h):
+    """Piecewise constant in ``x``: zero."""
+    return np.zeros(np.shape(ans))
+
+
+def heaviside_dh(ans, x, h):
+    """``h`` is the value where ``x == 0``: 1 there, 0 elsewhere."""
+    return np.where(x == 0, 1.0, 0.0)
+
+
+defelementwise(np.heaviside, heaviside_dx, heaviside_dh)
 
 # ---------------------------------------------------------------- selection
 
@@ -671,9 +732,9 @@ defcomposite(np.where, where)
 # ---------------------------------------------------------------- no gradient
 
 for _u in [
-    np.sign, np.floor, np.ceil, np.rint, np.trunc, np.floor_divide, np.less, np.less_equal,
+    np.floor, np.ceil, np.rint, np.trunc, np.floor_divide, np.less, np.less_equal,
     np.greater, np.greater_equal, np.equal, np.not_equal, np.isfinite, np.isnan, np.isinf,
-    np.signbit, np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.heaviside,
+    np.signbit, np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
     np.spacing, np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert,
 ]:
     defnondiff(_u)

@@ -14,13 +14,19 @@ another ``einsum``.
 from __future__ import annotations
 
 import functools
+import math
 import string
 
 import numpy as np
 
 from ..core import Tracer, strip
 from ..errors import NoRuleError
-from .registry import _conj, array_like, defcomposite, defvjp, strip_tree
+from .registry import _conj, array_like, defcomposite, defvjp, library_values, strip_tree
+
+try:  # NumPy >= 2
+    from numpy.lib.array_utils import normalize_axis_tuple
+except ImportError:  # pragma: no cover - NumPy 1.x
+    from numpy.core.numeric import normalize_axis_tuple
 
 # ---------------------------------------------------------------- helpers (all differentiable)
 
@@ -312,9 +318,20 @@ def _numpy_errors(raw):
 def dot(a, b, out=None):
     if _ndim(a) == 0 or _ndim(b) == 0:
         return np.multiply(a, b)
+    if a.ndim <= 2 and b.ndim <= 2:
+        return np.matmul(a, b)
+    return dot_nd(a, b)
+
+
+@library_values(np.dot)
+def dot_nd(a, b):
+    """``np.dot`` with an operand of more than two axes: NumPy forms each output entry with its own
+    dot loop, not one matrix product, so the values are NumPy's own; the derivatives matmul's or
+    tensordot's."""
     if a.ndim == 1 or b.ndim <= 2:
         return np.matmul(a, b)
     return np.tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 2]))
+
 
 
 @_numpy_errors(np.inner)
@@ -356,11 +373,63 @@ defcomposite(np.vdot, vdot)
 defcomposite(np.kron, kron)
 
 
+def _chain_order(shapes):
+    """NumPy's optimal split points of a matrix chain (``numpy.linalg``'s
+    ``_multi_dot_matrix_chain_order``, Cormen 15.2: the first best split wins ties)."""
+    n = len(shapes)
+    p = [s[0] for s in shapes] + [shapes[-1][1]]
+    cost = [[0.0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                q = cost[i][k] + cost[k + 1][j] + p[i] * p[k + 1] * p[j + 1]
+                if q < cost[i][j]:
+                    cost[i][j] = q
+                    split[i][j] = k
+    return split
+
+
+def _chain(arrays, split, i, j):
+    if i == j:
+        return arrays[i]
+    k = split[i][j]
+    return np.dot(_chain(arrays, split, i, k), _chain(arrays, split, k + 1, j))
+
+
 @_numpy_errors(np.linalg.multi_dot)
 def multi_dot(arrays, *, out=None):
-    if len(arrays) < 2:
+    """``np.linalg.multi_dot`` in NumPy's order: 1-d ends as a row and a column, three matrices by
+    the cheaper of ``(AB)C`` and ``A(BC)``, more by the optimal chain order; each product ``np.dot``."""
+    n = len(arrays)
+    if n < 2:
         np.linalg.multi_dot(strip_tree(list(arrays)))  # raises NumPy's error
-    return functools.reduce(np.dot, arrays)
+    if n == 2:
+        return np.dot(arrays[0], arrays[1])
+    arrays = [array_like(a) for a in arrays]
+    first, last = arrays[0].ndim, arrays[-1].ndim
+    if first == 1:
+        arrays[0] = np.reshape(arrays[0], (1, -1))
+    if last == 1:
+        arrays[-1] = np.transpose(np.reshape(arrays[-1], (1, -1)))  # NumPy's atleast_2d(c).T
+    if any(a.ndim != 2 for a in arrays):
+        np.linalg.multi_dot(strip_tree(arrays))  # raises NumPy's error
+    if n == 3:
+        a, b, c = arrays
+        (a0, a1b0), (b1c0, c1) = a.shape, c.shape
+        if a0 * b1c0 * (a1b0 + c1) < a1b0 * c1 * (a0 + b1c0):
+            result = np.dot(np.dot(a, b), c)
+        else:
+            result = np.dot(a, np.dot(b, c))
+    else:
+        result = _chain(arrays, _chain_order([a.shape for a in arrays]), 0, n - 1)
+    if first == 1 and last == 1:
+        return result[0, 0]
+    if first == 1 or last == 1:
+        return np.ravel(result)
+    return result
 
 
 defcomposite(np.linalg.multi_dot, multi_dot)
@@ -698,21 +767,25 @@ def _extreme(a, axes, pick):
     return m + np.sum(np.where(mask, a - m, 0), axis=axes, keepdims=True) / count
 
 
-def _vector_norm(x, ord, axes):
-    if ord is None or ord == 2:
-        return np.sqrt(np.sum(_abs2(x), axis=axes, keepdims=True))
+def _vector_norm(x, ord, axis, keepdims=False):
+    """The vector norm along ``axis`` by NumPy's steps (``np.linalg.norm``'s one-axis branch), so
+    its values are NumPy's bits and type (a NumPy scalar for a full reduction); None for a string
+    ``ord`` (NumPy's error). Ties of the inf-norms share the gradient equally."""
     if isinstance(ord, str):
         return None
     if ord == np.inf:
-        return _extreme(np.abs(x), axes, np.max)
+        return np.max(np.abs(x), axis=axis, keepdims=keepdims, initial=0)
     if ord == -np.inf:
-        return _extreme(np.abs(x), axes, np.min)
+        return np.min(np.abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:
         p = strip(x)
-        return np.sum(p != 0, axis=axes, keepdims=True).astype(np.real(p).dtype)
+        return np.sum((p != 0).astype(np.real(p).dtype), axis=axis, keepdims=keepdims)
     if ord == 1:
-        return np.sum(np.abs(x), axis=axes, keepdims=True)
-    return np.sum(np.abs(x) ** ord, axis=axes, keepdims=True) ** (1.0 / ord)
+        return np.sum(np.abs(x), axis=axis, keepdims=keepdims)
+    if ord is None or ord == 2:
+        return np.sqrt(np.sum(_abs2(x), axis=axis, keepdims=keepdims))
+    r = np.sum(np.abs(x) ** ord, axis=axis, keepdims=keepdims)
+    return r ** np.reciprocal(ord, dtype=r.dtype)
 
 
 def _matrix_norm(x, ord, axes):
@@ -748,8 +821,12 @@ def norm(x, ord=None, axis=None, keepdims=False):
     nd = x.ndim
     if axis is None:
         if ord is None or (nd == 2 and ord in ("fro", "f")) or (nd == 1 and ord == 2):
-            axes = tuple(range(nd))
-            return _finish_norm(np.sqrt(np.sum(_abs2(x), axis=axes, keepdims=True)), x, axes, keepdims)
+            axes = tuple(range(nd))  # NumPy's fast path: the dot products of the flattened parts
+            v = np.ravel(x, order="K")
+            sq = np.dot(v, v) if v.dtype.kind != "c" else np.dot(np.real(v), np.real(v)) + np.dot(
+                np.imag(v), np.imag(v))
+            r = np.sqrt(sq)
+            return np.reshape(r, (1,) * nd) if keepdims else r
         if nd not in (1, 2):
             _norm_error(x, ord, axis, keepdims)
         axes = tuple(range(nd))
@@ -760,7 +837,12 @@ def norm(x, ord=None, axis=None, keepdims=False):
         axes = tuple(int(i) % nd for i in axes)
         if len(set(axes)) != len(axes) or len(axes) > 2:
             _norm_error(x, ord, axis, keepdims)
-    r = _vector_norm(x, ord, axes) if len(axes) == 1 else _matrix_norm(x, ord, axes)
+    if len(axes) == 1:
+        r = _vector_norm(x, ord, axes, keepdims)
+        if r is None:
+            _norm_error(x, ord, axis, keepdims)
+        return r
+    r = _matrix_norm(x, ord, axes)
     if r is None:
         _norm_error(x, ord, axis, keepdims)
     return _finish_norm(r, x, axes, keepdims)
@@ -771,18 +853,31 @@ defcomposite(np.linalg.norm, norm)
 if hasattr(np.linalg, "vector_norm"):
 
     def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
-        nd = x.ndim
-        axes = tuple(range(nd)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+        """``np.linalg.vector_norm`` by NumPy's steps: the reduced axes moved to the front and
+        flattened into one (all of them: ``ravel``), then one axis reduced, so the sums round as
+        NumPy's do."""
+        shape = x.shape
         try:
-            axes = tuple(int(i) % nd if -nd <= int(i) < nd else None for i in axes)
-            ok = None not in axes and len(set(axes)) == len(axes)
-        except TypeError:
-            ok = False
-        r = _vector_norm(x, ord, axes) if ok else None
+            if axis is None:
+                y, along = np.ravel(x), 0
+            elif isinstance(axis, tuple):
+                axes = normalize_axis_tuple(axis, x.ndim)
+                rest = tuple(i for i in range(x.ndim) if i not in axes)
+                y = np.reshape(np.transpose(x, axis + rest),
+                               (math.prod(shape[i] for i in axis), *[shape[i] for i in rest]))
+                along = 0
+            else:
+                y, along = x, axis
+            r = _vector_norm(y, ord, along)
+        except (ValueError, TypeError, IndexError):
+            r = None
         if r is None:
             np.linalg.vector_norm(strip(x), axis=axis, keepdims=keepdims, ord=ord)
             raise NoRuleError(f"numpy.linalg.vector_norm with ord={ord!r}")
-        return _finish_norm(r, x, axes, keepdims)
+        if keepdims:
+            kept = normalize_axis_tuple(range(len(shape)) if axis is None else axis, len(shape))
+            r = np.reshape(r, tuple(1 if i in kept else n for i, n in enumerate(shape)))
+        return r
 
     def matrix_norm(x, /, *, keepdims=False, ord="fro"):
         r = _matrix_norm(x, ord, (x.ndim - 2, x.ndim - 1)) if x.ndim >= 2 else None

@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from ..core import Tracer, strip
-from .registry import _conj, defcomposite, deflinear, defnondiff, defvjp, register
+from .registry import _conj, defcomposite, deflinear, defnondiff, defvjp, library_values, register
 from .registry import array_like as _arr
 
 try:  # NumPy >= 2
@@ -184,14 +184,24 @@ def _prod_factor(ans, a, axis, keepdims, initial, where):
     return others
 
 
+def _factors(a, dtype):
+    """The factors NumPy multiplies: ``a``, or its real part when a complex ``a`` is cast to a real
+    ``dtype=`` (NumPy drops the imaginary parts, with a ComplexWarning)."""
+    if dtype is not None and a.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        return np.real(a)
+    return a
+
+
 def prod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE, where=True):
     where, keepdims = _wh(where), _kd(keepdims)
+    a = _factors(a, dtype)
     w = _prod_factor(ans, a, axis, keepdims, initial, where)
     return _mask(_expand(g, a.shape, axis, keepdims) * _conj(w), where)
 
 
 def prod_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE, where=True):
     where, keepdims = _wh(where), _kd(keepdims)
+    a = _factors(a, dtype)  # a real output: the tangent's real part is kept at the end
     w = _prod_factor(ans, a, axis, keepdims, initial, where)
     return np.sum(_mask(t * w, where), axis=axis, keepdims=keepdims)
 
@@ -343,12 +353,14 @@ def _cumprod_jvp(t, y, x, axis):
 
 
 def cumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    a = _factors(a, dtype)
     if axis is None:
         return np.reshape(_cumprod_vjp(g, ans, np.ravel(a), 0), a.shape)
     return _cumprod_vjp(g, ans, a, normalize_axis_index(axis, a.ndim))
 
 
 def cumprod_jvp(t, ans, a, axis=None, dtype=None, out=None):
+    a = _factors(a, dtype)
     if axis is None:
         return _cumprod_jvp(np.ravel(t), ans, np.ravel(a), 0)
     return _cumprod_jvp(t, ans, a, normalize_axis_index(axis, a.ndim))
@@ -481,6 +493,44 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 defcomposite(np.median, median)
 
 
+def _nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=_NOVALUE):
+    """The median of each slice's entries that are not NaN (NaN for a slice of NaNs only)."""
+    a = _arr(a)
+    axes = _axes(axis, a.ndim)
+    keep = [i for i in range(a.ndim) if i not in axes]
+    n = math.prod(a.shape[i] for i in axes)
+    b = np.transpose(a, keep + list(axes)) if keep + list(axes) != list(range(a.ndim)) else a
+    b = np.reshape(b, tuple(a.shape[i] for i in keep) + (n,))
+    if n == 0:
+        med = np.mean(b, axis=-1)  # NumPy's nan
+    else:
+        s = np.sort(b, axis=-1)  # NaNs last
+        count = np.sum(~np.isnan(strip(b)), axis=-1, keepdims=True)
+        lo = np.maximum((count - 1) // 2, 0)
+        hi = np.minimum(count // 2, n - 1)
+        s_lo = np.take_along_axis(s, lo, axis=-1)[..., 0]
+        s_hi = np.take_along_axis(s, hi, axis=-1)[..., 0]
+        med = np.where((lo == hi)[..., 0], s_lo, (s_lo + s_hi) / 2)
+        if np.any(count == 0):
+            med = np.where(count[..., 0] == 0, np.nan, med)
+    if _kd(keepdims):
+        med = np.reshape(med, tuple(1 if i in axes else k for i, k in enumerate(a.shape)))
+    return med
+
+
+@library_values(np.nanmedian)
+def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=_NOVALUE):
+    """``np.nanmedian``: NumPy's values; the gradient goes to the middle non-NaN entries of each
+    slice (half each for an even count), as :func:`median`'s."""
+    a = _arr(a)
+    if a.dtype.kind not in "fc":
+        return np.median(a, axis=axis, keepdims=_kd(keepdims))
+    return _nanmedian(a, axis, keepdims=keepdims)
+
+
+defcomposite(np.nanmedian, nanmedian)
+
+
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """``np.trace`` = the sum of ``np.diagonal``."""
     return np.sum(np.diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
@@ -560,10 +610,18 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_NOVALUE,
            correction=_NOVALUE):
-    """``np.nanvar``: the variance over the entries that are not NaN."""
+    """``np.nanvar``: the variance over the entries that are not NaN; NaN (NumPy's, positive) where
+    the degrees of freedom ``count - ddof`` are <= 0."""
     a = _arr(a)
-    return var(_nan_free(a, 0), axis, dtype, None, ddof, keepdims, where=_not_nan(a, where), mean=mean,
-               correction=correction)
+    ok = _not_nan(a, where)
+    v = var(_nan_free(a, 0), axis, dtype, None, ddof, keepdims, where=ok, mean=mean, correction=correction)
+    if a.dtype.kind in "fc":
+        dof = _count(a.shape, axis, ok, _kd(keepdims)) - (correction if _given(correction) else ddof)
+        if np.any(dof <= 0):
+            v = np.where(dof <= 0, np.nan, v)
+            if v.ndim == 0:
+                v = np.positive(v)  # NumPy's scalar, as a ufunc gives for a 0-d array (same bits)
+    return v
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_NOVALUE,

@@ -477,6 +477,8 @@ class Rule(Primitive):
         return f
 
     def vjp(self, argnums, vals, kwargs, nested=True):
+        if kwargs and self.ufunc is not None and "where" in kwargs:
+            return self._vjp_where(argnums, vals, kwargs, nested)
         if nested:
             ans = self(*vals, **kwargs)
         elif kwargs:
@@ -517,17 +519,47 @@ class Rule(Primitive):
         keep_ans, flags = _merge([self.uses[i] for i in argnums])
         return ans, _ManyArgPullback(fns, metas, ans if keep_ans else None, _keep(vals, flags), kwargs)
 
+    def _vjp_where(self, argnums, vals, kwargs, nested):
+        """:meth:`vjp` of a ufunc called with ``where=`` (and no ``out=``): NumPy leaves the
+        unselected entries uninitialised, so they carry no derivative; the selected ones have the
+        rule's. Each argument's cotangent is the rule's, masked (before any broadcast sum)."""
+        ans = self(*vals, **kwargs) if nested else self.raw(*vals, **kwargs)
+        if ans.dtype.kind not in "fc":
+            return ans, None
+        rest = dict(kwargs)
+        where = rest.pop("where")
+        fns = [where_selected(self._fn(self.vjps, i, "reverse"), where) for i in argnums]
+        metas = [_meta(vals[i]) for i in argnums]
+        keep_ans, flags = _merge([self.uses[i] for i in argnums])
+        return ans, _ManyArgPullback(fns, metas, ans if keep_ans else None, _keep(vals, flags), rest)
+
     def jvp(self, argnums, vals, tangents, kwargs, nested=True):
         ans = self.evaluate(vals, kwargs, nested)
         if not _inexact(ans):
             return ans, NOT_TRACED
+        where = True
+        if kwargs and self.ufunc is not None and "where" in kwargs:  # see _vjp_where
+            kwargs = dict(kwargs)
+            where = kwargs.pop("where")
         out = None
         for i, t in zip(argnums, tangents):
             if t is None:
                 continue
             ti = self._fn(self.jvps, i, "forward")(t, ans, *vals, **kwargs)
             out = ti if out is None else out + ti
+        if where is not True and out is not None:
+            out = np.where(where, out, 0)
         return ans, fit_tangent(out, ans)
+
+
+def where_selected(f: Callable, where: Any) -> Callable:
+    """The reverse function ``f`` of a ufunc rule with its result zero outside ``where``."""
+
+    def selected_vjp(g, ans, *args, **kwargs):
+        return np.where(where, f(g, ans, *args, **kwargs), 0)
+
+    selected_vjp.__name__ = selected_vjp.__qualname__ = f"{getattr(f, '__name__', 'vjp')}_where"
+    return selected_vjp
 
 
 class LinearRule(Primitive):
@@ -814,7 +846,7 @@ def _with_values(out: Any, want: Any) -> Any:
     """``out`` (a composite's result) with each traced array's value replaced by the matching one of
     ``want`` (the library's own result), where shape and dtype agree."""
     if isinstance(out, Tracer):
-        w = want if isinstance(want, np.ndarray) else np.asarray(want)
+        w = want if isinstance(want, (np.ndarray, np.generic)) else np.asarray(want)  # a scalar stays one
         if w.shape == out.shape and w.dtype == out.dtype:
             return value_of(out, w)
         return out

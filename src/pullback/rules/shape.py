@@ -30,9 +30,10 @@ from .registry import array_like as _arr
 from .registry import defcomposite, deflinear, defnondiff, fit, fit_tangent
 
 try:  # NumPy >= 2
-    from numpy.lib.array_utils import normalize_axis_index
+    from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import normalize_axis_index
+    from numpy.core.numeric import normalize_axis_tuple
 
 
 def _layout_order(a, order, layouts=("A", "a", "K", "k")):
@@ -764,3 +765,173 @@ for _f in (
     defnondiff(_f)
 
 __all__ = ["JoinRule"]
+
+# ---------------------------------------------------------------- selections by NumPy's own index map
+#
+# insert, delete, resize, choose and block only move entries. NumPy's own function applied to
+# arrays of *positions* (the flat index of every entry of every source, in place of its value) says
+# where each entry of the result comes from, with NumPy's broadcasting, modes, edge cases and
+# errors (the positions have the sources' shapes). The result is then one gather from the
+# flattened sources, so the values are NumPy's exactly and the gradient is a scatter-add.
+
+
+def _positions(sources):
+    """Each source's flat positions in the concatenated sources, shaped as the source."""
+    out, start = [], 0
+    for s in sources:
+        n = math.prod(np.shape(s))
+        out.append(np.reshape(np.arange(start, start + n, dtype=np.intp), np.shape(s)))
+        start += n
+    return out
+
+
+def _gather(sources, where, dtype):
+    """``concatenate(ravel(s) as dtype for s in sources)[where]``."""
+    flat = [np.ravel(s if s.dtype == dtype else s.astype(dtype)) for s in sources]
+    src = flat[0] if len(flat) == 1 else _concatenate(*flat, axis=0)
+    return src[where]
+
+
+def _inexact(dtype):
+    return np.dtype(dtype).kind in "fc"
+
+
+def insert(arr, obj, values, axis=None):
+    """``np.insert``: both ``arr`` and ``values`` are differentiable (values cast to arr's dtype)."""
+    arr, values, obj = _arr(arr), _arr(values), strip(obj)
+    if not _inexact(arr.dtype):
+        return np.insert(strip(arr), obj, strip(values), axis=axis)
+    pa, pv = _positions([arr, values])
+    where = np.insert(pa, obj, pv, axis=axis)
+    return _gather([arr, values], where, arr.dtype)
+
+
+def delete(arr, obj, axis=None):
+    """``np.delete``: the entries kept."""
+    arr, obj = _arr(arr), strip(obj)
+    if not _inexact(arr.dtype):
+        return np.delete(strip(arr), obj, axis=axis)
+    return _gather([arr], np.delete(_positions([arr])[0], obj, axis=axis), arr.dtype)
+
+
+def resize(a, new_shape):
+    """``np.resize``: ``a``'s entries repeated cyclically (an empty ``a`` gives NumPy's zeros)."""
+    a = _arr(a)
+    if not _inexact(a.dtype) or a.size == 0:
+        return np.resize(strip(a), new_shape)
+    return _gather([a], np.resize(_positions([a])[0], new_shape), a.dtype)
+
+
+def choose(a, choices, out=None, mode="raise"):
+    """``np.choose``: the index array ``a`` picks among the (broadcast) ``choices`` (differentiable),
+    in every ``mode``."""
+    a = strip(a)
+    if not isinstance(choices, (list, tuple)):
+        choices = _arr(choices)
+        choices = [choices[k] for k in range(len(choices))]
+    choices = [_arr(c) for c in choices]
+    dtype = np.result_type(*[strip(c) for c in choices]) if choices else None
+    if dtype is None or not _inexact(dtype):
+        return np.choose(a, [strip(c) for c in choices], mode=mode)
+    pos = _positions(choices)
+    return _gather(choices, np.choose(a, pos, mode=mode), dtype)
+
+
+def _block_leaves(arrays, leaves):
+    """``arrays`` with every leaf (anything but a list) replaced by its index in ``leaves``."""
+    if type(arrays) is list:
+        return [_block_leaves(a, leaves) for a in arrays]
+    if type(arrays) is tuple:
+        raise TypeError  # NumPy's error, raised by np.block itself below
+    leaves.append(_arr(arrays))
+    return len(leaves) - 1
+
+
+def _block_map(tree, pos):
+    if type(tree) is list:
+        return [_block_map(t, pos) for t in tree]
+    return pos[tree]
+
+
+def block(arrays):
+    """``np.block``: every block differentiable (cast to the common dtype)."""
+    leaves = []
+    try:
+        tree = _block_leaves(arrays, leaves)
+    except TypeError:
+        return np.block(_strip_nested(arrays))
+    dtype = np.result_type(*[strip(v) for v in leaves]) if leaves else None
+    if dtype is None or not _inexact(dtype):
+        return np.block(_strip_nested(arrays))
+    where = np.block(_block_map(tree, _positions(leaves)))
+    return _gather(leaves, where, dtype)
+
+
+def _strip_nested(x):
+    if type(x) in (list, tuple):
+        return type(x)(_strip_nested(v) for v in x)
+    return strip(x)
+
+
+def compress(condition, a, axis=None, out=None):
+    """``np.compress``: ``take`` of the selected indices (a condition shorter than the axis selects
+    among the first entries, as in NumPy)."""
+    cond = np.asarray(strip(condition), dtype=bool)
+    if cond.ndim != 1:
+        raise ValueError("condition must be a 1-d array")
+    a = _arr(a)
+    try:
+        return np.take(a, np.nonzero(cond)[0], axis=axis)
+    except IndexError:
+        np.compress(cond, strip(a), axis=axis)  # raises NumPy's error
+        raise
+
+
+def extract(condition, arr):
+    """``np.extract``: the entries of ``ravel(arr)`` where ``ravel(condition)`` is true."""
+    arr = _arr(arr)
+    idx = np.nonzero(np.ravel(strip(condition)))[0]
+    try:
+        return np.take(np.ravel(arr), idx)
+    except IndexError:
+        np.extract(strip(condition), strip(arr))  # raises NumPy's error
+        raise
+
+
+def trim_zeros(filt, trim="fb", axis=None):
+    """``np.trim_zeros``: a slice of ``filt`` found from its values (NumPy's steps)."""
+    p = np.asarray(strip(filt))
+    trim = trim.lower()
+    if trim not in {"fb", "bf", "f", "b"}:
+        raise ValueError(f"unexpected character(s) in `trim`: {trim!r}")
+    axes = tuple(range(p.ndim)) if axis is None else normalize_axis_tuple(axis, p.ndim, argname="axis")
+    if not axes:
+        return filt
+    nonzero = np.argwhere(p)
+    if nonzero.size == 0:
+        start = stop = np.zeros(p.ndim, dtype=np.intp)
+    else:
+        start, stop = nonzero.min(axis=0), nonzero.max(axis=0) + 1
+        if "f" not in trim:
+            start = (None,) * p.ndim
+        if "b" not in trim:
+            stop = (None,) * p.ndim
+    sl = tuple(slice(start[ax], stop[ax]) if ax in axes else slice(None) for ax in range(p.ndim))
+    return _arr(filt)[sl[0] if len(sl) == 1 else sl]
+
+
+def sort_complex(a):
+    """``np.sort_complex``: ``np.sort`` (lexicographic for complex), then NumPy's complex dtype."""
+    b = np.sort(_arr(a))
+    if b.dtype.kind == "c":
+        return b
+    target = {"b": "F", "h": "F", "B": "F", "H": "F", "g": "G"}.get(b.dtype.char, "D")
+    return b.astype(target)
+
+
+for _f, _impl in [
+    (np.insert, insert), (np.delete, delete), (np.resize, resize), (np.choose, choose), (np.block, block),
+    (np.compress, compress), (np.extract, extract), (np.trim_zeros, trim_zeros),
+    (np.sort_complex, sort_complex),
+]:
+    defcomposite(_f, _impl)
