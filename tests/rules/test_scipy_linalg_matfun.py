@@ -17,6 +17,8 @@ Q3 = rand(3, 3, seed=6)
 STABLE = A3 - 3 * np.eye(3)
 
 CASES = [
+    *[(K(name), getattr(SL, name), (a,)) for name in ("cosm", "sinm", "tanm", "coshm", "sinhm", "tanhm")
+      for a in (A3 / 2, Z3 / 2)],
     (K("expm"), SL.expm, (A3,)),
     (K("expm"), SL.expm, (Z3,)),
     (K("expm"), SL.expm, (rand(2, 3, 3, seed=7) / 2,)),

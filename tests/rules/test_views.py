@@ -427,6 +427,8 @@ CASES = [
     (pb._dispatch.TracedArray._assign, lambda a: (lambda y: (y.__iadd__(a), y)[1])(a * 2.0), (X,)),
     (pb._dispatch.TracedArray.fill, lambda a: (lambda y: (y.fill(a[0, 0]), y)[1])(a * 1.0), (X,)),
     (pb._dispatch.TracedArray.sort, lambda a: (lambda y: (y.sort(), y)[1])(a * 1.0), (X,)),
+    (pb._dispatch.TracedArray.setflags, lambda a: (lambda y: (y.setflags(write=False), y * a)[1])(a * 1.0),
+     (X,)),
     (pb._dispatch.TracedArray.view, lambda a: (lambda y: (y.view().__setitem__(0, a[1]), y)[1])(a * 1.0),
      (X,)),
     (pb._dispatch.TracedArray.shape.fset, lambda a: (lambda y: (setattr(y, "shape", (12,)), y)[1])(a * 1.0),
