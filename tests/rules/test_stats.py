@@ -205,6 +205,61 @@ def test_second_order_continuous():
         _check_second_order(f, *args)
 
 
+def test_second_order_added_distributions():
+    x = np.array([0.4, 1.1, 2.3])
+    for f, args in [
+        (lambda x, c: st.genextreme.logpdf(x, c, 0.1, 1.2), (x - 1, np.array(0.0))),  # Gumbel's c
+        (lambda x, c: st.genpareto.cdf(x, c, scale=1.3), (x, np.array(-0.2))),
+        (lambda x, a: st.skewnorm.logpdf(x, a, -0.5), (x, np.array(2.5))),
+        (lambda x, k: st.exponnorm.cdf(x, k, 0.2), (x, np.array(1.5))),
+        (lambda x, b, s: st.rice.logpdf(x, b, scale=s), (x, np.array(1.2), np.array(0.9))),
+        (lambda q, mu: st.invgauss.ppf(q, mu), (x / 3, np.array(0.8))),
+        (lambda x, c: st.triang.cdf(x, c, scale=3), (x, np.array(0.55))),
+        (lambda x, n, m: st.f.logpdf(x, n, m), (x, np.array(4.5), np.array(7.5))),
+        (lambda x, c: st.foldnorm.logsf(x, c), (x, np.array(0.9))),
+        (lambda x, s: st.gumbel_l.pdf(x, 0.3, s), (x - 1, np.array(1.4))),
+    ]:
+        _check_second_order(f, *args)
+
+
+@pytest.mark.parametrize("name", ("genextreme", "genpareto"))
+def test_shape_through_zero(name):
+    """c = 0 (Gumbel, exponential) and either side, |cz| on both sides of the 0.1 where the
+    formulas change from Taylor series to closed forms: SciPy's values, derivatives in every
+    argument, continuous through c = 0."""
+    x = np.array([-1.2 if name == "genextreme" else 0.15, 0.3, 0.4, 1.15, 1.25, 2.5])  # z = 0.95, 1.05
+    dist = getattr(st, name)
+    for method in ("logpdf", "cdf", "logsf", "ppf"):
+        first = Q.ravel() if method == "ppf" else x
+
+        def f(first, loc, scale, c):
+            return getattr(dist, method)(first, c, loc, scale)
+
+        for c in (0.0, 1e-12, -0.1, 0.1, -0.3):
+            args = (first, np.array(0.1), np.array(1.1), np.array(c))
+            check_gradient(f, *args)
+            np.testing.assert_array_equal(pb.pullback(f, *args)[0], f(*args))
+        g0, g1 = (pb.gradient(lambda c: np.sum(f(first, 0.1, 1.1, c)), np.array(c)) for c in (0.0, -1e-9))
+        np.testing.assert_allclose(g0, g1, rtol=1e-7)
+
+
+def test_added_distributions_in_the_tails():
+    """Far from the mode, where the formulas work in logarithms (Mills ratios, scaled Bessel
+    functions): finite derivatives that match finite differences."""
+    for f, args in [
+        (lambda x, a: st.skewnorm.logpdf(x, a), (np.array([-30.0, 30.0]), np.array(4.0))),
+        (lambda x, a: st.skewnorm.logcdf(x, a), (np.array([-3.0, -1.0]), np.array(2.0))),
+        (lambda x, k: st.exponnorm.logpdf(x, k), (np.array([-20.0, 30.0]), np.array(0.3))),
+        (lambda x, k: st.exponnorm.logcdf(x, k), (np.array([-6.0, -3.0]), np.array(2.0))),
+        (lambda x, b: st.rice.logpdf(x, b), (np.array([300.0, 280.0]), np.array(290.0))),
+        (lambda x, c: st.foldnorm.logpdf(x, c), (np.array([40.0, 36.0]), np.array(38.0))),
+        (lambda x, mu: st.invgauss.logsf(x, mu), (np.array([0.02, 0.03]), np.array(0.01))),
+        (lambda x, c: st.genpareto.logsf(x, c), (np.array([50.0, 500.0]), np.array(0.5))),
+    ]:
+        check_gradient(f, *args)
+        assert all(np.all(np.isfinite(g)) for g in pb.gradient(lambda *a: np.sum(f(*a)), *args))
+
+
 def _check_second_order(f, *args):
     """The pullback (for a fixed cotangent) as a function of the arguments: its derivatives."""
     v = np.random.default_rng(0).standard_normal(np.shape(f(*args)))
