@@ -33,9 +33,35 @@ CONTINUOUS = {
     "logistic": ((), "real"),
     "weibull_min": ((1.7,), "positive"),
     "vonmises": ((2.0,), "real"),
+    "invgamma": ((2.5,), "positive"),
+    "pareto": ((2.5,), "above1"),
+    "halfnorm": ((), "positive"),
+    "halfcauchy": ((), "positive"),
+    "rayleigh": ((), "positive"),
+    "gumbel_r": ((), "real"),
+    "gumbel_l": ((), "real"),
+    "lomax": ((1.8,), "positive"),
+    "invgauss": ((0.8,), "positive"),
+    "genextreme": ((0.3,), "real"),
+    "loggamma": ((1.7,), "real"),
+    "betaprime": ((2.5, 3.5), "positive"),
+    "maxwell": ((), "positive"),
+    "chi": ((2.5,), "positive"),
+    "powerlaw": ((1.7,), "unit"),
+    "gompertz": ((1.3,), "positive"),
+    "exponnorm": ((1.5,), "real"),
+    "skewnorm": ((1.5,), "real"),
+    "genpareto": ((0.4,), "positive"),
+    "nakagami": ((1.3,), "positive"),
+    "rice": ((1.2,), "positive"),
+    "f": ((4.5, 7.5), "positive"),
+    "foldnorm": ((0.9,), "positive"),
+    "triang": ((0.4,), "unit"),
 }
 #: shape parameters whose cdf derivative has no closed form
-NO_CDF_RULE = {("t", 0), ("chi2", 0), ("gamma", 0), ("beta", 0), ("beta", 1), ("vonmises", 0)}
+NO_CDF_RULE = {("t", 0), ("chi2", 0), ("gamma", 0), ("beta", 0), ("beta", 1), ("vonmises", 0),
+               ("invgamma", 0), ("loggamma", 0), ("betaprime", 0), ("betaprime", 1), ("chi", 0),
+               ("nakagami", 0), ("f", 0), ("f", 1)}
 METHODS = ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf")
 CDF_LIKE = ("cdf", "logcdf", "sf", "logsf", "ppf", "isf")
 
@@ -43,6 +69,7 @@ Z = {
     "real": np.array([[-1.3, -0.4, 0.6], [1.1, 0.25, -0.8]]),
     "positive": np.array([[0.3, 0.7, 1.2], [2.0, 0.5, 1.6]]),
     "unit": np.array([[0.2, 0.35, 0.5], [0.65, 0.8, 0.45]]),
+    "above1": np.array([[1.3, 1.7, 2.2], [3.0, 1.5, 2.6]]),  # pareto's support
 }
 Q = np.array([[0.1, 0.3, 0.5], [0.7, 0.9, 0.45]])
 LOC = np.array([0.1, -0.2, 0.3])  # broadcast against x (2, 3) and scale (2, 1)
@@ -178,6 +205,61 @@ def test_second_order_continuous():
         _check_second_order(f, *args)
 
 
+def test_second_order_added_distributions():
+    x = np.array([0.4, 1.1, 2.3])
+    for f, args in [
+        (lambda x, c: st.genextreme.logpdf(x, c, 0.1, 1.2), (x - 1, np.array(0.0))),  # Gumbel's c
+        (lambda x, c: st.genpareto.cdf(x, c, scale=1.3), (x, np.array(-0.2))),
+        (lambda x, a: st.skewnorm.logpdf(x, a, -0.5), (x, np.array(2.5))),
+        (lambda x, k: st.exponnorm.cdf(x, k, 0.2), (x, np.array(1.5))),
+        (lambda x, b, s: st.rice.logpdf(x, b, scale=s), (x, np.array(1.2), np.array(0.9))),
+        (lambda q, mu: st.invgauss.ppf(q, mu), (x / 3, np.array(0.8))),
+        (lambda x, c: st.triang.cdf(x, c, scale=3), (x, np.array(0.55))),
+        (lambda x, n, m: st.f.logpdf(x, n, m), (x, np.array(4.5), np.array(7.5))),
+        (lambda x, c: st.foldnorm.logsf(x, c), (x, np.array(0.9))),
+        (lambda x, s: st.gumbel_l.pdf(x, 0.3, s), (x - 1, np.array(1.4))),
+    ]:
+        _check_second_order(f, *args)
+
+
+@pytest.mark.parametrize("name", ("genextreme", "genpareto"))
+def test_shape_through_zero(name):
+    """c = 0 (Gumbel, exponential) and either side, |cz| on both sides of the 0.1 where the
+    formulas change from Taylor series to closed forms: SciPy's values, derivatives in every
+    argument, continuous through c = 0."""
+    x = np.array([-1.2 if name == "genextreme" else 0.15, 0.3, 0.4, 1.15, 1.25, 2.5])  # z = 0.95, 1.05
+    dist = getattr(st, name)
+    for method in ("logpdf", "cdf", "logsf", "ppf"):
+        first = Q.ravel() if method == "ppf" else x
+
+        def f(first, loc, scale, c):
+            return getattr(dist, method)(first, c, loc, scale)
+
+        for c in (0.0, 1e-12, -0.1, 0.1, -0.3):
+            args = (first, np.array(0.1), np.array(1.1), np.array(c))
+            check_gradient(f, *args)
+            np.testing.assert_array_equal(pb.pullback(f, *args)[0], f(*args))
+        g0, g1 = (pb.gradient(lambda c: np.sum(f(first, 0.1, 1.1, c)), np.array(c)) for c in (0.0, -1e-9))
+        np.testing.assert_allclose(g0, g1, rtol=1e-7)
+
+
+def test_added_distributions_in_the_tails():
+    """Far from the mode, where the formulas work in logarithms (Mills ratios, scaled Bessel
+    functions): finite derivatives that match finite differences."""
+    for f, args in [
+        (lambda x, a: st.skewnorm.logpdf(x, a), (np.array([-30.0, 30.0]), np.array(4.0))),
+        (lambda x, a: st.skewnorm.logcdf(x, a), (np.array([-3.0, -1.0]), np.array(2.0))),
+        (lambda x, k: st.exponnorm.logpdf(x, k), (np.array([-20.0, 30.0]), np.array(0.3))),
+        (lambda x, k: st.exponnorm.logcdf(x, k), (np.array([-6.0, -3.0]), np.array(2.0))),
+        (lambda x, b: st.rice.logpdf(x, b), (np.array([300.0, 280.0]), np.array(290.0))),
+        (lambda x, c: st.foldnorm.logpdf(x, c), (np.array([40.0, 36.0]), np.array(38.0))),
+        (lambda x, mu: st.invgauss.logsf(x, mu), (np.array([0.02, 0.03]), np.array(0.01))),
+        (lambda x, c: st.genpareto.logsf(x, c), (np.array([50.0, 500.0]), np.array(0.5))),
+    ]:
+        check_gradient(f, *args)
+        assert all(np.all(np.isfinite(g)) for g in pb.gradient(lambda *a: np.sum(f(*a)), *args))
+
+
 def _check_second_order(f, *args):
     """The pullback (for a fixed cotangent) as a function of the arguments: its derivatives."""
     v = np.random.default_rng(0).standard_normal(np.shape(f(*args)))
@@ -189,20 +271,20 @@ def _check_second_order(f, *args):
 
 
 def test_unsupported_distribution_raises_and_plain_calls_are_scipys():
-    with pytest.raises(NoRuleError, match="scipy.stats.gumbel_r.logpdf"):
-        pb.gradient(lambda x: np.sum(st.gumbel_r.logpdf(x)), np.array([0.1, 0.2]))
-    with pytest.raises(NoRuleError, match="scipy.stats.genextreme.cdf"):
-        pb.gradient(lambda c: np.sum(st.genextreme.cdf(0.3, c)), np.array(0.2))
+    with pytest.raises(NoRuleError, match="scipy.stats.moyal.logpdf"):
+        pb.gradient(lambda x: np.sum(st.moyal.logpdf(x)), np.array([0.1, 0.2]))
+    with pytest.raises(NoRuleError, match="scipy.stats.genlogistic.cdf"):
+        pb.gradient(lambda c: np.sum(st.genlogistic.cdf(0.3, c)), np.array(0.2))
     # any distribution's cdf, sf, logcdf, logsf, ppf, isf in x, loc and scale: from its own pdf
     x = np.array([0.3, 1.2, -0.4])
     for method in CDF_LIKE:
         arg = Q[0] if method in ("ppf", "isf") else x
-        f = lambda x, loc, s: getattr(st.genextreme, method)(x, 0.2, loc, s)  # noqa: E731
+        f = lambda x, loc, s: getattr(st.genlogistic, method)(x, 0.2, loc, s)  # noqa: E731
         check_gradient(f, arg, np.array(0.1), np.array(1.3))
         np.testing.assert_array_equal(pb.pullback(f, arg, np.array(0.1), np.array(1.3))[0],
                                       f(arg, 0.1, 1.3))
-    with pytest.raises(NoRuleError, match="scipy.stats.gumbel_r.pdf"):  # a second derivative
-        pb.hessian(lambda x: st.gumbel_r.cdf(x), np.array(0.3))
+    with pytest.raises(NoRuleError, match="scipy.stats.moyal.pdf"):  # a second derivative
+        pb.hessian(lambda x: st.moyal.cdf(x), np.array(0.3))
     x = np.array([0.3, 1.2])
     for method in METHODS:
         func = getattr(D.rv_continuous, method)
@@ -418,6 +500,7 @@ def _poisson_case(m):
 
 MVN = st.multivariate_normal
 CASES = [_gamma_case(m) for m in METHODS] + [_poisson_case(m) for m in DISCRETE_METHODS] + [
+    (D.rv_frozen.__init__, lambda x, c: st.genpareto(c, scale=1.5).logpdf(x), (_X, np.array(0.4))),
     (M.multivariate_normal_gen.logpdf, lambda x, m, c: MVN.logpdf(x, m, c), (XS, MEAN, COV)),
     (M.multivariate_normal_gen.pdf, lambda x, m, c: MVN.pdf(x, m, c), (XS, MEAN, COV)),
     (M.multivariate_normal_gen.entropy, lambda c: MVN.entropy(None, c), (COV,)),

@@ -6,15 +6,18 @@ Every continuous distribution's ``pdf``, ``logpdf``, ``cdf``, ``logcdf``, ``sf``
 methods are intercepted (:mod:`pullback.intercept`), once: unfrozen calls
 (``stats.norm.logpdf(x, loc, scale)``, positional or keyword), frozen ones
 (``stats.norm(loc, scale).logpdf(x)``, which call the same methods through ``self.dist``;
-freezing stores the parameters untouched) and SciPy's internal calls all reach the rule;
-plain calls run SciPy's code unchanged. A traced call dispatches on the distribution's class
-to a table of formulas (norm, t, chi2, gamma, beta, lognorm, expon, laplace, cauchy, uniform,
-logistic, weibull_min, vonmises; poisson, binom, nbinom, geom). Any other distribution's
-``cdf``, ``sf``, ``logcdf``, ``logsf``, ``ppf`` and ``isf`` still differentiate in ``x`` (or
-``q``), ``loc`` and ``scale``, since those derivatives need only SciPy's own pdf (below); its
-``pdf``/``logpdf`` in those, and any shape parameter, raise :class:`pullback.NoRuleError` naming
-the distribution, the method and the argument (so does a second derivative that would need the
-density's derivative).
+freezing stores the parameters untouched, and computes the support's endpoints from their
+plain values) and SciPy's internal calls all reach the rule; plain calls run SciPy's code
+unchanged. A traced call dispatches on the distribution's class to a table of formulas
+(norm, t, chi2, gamma, beta, lognorm, expon, laplace, cauchy, uniform, logistic, weibull_min,
+vonmises, invgamma, pareto, halfnorm, halfcauchy, rayleigh, gumbel_r, gumbel_l, lomax,
+invgauss, genextreme, loggamma, betaprime, maxwell, chi, powerlaw, gompertz, exponnorm,
+skewnorm, genpareto, nakagami, rice, f, foldnorm, triang; poisson, binom, nbinom, geom), in
+SciPy's parametrisation and support. Any other distribution's ``cdf``, ``sf``, ``logcdf``,
+``logsf``, ``ppf`` and ``isf`` still differentiate in ``x`` (or ``q``), ``loc`` and ``scale``,
+since those derivatives need only SciPy's own pdf (below); its ``pdf``/``logpdf`` in those, and
+any shape parameter, raise :class:`pullback.NoRuleError` naming the distribution, the method
+and the argument (so does a second derivative that would need the density's derivative).
 
 **Values** are SciPy's own: each (distribution, method) is a primitive whose value is the
 original method on the plain arguments. **Derivatives** are formulas in NumPy and
@@ -32,13 +35,21 @@ closed form exists:
 - ``ppf`` and ``isf`` (implicit function theorem on ``cdf(x) = q``, ``sf(x) = q``):
   ``∂x/∂q = ±1 / pdf(x)``, ``∂x/∂loc = 1``, ``∂x/∂scale = z``, ``∂x/∂θ = -F_θ / pdf(x)``.
 
-Where ``F_θ`` has no closed form (the cdf of ``t`` in ``df``, ``chi2`` in ``df``, ``gamma`` in
-``a``, ``beta`` in ``a``, ``b``, ``vonmises`` in ``kappa``, ``nbinom`` in ``n``: incomplete
-gamma/beta functions in their shape parameter, which ``scipy.special``'s rules do not
-differentiate either), a traced shape parameter of ``cdf``, ``logcdf``, ``sf``, ``logsf``,
-``ppf`` or ``isf`` raises :class:`pullback.NoRuleError` naming the distribution, the method and
-the parameter. Outside the support (a zero density, a log of 0) the derivatives are zero;
-where SciPy's value is nan (invalid parameters) they are nan.
+``F_θ`` in closed form: lognorm, weibull_min, pareto, lomax, powerlaw, gompertz (elementary);
+invgauss (``-2/μ² exp(2/μ) Φ(-(z/μ + 1)/√z)``: the φ terms cancel), exponnorm, foldnorm
+(normal cdfs and densities), skewnorm (``∂T(h, a)/∂a`` of Owen's T), rice (``∂Q₁/∂b`` of
+Marcum's Q: ``-z exp(-(z-b)²/2) i1e(zb)``), triang; genextreme and genpareto, whose shape
+may cross 0 (Gumbel, exponential), through ``-log1p(-v)/v`` and
+``(v/(1-v) + log1p(-v))/v²`` of ``v = ±cz``, summed as their Taylor series for ``|v| < 0.1``
+(accurate at and across ``c = 0``, in every order of derivative). Where ``F_θ`` has no closed form (the cdf of
+``t`` in ``df``, ``chi2`` in ``df``, ``gamma`` in ``a``, ``beta`` in ``a``, ``b``,
+``vonmises`` in ``kappa``, ``invgamma`` in ``a``, ``loggamma`` in ``c``, ``betaprime`` in
+``a``, ``b``, ``chi`` in ``df``, ``nakagami`` in ``nu``, ``f`` in ``dfn``, ``dfd``,
+``nbinom`` in ``n``: incomplete gamma/beta functions in their shape parameter, which
+``scipy.special``'s rules do not differentiate either), a traced shape parameter of ``cdf``,
+``logcdf``, ``sf``, ``logsf``, ``ppf`` or ``isf`` raises :class:`pullback.NoRuleError` naming
+the distribution, the method and the parameter. Outside the support (a zero density, a log
+of 0) the derivatives are zero; where SciPy's value is nan (invalid parameters) they are nan.
 
 **Discrete distributions** (poisson, binom, nbinom, geom): ``pmf``/``logpmf`` differentiate in
 the continuous parameters (``∂ log pmf/∂θ = l_θ(k)``); ``cdf``, ``sf``, ``logcdf``, ``logsf``
@@ -73,7 +84,7 @@ from scipy.stats import _distn_infrastructure as D
 from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import original, route
-from .registry import defcomposite, defnondiff, defvjp
+from .registry import defcomposite, defnondiff, defvjp, strip_tree
 
 CONTINUOUS_METHODS = ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf")
 DISCRETE_METHODS = ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf")
@@ -212,6 +223,357 @@ def vonmises_lkappa(dist, z, kappa):
     return np.cos(z) - sc.i1e(kappa) / sc.i0e(kappa)
 
 
+# -- distributions added in a second batch; SciPy's parametrisation and support throughout
+#    (``_continuous_distns.py``): l is the standard log-density, F the standard cdf.
+
+_LOG_SQRT_2PI = float(np.log(np.sqrt(2 * np.pi)))
+_SERIES_BELOW = 0.1  # |v| below which the series of _log1p_ratio and _log1p_curv are used
+_G_COEFFS = tuple(1 / n for n in range(1, 18))  # -log1p(-v)/v = sum v^(n-1)/n
+_H_COEFFS = tuple((n - 1) / n for n in range(2, 19))  # (v/(1-v) + log1p(-v))/v^2
+
+
+def _poly(v, coeffs):
+    """``sum(coeffs[k] v^k)`` by Horner's rule."""
+    r = coeffs[-1]
+    for c in coeffs[-2::-1]:
+        r = r * v + c
+    return r
+
+
+def _series_or(v, coeffs, direct):
+    """``direct(v)`` away from 0, its Taylor series (``coeffs``) for ``|v| < 0.1``: smooth
+    through ``v = 0``, where ``direct`` cancels, so every order of derivative is accurate."""
+    small = np.abs(strip(v)) < _SERIES_BELOW
+    return np.where(small, _poly(v, coeffs), direct(np.where(small, 0.5, v)))
+
+
+def _log1p_ratio(v):
+    """``-log1p(-v) / v`` (1 at ``v = 0``)."""
+    return _series_or(v, _G_COEFFS, lambda v: -np.log1p(-v) / v)
+
+
+def _log1p_curv(v):
+    """``(v / (1 - v) + log1p(-v)) / v**2`` (1/2 at ``v = 0``)."""
+    return _series_or(v, _H_COEFFS, lambda v: (v / (1 - v) + np.log1p(-v)) / (v * v))
+
+
+def _mills(w):
+    """``φ(w) / Φ(w)``, in logarithms (``log_ndtr`` is accurate in both tails)."""
+    return np.exp(-0.5 * w * w - _LOG_SQRT_2PI - sc.log_ndtr(w))
+
+
+def _inside(z, mask):
+    """``z`` where ``mask``, a harmless point (the support's) elsewhere: no nan enters a derivative."""
+    return np.where(mask, z, 1.0)
+
+
+def invgamma_lz(dist, z, a):
+    return (1 / z - (a + 1)) / z
+
+
+def invgamma_la(dist, z, a):
+    return -_safe_log(z) - sc.digamma(a)
+
+
+def pareto_lz(dist, z, b):
+    return -(b + 1) / z
+
+
+def pareto_lb(dist, z, b):
+    return 1 / b - _safe_log(z)
+
+
+def pareto_fb(dist, z, b):  # F = 1 - z^-b (z >= 1)
+    lz = _safe_log(z)
+    return _where(strip(z) > 1, np.exp(-b * lz) * lz)
+
+
+def rayleigh_lz(dist, z):
+    return 1 / z - z
+
+
+def maxwell_lz(dist, z):
+    return 2 / z - z
+
+
+def gumbel_r_lz(dist, z):
+    return np.expm1(-z)
+
+
+def gumbel_l_lz(dist, z):
+    return -np.expm1(z)
+
+
+def lomax_lz(dist, z, c):
+    return -(c + 1) / (1 + z)
+
+
+def lomax_lc(dist, z, c):
+    return 1 / c - np.log1p(_inside(z, strip(z) > 0))
+
+
+def lomax_fc(dist, z, c):  # F = 1 - (1 + z)^-c
+    pos = strip(z) > 0
+    l1 = np.log1p(_inside(z, pos))
+    return _where(pos, np.exp(-c * l1) * l1)
+
+
+def invgauss_lz(dist, z, mu):
+    return (0.5 / z - 1.5) / z - 0.5 / (mu * mu)
+
+
+def invgauss_lmu(dist, z, mu):
+    return (z - mu) / (mu * mu * mu)
+
+
+def invgauss_fmu(dist, z, mu):
+    # F = Φ((z/mu - 1)/√z) + exp(2/mu) Φ(-(z/mu + 1)/√z); the two φ terms of ∂F/∂mu cancel
+    pos = strip(z) > 0
+    zs = _inside(z, pos)
+    return _where(pos, -2 / (mu * mu) * np.exp(2 / mu + sc.log_ndtr(-(zs / mu + 1) / np.sqrt(zs))))
+
+
+# genextreme: l = -e^y + y - log1p(-cz) with y = log1p(-cz)/c = -z G(cz) (-z at c = 0),
+# F = exp(-e^y); ∂y/∂c = -z² H(cz). G and H by series near cz = 0 (c = 0 is Gumbel's).
+
+
+def _genextreme_parts(z, c):
+    inside = strip(1 - c * z) > 0
+    zs = np.where(inside, z, 0.0)
+    w = c * zs
+    return inside, zs, w, -zs * _log1p_ratio(w)
+
+
+def genextreme_lz(dist, z, c):
+    inside, zs, w, y = _genextreme_parts(z, c)
+    return _where(inside, (np.exp(y) - 1 + c) / (1 - w))
+
+
+def genextreme_lc(dist, z, c):
+    inside, zs, w, y = _genextreme_parts(z, c)
+    yc = -zs * zs * _log1p_curv(w)
+    return _where(inside, yc * (1 - np.exp(y)) + zs / (1 - w))
+
+
+def genextreme_fc(dist, z, c):
+    inside, zs, w, y = _genextreme_parts(z, c)
+    return _where(inside, zs * zs * _log1p_curv(w) * np.exp(y - np.exp(y)))
+
+
+def loggamma_lz(dist, z, c):
+    return c - np.exp(z)
+
+
+def loggamma_lc(dist, z, c):
+    return z - sc.digamma(c)
+
+
+def betaprime_lz(dist, z, a, b):
+    return (a - 1) / z - (a + b) / (1 + z)
+
+
+def betaprime_la(dist, z, a, b):
+    return _safe_log(z) - np.log1p(_inside(z, strip(z) > 0)) + sc.digamma(a + b) - sc.digamma(a)
+
+
+def betaprime_lb(dist, z, a, b):
+    return -np.log1p(_inside(z, strip(z) > 0)) + sc.digamma(a + b) - sc.digamma(b)
+
+
+def chi_lz(dist, z, df):
+    return (df - 1) / z - z
+
+
+def chi_ldf(dist, z, df):
+    return _safe_log(z) - 0.5 * (_LOG2 + sc.digamma(df / 2))
+
+
+def powerlaw_lz(dist, z, a):
+    return (a - 1) / z
+
+
+def powerlaw_la(dist, z, a):
+    return 1 / a + _safe_log(z)
+
+
+def powerlaw_fa(dist, z, a):  # F = z^a on [0, 1]
+    lz = _safe_log(z)
+    zz = strip(z)
+    return _where((zz > 0) & (zz < 1), np.exp(a * lz) * lz)
+
+
+def gompertz_lz(dist, z, c):
+    return 1 - c * np.exp(z)
+
+
+def gompertz_lc(dist, z, c):
+    return 1 / c - np.expm1(z)
+
+
+def gompertz_fc(dist, z, c):  # F = 1 - exp(-c expm1(z))
+    pos = strip(z) > 0
+    e = np.expm1(_inside(z, pos))
+    return _where(pos, e * np.exp(-c * e))
+
+
+# exponnorm: l = (1/(2K) - z)/K + log Φ(z - 1/K) - log K
+
+
+def exponnorm_lz(dist, z, K):
+    return _mills(z - 1 / K) - 1 / K
+
+
+def exponnorm_lK(dist, z, K):
+    m = z - 1 / K
+    return (m + _mills(m)) / (K * K) - 1 / K
+
+
+def exponnorm_fK(dist, z, K):
+    # F = Φ(z) - P, P = exp((1/(2K) - z)/K + log Φ(m)), m = z - 1/K; P φ(m)/Φ(m) = φ(z)
+    m = z - 1 / K
+    p = np.exp((0.5 / K - z) / K + sc.log_ndtr(m))
+    return -(p * m + np.exp(-0.5 * z * z - _LOG_SQRT_2PI)) / (K * K)
+
+
+# skewnorm: l = log 2 + log φ(z) + log Φ(az); F = Φ(z) - 2 T(z, a) (Owen's T)
+
+
+def skewnorm_lz(dist, z, a):
+    return a * _mills(a * z) - z
+
+
+def skewnorm_la(dist, z, a):
+    return z * _mills(a * z)
+
+
+def skewnorm_fa(dist, z, a):
+    s = 1 + a * a
+    return -np.exp(-0.5 * z * z * s) / (np.pi * s)
+
+
+# genpareto: l = -y - log1p(cz), y = log1p(cz)/c = z G(-cz) (z at c = 0), 1 - F = exp(-y),
+# ∂y/∂c = -z² H(-cz); support z >= 0, and z <= -1/c for c < 0
+
+
+def _genpareto_parts(z, c):
+    zz = strip(z)
+    inside = (zz >= 0) & (strip(1 + c * z) > 0)
+    zs = np.where(inside, z, 0.0)
+    return inside, zs, c * zs
+
+
+def genpareto_lz(dist, z, c):
+    inside, zs, w = _genpareto_parts(z, c)
+    return _where(inside, -(1 + c) / (1 + w))
+
+
+def genpareto_lc(dist, z, c):
+    inside, zs, w = _genpareto_parts(z, c)
+    return _where(inside, zs * zs * _log1p_curv(-w) - zs / (1 + w))
+
+
+def genpareto_fc(dist, z, c):
+    inside, zs, w = _genpareto_parts(z, c)
+    return _where(inside, -np.exp(-zs * _log1p_ratio(-w)) * zs * zs * _log1p_curv(-w))
+
+
+def nakagami_lz(dist, z, nu):
+    return (2 * nu - 1) / z - 2 * nu * z
+
+
+def nakagami_lnu(dist, z, nu):
+    return np.log(nu) + 1 - sc.digamma(nu) + 2 * _safe_log(z) - z * z
+
+
+# rice: l = log z - (z² + b²)/2 + log I0(zb); 1 - F = Marcum Q1(b, z), ∂Q1/∂b = z e^(-(z²+b²)/2) I1(zb)
+
+
+def _bessel_ratio(v):
+    """``I1(v) / I0(v)`` from the exponentially scaled functions (no overflow)."""
+    return sc.i1e(v) / sc.i0e(v)
+
+
+def rice_lz(dist, z, b):
+    return 1 / z - z + b * _bessel_ratio(z * b)
+
+
+def rice_lb(dist, z, b):
+    return z * _bessel_ratio(z * b) - b
+
+
+def rice_fb(dist, z, b):
+    pos = strip(z) > 0
+    zs = _inside(z, pos)
+    d = zs - b
+    return _where(pos, -zs * np.exp(-0.5 * d * d) * sc.i1e(zs * b))
+
+
+# f: l = (m log m + n log n)/2 + (n/2 - 1) log z - (n+m)/2 log(m + nz) - B(n/2, m/2) (n = dfn, m = dfd)
+
+
+def f_lz(dist, z, dfn, dfd):
+    return (dfn / 2 - 1) / z - (dfn + dfd) / 2 * dfn / (dfd + dfn * z)
+
+
+def _f_common(z, dfn, dfd):
+    zs = _inside(z, strip(z) > 0)
+    u = dfd + dfn * zs
+    return zs, u, 0.5 * (sc.digamma((dfn + dfd) / 2) + 1 - np.log(u))
+
+
+def f_ldfn(dist, z, dfn, dfd):
+    zs, u, common = _f_common(z, dfn, dfd)
+    return common + 0.5 * (np.log(dfn) + _safe_log(z) - sc.digamma(dfn / 2)) - (dfn + dfd) * zs / (2 * u)
+
+
+def f_ldfd(dist, z, dfn, dfd):
+    zs, u, common = _f_common(z, dfn, dfd)
+    return common + 0.5 * (np.log(dfd) - sc.digamma(dfd / 2)) - (dfn + dfd) / (2 * u)
+
+
+# foldnorm: pdf = φ(z - c) + φ(z + c) = φ(z - c) (1 + e^(-2cz)) on z >= 0; F = Φ(z-c) + Φ(z+c) - 1
+
+
+def foldnorm_lz(dist, z, c):
+    return c * np.tanh(c * z) - z
+
+
+def foldnorm_lc(dist, z, c):
+    return z * np.tanh(c * z) - c
+
+
+def foldnorm_fc(dist, z, c):
+    pos = strip(z) > 0
+    zs = _inside(z, pos)
+    return _where(pos, (np.exp(-0.5 * (zs + c) ** 2) - np.exp(-0.5 * (zs - c) ** 2)) / _SQRT_2PI)
+
+
+# triang: pdf = 2z/c (z < c), 2(1-z)/(1-c) (z >= c) on [0, 1]; F = z²/c, 1 - (1-z)²/(1-c)
+
+
+def _triang_parts(z, c):
+    left = strip(z) < strip(c)
+    cc = strip(c)
+    return left, np.where(cc > 0, c, 1.0), np.where(cc < 1, 1 - c, 1.0)
+
+
+def triang_lz(dist, z, c):
+    left, cl, cr = _triang_parts(z, c)
+    return np.where(left, 1 / _inside(z, left), -1 / _inside(1 - z, ~left))
+
+
+def triang_lc(dist, z, c):
+    left, cl, cr = _triang_parts(z, c)
+    return np.where(left, -1 / cl, 1 / cr)
+
+
+def triang_fc(dist, z, c):
+    left, cl, cr = _triang_parts(z, c)
+    zz = strip(z)
+    u = np.where(left, z / cl, (1 - z) / cr)
+    return _where((zz > 0) & (zz < 1), -u * u)
+
+
 CONTINUOUS: dict[type, Spec] = {
     C.norm_gen: Spec(norm_lz),
     C.t_gen: Spec(t_lz, [t_ldf], [None]),
@@ -226,6 +588,30 @@ CONTINUOUS: dict[type, Spec] = {
     C.logistic_gen: Spec(logistic_lz),
     C.weibull_min_gen: Spec(weibull_min_lz, [weibull_min_lc], [weibull_min_fc]),
     C.vonmises_gen: Spec(vonmises_lz, [vonmises_lkappa], [None]),
+    C.invgamma_gen: Spec(invgamma_lz, [invgamma_la], [None]),
+    C.pareto_gen: Spec(pareto_lz, [pareto_lb], [pareto_fb]),
+    C.halfnorm_gen: Spec(norm_lz),
+    C.halfcauchy_gen: Spec(cauchy_lz),
+    C.rayleigh_gen: Spec(rayleigh_lz),
+    C.gumbel_r_gen: Spec(gumbel_r_lz),
+    C.gumbel_l_gen: Spec(gumbel_l_lz),
+    C.lomax_gen: Spec(lomax_lz, [lomax_lc], [lomax_fc]),
+    C.invgauss_gen: Spec(invgauss_lz, [invgauss_lmu], [invgauss_fmu]),
+    C.genextreme_gen: Spec(genextreme_lz, [genextreme_lc], [genextreme_fc]),
+    C.loggamma_gen: Spec(loggamma_lz, [loggamma_lc], [None]),
+    C.betaprime_gen: Spec(betaprime_lz, [betaprime_la, betaprime_lb], [None, None]),
+    C.maxwell_gen: Spec(maxwell_lz),
+    C.chi_gen: Spec(chi_lz, [chi_ldf], [None]),
+    C.powerlaw_gen: Spec(powerlaw_lz, [powerlaw_la], [powerlaw_fa]),
+    C.gompertz_gen: Spec(gompertz_lz, [gompertz_lc], [gompertz_fc]),
+    C.exponnorm_gen: Spec(exponnorm_lz, [exponnorm_lK], [exponnorm_fK]),
+    C.skewnorm_gen: Spec(skewnorm_lz, [skewnorm_la], [skewnorm_fa]),
+    C.genpareto_gen: Spec(genpareto_lz, [genpareto_lc], [genpareto_fc]),
+    C.nakagami_gen: Spec(nakagami_lz, [nakagami_lnu], [None]),
+    C.rice_gen: Spec(rice_lz, [rice_lb], [rice_fb]),
+    C.f_gen: Spec(f_lz, [f_ldfn, f_ldfd], [None, None]),
+    C.foldnorm_gen: Spec(foldnorm_lz, [foldnorm_lc], [foldnorm_fc]),
+    C.triang_gen: Spec(triang_lz, [triang_lc], [triang_fc]),
 }
 
 
@@ -528,6 +914,19 @@ def _discrete_handler(method: str) -> Callable:
     traced.__name__ = traced.__qualname__ = f"rv_discrete_{method}"
     return traced
 
+
+def _frozen_init(self, dist, *args, **kwds):
+    """Freeze as SciPy does, on the plain parameters, then keep the traced ones, which the
+    frozen methods pass on to the distribution's (intercepted) methods. SciPy's ``__init__``
+    also computes the support's endpoints ``a``, ``b`` (kept as constants); for a support that
+    depends on a shape (genpareto, genextreme) it would convert a traced shape to an array."""
+    ORIGINALS[("frozen", "__init__")](self, dist, *strip_tree(args), **strip_tree(kwds))
+    self.args, self.kwds = args, kwds
+
+
+ORIGINALS[("frozen", "__init__")] = original(D.rv_frozen.__init__)
+defcomposite(D.rv_frozen.__init__, _frozen_init)
+route(D.rv_frozen.__init__)
 
 for _m in CONTINUOUS_METHODS:
     _f = getattr(D.rv_continuous, _m)
