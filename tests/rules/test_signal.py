@@ -489,3 +489,10 @@ def test_savgol_filter_is_scipys_bits(mode, dtype):
                 warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
                 _bits(pb.pullback(f, x)[0], f(x))
     check_adjoint(lambda u: S.savgol_filter(u, 7, 2, mode=mode, cval=0.0), x40)
+
+
+def test_gustafsson_filtfilt_with_short_irlen_differentiates_in_the_coefficients():
+    """Regression: filtfilt(method="gust", irlen=...) with traced b, a raised GaugeError (its
+    least-squares matrix has two mirrored blocks, a repeated singular value)."""
+    b, a, u = np.array([1.9]), np.array([1.3, 0.97]), rand(38, seed=1)
+    check_gradient(lambda b, a, u: S.filtfilt(b, a, u, method="gust", irlen=9), b, a, u)
