@@ -814,9 +814,13 @@ def _with_values(out: Any, want: Any) -> Any:
     """``out`` (a composite's result) with each traced array's value replaced by the matching one of
     ``want`` (the library's own result), where shape and dtype agree."""
     if isinstance(out, Tracer):
-        w = want if isinstance(want, np.ndarray) else np.asarray(want)
+        w = want if isinstance(want, (np.ndarray, np.generic)) else np.asarray(want)  # a scalar stays one
         if w.shape == out.shape and w.dtype == out.dtype:
             return value_of(out, w)
+        return out
+    if isinstance(out, (np.ndarray, np.generic)) and isinstance(want, (np.ndarray, np.generic)):
+        if want.shape == out.shape and want.dtype == out.dtype:  # untraced: the library's own result
+            return want
         return out
     if isinstance(out, tuple) and isinstance(want, tuple) and len(out) == len(want):
         parts = [_with_values(o, w) for o, w in zip(out, want)]

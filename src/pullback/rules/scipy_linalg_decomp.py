@@ -556,7 +556,8 @@ _route("polar", polar)
 
 
 def _norm_raw(a, ord=None, axis=None, keepdims=False):
-    return np.asarray(ORIGINALS["norm"](a, ord=ord, axis=axis, keepdims=keepdims, check_finite=False))
+    out = ORIGINALS["norm"](a, ord=ord, axis=axis, keepdims=keepdims, check_finite=False)
+    return np.float64(out) if type(out) is float else out  # a NumPy scalar (a float too) for a traced value
 
 
 def _norm_formula(a, ord=None, axis=None, keepdims=False, ans=None):
