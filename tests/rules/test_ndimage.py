@@ -403,3 +403,17 @@ def test_complex_cval_on_real_input_raises_scipys_error():
             pb.pullback(lambda u: nd.correlate(u, w, mode="constant", cval=1j), im)
     with pytest.raises(TypeError, match="must be real number, not complex"):
         pb.pullback(lambda u: nd.correlate1d(u, w3, mode="constant", cval=1j), im)
+
+
+def test_affine_matrix_checks_raise_scipys_errors():
+    """Regression: a matrix of the wrong rank or shape broke inside the coordinate arithmetic
+    (another exception); now SciPy's checks and messages, traced matrix or not."""
+    bad = [np.ones((3, 3, 3)), np.ones((0, 2)), np.ones((3, 2)), np.ones(3), np.ones((2, 4)),
+           np.array([[1.0, 0, 0], [0, 1, 0], [0, 1, 1]])]
+    for m in bad:
+        with pytest.raises(Exception) as want:
+            nd.affine_transform(im, m)
+        for f, args in ((lambda u: nd.affine_transform(u, m), (im,)), (nd.affine_transform, (im, m))):
+            with pytest.raises(type(want.value)) as got:
+                pb.pullback(f, *args)
+            assert str(got.value) == str(want.value)
