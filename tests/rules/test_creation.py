@@ -70,7 +70,8 @@ def test_copies_have_numpys_memory_layout():
     view's .copy() summed in another order than NumPy's C-ordered copy (other bits)."""
     a = np.random.default_rng(0).standard_normal((1000, 3))
     for f in (lambda u: u.T.copy().sum(axis=1), lambda u: np.copy(u.T, order="C").sum(axis=1),
-              lambda u: u.T.astype(np.float64, order="C").sum(axis=1), lambda u: (2 * u).T.copy().sum(axis=1)):
+              lambda u: u.T.astype(np.float64, order="C").sum(axis=1),
+              lambda u: (2 * u).T.copy().sum(axis=1)):
         value, _ = pb.pullback(f, a)
         assert value.tobytes() == f(a).tobytes()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Tracer, strip
-from ..dispatch import TracedArray, traced
+from ..dispatch import TracedArray
 from .registry import deflinear, defnondiff, register
 
 
