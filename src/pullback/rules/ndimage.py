@@ -9,7 +9,9 @@ mode ``m`` is ``y = V(P(x))``: ``P`` extends ``x`` along each axis by the
 mode (a gather: ndimage's 'reflect' is ``np.pad``'s 'symmetric', 'mirror' is
 'reflect', 'nearest' is 'edge', 'wrap' is 'wrap'; the constant modes pad with
 zeros and add ``cval``'s contribution as a constant), and ``V`` is a 'valid'
-correlation. The exact transpose is ``P^T(V^T(g))``: ``V^T`` is one SciPy
+correlation (valued by SciPy's own filter: ``correlate1d`` for a 1-D kernel, whose loop rounds
+unlike the N-d one, and with a nonzero ``cval`` the whole filter, whose border samples round
+inside its sums). The exact transpose is ``P^T(V^T(g))``: ``V^T`` is one SciPy
 correlation of the zero-padded cotangent with the flipped (conjugated)
 kernel, ``P^T`` folds the border entries back onto the entries they copied
 (:func:`_fold`). So the adjoint costs one filter of the same kernel, and each

@@ -21,8 +21,10 @@ internal calls), and its plain calls run SciPy's code unchanged.
   ``b̄_k = Σ conj(x[n-k]) w[n]``, ``ā_k = -Σ conj(y[n-k]) w[n]`` (+ the ``zi`` term
   for ``k = 0``), ``z̄i = conj(a0) w[:K]``. Forward mode: ``lfilter(t_b, a, x) +
   lfilter(b, a, t_x) - lfilter(t_a, a, y) + ...``. The final state ``zf`` is a
-  short sum over the last samples of ``x`` and ``y`` (a composite).
-- ``sosfilt`` with traced sections is the cascade of its sections' ``lfilter`` calls;
+  short sum over the last samples of ``x`` and ``y`` (a composite) valued by SciPy's own ``zf``
+  (from the same call that gives ``y``).
+- ``sosfilt`` with traced sections is the cascade of its sections' ``lfilter`` calls, valued by
+  one plain call of SciPy's fused ``sosfilt`` (which rounds the sections' sums otherwise);
   ``filtfilt`` with traced ``b`` or ``a`` (or ``method="gust"``), ``sosfiltfilt`` with
   traced sections, ``lfilter_zi``, ``sosfilt_zi`` and ``lfiltic`` are SciPy's own
   algorithms written with NumPy calls (composites), so ``b``, ``a``, ``sos`` and ``x`` all
@@ -62,8 +64,9 @@ internal calls), and its plain calls run SciPy's code unchanged.
 - ``detrend`` is an orthogonal projection: linear and self-adjoint.
 - ``upfirdn`` is bilinear in ``h`` and ``x``; ``resample_poly`` and ``decimate``
   are SciPy's code around it and the filters. ``hilbert``, ``hilbert2`` and
-  ``resample`` are FFT composites; ``savgol_filter`` is linear (a banded matrix
-  with dense corners: its adjoint costs its forward).
+  ``resample`` are FFT composites; ``savgol_filter`` is SciPy's ``ndimage.convolve1d`` with its
+  coefficients, and for ``mode="interp"`` the edges are SciPy's polynomial fits (a small matrix
+  each, valued by one plain ``savgol_filter``).
 
 Options that have no rule raise :class:`pullback.NoRuleError` naming the option (upfirdn and
 resample_poly boundary modes other than zeros, decimate with an ``dlti`` filter).
