@@ -460,6 +460,7 @@ def test_traced_sections_and_states_are_scipys_bits(dtype):
     check_gradient(lambda s5, u, z: S.sosfilt(sos_of(s5), u, zi=z)[1], SOS5, x40, rand(2, 2, seed=3))
     check_gradient(lambda b, a, u, z: S.lfilter(b, a, u, zi=z)[1], B, A, x40, rand(3, seed=4))
     check_gradient(lambda b, a, y, u: S.lfiltic(b, a, y, u), B, A, rand(3, seed=5), rand(2, seed=6))
+    check_gradient(lambda b, a, y, u: S.lfiltic(b, a, y, u), B, A / A[0], rand(3, seed=5), rand(2, seed=6))
 
 
 def test_traced_sections_raise_scipys_errors():
