@@ -842,15 +842,16 @@ def lstsq(a, b, rcond=None):
         a = a.astype(t)
     if b.dtype != t:
         b = b.astype(t)
-    u, s, vh = _svd_core(a, False)
+    s = _singular_values(a)  # (the vectors only where the rank is deficient, or s differentiates)
     sp = np.asarray(strip(s))
     large = sp > rcond * (sp[0] if sp.size else 0)
-    s_inv = np.where(large, 1 / np.where(large, s, 1), 0)
     rank = np.intc(np.count_nonzero(large))  # NumPy's type (int32)
     B = _col(b) if one else b
     if rank == min(m, n):
         x = full_rank_lstsq(a, B)
     else:
+        u, _, vh = _svd_core(a, False)
+        s_inv = np.where(large, 1 / np.where(large, s, 1), 0)
         x = np.matmul(_mH(vh), _col(s_inv) * np.matmul(_mH(u), B))
     if rank == n and m > n:
         r = B - np.matmul(a, x)
