@@ -221,3 +221,13 @@ def test_plain_calls_unchanged():
     np.testing.assert_array_equal(cs(XQ), S.CubicSpline(X, Y)(XQ))
     spl = S.make_interp_spline(X, Y)
     assert type(spl) is S.BSpline
+
+
+def test_unknown_grid_method_raises_scipys_error():
+    """Regression: an unknown method with traced values raised NoRuleError; SciPy's constructor
+    (and interpn) raise ValueError first."""
+    grid, values, pts = (np.arange(7.0), np.arange(8.0)), rand(7, 8, seed=1), np.array([[1.0, 1.0]])
+    with pytest.raises(ValueError, match="^Method 'foo' is not defined$"):
+        pb.pullback(lambda v: S.RegularGridInterpolator(grid, v, method="foo")(pts), values)
+    with pytest.raises(ValueError, match="You provided foo"):
+        pb.pullback(lambda v: S.interpn(grid, v, pts, method="foo"), values)

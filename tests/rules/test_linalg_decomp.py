@@ -484,3 +484,24 @@ def test_lstsq_is_numpys_bit_for_bit():
         for got, w in zip(value, want):
             assert np.asarray(got).tobytes() == np.asarray(w).tobytes()
         check_gradient(lambda u, v: np.linalg.lstsq(u, v, rcond=None)[0], a, b)
+
+
+def test_full_rank_lstsq_has_no_gauge_with_repeated_singular_values():
+    """Regression: lstsq went through the svd's vectors, so a full-rank matrix with a repeated
+    singular value (two mirrored blocks, as Gustafsson's filtfilt builds) raised GaugeError,
+    though the solution is unique. Now a reduced QR for full rank (tall and wide)."""
+    import scipy.linalg as sl
+
+    rng = np.random.default_rng(0)
+    v, y = rng.standard_normal(4), rng.standard_normal((8, 3))
+    w = np.arange(24.0).reshape(8, 3)
+
+    def blocks(v):
+        z = np.zeros(4)
+        return np.concatenate([np.stack([v, z], 1), np.stack([z, -v[::-1]], 1)], 0)  # s = (|v|, |v|)
+
+    for solve in (lambda a, b: np.linalg.lstsq(a, b)[0], lambda a, b: sl.lstsq(a, b)[0]):
+        check_gradient(lambda v: np.sum(solve(blocks(v), y) * w[:2]), v)
+        check_gradient(lambda v: np.sum(solve(blocks(v).T, y[:2]) * w), v)
+        value = pb.pullback(lambda v: solve(blocks(v), y), v)[0]
+        assert value.tobytes() == solve(blocks(v), y).tobytes()

@@ -343,3 +343,77 @@ def test_complex_zoom_ignores_grid_mode_as_scipy_does():
         value, _ = pb.pullback(f, x)
         assert value.tobytes() == f(x).tobytes()
         check_adjoint(f, x)
+
+
+def _bits(value, want):
+    assert type(value) is type(want) and value.dtype == want.dtype and value.shape == want.shape
+    assert value.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_line_filters_are_scipys_one_dimensional_kernel(dtype):
+    """Regression: correlate1d/convolve1d (and sobel, prewitt, laplace, savgol's filter) ran SciPy's
+    N-d correlate, which sums in another order than its 1-D loop (symmetric kernels pair their
+    taps) and, in float32, gave +0.0 where SciPy gives -0.0. Now SciPy's correlate1d itself."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 6)).astype(dtype)
+    if x.dtype.kind == "c":
+        x = x + 1j * rng.standard_normal((5, 6))
+    for mode in ("reflect", "mirror", "wrap", "constant"):
+        for w in ([0.3, -1.2, 0.7], [-1.0, 0.0, 1.0], [1.0, 2.0, 1.0], [0.5, 0.25], [1.0, -2, 1, 0.5, 3]):
+            for f in (
+                lambda u: nd.correlate1d(u, w, axis=0, mode=mode, cval=0.5),
+                lambda u: nd.convolve1d(u, w, axis=1, mode=mode, origin=-(len(w) // 2)),
+                lambda u: nd.sobel(u, axis=0, mode=mode),
+                lambda u: nd.laplace(u, mode=mode),
+            ):
+                _bits(pb.pullback(f, x)[0], f(x))
+    check_gradient(lambda u, w: nd.correlate1d(u, w, axis=0, mode="mirror"), im, w3)
+    check_gradient(lambda u, w: nd.convolve1d(u, w, mode="constant", cval=0.5), im, w3)
+    check_gradient(lambda u: nd.sobel(u, axis=1, mode="nearest"), im)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_constant_mode_cval_is_rounded_inside_the_filter(dtype):
+    """Regression: a nonzero ``cval`` was added as a separate border term (filter(x) + filter of
+    zeros with cval): other bits than SciPy's, whose border samples enter the filter's sums."""
+    x = np.random.default_rng(6).standard_normal((6, 7)).astype(dtype)
+    for f in (
+        lambda u: nd.uniform_filter1d(u, 3, axis=0, mode="constant", cval=0.3),
+        lambda u: nd.uniform_filter(u, 4, mode="constant", cval=-0.7),
+        lambda u: nd.gaussian_filter1d(u, 1.2, mode="constant", cval=0.3),
+        lambda u: nd.gaussian_filter(u, 1.0, mode="constant", cval=0.3),
+        lambda u: nd.gaussian_laplace(u, 1.1, mode="constant", cval=0.3),
+    ):
+        _bits(pb.pullback(f, x)[0], f(x))
+    check_gradient(lambda u: nd.gaussian_filter(u, 1.0, mode="constant", cval=0.3), im)
+    check_gradient(lambda u, c: nd.uniform_filter1d(u, 3, mode="constant", cval=c), im, 0.3)
+    for f, arg in ((nd.uniform_filter1d, 3), (nd.gaussian_filter, 1.5), (nd.correlate1d, w3)):  # traced cval
+        value = pb.pullback(lambda u, c: f(u, arg, mode="constant", cval=c), im, 0.3)[0]
+        _bits(value, f(im, arg, mode="constant", cval=0.3))
+
+
+def test_complex_cval_on_real_input_raises_scipys_error():
+    """Regression: a complex ``cval`` with real input and real weights raised the complex path's
+    ValueError; SciPy's C filter raises TypeError (complex weights: SciPy's ValueError)."""
+    for w in (np.ones((2, 2)), np.ones((2, 2)) * 1j):
+        with pytest.raises(Exception) as want:
+            nd.correlate(im, w, mode="constant", cval=1j)
+        with pytest.raises(type(want.value), match=str(want.value)):
+            pb.pullback(lambda u: nd.correlate(u, w, mode="constant", cval=1j), im)
+    with pytest.raises(TypeError, match="must be real number, not complex"):
+        pb.pullback(lambda u: nd.correlate1d(u, w3, mode="constant", cval=1j), im)
+
+
+def test_affine_matrix_checks_raise_scipys_errors():
+    """Regression: a matrix of the wrong rank or shape broke inside the coordinate arithmetic
+    (another exception); now SciPy's checks and messages, traced matrix or not."""
+    bad = [np.ones((3, 3, 3)), np.ones((0, 2)), np.ones((3, 2)), np.ones(3), np.ones((2, 4)),
+           np.array([[1.0, 0, 0], [0, 1, 0], [0, 1, 1]])]
+    for m in bad:
+        with pytest.raises(Exception) as want:
+            nd.affine_transform(im, m)
+        for f, args in ((lambda u: nd.affine_transform(u, m), (im,)), (nd.affine_transform, (im, m))):
+            with pytest.raises(type(want.value)) as got:
+                pb.pullback(f, *args)
+            assert str(got.value) == str(want.value)

@@ -229,3 +229,17 @@ def test_polar_is_scipys_steps_bit_for_bit():
             check_gradient(lambda u, side=side: SL.polar(u, side)[1], a)
     with pytest.raises(ValueError, match="side"):
         pb.gradient(lambda u: np.sum(SL.polar(u, "up")[0]), A43)
+
+
+def test_norm_of_everything_is_a_numpy_scalar():
+    """Regression: a traced scipy.linalg.norm reducing to a scalar returned a 0-d ndarray; SciPy
+    returns np.float64 (or a Python float, whose NumPy twin -- a float subclass -- a traced value
+    holds)."""
+    a, v = rand(7, 8, seed=2), rand(9, seed=3)
+    matrix_ords = [None, "fro", "nuc", 1, 2, -1, -2, np.inf, -np.inf]
+    vector_ords = [None, 1, 2, 0, 3.5, np.inf]
+    for x, ords in ((a, matrix_ords), (v, vector_ords)):
+        for o in ords:
+            value, want = pb.pullback(lambda u: SL.norm(u, o), x)[0], SL.norm(x, o)
+            assert type(value) is np.float64 and isinstance(want, float) and value == want
+    assert type(pb.pullback(lambda u: SL.norm(u, axis=0), a)[0]) is np.ndarray

@@ -1,8 +1,10 @@
 """scipy.signal convolutions and filters: adjoint tests for the linear maps, finite differences
 for the nonlinear ones (lfilter in ``a``), values against SciPy's, forward mode, second order."""
 
+import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -406,3 +408,92 @@ def test_valid_correlate2d_with_the_larger_second_operand(boundary):
     k15 = rand(1, 5, seed=3)  # larger in one axis, smaller in the other: SciPy's error
     with pytest.raises(ValueError, match="valid"):
         pb.gradient(lambda u: np.sum(np.abs(S.correlate2d(u, k15, "valid"))), rand(3, 2, seed=4))
+
+
+def _bits(value, want):
+    if isinstance(want, tuple):
+        assert isinstance(value, tuple) and len(value) == len(want)
+        for v, w in zip(value, want):
+            _bits(v, w)
+        return
+    assert type(value) is type(want) and value.dtype == want.dtype and value.shape == want.shape
+    assert value.tobytes() == want.tobytes()
+
+
+def _signal(dtype, shape, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    if x.dtype.kind == "c":
+        x = x + (1j * rng.standard_normal(shape)).astype(dtype)
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+def test_traced_sections_and_states_are_scipys_bits(dtype):
+    """Regression: sosfilt/sosfiltfilt with traced sections were a cascade of lfilter calls, and
+    lfilter's final state, lfiltic and lfilter_zi (float32: a float64 result) were recomputed:
+    other bits than SciPy's fused sosfilt and its own state formulas."""
+    real = np.float32 if dtype in (np.float32, np.complex64) else np.float64
+    sos, (b, a) = S.butter(4, 0.2, output="sos").astype(real), [c.astype(real) for c in S.butter(3, 0.3)]
+    for shape, axis in (((40,), -1), ((3, 30), 1), ((30, 2), 0)):
+        x = _signal(dtype, shape, 11)
+        zs = list(shape)
+        zs[axis] = 3
+        zi = _signal(dtype, zs, 12)
+        zss = [2] + list(shape)
+        zss[1 + axis % len(shape)] = 2
+        zis = _signal(dtype, zss, 13)
+        calls = [
+            (lambda s, u: S.sosfilt(s, u, axis=axis), sos, x),
+            (lambda s, u, z: S.sosfilt(s, u, axis=axis, zi=z), sos, x, zis),
+            (lambda s, u: S.sosfiltfilt(s, u, axis=axis), sos, x),
+            (lambda s: S.sosfilt_zi(s), sos),
+            (lambda b, a, u, z: S.lfilter(b, a, u, axis=axis, zi=z), b, 2 * a, x, zi),
+            (lambda u, z: S.lfilter(b, a, u, axis=axis, zi=z), x, zi),
+            (lambda b, a: S.lfilter_zi(b, a), b, 2 * a),
+            (lambda b, a, u: S.filtfilt(b, a, u, axis=axis), b, a, x),
+            (lambda b, a, y: S.lfiltic(b, a, y), b, a, x[..., :2].ravel()),
+            (lambda b, a, y, u: S.lfiltic(b, a, y, u), b, 3 * a, x.ravel()[:1], x.ravel()[:5]),
+        ]
+        for f, *args in calls:
+            _bits(pb.pullback(f, *args)[0], f(*args))
+    check_gradient(lambda s5, u, z: S.sosfilt(sos_of(s5), u, zi=z)[1], SOS5, x40, rand(2, 2, seed=3))
+    check_gradient(lambda b, a, u, z: S.lfilter(b, a, u, zi=z)[1], B, A, x40, rand(3, seed=4))
+    check_gradient(lambda b, a, y, u: S.lfiltic(b, a, y, u), B, A, rand(3, seed=5), rand(2, seed=6))
+    check_gradient(lambda b, a, y, u: S.lfiltic(b, a, y, u), B, A / A[0], rand(3, seed=5), rand(2, seed=6))
+
+
+def test_traced_sections_raise_scipys_errors():
+    """Regression: traced sections of the wrong shape raised another message than SciPy's."""
+    for sos in (np.ones((2, 5)), np.ones((2, 2, 6)), np.ones((2, 6)) * 2):
+        with pytest.raises(ValueError) as want:
+            S.sosfilt(sos, x40)
+        with pytest.raises(ValueError, match=re.escape(str(want.value))):
+            pb.pullback(lambda s: S.sosfilt(s, x40), sos)
+    with pytest.raises(ValueError, match="`a` must be 1-D"):
+        pb.pullback(lambda a: S.lfiltic(B, a, x7), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("mode", ["mirror", "constant", "nearest", "wrap", "interp"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_savgol_filter_is_scipys_bits(mode, dtype):
+    """Regression: savgol_filter summed shifted copies and fitted the edges by a matrix: other
+    bits than SciPy's convolve1d and polyfit (and a complex input stayed complex, where SciPy
+    takes its real part as float64)."""
+    for shape, axis in (((20,), -1), ((3, 15), 1), ((12, 2), 0)):
+        x = _signal(dtype, shape, 14)
+        for window, order, deriv in ((7, 2, 0), (8, 2, 0), (9, 4, 2)):
+            def f(u):
+                return S.savgol_filter(u, window, order, deriv=deriv, axis=axis, mode=mode, cval=0.3)
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+                _bits(pb.pullback(f, x)[0], f(x))
+    check_adjoint(lambda u: S.savgol_filter(u, 7, 2, mode=mode, cval=0.0), x40)
+
+
+def test_gustafsson_filtfilt_with_short_irlen_differentiates_in_the_coefficients():
+    """Regression: filtfilt(method="gust", irlen=...) with traced b, a raised GaugeError (its
+    least-squares matrix has two mirrored blocks, a repeated singular value)."""
+    b, a, u = np.array([1.9]), np.array([1.3, 0.97]), rand(38, seed=1)
+    check_gradient(lambda b, a, u: S.filtfilt(b, a, u, method="gust", irlen=9), b, a, u)

@@ -361,3 +361,16 @@ def test_logsumexp_is_scipys_bit_for_bit():
             assert got.dtype == w.dtype and got.tobytes() == w.tobytes()
         first = (lambda u, f=f: f(u)[0]) if isinstance(want, tuple) else f
         check_gradient(first, x, modes=("reverse", "forward"))
+
+
+def test_logsumexp_scalar_type_and_broadcast_error_are_scipys():
+    """Regression: a full logsumexp returned a 0-d ndarray where SciPy returns np.float64 (its
+    return_sign sign too), and a ``b`` that does not broadcast raised NumPy's message."""
+    x = rand(50, seed=3)
+    for f in (sc.logsumexp, lambda u: sc.logsumexp(u, b=np.ones(50)),
+              lambda u: sc.logsumexp(u, return_sign=True)):
+        value, want = pb.pullback(f, x)[0], f(x)
+        for v, w in zip(*((value, want) if isinstance(want, tuple) else ((value,), (want,)))):
+            assert type(v) is type(w) and v.tobytes() == w.tobytes()
+    with pytest.raises(ValueError, match="^Array shapes are incompatible for broadcasting.$"):
+        pb.pullback(lambda u: sc.logsumexp(u, b=np.ones(3)), x)

@@ -563,6 +563,8 @@ def rgi_init(self, points, values, method="linear", bounds_error=True, fill_valu
     if _traced(fill_value):
         raise _no_rule("RegularGridInterpolator with a traced fill_value")
     values = array_like(values)
+    if method not in S.RegularGridInterpolator._ALL_METHODS:  # SciPy's constructor raises
+        raise ValueError(f"Method '{method}' is not defined")
     if _traced(values) and method not in _LINEAR_METHODS:
         raise _no_rule(f"RegularGridInterpolator(method={method!r}) with traced values (not linear "
                        "in them)")
@@ -612,7 +614,15 @@ def rgi_call(self, xi, method=None, *, nu=None):
     return _rgi_eval(self, self, self.values, xi, method, nu, own=True)
 
 
+#: The methods SciPy's interpn accepts (others raise its ValueError)
+_INTERPN_METHODS = ("linear", "nearest", "cubic", "quintic", "pchip", "splinef2d", "slinear",
+                    "slinear_legacy", "cubic_legacy", "quintic_legacy")
+
+
 def interpn(points, values, xi, method="linear", bounds_error=True, fill_value=np.nan):
+    if method not in _INTERPN_METHODS:
+        raise ValueError("interpn only understands the methods 'linear', 'nearest', 'slinear', 'cubic', "
+                         f"'quintic', 'pchip', and 'splinef2d'. You provided {method}.")
     if method not in _LINEAR_METHODS:
         raise _no_rule(f"interpn with method={method!r} and traced values")
     return S.RegularGridInterpolator(points, values, method=method, bounds_error=bounds_error,

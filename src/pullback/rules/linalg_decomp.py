@@ -822,7 +822,12 @@ defcomposite(np.linalg.pinv, pinv)
 
 
 def lstsq(a, b, rcond=None):
-    """``(x, residuals, rank, s)`` through the svd, as LAPACK's gelsd (fixed rank)."""
+    """``(x, residuals, rank, s)`` as LAPACK's gelsd (fixed rank).
+
+    Of full rank, ``x`` is the (minimum norm) solution through a reduced QR of ``a`` (or of
+    ``a^H`` when wide), which is unique: ``x`` does not depend on the basis of the singular
+    vectors of a repeated singular value, so the svd's gauge check has nothing to catch there.
+    Rank-deficient, ``x`` goes through the svd (``pinv``'s formula)."""
     a, b = array_like(a), array_like(b)
     if _ndim(a) != 2 or _ndim(b) not in (1, 2) or a.shape[0] != b.shape[0]:
         np.linalg.lstsq(strip(a), strip(b), rcond=rcond)  # raises NumPy's error
@@ -837,13 +842,17 @@ def lstsq(a, b, rcond=None):
         a = a.astype(t)
     if b.dtype != t:
         b = b.astype(t)
-    u, s, vh = _svd_core(a, False)
+    s = _singular_values(a)  # (the vectors only where the rank is deficient, or s differentiates)
     sp = np.asarray(strip(s))
     large = sp > rcond * (sp[0] if sp.size else 0)
-    s_inv = np.where(large, 1 / np.where(large, s, 1), 0)
     rank = np.intc(np.count_nonzero(large))  # NumPy's type (int32)
     B = _col(b) if one else b
-    x = np.matmul(_mH(vh), _col(s_inv) * np.matmul(_mH(u), B))
+    if rank == min(m, n):
+        x = full_rank_lstsq(a, B)
+    else:
+        u, _, vh = _svd_core(a, False)
+        s_inv = np.where(large, 1 / np.where(large, s, 1), 0)
+        x = np.matmul(_mH(vh), _col(s_inv) * np.matmul(_mH(u), B))
     if rank == n and m > n:
         r = B - np.matmul(a, x)
         resids = np.sum(_real(r * _conj(r)), axis=0)
@@ -852,6 +861,16 @@ def lstsq(a, b, rcond=None):
     if one:
         x = np.reshape(x, x.shape[:-1])
     return x, resids, rank, s
+
+
+def full_rank_lstsq(a, B):
+    """The least-squares (minimum norm when wide) solution of ``a x = B`` for ``a`` of full rank,
+    through a reduced QR (unique: no basis of singular vectors enters its derivatives)."""
+    if a.shape[0] >= a.shape[1]:
+        q, r = np.linalg.qr(a)
+        return trisolve(r, np.matmul(_mH(q), B), lower=False)
+    q, r = np.linalg.qr(_mH(a))
+    return np.matmul(q, trisolve(_mH(r), B, lower=True))
 
 
 def _ndim(x):

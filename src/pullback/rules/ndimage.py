@@ -9,7 +9,9 @@ mode ``m`` is ``y = V(P(x))``: ``P`` extends ``x`` along each axis by the
 mode (a gather: ndimage's 'reflect' is ``np.pad``'s 'symmetric', 'mirror' is
 'reflect', 'nearest' is 'edge', 'wrap' is 'wrap'; the constant modes pad with
 zeros and add ``cval``'s contribution as a constant), and ``V`` is a 'valid'
-correlation. The exact transpose is ``P^T(V^T(g))``: ``V^T`` is one SciPy
+correlation (valued by SciPy's own filter: ``correlate1d`` for a 1-D kernel, whose loop rounds
+unlike the N-d one, and with a nonzero ``cval`` the whole filter, whose border samples round
+inside its sums). The exact transpose is ``P^T(V^T(g))``: ``V^T`` is one SciPy
 correlation of the zero-padded cotangent with the flipped (conjugated)
 kernel, ``P^T`` folds the border entries back onto the entries they copied
 (:func:`_fold`). So the adjoint costs one filter of the same kernel, and each
@@ -32,7 +34,7 @@ from scipy.ndimage import _filters as _sf
 from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import original, route
-from .registry import defcomposite, deflinear, defnondiff, defvjp
+from .registry import defcomposite, deflinear, defnondiff, defvjp, value_of
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -246,27 +248,32 @@ def correlate_weights_vjp(g, x, kshape, centers, modes, cval):
     return np.reshape(np.stack(terms), kshape)
 
 
-def _corr_raw(x, w, centers, mode, cval, output):
-    """``sum_k w[k] ext(x)[i + k - c]``, by SciPy (whose correlate conjugates complex weights)."""
+def _corr_raw(x, w, centers, mode, cval, output, line=None):
+    """``sum_k w[k] ext(x)[i + k - c]``, by SciPy (whose correlations conjugate complex weights):
+    its ``correlate1d`` along axis ``line`` for a 1-D filter (whose kernel rounds as SciPy's
+    1-D loop does, not as the N-d one), else its ``correlate``."""
     w = np.conj(w) if w.dtype.kind == "c" else w
     origins = [c - k // 2 for k, c in zip(w.shape, centers)]
+    if line is not None:
+        flat = np.reshape(w, (w.shape[line],))
+        return _raw("correlate1d")(x, flat, line, output, mode, cval, origins[line])
     return _raw("correlate")(x, w, output, mode, cval, origins)
 
 
-def corr_vjp_x(g, ans, x, w, centers, mode, cval, output):
+def corr_vjp_x(g, ans, x, w, centers, mode, cval, output, line=None):
     return correlate_transpose(g, w, centers, [mode] * g.ndim, x.shape)
 
 
-def corr_vjp_w(g, ans, x, w, centers, mode, cval, output):
+def corr_vjp_w(g, ans, x, w, centers, mode, cval, output, line=None):
     return correlate_weights_vjp(g, x, w.shape, centers, [mode] * x.ndim, cval)
 
 
-def corr_jvp_x(t, ans, x, w, centers, mode, cval, output):
-    return _corr(t, w, centers, mode, 0.0, output)
+def corr_jvp_x(t, ans, x, w, centers, mode, cval, output, line=None):
+    return _corr(t, w, centers, mode, 0.0, output, line)
 
 
-def corr_jvp_w(t, ans, x, w, centers, mode, cval, output):
-    return _corr(x, t, centers, mode, cval, output)
+def corr_jvp_w(t, ans, x, w, centers, mode, cval, output, line=None):
+    return _corr(x, t, centers, mode, cval, output, line)
 
 
 _corr = defvjp(
@@ -281,8 +288,8 @@ def _as_kernel(weights, ndim, axes=None):
     return w
 
 
-def _correlate_any(input, weights, output, mode, cval, origins, convolution, name):
-    """correlate/convolve (N-d, or 1-D kernels reshaped along their axis) through ``_corr``."""
+def _correlate_any(input, weights, output, mode, cval, origins, convolution, name, line=None):
+    """correlate/convolve (N-d, or 1-D kernels reshaped along their axis ``line``) through ``_corr``."""
     _no_output_array(output, name)
     if not isinstance(mode, str):
         raise RuntimeError("A sequence of modes is not supported")
@@ -303,16 +310,19 @@ def _correlate_any(input, weights, output, mode, cval, origins, convolution, nam
     centers = tuple(k // 2 + o for k, o in zip(w.shape, origins))
     complex_out = np.iscomplexobj(strip(x)) or np.iscomplexobj(strip(w))
     if np.iscomplexobj(cval) and not np.iscomplexobj(strip(x)):
+        if not complex_out:  # SciPy's C filter reads cval as a real number
+            raise TypeError("must be real number, not complex")
         raise ValueError("Cannot provide a complex-valued cval when the input is real.")
     dt = _out_dtype(output, x, complex_out)
     if isinstance(cval, Tracer):  # linear in cval: the border term of a zero input with cval 1
         if np.ndim(cval) != 0:
             raise NoRuleError("scipy.ndimage with respect to a non-scalar 'cval'")
-        out = _corr(x, w, centers, mode, 0.0, dt)
+        out = _corr(x, w, centers, mode, 0.0, dt, line)
         if mode not in _CONSTANT:
             return out
-        return out + cval * _corr(np.zeros(x.shape, strip(x).dtype), w, centers, mode, 1.0, dt)
-    return _corr(x, w, centers, mode, cval, dt)
+        out = out + cval * _corr(np.zeros(x.shape, strip(x).dtype), w, centers, mode, 1.0, dt, line)
+        return value_of(out, _corr_raw(strip(x), strip(w), centers, mode, strip(cval), dt, line))
+    return _corr(x, w, centers, mode, cval, dt, line)
 
 
 def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
@@ -337,7 +347,7 @@ def _line(input, weights, axis, output, mode, cval, origin, convolution, name):
         raise ValueError(
             "Invalid origin; origin must satisfy -(len(weights) // 2) <= origin <= (len(weights)-1) // 2"
         )
-    return _correlate_any(x, np.reshape(w, shape), output, mode, cval, origins, convolution, name)
+    return _correlate_any(x, np.reshape(w, shape), output, mode, cval, origins, convolution, name, axis)
 
 
 def _nd(input, weights, output, mode, cval, origin, axes, convolution, name):
@@ -406,18 +416,21 @@ _unif1d = deflinear(
 
 
 def _affine(prim, x, args, cval_at, mode, cval, kwargs):
-    """``prim(x, *args)`` with ``cval`` split off: the linear part, plus (constant modes) a constant."""
+    """``prim(x, *args)`` with ``cval`` split off: the linear part, plus (constant modes) a constant.
+
+    The value is SciPy's own filter of ``x`` with ``cval`` (its border terms round inside the
+    filter's sums): the linear part differentiates, a constant ``cval`` adds nothing to the
+    derivatives, a traced one adds its border response."""
     traced = isinstance(cval, Tracer)
     if traced and np.ndim(cval) != 0:
         raise NoRuleError("scipy.ndimage with respect to a non-scalar 'cval'")
     if mode in _CONSTANT and (traced or np.any(cval != 0)):
-        lin, unit = list(args), list(args)
-        lin[cval_at], unit[cval_at] = 0.0, 1.0
+        lin, unit, plain = list(args), list(args), list(args)
+        lin[cval_at], unit[cval_at], plain[cval_at] = 0.0, 1.0, strip(cval)
         out = prim(x, *lin, **kwargs)
-        zeros = np.zeros(x.shape, strip(x).dtype)
         if traced:  # the border's contribution is linear in cval
-            return out + cval * prim.raw(zeros, *unit, **kwargs)
-        return out + prim.raw(zeros, *args, **kwargs)
+            out = out + cval * prim.raw(np.zeros(x.shape, strip(x).dtype), *unit, **kwargs)
+        return value_of(out, prim.raw(strip(x), *plain, **kwargs))
     if traced:
         args = list(args)
         args[cval_at] = 0.0  # unused outside the constant modes

@@ -527,11 +527,23 @@ def zoom(input, zoom, output=None, order=3, mode="constant", cval=0.0, prefilter
     return _interpolate(x, coords, output, order, mode, cval, prefilter)
 
 
-def _affine_coords(ndim, matrix, offset, out_shape):
+def _affine_coords(in_shape, matrix, offset, out_shape):
+    """SciPy's checks of an affine matrix (its exceptions), then the output's input coordinates."""
+    ndim = len(in_shape)
     m = matrix if hasattr(matrix, "shape") else np.asarray(matrix, dtype=np.float64)
+    if m.ndim not in (1, 2) or m.shape[0] < 1:
+        raise RuntimeError("no proper affine matrix provided")
     if m.ndim == 2 and m.shape[1] == ndim + 1 and m.shape[0] in (ndim, ndim + 1):
+        exptd = [0] * ndim + [1]
+        if m.shape[0] == ndim + 1 and not np.all(np.asarray(strip(m))[ndim] == exptd):
+            raise ValueError(f"Expected homogeneous transformation matrix with shape {m.shape} for image "
+                             f"shape {tuple(in_shape)}, but bottom row was not equal to {exptd}")
         offset = m[:ndim, ndim]
         m = m[:ndim, :ndim]
+    if m.shape[0] != ndim:
+        raise RuntimeError("affine matrix has wrong number of rows")
+    if m.ndim == 2 and m.shape[1] != len(out_shape):
+        raise RuntimeError("affine matrix has wrong number of columns")
     off = _vector(offset, ndim, "offset")
     grid = _grid(out_shape)
     column = (ndim,) + (1,) * len(out_shape)
@@ -562,7 +574,7 @@ def affine_transform(
     _no_output_array(output, "affine_transform")
     x = input
     out_shape = tuple(x.shape) if output_shape is None else tuple(output_shape)
-    coords = _affine_coords(x.ndim, matrix, offset, out_shape)
+    coords = _affine_coords(x.shape, matrix, offset, out_shape)
     return _interpolate(x, coords, output, order, mode, cval, prefilter)
 
 

@@ -850,6 +850,10 @@ def _with_values(out: Any, want: Any) -> Any:
         if w.shape == out.shape and w.dtype == out.dtype:
             return value_of(out, w)
         return out
+    if isinstance(out, (np.ndarray, np.generic)) and isinstance(want, (np.ndarray, np.generic)):
+        if want.shape == out.shape and want.dtype == out.dtype:  # untraced: the library's own result
+            return want
+        return out
     if isinstance(out, tuple) and isinstance(want, tuple) and len(out) == len(want):
         parts = [_with_values(o, w) for o, w in zip(out, want)]
         return type(out)(*parts) if hasattr(out, "_fields") else type(out)(parts)

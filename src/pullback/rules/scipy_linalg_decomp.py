@@ -63,6 +63,7 @@ from .linalg_decomp import (
     _zero,
     eig_jvp,
     eig_vjp,
+    full_rank_lstsq,
     qr_jvp,
     qr_vjp,
     svd_jvp,
@@ -555,7 +556,8 @@ _route("polar", polar)
 
 
 def _norm_raw(a, ord=None, axis=None, keepdims=False):
-    return np.asarray(ORIGINALS["norm"](a, ord=ord, axis=axis, keepdims=keepdims, check_finite=False))
+    out = ORIGINALS["norm"](a, ord=ord, axis=axis, keepdims=keepdims, check_finite=False)
+    return np.float64(out) if type(out) is float else out  # a NumPy scalar (a float too) for a traced value
 
 
 def _norm_formula(a, ord=None, axis=None, keepdims=False, ans=None):
@@ -581,13 +583,18 @@ def _lstsq_raw(a, b, cond=None, driver=None):
 
 
 def _lstsq_formula(a, b, cond=None, driver=None, ans=None):
-    """``x = V_r S_r^{-1} U_r^H b`` at SciPy's rank; residues ``|b - a x|^2``; ``s``."""
+    """``x = V_r S_r^{-1} U_r^H b`` at SciPy's rank (of full rank: through a reduced QR, which is
+    unique); residues ``|b - a x|^2``; ``s``."""
     m, n = a.shape
     k = min(m, n)
     rank = int(np.real(ans[-1]))
-    u, s, vh = np.linalg.svd(a, full_matrices=False)
     B = _col(b) if b.ndim == 1 else b
-    x = np.matmul(_mH(vh[:rank]), np.matmul(_mH(u[:, :rank]), B) / _col(s[:rank]))
+    if rank == k:  # full rank: no singular vectors (their basis is arbitrary where s repeats)
+        s = np.linalg.svd(a, compute_uv=False)
+        x = full_rank_lstsq(a, B)
+    else:
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        x = np.matmul(_mH(vh[:rank]), np.matmul(_mH(u[:, :rank]), B) / _col(s[:rank]))
     nres = ans.size - 1 - k - x.size
     parts = [np.ravel(x)]
     if nres:

@@ -21,8 +21,10 @@ internal calls), and its plain calls run SciPy's code unchanged.
   ``b̄_k = Σ conj(x[n-k]) w[n]``, ``ā_k = -Σ conj(y[n-k]) w[n]`` (+ the ``zi`` term
   for ``k = 0``), ``z̄i = conj(a0) w[:K]``. Forward mode: ``lfilter(t_b, a, x) +
   lfilter(b, a, t_x) - lfilter(t_a, a, y) + ...``. The final state ``zf`` is a
-  short sum over the last samples of ``x`` and ``y`` (a composite).
-- ``sosfilt`` with traced sections is the cascade of its sections' ``lfilter`` calls;
+  short sum over the last samples of ``x`` and ``y`` (a composite) valued by SciPy's own ``zf``
+  (from the same call that gives ``y``).
+- ``sosfilt`` with traced sections is the cascade of its sections' ``lfilter`` calls, valued by
+  one plain call of SciPy's fused ``sosfilt`` (which rounds the sections' sums otherwise);
   ``filtfilt`` with traced ``b`` or ``a`` (or ``method="gust"``), ``sosfiltfilt`` with
   traced sections, ``lfilter_zi``, ``sosfilt_zi`` and ``lfiltic`` are SciPy's own
   algorithms written with NumPy calls (composites), so ``b``, ``a``, ``sos`` and ``x`` all
@@ -62,8 +64,9 @@ internal calls), and its plain calls run SciPy's code unchanged.
 - ``detrend`` is an orthogonal projection: linear and self-adjoint.
 - ``upfirdn`` is bilinear in ``h`` and ``x``; ``resample_poly`` and ``decimate``
   are SciPy's code around it and the filters. ``hilbert``, ``hilbert2`` and
-  ``resample`` are FFT composites; ``savgol_filter`` is linear (a banded matrix
-  with dense corners: its adjoint costs its forward).
+  ``resample`` are FFT composites; ``savgol_filter`` is SciPy's ``ndimage.convolve1d`` with its
+  coefficients, and for ``mode="interp"`` the edges are SciPy's polynomial fits (a small matrix
+  each, valued by one plain ``savgol_filter``).
 
 Options that have no rule raise :class:`pullback.NoRuleError` naming the option (upfirdn and
 resample_poly boundary modes other than zeros, decimate with an ``dlti`` filter).
@@ -76,6 +79,7 @@ import operator
 
 import numpy as np
 import scipy.fft as sfft
+import scipy.ndimage as nd
 import scipy.signal as S
 import scipy.signal._arraytools as _at
 from scipy.signal._signaltools import _inputs_swap_needed
@@ -85,7 +89,7 @@ from ..engines import buffers
 from ..engines import fft as engine
 from ..errors import NoRuleError
 from ..intercept import original, route
-from .registry import array_like, defcomposite, deflinear, defnondiff, defvjp
+from .registry import array_like, defcomposite, deflinear, defnondiff, defvjp, value_of
 
 ORIGINALS: dict[str, object] = {}
 
@@ -355,18 +359,21 @@ def _backward_allpole(g, a, axis):
     return _reverse(S.lfilter(one, _conj(a), _reverse(g, axis), axis), axis)
 
 
-def _lfilter_raw(b, a, x, axis=-1, zi=None):
+def _lfilter_raw(b, a, x, axis=-1, zi=None, value=None):
+    """SciPy's ``y`` (``value``: already computed, with the final state, by :func:`lfilter`)."""
+    if value is not None:
+        return value
     f = ORIGINALS["lfilter"]
     if zi is None:
         return f(b, a, x, axis)
     return f(b, a, x, axis, zi)[0]
 
 
-def lfilter_vjp_b(g, ans, b, a, x, axis=-1, zi=None):
+def lfilter_vjp_b(g, ans, b, a, x, axis=-1, zi=None, value=None):
     return _lags(x, _backward_allpole(g, a, axis), axis, b.shape[0])
 
 
-def lfilter_vjp_a(g, ans, b, a, x, axis=-1, zi=None):
+def lfilter_vjp_a(g, ans, b, a, x, axis=-1, zi=None, value=None):
     w = _backward_allpole(g, a, axis)
     ct = -_lags(ans, w, axis, a.shape[0])
     if zi is not None:
@@ -376,11 +383,11 @@ def lfilter_vjp_a(g, ans, b, a, x, axis=-1, zi=None):
     return ct
 
 
-def lfilter_vjp_x(g, ans, b, a, x, axis=-1, zi=None):
+def lfilter_vjp_x(g, ans, b, a, x, axis=-1, zi=None, value=None):
     return _reverse(S.lfilter(_conj(b), _conj(a), _reverse(g, axis), axis), axis)
 
 
-def lfilter_vjp_zi(g, ans, b, a, x, axis=-1, zi=None):
+def lfilter_vjp_zi(g, ans, b, a, x, axis=-1, zi=None, value=None):
     w = _backward_allpole(g, a, axis)
     k = max(a.shape[0], b.shape[0]) - 1
     ct = _pad_state(w, axis, k) if w.shape[axis] < k else _at.axis_slice(w, stop=k, axis=axis)
@@ -393,11 +400,11 @@ def _zi_shape(b, a, x, axis):
     return tuple(shape)
 
 
-def lfilter_jvp_b(t, ans, b, a, x, axis=-1, zi=None):
+def lfilter_jvp_b(t, ans, b, a, x, axis=-1, zi=None, value=None):
     return S.lfilter(t, a, x, axis)
 
 
-def lfilter_jvp_a(t, ans, b, a, x, axis=-1, zi=None):
+def lfilter_jvp_a(t, ans, b, a, x, axis=-1, zi=None, value=None):
     out = -S.lfilter(t, a, ans, axis)
     if zi is not None:
         zpad = _pad_state(np.broadcast_to(zi, _zi_shape(b, a, x, axis)), axis, x.shape[axis])
@@ -405,11 +412,11 @@ def lfilter_jvp_a(t, ans, b, a, x, axis=-1, zi=None):
     return out
 
 
-def lfilter_jvp_x(t, ans, b, a, x, axis=-1, zi=None):
+def lfilter_jvp_x(t, ans, b, a, x, axis=-1, zi=None, value=None):
     return S.lfilter(b, a, t, axis)
 
 
-def lfilter_jvp_zi(t, ans, b, a, x, axis=-1, zi=None):
+def lfilter_jvp_zi(t, ans, b, a, x, axis=-1, zi=None, value=None):
     tz = _pad_state(np.broadcast_to(t, _zi_shape(b, a, x, axis)), axis, x.shape[axis])
     return a[0] * S.lfilter(np.ones(1), a, tz, axis)
 
@@ -447,9 +454,10 @@ def lfilter(b, a, x, axis=-1, zi=None):
     if zi is None:
         return lfilter_y(b, a, x, axis, None)
     zi = array_like(zi)
-    y = lfilter_y(b, a, x, axis, zi)
+    y0, zf0 = ORIGINALS["lfilter"](strip(b), strip(a), strip(x), axis, strip(zi))  # SciPy's checks and values
+    y = lfilter_y(b, a, x, axis, zi, y0)
     zf = _final_state(b, a, x, y, zi, axis % x.ndim)
-    return y, zf.astype(np.result_type(y.dtype, zf.dtype))
+    return y, value_of(zf.astype(zf0.dtype), zf0)
 
 
 _route("lfilter", lfilter)
@@ -468,11 +476,12 @@ def lfilter_zi(b, a):
         a = np.concatenate([a, np.zeros(n - a.shape[0], dtype=a.dtype)])
     elif b.shape[0] < n:
         b = np.concatenate([b, np.zeros(n - b.shape[0], dtype=b.dtype)])
+    if n < 2:  # SciPy's companion matrix raises
+        return ORIGINALS["lfilter_zi"](strip(b), strip(a))
     dt = np.result_type(a.dtype, b.dtype)
-    shift = np.eye(n - 1, k=1)
-    e0 = np.zeros(n - 1)
-    e0[0] = 1.0
-    iminus_a = (np.eye(n - 1) - shift).astype(dt) + np.outer(a[1:], e0)
+    # SciPy's steps: I (float64) minus the transposed companion matrix of a, cast to dt
+    companion = np.concatenate([np.reshape(-a[1:] / (1.0 * a[0]), (1, n - 1)), np.eye(n - 2, n - 1)])
+    iminus_a = (np.eye(n - 1) - companion.T).astype(dt)
     rhs = b[1:] - a[1:] * b[0]
     return np.linalg.solve(iminus_a, rhs)
 
@@ -498,16 +507,20 @@ _route("sosfilt_zi", sosfilt_zi)
 
 def _sosfilt_cascade(sos, x, axis=-1, zi=None):
     """The cascade of the sections' transposed direct form II filters (SciPy's algorithm), one
-    ``lfilter`` each: for traced sections (``sos`` differentiates too)."""
+    ``lfilter`` each: for traced sections (``sos`` differentiates too). The values are SciPy's
+    own (one plain ``sosfilt``, which also checks the arguments): its fused loop rounds the
+    sections' sums in another order than ``lfilter``."""
     sos = array_like(sos)
     x = array_like(x)
-    if sos.ndim != 2 or sos.shape[1] != 6:
-        raise ValueError("sos array must be 2D")
-    if not np.all(strip(sos)[:, 3] == 1):
-        raise ValueError("sos[:, 3] should be all ones")
-    dtype = np.result_type(sos.dtype, x.dtype, *(() if zi is None else (array_like(zi).dtype,)))
-    if dtype.kind not in "fc":
-        dtype = np.dtype(np.float64)
+    want = ORIGINALS["sosfilt"](strip(sos), strip(x), axis, *(() if zi is None else (strip(zi),)))
+    y, zf = _sosfilt_sections(sos, x, axis, zi, (want if zi is None else want[0]).dtype)
+    if zi is None:
+        return value_of(y, want)
+    return value_of(y, want[0]), value_of(zf, want[1])
+
+
+def _sosfilt_sections(sos, x, axis, zi, dtype):
+    """:func:`_sosfilt_cascade`'s ``(y, zf)`` (``zf`` None without ``zi``), rounded otherwise."""
     y = x.astype(dtype) if x.dtype != dtype else x
     sos = sos.astype(dtype) if sos.dtype != dtype else sos
     axis = axis % x.ndim
@@ -518,9 +531,7 @@ def _sosfilt_cascade(sos, x, axis=-1, zi=None):
         else:
             y, zf = lfilter(sos[s, :3], sos[s, 3:], y, axis, array_like(zi)[s])
             finals.append(zf)
-    if zi is None:
-        return y
-    return y, np.stack(finals).astype(dtype)
+    return y, (None if zi is None else np.stack(finals).astype(dtype))
 
 
 
@@ -1076,40 +1087,44 @@ _route("sosfiltfilt", sosfiltfilt)
 
 
 def lfiltic(b, a, y, x=None):
-    """SciPy's ``lfiltic`` with NumPy calls: the initial state from past outputs and inputs."""
+    """SciPy's ``lfiltic`` step by step (its dtypes, float64 zero padding, sums and the division
+    only where ``a[0] != 1``): the initial state from past outputs and inputs."""
     a = np.atleast_1d(array_like(a))
     b = np.atleast_1d(array_like(b))
     if a.ndim > 1:
-        raise ValueError("Filter a should be a 1-D array.")
+        raise ValueError("Filter coefficients `a` must be 1-D.")
+    if b.ndim > 1:
+        raise ValueError("Filter coefficients `b` must be 1-D.")
     n = a.shape[0] - 1
     m = b.shape[0] - 1
-    k = max(m, n)
     y = array_like(y)
-    dt = np.result_type(a.dtype, b.dtype, y.dtype, *(() if x is None else (array_like(x).dtype,)))
-    if dt.kind not in "fc":
+    if n < 0:
+        raise ValueError("There must be at least one `a` coefficient.")
+    dt = np.result_type(b.dtype, a.dtype, y.dtype, *(() if x is None else (array_like(x).dtype,)))
+    if dt.kind in "bui":
         dt = np.dtype(np.float64)
     if x is None:
         x = np.zeros(m, dtype=dt)
     else:
-        x = array_like(x)
-        lx = x.shape[0]
-        if lx < m:
-            x = np.concatenate([x, np.zeros(m - lx, dtype=x.dtype)])
-    ly = y.shape[0]
-    if ly < n:
-        y = np.concatenate([y, np.zeros(n - ly, dtype=y.dtype)])
+        x = array_like(x).astype(dt)
+        if x.size < m:
+            x = np.concatenate([x, np.zeros(m - x.size)])
+    y = y.astype(dt)
+    if y.size < n:
+        y = np.concatenate([y, np.zeros(n - y.size)])
+    zero = np.zeros((), dt)
     rows = []
-    for i in range(k):
-        total = 0
-        for j in range(i, m):
-            total = total + b[j + 1] * x[j - i]
-        for j in range(i, n):
-            total = total - a[j + 1] * y[j - i]
-        rows.append(total)
-    zi = np.stack([np.asarray(r, dtype=dt) if not hasattr(r, "shape") else r for r in rows]) if rows \
-        else np.zeros(0, dtype=dt)
-    zi = zi / a[0]
-    return zi.astype(dt) if zi.dtype != dt else zi
+    for k in range(max(m, n)):
+        z = np.sum(b[k + 1:] * x[: m - k], axis=0).astype(dt) if k < m else zero
+        if k < n:
+            z = z - np.sum(a[k + 1:] * y[: n - k], axis=0)
+        rows.append(z.astype(dt))
+    zi = np.stack(rows) if rows else np.zeros(0, dtype=dt)
+    if strip(a)[0] == 0.0:
+        raise ValueError("First `a` filter coefficient must be non-zero.")
+    # SciPy divides only where a[0] != 1; dividing by 1 changes no bit, and a traced a[0] = 1
+    # still has its derivative
+    return (zi / a[0]).astype(dt)
 
 
 _route("lfiltic", lfiltic)
@@ -1298,46 +1313,34 @@ _route("decimate", decimate)
 
 # ---------------------------------------------------------------- Savitzky-Golay (linear in x)
 
-_NDIMAGE_TO_PAD = {"mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant"}
-
 
 def savgol_filter(x, window_length, polyorder, deriv=0, delta=1.0, axis=-1, mode="interp", cval=0.0):
-    """A window of shifted sums (the correlation SciPy's ``convolve1d`` computes) on the extended
-    signal; ``mode="interp"`` replaces the edges by SciPy's polynomial fits, a small matrix each."""
+    """SciPy's steps: ``ndimage.convolve1d`` with SciPy's coefficients (traced: SciPy's own 1-D
+    filter values); ``mode="interp"`` replaces the edges by SciPy's polynomial fits, linear maps
+    (a small matrix each) whose values are SciPy's own (one plain call: ``polyfit``'s least
+    squares round otherwise)."""
     if mode not in ("mirror", "constant", "nearest", "interp", "wrap"):
         raise ValueError("mode must be 'mirror', 'constant', 'nearest' 'wrap' or 'interp'.")
     x = array_like(x)
-    if x.dtype.kind != "c" and x.dtype not in (np.float64, np.float32):
+    if x.dtype != np.float64 and x.dtype != np.float32:
         x = x.astype(np.float64)
-    dt = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
     coeffs = S.savgol_coeffs(window_length, polyorder, deriv=deriv, delta=delta)
+    if mode != "interp":
+        return nd.convolve1d(x, coeffs, axis=axis, mode=mode, cval=cval)
     w = window_length
+    if w > x.shape[axis]:
+        raise ValueError("If mode is 'interp', window_length must be less than or equal to the "
+                         "size of x.")
+    y = nd.convolve1d(x, coeffs, axis=axis, mode="constant")
     half = w // 2
-    xs = np.moveaxis(x, axis, -1)
+    xs, ys = np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1)
     n = xs.shape[-1]
-    if mode == "interp":
-        if w > n:
-            raise ValueError("If mode is 'interp', window_length must be less than or equal to the "
-                             "size of x.")
-        ext = xs
-    else:
-        widths = [(0, 0)] * (xs.ndim - 1) + [(w - 1 - half, half)]  # convolve1d's centre
-        kw = {"constant_values": cval} if mode == "constant" else {}
-        ext = np.pad(xs, widths, mode=_NDIMAGE_TO_PAD[mode], **kw)
-    m = ext.shape[-1] - w + 1
-    c = coeffs.astype(dt.type(0).real.dtype)
-    y = None
-    for k in range(w):  # convolution: output i reads ext[i + w - 1 - k]
-        term = c[k] * ext[..., w - 1 - k: w - 1 - k + m]
-        y = term if y is None else y + term
-    if mode == "interp":
-        orig = ORIGINALS["savgol_filter"]
-        edges = orig(np.eye(w), w, polyorder, deriv, delta, axis=0, mode="interp").astype(c.dtype)
-        left = np.einsum("ij,...j->...i", edges[:half], xs[..., :w])
-        right = np.einsum("ij,...j->...i", edges[w - half:], xs[..., n - w:])
-        skip = 2 * half - w + 1  # an even window's valid part starts one sample early
-        y = np.concatenate([left, y[..., skip: skip + n - 2 * half], right], axis=-1)
-    return np.moveaxis(y, -1, axis)
+    orig = ORIGINALS["savgol_filter"]
+    edges = orig(np.eye(w), w, polyorder, deriv, delta, axis=0, mode="interp").astype(x.dtype)
+    left = np.einsum("ij,...j->...i", edges[:half], xs[..., :w])
+    right = np.einsum("ij,...j->...i", edges[w - half:], xs[..., n - w:])
+    y = np.moveaxis(np.concatenate([left, ys[..., half: n - half], right], axis=-1), -1, axis)
+    return value_of(y, orig(strip(x), w, polyorder, deriv, delta, axis, mode, cval))
 
 
 _route("savgol_filter", savgol_filter)

@@ -674,7 +674,10 @@ def _shift(a, shape, axis):
 
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     """``log(sum(b * exp(a), axis))`` written with NumPy calls around a constant max-shift."""
-    shape = _shape(a) if b is None else np.broadcast_shapes(_shape(a), _shape(b))
+    try:
+        shape = _shape(a) if b is None else np.broadcast_shapes(_shape(a), _shape(b))
+    except ValueError:
+        raise ValueError("Array shapes are incompatible for broadcasting.") from None  # SciPy's
     m = _shift(a, shape, axis)
     e = np.exp(a - m)
     if b is not None:
