@@ -464,17 +464,22 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=_NOVALUE):
 defcomposite(np.average, average)
 
 
+def _gathered(a, axis):
+    """``(axes, b, n)``: the reduced axes, ``a`` with them moved last and merged (length ``n``)."""
+    axes = _axes(axis, a.ndim)
+    keep = [i for i in range(a.ndim) if i not in axes]
+    n = math.prod(a.shape[i] for i in axes)
+    b = np.transpose(a, keep + list(axes)) if keep + list(axes) != list(range(a.ndim)) else a
+    return axes, np.reshape(b, tuple(a.shape[i] for i in keep) + (n,)), n
+
+
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """``np.median``: the middle of the sorted slice (the mean of the middle two for even lengths).
 
     The gradient goes to the middle entries (with ties, to the ones ``np.argsort`` puts there).
     """
     a = _arr(a)
-    axes = _axes(axis, a.ndim)
-    keep = [i for i in range(a.ndim) if i not in axes]
-    n = math.prod(a.shape[i] for i in axes)
-    b = np.transpose(a, keep + list(axes)) if keep + list(axes) != list(range(a.ndim)) else a
-    b = np.reshape(b, tuple(a.shape[i] for i in keep) + (n,))
+    axes, b, n = _gathered(a, axis)
     if n == 0:
         med = np.mean(b, axis=-1)  # NumPy's nan and warning
     else:
@@ -496,11 +501,7 @@ defcomposite(np.median, median)
 def _nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=_NOVALUE):
     """The median of each slice's entries that are not NaN (NaN for a slice of NaNs only)."""
     a = _arr(a)
-    axes = _axes(axis, a.ndim)
-    keep = [i for i in range(a.ndim) if i not in axes]
-    n = math.prod(a.shape[i] for i in axes)
-    b = np.transpose(a, keep + list(axes)) if keep + list(axes) != list(range(a.ndim)) else a
-    b = np.reshape(b, tuple(a.shape[i] for i in keep) + (n,))
+    axes, b, n = _gathered(a, axis)
     if n == 0:
         med = np.mean(b, axis=-1)  # NumPy's nan
     else:
