@@ -553,6 +553,14 @@ def _held_bytes():
     return sum(v.nbytes for entry in list(_KERNELS.values()) for v in entry)
 
 
+def _flush_subnormal(v):
+    """Zero a kernel's subnormal entries (in place): a stable filter's responses decay through
+    them, and every product with one took the CPU's slow path (the dot products of W7's gradient:
+    63-127 ms instead of 2). What they held is below the dtype's smallest normal number."""
+    if v.dtype.kind in "fc" and v.size:
+        v[np.abs(v) < np.finfo(v.dtype).tiny] = 0
+
+
 def _cached(kind, sos, n, make, *more):
     """``make(sos, n, *more)``, remembered for the last few (coefficients, length) pairs (a tuple
     of read-only arrays; ``more``: further coefficient arrays)."""
@@ -561,6 +569,7 @@ def _cached(kind, sos, n, make, *more):
     if hit is None:
         hit = make(sos, n, *more)
         for v in hit:
+            _flush_subnormal(v)
             v.flags.writeable = False
         size = sum(v.nbytes for v in hit)
         if size <= _KERNELS_BYTES // 4:
