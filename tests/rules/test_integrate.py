@@ -36,6 +36,10 @@ CASES = [  # (registry key, f, args): every registered rule of this family, see 
     (I.simpson, SAMPLED[2][0], SAMPLED[2][1]),
     (I.cumulative_trapezoid, SAMPLED[8][0], SAMPLED[8][1]),
     (I.romb, SAMPLED[10][0], SAMPLED[10][1]),
+    (I.cumulative_simpson, lambda y: I.cumulative_simpson(y, dx=0.3, initial=1.5),
+     (np.linspace(0.2, 2.0, 9) ** 2,)),
+    (I.cumulative_simpson, lambda y, x: I.cumulative_simpson(y, x=x, axis=0),
+     (np.random.default_rng(8).standard_normal((7, 2)), np.cumsum(np.linspace(0.2, 1.0, 7)))),
 ]
 
 

@@ -1,9 +1,11 @@
-"""Rules: ``scipy.integrate`` (trapezoid, simpson, cumulative_trapezoid, romb, quad, solve_ivp, odeint).
+"""Rules: ``scipy.integrate`` (trapezoid, simpson, cumulative_trapezoid, cumulative_simpson, romb, quad,
+solve_ivp, odeint).
 
 SciPy converts its inputs with ``np.asarray``, so each function is intercepted
 (:mod:`pullback.intercept`).
 
-- **Sampled-data rules** (``trapezoid``, ``simpson``, ``cumulative_trapezoid``, ``romb``) are
+- **Sampled-data rules** (``trapezoid``, ``simpson``, ``cumulative_trapezoid``,
+  ``cumulative_simpson``, ``romb``) are
   SciPy's own formulas written with NumPy calls (composites): the value is SciPy's, and ``y``,
   ``x`` and ``dx`` differentiate, forward mode and higher orders included.
 - **quad** is differentiated under the integral sign. SciPy's ``quad`` runs on plain values
@@ -284,7 +286,68 @@ def romb(y, dx=1.0, axis=-1, show=False):
     return R[(k, k)]
 
 
-for _f in (trapezoid, simpson, cumulative_trapezoid, romb):
+def _floating(v):
+    """SciPy's ``xp_promote(v, force_floating=True)``: integers and booleans to float64."""
+    v = array_like(v)
+    return v if v.dtype.kind in "fc" else v.astype(np.float64)
+
+
+def _simpson_sums(y, dx, integrals):
+    """SciPy's ``_cumulatively_sum_simpson_integrals``: the sub-integrals of each interval from the
+    left (``h1``) or the right (``h2``) formula, alternately, then their running sum."""
+    h1 = integrals(y, dx)
+    h2 = np.flip(integrals(np.flip(y, axis=-1), np.flip(dx, axis=-1)), axis=-1)
+    shape = tuple(h1.shape[:-1]) + (h1.shape[-1] + 1,)
+    sub = np.zeros_like(h1, shape=shape, dtype=np.result_type(strip(y), strip(dx)))
+    sub[..., :-1:2] = h1[..., ::2]
+    sub[..., 1::2] = h2[..., ::2]
+    sub[..., -1] = h2[..., -1]
+    return np.cumulative_sum(sub, axis=-1)
+
+
+def cumulative_simpson(y, *, x=None, dx=1.0, axis=-1, initial=None):
+    """``scipy.integrate.cumulative_simpson``: SciPy's steps (its per-interval formulas, equal or
+    unequal widths, and its running sum) on the traced arrays."""
+    from scipy.integrate import _quadrature as Q
+
+    y = _floating(y)
+    original_y, original_shape = y, y.shape
+    if not -y.ndim <= axis < y.ndim:
+        raise ValueError(f"`axis={axis}` is not valid for `y` with `y.ndim={y.ndim}`.")
+    y = np.swapaxes(y, axis, -1)
+    if y.shape[-1] < 3:
+        res = np.swapaxes(I.cumulative_trapezoid(original_y, x, dx=dx, axis=axis, initial=None), axis, -1)
+    elif x is not None:
+        x = _floating(x)
+        if not (x.shape == original_shape or (x.ndim == 1 and x.shape[0] == original_shape[axis])):
+            raise ValueError("If given, shape of `x` must be the same as `y` or 1-D with the same length as "
+                             "`y` along `axis`.")
+        x = np.broadcast_to(x, y.shape) if x.ndim == 1 else np.swapaxes(x, axis, -1)
+        d = np.diff(x, axis=-1)
+        if np.any(strip(d) <= 0):
+            raise ValueError("Input x must be strictly increasing.")
+        res = _simpson_sums(y, d, Q._cumulative_simpson_unequal_intervals)
+    else:
+        dx = _floating(dx)
+        final_dx_shape = _tupleset(original_shape, axis, original_shape[axis] - 1)
+        if not (dx.ndim == 0 or dx.shape == _tupleset(original_shape, axis, 1)):
+            raise ValueError("If provided, `dx` must either be a scalar or have the same shape as `y` but "
+                             "with only 1 point along `axis`.")
+        d = np.swapaxes(np.broadcast_to(dx, final_dx_shape), axis, -1)
+        res = _simpson_sums(y, d, Q._cumulative_simpson_equal_intervals)
+    if initial is not None:
+        initial = _floating(initial)
+        alt_shape = _tupleset(original_shape, axis, 1)
+        if not (initial.ndim == 0 or initial.shape == alt_shape):
+            raise ValueError("If provided, `initial` must either be a scalar or have the same shape as `y` "
+                             "but with only 1 point along `axis`.")
+        initial = np.swapaxes(np.broadcast_to(initial, alt_shape), axis, -1)
+        res = res + initial
+        res = np.concatenate((initial, res), axis=-1)
+    return np.swapaxes(res, -1, axis)
+
+
+for _f in (trapezoid, simpson, cumulative_trapezoid, romb, cumulative_simpson):
     _route(_f.__name__, _f)
 
 
