@@ -813,7 +813,12 @@ def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=N
     if method not in ("pad", "gust"):
         raise ValueError("method must be 'pad' or 'gust'.")
     if method == "gust":
-        return _filtfilt_gust(b, a, x, axis, irlen)
+        # SciPy's value (its lstsq and products round otherwise), the composite's derivatives
+        out = _filtfilt_gust(b, a, x, axis, irlen)
+        want = ORIGINALS["filtfilt"](strip(b), strip(a), strip(x), axis=axis, method="gust", irlen=irlen)
+        if out.dtype != want.dtype and np.can_cast(want.dtype, out.dtype):
+            out = out.astype(want.dtype)
+        return value_of(out, want) if out.shape == want.shape and out.dtype == want.dtype else out
     edge, ext = _validate_pad(padtype, padlen, x, axis, max(a.shape[0], b.shape[0]))
     zi = lfilter_zi(b, a)
     zi_shape = [1] * x.ndim
