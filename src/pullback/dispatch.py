@@ -689,6 +689,8 @@ def traced(value: Any, trace: Any, aux: Any) -> TracedArray:
         return TracedNDArray(value, trace, aux) if value.ndim else TracedArray0(value, trace, aux)
     if getattr(value, "ndim", 0):
         return TracedNDArray(value, trace, aux)
+    if isinstance(value, Tracer) and type(strip(value)) is _ndarray:  # (nested: a 0-d array inside)
+        return TracedArray0(value, trace, aux)
     return TracedArray(value, trace, aux)
 
 

@@ -214,3 +214,18 @@ def test_second_order_numpy_extra():
     t = np.linspace(0, 1, 5)
     want = 2 * np.array([[np.sum((1 - t) ** 2), np.sum(t * (1 - t))], [np.sum(t * (1 - t)), np.sum(t * t)]])
     np.testing.assert_allclose(h, want, rtol=1e-12)
+
+
+def test_zero_d_results_are_numpy_scalars():
+    """Regression: percentile, quantile (and the nan-versions), median of data with a NaN and
+    scipy.stats.entropy returned a 0-d array where NumPy and SciPy return a scalar."""
+    import scipy.stats as st
+
+    x = np.array([1.0, 3.0, 2.0, 5.0])
+    xn = np.array([1.0, np.nan, 2.0, 5.0])
+    for f in (lambda u: np.percentile(u, 30), lambda u: np.quantile(u, 0.3), lambda u: np.median(xn * u),
+              lambda u: np.nanpercentile(xn * u, 30), lambda u: np.nanmedian(xn * u),
+              lambda u: st.entropy(u)):
+        value, _ = pb.pullback(f, x)
+        want = f(x)
+        assert type(value) is type(want) and np.asarray(value).tobytes() == np.asarray(want).tobytes()

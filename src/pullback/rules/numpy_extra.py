@@ -23,7 +23,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import Tracer, strip
 from ..intercept import original, route
-from .registry import array_like, defcomposite, deflinear
+from .registry import array_like, defcomposite, deflinear, numpy_scalar
 
 _arr = array_like
 builtins_range = builtins.range  # histogram's argument ``range`` hides the builtin
@@ -135,7 +135,7 @@ def _quantile(func, a, q, axis, method, keepdims, weights, nan):
         res = res.astype(out_dtype)
     if keepdims:
         res = np.reshape(res, qshape + tuple(1 if i in axes else k for i, k in enumerate(a.shape)))
-    return res
+    return numpy_scalar(res)
 
 
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,

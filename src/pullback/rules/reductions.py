@@ -30,7 +30,16 @@ import math
 import numpy as np
 
 from ..core import Tracer, strip
-from .registry import _conj, defcomposite, deflinear, defnondiff, defvjp, library_values, register
+from .registry import (
+    _conj,
+    defcomposite,
+    deflinear,
+    defnondiff,
+    defvjp,
+    library_values,
+    numpy_scalar,
+    register,
+)
 from .registry import array_like as _arr
 
 try:  # NumPy >= 2
@@ -492,7 +501,7 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
                 med = np.where(bad, np.nan, med)
     if keepdims:
         med = np.reshape(med, tuple(1 if i in axes else k for i, k in enumerate(a.shape)))
-    return med
+    return numpy_scalar(med)
 
 
 defcomposite(np.median, median)
@@ -516,7 +525,7 @@ def _nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=_NOVALUE)
             med = np.where(count[..., 0] == 0, np.nan, med)
     if _kd(keepdims):
         med = np.reshape(med, tuple(1 if i in axes else k for i, k in enumerate(a.shape)))
-    return med
+    return numpy_scalar(med)
 
 
 @library_values(np.nanmedian)

@@ -860,6 +860,14 @@ def _with_values(out: Any, want: Any) -> Any:
     return out
 
 
+def numpy_scalar(x: Any) -> Any:
+    """``x`` as NumPy's reductions return a 0-d result: a scalar (``x[()]``), not a 0-d array (what
+    a composite's last ``np.where`` leaves). Anything else unchanged."""
+    if getattr(x, "ndim", None) == 0 and isinstance(strip(x), np.ndarray):
+        return x[()]
+    return x
+
+
 def library_values(original: Callable) -> Callable:
     """Make a composite return ``original``'s own values (bit for bit) with the composite's
     derivatives: for composites whose steps agree with the library's only to rounding. The library

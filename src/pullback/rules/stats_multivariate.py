@@ -474,7 +474,8 @@ def _entropy_d(i, g, ans, pk, qk, base, axis, keepdims):
 
 
 def _entropy_raw(pk, qk, *, base, axis, keepdims, how):
-    return np.asarray(how(pk, qk))
+    out = how(pk, qk)
+    return out if isinstance(out, (np.ndarray, np.generic)) else np.asarray(out)  # (a scalar stays one)
 
 
 _ENTROPY = defvjp(_entropy_raw, [entropy_vjp_pk, entropy_vjp_qk], [entropy_jvp_pk, entropy_jvp_qk],
