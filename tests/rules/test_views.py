@@ -669,3 +669,45 @@ def test_numpy_scalars_are_immutable():
 def test_zero_d_arrays_index(index):
     _same_as_numpy(lambda y: y[index] * 2, np.array(0.46))
     check_gradient(lambda y: y[index] * y, np.array(0.46))
+
+
+def test_einsum_broadcast_arrays_and_as_strided_views_alias():
+    """Regression: np.einsum of one operand ('ii->i', 'ij->ji'), the arrays np.broadcast_arrays
+    returns and as_strided are views in NumPy; writes through them were dropped (or refused)."""
+    A = np.arange(9.0).reshape(3, 3) + 1
+
+    def diagonal(a):
+        b = a * 1.0
+        np.einsum("ii->i", b)[:] *= a[0, 1]
+        return b
+
+    def transposed(a):
+        b = a * 1.0
+        v = np.einsum("ij->ji", b)
+        v[1, 2] = -1.0
+        return b
+
+    def broadcast(a):
+        b = a * 1.0
+        full, row = np.broadcast_arrays(b, b[0])
+        full[0, 0] = 50.0  # the array of the broadcast shape is returned itself
+        return b + row
+
+    def strided(a):
+        b = a * 1.0
+        w = np.lib.stride_tricks.as_strided(b, (2, 2), b.strides)
+        w[1, 1] *= a[0, 0]
+        return b
+
+    for f in (diagonal, transposed, broadcast, strided):
+        _same_as_numpy(f, A)
+        check_gradient(f, A)
+
+    def overlapping(a):
+        r = a[0] * 1.0
+        _, row = np.broadcast_arrays(a, r)
+        row[1, 1] = 7.0
+        return r
+
+    with pytest.raises(NotImplementedError, match="one element of memory"):
+        pb.gradient(lambda a: np.sum(overlapping(a)), A)

@@ -315,8 +315,9 @@ def strided_positions(value, shape, strides):
 
 
 def as_strided(x, shape=None, strides=None, subok=False, writeable=True):
-    """``as_strided`` of a traced array: a gather of the elements its strides read."""
-    from .views import mark_read_only
+    """``as_strided`` of a traced array: a gather of the elements its strides read, a view of its
+    memory (writable unless ``writeable=False``, as NumPy's)."""
+    from .views import strided_view
 
     value = strip(x)
     if not isinstance(value, np.ndarray):
@@ -330,8 +331,7 @@ def as_strided(x, shape=None, strides=None, subok=False, writeable=True):
         raise NoRuleError("numpy.lib.stride_tricks.as_strided with strides that read memory outside "
                           "the array's elements")
     out = np.reshape(x, -1)[pos]
-    mark_read_only(out)
-    return out
+    return strided_view(out, x, pos, writeable)
 
 
 defcomposite(_as_strided, as_strided)

@@ -297,6 +297,71 @@ def diag_view(v, k=0):
 
 R.FUNCTIONS[np.diag] = diag_view
 
+_einsum_handler = R.FUNCTIONS[np.einsum]
+
+
+def _einsum_of(x, subscripts, **kwargs):
+    """``np.einsum(subscripts, x)`` as a view operation (``x`` first)."""
+    if isinstance(x, Tracer):
+        return _einsum_handler(subscripts, x, **kwargs)
+    return np.einsum(subscripts, x, **kwargs)
+
+
+def einsum_view(*operands, **kwargs):
+    """``np.einsum``: of one operand, a transposition or diagonal is a view in NumPy (``'ii->i'``,
+    ``'ij->ji'``): writes through it reach the operand."""
+    out = _einsum_handler(*operands, **kwargs)
+    if len(operands) == 2 and isinstance(operands[0], str) and _array(operands[1]) and _array(out) \
+            and kwargs.get("out") is None and _shares(out, operands[1]):
+        kw = {k: v for k, v in kwargs.items() if k != "out"}
+        return as_view(out, operands[1], (_einsum_of, (operands[0],), kw))
+    return out
+
+
+R.FUNCTIONS[np.einsum] = einsum_view
+
+
+def broadcast_arrays_view(*args, subok=False):
+    """``np.broadcast_arrays``: each array of the broadcast shape itself, the others writable
+    broadcast views of it (NumPy's: a write lands on every position that shares the element)."""
+    arrays = [R.array_like(a) for a in args]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    out = []
+    for a in arrays:
+        if a.shape == shape:
+            out.append(a)
+        elif isinstance(a, TracedArray):
+            v = np.broadcast_to(a, shape)
+            if type(_info(v)) is ViewInfo:
+                _info(v).writable = _writable_memory(a)
+            out.append(v)
+        else:
+            out.append(np.lib.stride_tricks._broadcast_to(a, shape, subok=subok, readonly=False))
+    return tuple(out)
+
+
+def _writable_memory(a) -> bool:
+    info = _info(a)
+    return info is None or info.writable
+
+
+R.FUNCTIONS[np.broadcast_arrays] = broadcast_arrays_view
+
+
+def _flat_gather(x, positions):
+    """``x.reshape(-1)[positions]`` as a view operation (``as_strided``'s elements)."""
+    return np.reshape(x, -1)[positions]
+
+
+def strided_view(out, x, positions, writeable):
+    """Make ``out`` (``as_strided(x, ...)``, gathered at ``positions``) a view of ``x``'s memory:
+    writable as NumPy's is unless ``writeable=False`` (a write to an element several positions
+    share lands on all of them)."""
+    if not _array(x):
+        mark_read_only(out)
+        return out
+    return as_view(out, x, (_flat_gather, (positions,), {}), writable=bool(writeable))
+
 
 def _shares(out, a) -> bool:
     """Whether NumPy's own result would view its input: the plain values tell. Dask arrays share
@@ -450,7 +515,13 @@ def _into_base(info, new):
         return _cast(new, current.dtype)
     if len(ops) == 1 and ops[0][0] is getitem:
         return setitem(current, new, ops[0][1][0])
-    return replace(current, info.positions(), _cast(new, current.dtype))
+    positions = info.positions()
+    if np.unique(positions).size != positions.size:
+        raise NotImplementedError(
+            "pullback: a write through a view several of whose elements are one element of memory (a "
+            "broadcast_arrays array along a broadcast axis, overlapping as_strided windows) is not "
+            "supported (NumPy deprecates the first); write into the array it views instead")
+    return replace(current, positions, _cast(new, current.dtype))
 
 
 def _cast(v, dtype):
