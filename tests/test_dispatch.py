@@ -187,3 +187,27 @@ def test_complex_products_round_as_numpys_temporary_elision(program):
     a, b = (rng.standard_normal(22275) + 1j * rng.standard_normal(22275) for _ in range(2))
     value, _ = pb.pullback(program, a, b)
     assert value.tobytes() == program(a, b).tobytes()
+
+
+@pytest.mark.parametrize("s", [0.7, 0.7 + 0.2j])
+def test_python_numbers_promote_as_numpys_weak_scalars(s):
+    """Regression: a Python float or complex passed as a differentiated argument was traced as a
+    float64 (or complex128) array, so float32 data times it became float64 (NEP 50 keeps float32);
+    and ``s += 1`` changed every other name for it."""
+    x = np.linspace(1.0, 2.0, 3).astype(np.float32)
+    programs = [lambda x, s: x * s, lambda x, s: s * x, lambda x, s: x + s, lambda x, s: s / x,
+                lambda x, s: x ** s, lambda x, s: np.multiply(x, s), lambda x, s: 2 * x + (s ** 2) * 0.1 * x,
+                lambda x, s: -s * x, lambda x, s: np.where(x > 1.2, x * s, s), lambda x, s: np.sin(s) * x]
+    for f in programs:
+        value, _ = pb.pullback(f, x, s)
+        want = f(x, s)
+        assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+
+    def renamed(x, s):
+        t = s
+        s += 1.0
+        return t * x
+
+    assert pb.pullback(renamed, x, s)[0].tobytes() == renamed(x, s).tobytes()
+    gx, gs = pb.gradient(lambda x, s: np.sum(np.abs(x * s) ** 2), x, s)
+    assert gx.dtype == np.float32 and type(gs) is type(s)

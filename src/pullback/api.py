@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .core import ForwardTrace, ReverseTrace, Tracer, backward, strip
-from .dispatch import refuse_subclasses
+from .dispatch import TracedArray, TracedWeak, refuse_subclasses
 from .engines import buffers
 from .intercept import intercept
 from .lazy import is_dask, match_chunks
@@ -53,8 +53,15 @@ def _differentiable(x: Any) -> bool:
     return kind in "fc"
 
 
+def _weak_number(x: Any) -> bool:
+    return (isinstance(x, (float, complex)) and not isinstance(x, np.generic)) or type(x) is TracedWeak
+
+
 def _as_value(x: Any) -> Any:
-    return np.asarray(x) if isinstance(x, (float, complex)) else x
+    """A Python number as the NumPy scalar it stands for (traced as a weak one: see dispatch)."""
+    if isinstance(x, (float, complex)) and not isinstance(x, np.generic):
+        return np.complex128(x) if isinstance(x, complex) else np.float64(x)
+    return x
 
 
 def _finish(g: Any, x: Any, owned: bool = False) -> Any:
@@ -147,6 +154,8 @@ class _Inputs:
                         b = trace.new(_as_value(x), _tangent_value(tleaves[j], x))
                     if isinstance(x, np.ndarray) and not x.flags.writeable:
                         mark_read_only(b)  # NumPy refuses writes into it; so do we
+                    elif _weak_number(x) and type(b) is TracedArray:
+                        b.__class__ = TracedWeak  # NumPy promotes it as a Python number
                     boxed.append(b)
                     keys.append(b._aux)
                 else:

@@ -98,6 +98,52 @@ def refuse_subclasses(values) -> None:
             _refuse(t)
 
 
+# ---- Python numbers as arguments: NEP 50's weak scalars
+#
+# A Python float or complex given as a differentiated argument is traced as a NumPy scalar, but it
+# keeps what NumPy's promotion rules give a Python number (NEP 50): it takes the precision of the
+# arrays it meets (float32 data times a traced 0.5 is float32), and Python arithmetic among such
+# numbers stays weak (``c ** 2 * 0.1``). NumPy functions of them alone give NumPy scalars, as
+# ``np.sin(0.5)`` does.
+
+_PY_NUMBERS = (int, float, complex)
+#: NumPy functions (not ufuncs) whose operands promote together as a ufunc's do.
+_PROMOTING = frozenset((np.where, np.clip))
+
+
+def _weak(x) -> bool:
+    return type(x) is TracedWeak or type(x) in _PY_NUMBERS
+
+
+def _python_number(x):
+    """The Python number a weak operand stands for (NumPy's promotion weighs it as one)."""
+    if type(x) in _PY_NUMBERS:
+        return x
+    v = strip(x)
+    return complex(v) if np.iscomplexobj(v) else float(v)
+
+
+def unweaken(inputs: tuple) -> tuple:
+    """``inputs`` with each traced weak scalar cast to the dtype NumPy would give it beside the
+    others (unchanged where no other operand has a dtype of its own)."""
+    strong = [strip(x) for x in inputs if not _weak(x) and isinstance(x, (Tracer, np.ndarray, np.generic))]
+    if not strong:
+        return inputs
+    target = np.result_type(*strong, *[_python_number(x) for x in inputs if _weak(x)])
+    return tuple(x.astype(target) if type(x) is TracedWeak and x.dtype != target else x for x in inputs)
+
+
+def _weak_operator(h, a, b):
+    """``h(a, b)`` for an operator with a weak operand: weak again if both are, else the weak one at
+    the other's precision."""
+    if _weak(a) and _weak(b):
+        out = h(a, b)
+        if type(out) is TracedArray:
+            out.__class__ = TracedWeak
+        return out
+    return h(*unweaken((a, b)))
+
+
 def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
     # the rule is looked up at each call (a later registration replaces it), inline: the
     # operators are the commonest operations of all
@@ -109,6 +155,8 @@ def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
             if type(other) not in _COMMON and not _fast(other):
                 return NotImplemented
             h = operators.get(u) or ufuncs.get(u)
+            if type(self) is TracedWeak or type(other) is TracedWeak:
+                return _weak_operator(h or rule(u), other, self)
             return (h or rule(u))(other, self)
     else:
 
@@ -116,6 +164,8 @@ def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
             if type(other) not in _COMMON and not _fast(other):
                 return NotImplemented
             h = operators.get(u) or ufuncs.get(u)
+            if type(self) is TracedWeak or type(other) is TracedWeak:
+                return _weak_operator(h or rule(u), self, other)
             return (h or rule(u))(self, other)
 
     op.__name__ = f"__{'r' if reflected else ''}{u.__name__}__"
@@ -191,6 +241,8 @@ def _multiply_operator(reflected: bool):
             if type(other) not in _COMMON and not _fast(other):
                 return NotImplemented
             h = operators.get(np.multiply) or ufuncs.get(np.multiply) or _operator(np.multiply)
+            if type(self) is TracedWeak:
+                return _weak_operator(h, other, self)
             if _ELIDES and _swapped(other, self, _NAMED, refs):
                 return h(self, other)
             return h(other, self)
@@ -202,6 +254,8 @@ def _multiply_operator(reflected: bool):
         if type(other) not in _COMMON and not _fast(other):
             return NotImplemented
         h = operators.get(np.multiply) or ufuncs.get(np.multiply) or _operator(np.multiply)
+        if type(self) is TracedWeak or type(other) is TracedWeak:
+            return _weak_operator(h, self, other)
         if _ELIDES and _swapped(self, other, refs, other_refs):
             return h(other, self)
         return h(self, other)
@@ -218,7 +272,8 @@ def _inplace(u: np.ufunc, rule=_ufunc):
         if not _fast(other):
             return NotImplemented
         if isinstance(strip(self), np.generic):  # a NumPy scalar is immutable: ``s += 1`` makes a new one
-            return (R.OPERATORS.get(u) or R.UFUNCS.get(u) or rule(u))(self, other)
+            h = R.OPERATORS.get(u) or R.UFUNCS.get(u) or rule(u)
+            return _weak_operator(h, self, other) if type(self) is TracedWeak else h(self, other)
         self._assign(rule(u)(self, other), func, (self, other))
         return self
 
@@ -390,6 +445,7 @@ class TracedArray(Tracer):
                     return NotImplemented
         out = kwargs.pop("out", None)
         if method == "__call__":
+            inputs = unweaken(inputs) if any(type(x) is TracedWeak for x in inputs) else inputs
             if kwargs:
                 inputs = _loop_options(ufunc, inputs, kwargs, out)
             handler = R.UFUNCS.get(ufunc)
@@ -420,6 +476,8 @@ class TracedArray(Tracer):
         handler = _FUNCTIONS.get(func)
         if handler is None:
             raise NoRuleError(R._qualname(func))
+        if func in _PROMOTING and any(type(v) is TracedWeak for v in args):
+            args = unweaken(args)  # (these promote their operands as ufuncs do)
         if kwargs:
             out = kwargs.pop("out", None)
             for v in kwargs.values():
@@ -469,13 +527,13 @@ class TracedArray(Tracer):
     __hash__ = None  # like ndarray
 
     def __neg__(self):
-        return _ufunc(np.negative)(self)
+        return _stays_weak(self, _ufunc(np.negative)(self))
 
     def __pos__(self):
-        return _ufunc(np.positive)(self)
+        return _stays_weak(self, _ufunc(np.positive)(self))
 
     def __abs__(self):
-        return _ufunc(np.absolute)(self)
+        return _stays_weak(self, _ufunc(np.absolute)(self))
 
     # ---- attributes and methods
     def _get_real(self):
@@ -594,6 +652,19 @@ class TracedArray0(TracedArray):
     def __getitem__(self, index):
         return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
 
+
+
+class TracedWeak(TracedArray):
+    """A traced Python float or complex: a NumPy scalar that promotes as NEP 50's weak Python
+    numbers do (see :func:`unweaken`)."""
+
+    __slots__ = ()
+
+
+def _stays_weak(x, out):
+    if type(x) is TracedWeak and type(out) is TracedArray:
+        out.__class__ = TracedWeak
+    return out
 
 
 def _converting_function() -> str | None:

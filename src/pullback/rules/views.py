@@ -336,7 +336,7 @@ def broadcast_arrays_view(*args, subok=False):
                 _info(v).writable = _writable_memory(a)
             out.append(v)
         else:
-            out.append(np.lib.stride_tricks._broadcast_to(a, shape, subok=subok, readonly=False))
+            out.append(np.broadcast_arrays(a, np.broadcast_to(False, shape), subok=subok)[0])  # NumPy's
     return tuple(out)
 
 
