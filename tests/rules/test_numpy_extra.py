@@ -229,3 +229,17 @@ def test_zero_d_results_are_numpy_scalars():
         value, _ = pb.pullback(f, x)
         want = f(x)
         assert type(value) is type(want) and np.asarray(value).tobytes() == np.asarray(want).tobytes()
+
+
+def test_linspace_and_freqz_keep_single_precision():
+    """Regression: linspace(0, float32) promoted the Python 0 as an int64 array (float64 result, NumPy
+    keeps float32), and freqz of float32 taps divided out of place (complex128; SciPy's in-place
+    division keeps complex64)."""
+    import scipy.signal as S
+
+    x = np.array([2.0, 3.0], np.float32)
+    for f in (lambda u: np.linspace(0, u[0], 3), lambda u: np.logspace(0, u[0], 3),
+              lambda u: S.freqz(u, [1])[1], lambda u: S.freqz(u, [1], whole=True)[1]):
+        value, _ = pb.pullback(f, x)
+        want = f(x)
+        assert value.dtype == want.dtype and value.tobytes() == want.tobytes()

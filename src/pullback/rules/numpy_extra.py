@@ -588,13 +588,24 @@ defcomposite(np.apply_over_axes, apply_over_axes)
 # ---------------------------------------------------------------- linspace, logspace, geomspace
 
 
+def _promotion_operand(v):
+    """What NumPy's type promotion sees of ``v``: a Python number stays one (weak), so does a traced
+    Python number; anything else is an array."""
+    from ..dispatch import TracedWeak, _python_number
+
+    if type(v) in (int, float, complex) or type(v) is TracedWeak:
+        return _python_number(v)
+    return strip(_arr(v))
+
+
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
     num = operator.index(num)
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     div = (num - 1) if endpoint else num
+    # NumPy's result type, Python numbers weak (NEP 50): linspace(0, float32) is float32
+    dt = np.result_type(*[_promotion_operand(v) for v in (start, stop)], float(num))
     start, stop = _arr(start), _arr(stop)
-    dt = np.result_type(strip(start), strip(stop), float(num))
     if dtype is None:
         dtype = dt
     start = start.astype(dt) if start.dtype != dt else start

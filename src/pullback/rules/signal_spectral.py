@@ -958,7 +958,8 @@ def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquis
             fft_func = sp_fft.rfft if real else sp_fft.fft
             h = fft_func(b, n=n_fft, axis=0)
             h = h[: min(N, h.shape[0]), ...]
-            h = h / a
+            quotient = h / a  # SciPy divides in place: the quotient in h's own dtype
+            h = quotient if quotient.dtype == h.dtype else quotient.astype(h.dtype)
             if real and whole:
                 stop = None if n_fft % 2 == 1 else -1
                 h = np.concatenate((h, np.conj(np.flip(h[1:stop, ...], axis=0))))
