@@ -569,3 +569,13 @@ def test_an_error_ends_the_differentiation():
     assert not tracing()
     pb.gradient(lambda x: x * x, 1.0)
     assert not tracing()
+
+
+def test_hessian_blocks_of_integer_arguments_are_none():
+    """Regression: a Python int argument got zero and object-dtype blocks, an integer array crashed
+    the assembly; like the gradient's, their blocks are None."""
+    w = np.array([0.2, 0.1])
+    H = pb.hessian(lambda w, n: np.sum(w ** n), w, 3)
+    assert np.allclose(H[0][0], np.diag(6 * w)) and H[0][1] is None and H[1][0] is None and H[1][1] is None
+    H = pb.hessian(lambda w, y: np.sum(w ** 2 * np.sum(y)), w, np.array([1, 2, 3]))
+    assert np.allclose(H[0][0], 12 * np.eye(2)) and H[1][1] is None

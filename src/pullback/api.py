@@ -558,19 +558,24 @@ def hessian(f: Callable, *args: Any) -> Any:
            [2., 0.]])
     """
     xs = [_host(_as_value(strip(a))) for a in args]
+    diff = [_differentiable(x) for x in xs]  # (an integer argument's blocks are None, as its gradient)
 
     def grad_f(*a):
         return gradient(f, *a)
 
     blocks = [[None] * len(xs) for _ in xs]
     for j, x in enumerate(xs):
+        if not diff[j]:
+            continue
         cols: list[list] = [[] for _ in xs]
         for ts in _unit_tangents(xs, j):
             touts = jvp(grad_f, args, ts)[1]
             for i in range(len(xs)):
-                cols[i].append(_flat(touts[i]))
+                if diff[i]:
+                    cols[i].append(_flat(touts[i]))
         for i, xi in enumerate(xs):
-            blocks[i][j] = _assemble(cols[i], xi.shape, x.shape, xi.dtype)
+            if diff[i]:
+                blocks[i][j] = _assemble(cols[i], xi.shape, x.shape, xi.dtype)
     if len(args) == 1:
         return blocks[0][0]
     return tuple(tuple(row) for row in blocks)
