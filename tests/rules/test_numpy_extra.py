@@ -27,7 +27,13 @@ METHODS = ["inverted_cdf", "averaged_inverted_cdf", "closest_observation", "inte
            "hazen", "weibull", "linear", "median_unbiased", "normal_unbiased", "lower", "higher",
            "midpoint", "nearest"]
 
+_P = np.array([1.5, 2.0, -0.7, 0.3])
+
 CASES = [
+    (np.polyder, lambda p: np.polyder(p, 2), (_P,)),
+    (np.polyint, lambda p: np.polyint(p, 2, k=[1.0, 2.0]), (_P,)),
+    (np.vander, lambda x: np.vander(x, 5, increasing=True), (_P,)),
+    (np.meshgrid, lambda x: np.stack(np.meshgrid(x, x[:2], indexing="ij")), (_P,)),
     (np.nan_to_num, np.nan_to_num, (inf_nan,)),
     (np.nan_to_num, lambda a: np.nan_to_num(a, nan=1.5, posinf=9.0), (inf_nan,)),
     (np.nan_to_num, lambda a: np.nan_to_num(a * (1 + 1j)), (inf_nan,)),

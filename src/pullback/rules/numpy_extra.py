@@ -1,7 +1,8 @@
 """Rules: NumPy functions outside the core families, written with other NumPy calls (composites).
 
 nan_to_num, quantile/percentile and their nan-versions (every ``method``), gradient,
-trapezoid, polyval, polyfit, select, piecewise, partition, apply_along_axis,
+trapezoid, polyval, polyfit, polyder, polyint, vander, meshgrid, select, piecewise, partition,
+apply_along_axis,
 apply_over_axes, linspace/logspace/geomspace, rollaxis, real_if_close, histogram and
 bincount (in their ``weights``), ediff1d, cov, corrcoef, and the evaluation functions of
 ``numpy.polynomial`` (polyval, chebval, legval, hermval, hermeval, lagval: Python
@@ -369,6 +370,74 @@ def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
 
 
 defcomposite(np.polyfit, polyfit)
+
+
+def polyder(p, m=1):
+    """``np.polyder``: NumPy's recursion (each step the coefficients times their powers)."""
+    m = int(m)
+    if m < 0:
+        raise ValueError("Order of derivative must be positive (see polyint)")
+    p = _arr(p)
+    if m == 0:
+        return p
+    n = len(p) - 1
+    return polyder(p[:-1] * np.arange(n, 0, -1), m - 1)
+
+
+def polyint(p, m=1, k=None):
+    """``np.polyint``: NumPy's recursion (each step the coefficients over their new powers, then
+    the integration constant)."""
+    m = int(m)
+    if m < 0:
+        raise ValueError("Order of integral must be positive (see polyder)")
+    if k is None:
+        k = np.zeros(m, float)
+    k = np.atleast_1d(_arr(k))
+    if len(k) == 1 and m > 1:
+        k = k[0] * np.ones(m, float)
+    if len(k) < m:
+        raise ValueError("k must be a scalar or a rank-1 array of length 1 or >m.")
+    p = _arr(p)
+    if m == 0:
+        return p
+    y = np.concatenate((p / np.arange(len(p), 0, -1), np.reshape(k[0], (1,))))
+    return polyint(y, m - 1, k=k[1:])
+
+
+def vander(x, N=None, increasing=False):
+    """``np.vander``: NumPy's columns ``1, x, x*x, ...`` by a running product (its bits)."""
+    x = _arr(x)
+    if x.ndim != 1:
+        raise ValueError("x must be a one-dimensional array or sequence.")
+    n = len(x)
+    N = n if N is None else N
+    dtype = np.promote_types(x.dtype, int)
+    cols = [np.ones((n, min(N, 1)), dtype)]
+    if N > 1:
+        cols.append(np.cumprod(np.broadcast_to(np.reshape(x, (n, 1)), (n, N - 1)), axis=1).astype(dtype))
+    v = np.concatenate(cols, axis=1) if N > 1 else cols[0].reshape(n, N)
+    return v if increasing else np.flip(v, axis=1)
+
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """``np.meshgrid``: NumPy's reshapes, broadcast views and copies."""
+    ndim = len(xi)
+    if indexing not in ["xy", "ij"]:
+        raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")
+    s0 = (1,) * ndim
+    output = [np.reshape(_arr(x), s0[:i] + (-1,) + s0[i + 1:]) for i, x in enumerate(xi)]
+    if indexing == "xy" and ndim > 1:
+        output[0] = np.reshape(output[0], (1, -1) + s0[2:])
+        output[1] = np.reshape(output[1], (-1, 1) + s0[2:])
+    if not sparse:
+        output = np.broadcast_arrays(*output, subok=True)
+    if copy:
+        output = tuple(x.copy() for x in output)
+    return output
+
+
+for _f, _impl in ((np.polyder, polyder), (np.polyint, polyint), (np.vander, vander), (np.meshgrid, meshgrid)):
+    defcomposite(_f, _impl)
 
 
 def _series_val(kind):
