@@ -579,3 +579,11 @@ def test_hessian_blocks_of_integer_arguments_are_none():
     assert np.allclose(H[0][0], np.diag(6 * w)) and H[0][1] is None and H[1][0] is None and H[1][1] is None
     H = pb.hessian(lambda w, y: np.sum(w ** 2 * np.sum(y)), w, np.array([1, 2, 3]))
     assert np.allclose(H[0][0], 12 * np.eye(2)) and H[1][1] is None
+
+
+def test_check_gradient_takes_tuple_outputs_and_container_arguments():
+    import scipy.special as sp
+
+    pb.testing.check_gradient(lambda x: sp.logsumexp(x, return_sign=True), np.array([0.3, -1.2, 2.0]))
+    pb.testing.check_gradient(np.linalg.slogdet, np.eye(3) + 0.2)
+    pb.testing.check_gradient(lambda x, d: x * d["k"], np.ones(3), {"k": 2.0})  # held fixed

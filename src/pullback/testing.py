@@ -31,7 +31,7 @@ def _random_like(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _upcast(x: Any) -> Any:
-    if isinstance(x, (float, complex)):
+    if isinstance(x, (float, complex)) or not _inexact(x):
         return x
     x = np.asarray(x)
     if x.dtype.kind == "c":
@@ -39,6 +39,27 @@ def _upcast(x: Any) -> Any:
     if x.dtype.kind == "f":
         return x.astype(np.float64)
     return x
+
+
+def _inexact(a: Any) -> bool:
+    if isinstance(a, bool) or isinstance(a, (dict, list, tuple, str)) or a is None:
+        return False
+    try:
+        return np.result_type(a).kind in "fc"
+    except TypeError:
+        return False
+
+
+def _joined(f: Callable) -> Callable:
+    """``f`` with a tuple or list output raveled and joined (its inexact members), traced or not."""
+    def joined(*args):
+        out = f(*args)
+        if not isinstance(out, (tuple, list)):
+            return out
+        parts = [np.ravel(o) for o in out if np.result_type(strip(o)).kind in "fc"]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    return joined
 
 
 def _default_tol(dtypes) -> tuple[float, float]:
@@ -64,8 +85,9 @@ def check_gradient(
     (reverse mode) and ``jvp(f, x, v) == (f(x + h v) - f(x - h v)) / 2h``
     (forward mode). Finite differences run in double precision; the
     derivatives run at the arguments' own precision, and their dtypes are
-    checked against the arguments'. ``f`` may return any array, real or complex.
-    Non-floating arguments are held fixed.
+    checked against the arguments'. ``f`` may return any array, real or complex, or a
+    tuple or list of them (checked as one array: the inexact ones raveled and joined).
+    Non-floating arguments (integers, strings, containers) are held fixed.
 
     Examples
     --------
@@ -73,7 +95,8 @@ def check_gradient(
     >>> pb.testing.check_gradient(lambda x: np.sin(x) * x, np.linspace(0, 1, 5))
     """
     rng = np.random.default_rng(seed)
-    diff = [i for i, a in enumerate(args) if np.result_type(a).kind in "fc" and not isinstance(a, bool)]
+    f = _joined(f)
+    diff = [i for i, a in enumerate(args) if _inexact(a)]
     if rtol is None or atol is None:
         r, a = _default_tol([np.result_type(args[i]) for i in diff])
         rtol = r if rtol is None else rtol
