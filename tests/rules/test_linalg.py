@@ -373,3 +373,23 @@ def test_vector_norm_and_norm_follow_numpys_steps():
     check_gradient(lambda a: np.linalg.vector_norm(a, ord=3, axis=(-1, 0), keepdims=True), xs[1][:3, :4])
     with pytest.raises(ValueError, match="repeated axis"):
         pb.gradient(lambda a: np.linalg.vector_norm(a, axis=(0, 0)), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])
+def test_complex_dot_and_nd_inner_are_numpys_bits(dtype):
+    """Regression: complex np.dot of 2-d operands and np.inner of N-d operands (complex or float32)
+    were matmul's / tensordot's rounding, not NumPy's; now NumPy's value with the same gradient."""
+    rng = np.random.default_rng(0)
+
+    def arr(shape):
+        x = rng.standard_normal(shape)
+        return (x + 1j * rng.standard_normal(shape) if np.dtype(dtype).kind == "c" else x).astype(dtype)
+
+    for f, sa, sb in [(np.dot, (3, 1), (1, 3)), (np.dot, (4, 3), (3, 5)), (np.dot, (4, 3), (3,)),
+                      (np.inner, (2, 3, 4), (4,)), (np.inner, (2, 3, 4), (5, 4)),
+                      (np.inner, (1, 2, 3), (1, 2, 3)), (np.inner, (2, 3, 3), (2, 3, 3)),
+                      (np.inner, (3,), (3,))]:
+        a, b = arr(sa), arr(sb)
+        assert _same(f(a, b), pb.pullback(f, a, b)[0])
+        if dtype in (np.float64, np.complex128):
+            check_gradient(f, a, b)

@@ -318,9 +318,9 @@ def _numpy_errors(raw):
 def dot(a, b, out=None):
     if _ndim(a) == 0 or _ndim(b) == 0:
         return np.multiply(a, b)
-    if a.ndim <= 2 and b.ndim <= 2:
+    if a.ndim <= 2 and b.ndim <= 2 and a.dtype.kind != "c" and b.dtype.kind != "c":
         return np.matmul(a, b)
-    return dot_nd(a, b)
+    return dot_nd(a, b)  # complex: NumPy's dot and matmul round differently
 
 
 @library_values(np.dot)
@@ -340,6 +340,13 @@ def inner(a, b):
         return np.multiply(a, b)
     if a.ndim == 1 and b.ndim == 1:
         return np.matmul(a, b)
+    return inner_nd(a, b)
+
+
+@library_values(np.inner)
+def inner_nd(a, b):
+    """``np.inner`` of N-d operands: NumPy's own values (its loop rounds otherwise than
+    tensordot's, for complex and float32 data), with tensordot's derivatives."""
     return np.tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
 
 
