@@ -393,3 +393,21 @@ def test_complex_dot_and_nd_inner_are_numpys_bits(dtype):
         assert _same(f(a, b), pb.pullback(f, a, b)[0])
         if dtype in (np.float64, np.complex128):
             check_gradient(f, a, b)
+
+
+@pytest.mark.parametrize("ord", [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
+def test_matrix_norms_of_a_matrix_are_numpy_scalars(ord):
+    """Regression: np.linalg.norm of a 2-d input with an axis pair or a matrix ord, and
+    np.linalg.matrix_norm, returned a 0-d array where NumPy returns a NumPy scalar."""
+    a = rand(3, 4)
+    fs = [lambda x: np.linalg.norm(x, ord=ord, axis=(0, 1)),
+          lambda x: np.linalg.norm(x, ord=ord, axis=(1, 0))]
+    if ord is not None:
+        fs += [lambda x: np.linalg.norm(x, ord=ord), lambda x: np.linalg.matrix_norm(x, ord=ord)]
+    for f in fs:
+        assert _same(f(a), pb.pullback(f, a)[0])
+    assert _same(np.linalg.matrix_norm(a), pb.pullback(np.linalg.matrix_norm, a)[0])
+    b = rand(2, 3, 4)
+    f = lambda x: np.linalg.norm(x, ord=ord, axis=(2, 0))  # noqa: E731
+    assert _same(f(b), pb.pullback(f, b)[0])
+    check_gradient(fs[0], a)

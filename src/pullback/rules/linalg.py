@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core import Tracer, strip
 from ..errors import NoRuleError
-from .registry import _conj, array_like, defcomposite, defvjp, library_values, strip_tree
+from .registry import _conj, array_like, defcomposite, defvjp, library_values, numpy_scalar, strip_tree
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_tuple
@@ -819,9 +819,11 @@ def _norm_error(x, ord, axis, keepdims):
 
 
 def _finish_norm(r, x, axes, keepdims):
+    """The matrix norm ``r`` (kept axes) reshaped as NumPy returns it: a NumPy scalar, not a 0-d
+    array, when no axis is left."""
     if r is None or keepdims:
         return r
-    return np.reshape(r, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    return numpy_scalar(np.reshape(r, tuple(n for i, n in enumerate(x.shape) if i not in axes)))
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
