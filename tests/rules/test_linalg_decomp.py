@@ -505,3 +505,27 @@ def test_full_rank_lstsq_has_no_gauge_with_repeated_singular_values():
         check_gradient(lambda v: np.sum(solve(blocks(v).T, y[:2]) * w), v)
         value = pb.pullback(lambda v: solve(blocks(v), y), v)[0]
         assert value.tobytes() == solve(blocks(v), y).tobytes()
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, 1, -1, np.inf, -np.inf, "fro", "nuc"])
+def test_cond_is_numpys_value_singular_and_float32_included(p):
+    """Regression: np.linalg.cond of float32 (NumPy inverts in double precision) differed in the
+    last bits; a singular matrix gave nan (NumPy: inf) or raised LinAlgError. Now NumPy's own value,
+    and a zero (finite) gradient where the condition number is infinite."""
+    rng = np.random.default_rng(0)
+    s = np.array([[1.0, 2.0], [2.0, 4.0]])
+    for a in (rng.standard_normal((3, 3)).astype(np.float32),
+              rng.standard_normal((2, 3, 3)).astype(np.float32), s, np.zeros((2, 2)),
+              np.stack([s, np.eye(2)]), s * (1 + 0.5j)):
+        f = lambda x: np.linalg.cond(x, p)  # noqa: E731
+        try:
+            want = f(a)
+        except np.linalg.LinAlgError:  # NumPy's 'nuc' of a NaN inverse: its error
+            with pytest.raises(np.linalg.LinAlgError):
+                pb.pullback(f, a)
+            continue
+        got, back = pb.pullback(f, a)
+        assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
+        assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+        assert np.all(np.isfinite(back(np.ones_like(want))[0]))
+    check_gradient(lambda x: np.linalg.cond(x, p), rng.standard_normal((3, 3)))
