@@ -411,3 +411,29 @@ def test_matrix_norms_of_a_matrix_are_numpy_scalars(ord):
     f = lambda x: np.linalg.norm(x, ord=ord, axis=(2, 0))  # noqa: E731
     assert _same(f(b), pb.pullback(f, b)[0])
     check_gradient(fs[0], a)
+
+
+def test_det_and_slogdet_of_a_singular_matrix_differentiate():
+    """Regression: the backward and jvp of det / slogdet raised LinAlgError (inv) at a singular
+    matrix. det's gradient is the adjugate transpose, finite there (by the SVD), at second order
+    too; slogdet's is inf / NaN there (log|det| = -inf), without an error."""
+    s = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(pb.gradient(np.linalg.det, s)[0], [[4, -2], [-2, 1]], rtol=1e-14)
+    assert pb.jvp(np.linalg.det, (s,), (np.eye(2),))[1] == pytest.approx(5, rel=1e-14)
+    batch = np.stack([s, rand(2, 2), np.zeros((2, 2))])
+    g = pb.pullback(np.linalg.det, batch)[1](np.ones(3))[0]
+    cof = np.stack([np.array([[m[1, 1], -m[1, 0]], [-m[0, 1], m[0, 0]]]) for m in batch])
+    np.testing.assert_allclose(g, cof, rtol=1e-13, atol=1e-15)
+    check_gradient(np.linalg.det, batch)
+    r1 = np.outer([1.0, 2.0, 3.0], [0.5, -1.0, 2.0]) * (1 + 0.5j)  # rank 1, complex
+    adj = pb.pullback(np.linalg.det, r1)[1](1.0 + 0j)[0]
+    np.testing.assert_allclose(adj, np.zeros((3, 3)), atol=1e-14)  # adj of rank n-2 is 0
+    sing = np.array([[1.0, 2, 0], [2, 4, 1], [0, 0, 3]])  # LU meets an exact zero pivot
+    assert np.linalg.det(sing) == 0
+    f = lambda a: np.sum(pb.gradient(np.linalg.det, a)[0] * np.arange(9.0).reshape(3, 3))  # noqa: E731
+    check_gradient(f, sing)
+    with np.errstate(all="ignore"):
+        g = pb.pullback(lambda a: np.linalg.slogdet(a)[1], batch)[1](np.ones(3))[0]
+        assert np.all(np.isinf(g[0])) and np.all(np.isfinite(g[1]))
+        pb.jvp(lambda a: np.linalg.slogdet(a)[1], (batch,), (np.ones_like(batch),))
+        pb.pullback(lambda a: np.linalg.slogdet(a)[0], s * 1j)[1](1.0 + 0j)

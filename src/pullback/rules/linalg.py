@@ -696,17 +696,45 @@ def inv_jvp(t, ans, a):
 defvjp(np.linalg.inv, [inv_vjp], [inv_jvp])
 
 
-def _trace_inv_times(a, t):
-    """``trace(inv(a) @ t)`` over the last two axes."""
-    return np.sum(_mT(np.linalg.inv(a)) * t, axis=(-2, -1))
+def _adjugate(a, d, singular):
+    """``adj(a) = det(a) inv(a)`` (``d`` the determinant), which is finite and smooth where ``a`` is
+    singular (batch entries ``singular``): there by the SVD ``a = U S V^H``,
+    ``adj(a) = det(U) det(V^H) V adj(S) U^H`` with ``adj(S)_ii`` the product of the other singular
+    values; ``inv`` runs only on the other entries (the singular ones replaced by the identity, the
+    regular ones by ``diag(1, ..., n)``, whose singular values are distinct)."""
+    n = a.shape[-1]
+    if not np.any(singular):
+        return _col2(d) * np.linalg.inv(a)
+    mask = np.reshape(singular, np.shape(singular) + (1, 1))
+    eye = np.eye(n, dtype=a.dtype)
+    regular = _col2(d) * np.linalg.inv(np.where(mask, eye, a))
+    u, s, vh = np.linalg.svd(np.where(mask, a, np.diag(np.arange(1, n + 1)).astype(a.dtype)))
+    others = np.prod(np.where(np.eye(n, dtype=bool), 1, _row(s)), axis=-1)  # prod_{j != i} s_j
+    scale = _col2(np.linalg.det(u) * np.linalg.det(vh))
+    return np.where(mask, scale * np.matmul(_mH(vh) * _row(others.astype(a.dtype)), _mH(u)), regular)
+
+
+def _singular(d):
+    """The batch entries whose determinant ``d`` is 0 (LAPACK's LU met a zero pivot: no inverse)."""
+    return strip(d) == 0
 
 
 def det_vjp(g, ans, a):
-    return _col2(g * _conj(ans)) * _mH(np.linalg.inv(a))
+    return _col2(g) * _mH(_adjugate(a, ans, _singular(ans)))
 
 
 def det_jvp(t, ans, a):
-    return ans * _trace_inv_times(a, t)
+    return np.sum(_mT(_adjugate(a, ans, _singular(ans))) * t, axis=(-2, -1))
+
+
+def _inv_or_inf(a, singular):
+    """``inv(a)``, and ``adj(a) / 0`` (inf, or NaN where the adjugate is 0) where ``a`` is singular:
+    the derivative of ``log|det a|`` there, without LinAlgError."""
+    if not np.any(singular):
+        return np.linalg.inv(a)
+    one = np.ones(np.shape(singular), dtype=a.dtype)
+    with np.errstate(all="ignore"):
+        return _adjugate(a, one, singular) / _col2(np.where(singular, 0, one))
 
 
 defvjp(np.linalg.det, [det_vjp], [det_jvp])
@@ -717,11 +745,12 @@ def logabsdet_raw(a):
 
 
 def logabsdet_vjp(g, ans, a):
-    return _col2(g) * _mH(np.linalg.inv(a))
+    return _col2(g) * _mH(_inv_or_inf(a, strip(ans) == -np.inf))
 
 
 def logabsdet_jvp(t, ans, a):
-    return _real(_trace_inv_times(a, t))
+    with np.errstate(all="ignore"):
+        return _real(np.sum(_mT(_inv_or_inf(a, strip(ans) == -np.inf)) * t, axis=(-2, -1)))
 
 
 def slogdet_sign_raw(a):
@@ -730,11 +759,13 @@ def slogdet_sign_raw(a):
 
 # sign = exp(i theta) with d theta = Im tr(inv(a) da): d sign = i sign Im tr(inv(a) da)
 def slogdet_sign_vjp(g, ans, a):
-    return -1j * _col2(np.imag(_conj(g) * ans)) * _mH(np.linalg.inv(a))
+    with np.errstate(all="ignore"):
+        return -1j * _col2(np.imag(_conj(g) * ans)) * _mH(_inv_or_inf(a, strip(ans) == 0))
 
 
 def slogdet_sign_jvp(t, ans, a):
-    return 1j * ans * np.imag(_trace_inv_times(a, t))
+    with np.errstate(all="ignore"):
+        return 1j * ans * np.imag(np.sum(_mT(_inv_or_inf(a, strip(ans) == 0)) * t, axis=(-2, -1)))
 
 
 logabsdet = defvjp(
