@@ -395,3 +395,19 @@ def test_removable_singularities_of_the_derivative_rules():
     assert grad(e0, 1.5) == pytest.approx(-np.exp(-1.5) * 2.5 / 1.5**2, rel=1e-15)
     check_gradient(lambda t: sc.expn(np.array([0, 1, 2]), t), np.array([1.5, 0.7, 2.5]))
     check_gradient(e0, np.array([0.5, 3.0]))
+
+
+def test_logsumexp_of_empty_reductions_is_scipys():
+    """Regression: logsumexp over an empty axis raised (the max shift has no identity); SciPy
+    returns -inf (sign -1). The gradient is as empty as the input."""
+    for a, kw in [(np.array([]), {}), (np.zeros((0, 3)), dict(axis=0)), (np.zeros((2, 0, 0)), dict(axis=-1)),
+                  (np.zeros((0, 3)), dict(axis=0, return_sign=True)), (np.array([]), dict(return_sign=True)),
+                  (np.zeros((0, 3)), dict(axis=0, b=np.ones(3), keepdims=True))]:
+        f = lambda x: sc.logsumexp(x, **kw)  # noqa: E731
+        want = f(a)
+        got, back = pb.pullback(f, a)
+        for w, g in zip(*((want, got) if kw.get("return_sign") else ((want,), (got,))), strict=True):
+            assert type(w) is type(g) and np.asarray(w).tobytes() == np.asarray(g).tobytes()
+            assert np.shape(w) == np.shape(g)
+        seed = tuple(np.ones_like(w) for w in want) if kw.get("return_sign") else np.ones_like(want)
+        assert back(seed)[0].shape == a.shape

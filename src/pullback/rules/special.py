@@ -10,6 +10,8 @@ name, and their plain calls run SciPy's code unchanged.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.special as sc
 
@@ -706,12 +708,15 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         shape = _shape(a) if b is None else np.broadcast_shapes(_shape(a), _shape(b))
     except ValueError:
         raise ValueError("Array shapes are incompatible for broadcasting.") from None  # SciPy's
-    m = _shift(a, shape, axis)
+    empty = math.prod(shape) == 0  # no max to shift by: the sums are 0 (SciPy: -inf)
+    m = 0 if empty else _shift(a, shape, axis)
     e = np.exp(a - m)
     if b is not None:
         e = b * e
     s = np.sum(e, axis=axis, keepdims=True)
-    if return_sign:
+    if empty:  # log 0: SciPy's -inf (library_values) with an (empty) gradient free of 1/0
+        out, sign = s * 0 - np.inf, np.sign(strip(s))
+    elif return_sign:
         ps = strip(s)
         if np.iscomplexobj(ps):
             sign = s / np.abs(s)
