@@ -529,3 +529,30 @@ def test_cond_is_numpys_value_singular_and_float32_included(p):
         assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
         assert np.all(np.isfinite(back(np.ones_like(want))[0]))
     check_gradient(lambda x: np.linalg.cond(x, p), rng.standard_normal((3, 3)))
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 3), (2, 0, 3, 3), (0, 4, 3)])
+def test_zero_size_batches_are_numpys(shape):
+    """Regression: an empty batch of matrices raised in eigh, svd, qr, pinv (packing with -1),
+    solve (SciPy's lu_factor) and cholesky's backward (solve_triangular); NumPy returns empty
+    results. Now NumPy's (types, dtypes, shapes), with empty gradients."""
+    fs = [np.linalg.eigh, np.linalg.eigvalsh, np.linalg.svd, lambda x: np.linalg.svd(x, full_matrices=False),
+          lambda x: np.linalg.svd(x, compute_uv=False), np.linalg.qr,
+          lambda x: np.linalg.qr(x, mode="complete"),
+          np.linalg.pinv, lambda x: np.linalg.solve(x, np.zeros(shape[:-1] + (2,), x.dtype)),
+          np.linalg.eig, np.linalg.inv, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky]
+    for dtype in (np.float64, np.float32, np.complex128):
+        z = np.zeros(shape, dtype)
+        for f in fs:
+            try:
+                want = f(z)
+            except np.linalg.LinAlgError:  # not square
+                with pytest.raises(np.linalg.LinAlgError):
+                    pb.pullback(f, z)
+                continue
+            got, back = pb.pullback(f, z)
+            wants, gots = (want, got) if isinstance(want, tuple) else ((want,), (got,))
+            for w, g in zip(wants, gots, strict=True):
+                assert type(w) is type(g) and w.dtype == g.dtype and w.shape == g.shape
+            seed = tuple(np.ones_like(w) for w in wants) if isinstance(want, tuple) else np.ones_like(want)
+            assert back(seed)[0].shape == shape

@@ -668,7 +668,7 @@ def solve(a, b):
         a_nd >= 2 and b_nd >= 1
         and type(strip(a)) is np.ndarray and type(strip(b)) is np.ndarray  # SciPy's LU: NumPy arrays
         and a.dtype == b.dtype and a.dtype in _LU_TYPES
-        and a.shape[-1] == a.shape[-2] and a.shape[-1] > 0
+        and a.shape[-1] == a.shape[-2] and a.shape[-1] > 0 and a.size > 0  # SciPy: no empty batch
         and ((a_nd == 2 and b_nd in (1, 2)) or (b_nd == a_nd and a.shape[:-2] == b.shape[:-2]))
         and b.shape[-1 if b_nd == 1 else -2] == a.shape[-1]
     )

@@ -169,7 +169,7 @@ def _degenerate_check(num, mask, n, what):
 
 
 def _trisolve_raw(t, b, lower=True):
-    if type(t) is np.ndarray and type(b) is np.ndarray:
+    if type(t) is np.ndarray and type(b) is np.ndarray and t.size:  # SciPy: no empty batch
         return scipy.linalg.solve_triangular(t, b, lower=lower, check_finite=False)
     return np.linalg.solve(_tri(t, lower), b)  # other array types (CuPy, Dask) through NumPy's API
 
@@ -211,7 +211,10 @@ def _right_tri_inv(z, t, lower):
 
 
 def _pack(parts, batch):
-    return np.concatenate([np.reshape(p, batch + (-1,)) for p in parts], axis=-1)
+    """The parts' core axes flattened and concatenated (the sizes explicit: an empty batch has no
+    ``-1`` to infer)."""
+    flat = [np.reshape(p, batch + (math.prod(np.shape(p)[len(batch):]),)) for p in parts]
+    return np.concatenate(flat, axis=-1)
 
 
 def _unpack(x, batch, shapes):
