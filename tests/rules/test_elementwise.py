@@ -388,3 +388,19 @@ def test_nextafter():
     assert g32.dtype == np.float32
     np.testing.assert_array_equal(pb.gradient(lambda v: np.sum(np.nextafter(x, v)), y)[0], 0.0)
     check_gradient(lambda u, v: np.nextafter(u, v + 10.0) * v, x, y)
+
+
+def test_sinc_derivative_is_accurate_near_zero():
+    """``(cos(pi x) - sinc(x)) / x`` cancels near 0; the series there is exact to rounding, at
+    first and second order (reference: the series' first three terms)."""
+    d1 = lambda x: pb.gradient(np.sinc, x)[0]  # noqa: E731
+    d2 = lambda x: pb.gradient(d1, x)[0]  # noqa: E731
+    p2, p4, p6 = np.pi**2, np.pi**4, np.pi**6
+    for x in (1e-9, 1e-8, -1e-5, 1e-3):
+        assert d1(x) == pytest.approx(-p2 * x / 3 + p4 * x**3 / 30 - p6 * x**5 / 840, rel=1e-15)
+        assert d2(x) == pytest.approx(-p2 / 3 + p4 * x**2 / 10 - p6 * x**4 / 168, rel=1e-15)
+    assert d1(0.0) == 0 and d2(0.0) == pytest.approx(-p2 / 3, rel=1e-15)
+    assert d1(0.5) == pytest.approx(-4 / np.pi, rel=1e-15)  # the series' edge
+    assert d1(1.0) == pytest.approx(-1.0, rel=1e-15)
+    for x in (np.linspace(-0.9, 0.9, 7), np.array([1e-7, 0.49, 0.51, 2.3])):
+        check_gradient(np.sinc, x)

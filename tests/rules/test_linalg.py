@@ -373,3 +373,67 @@ def test_vector_norm_and_norm_follow_numpys_steps():
     check_gradient(lambda a: np.linalg.vector_norm(a, ord=3, axis=(-1, 0), keepdims=True), xs[1][:3, :4])
     with pytest.raises(ValueError, match="repeated axis"):
         pb.gradient(lambda a: np.linalg.vector_norm(a, axis=(0, 0)), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])
+def test_complex_dot_and_nd_inner_are_numpys_bits(dtype):
+    """Regression: complex np.dot of 2-d operands and np.inner of N-d operands (complex or float32)
+    were matmul's / tensordot's rounding, not NumPy's; now NumPy's value with the same gradient."""
+    rng = np.random.default_rng(0)
+
+    def arr(shape):
+        x = rng.standard_normal(shape)
+        return (x + 1j * rng.standard_normal(shape) if np.dtype(dtype).kind == "c" else x).astype(dtype)
+
+    for f, sa, sb in [(np.dot, (3, 1), (1, 3)), (np.dot, (4, 3), (3, 5)), (np.dot, (4, 3), (3,)),
+                      (np.inner, (2, 3, 4), (4,)), (np.inner, (2, 3, 4), (5, 4)),
+                      (np.inner, (1, 2, 3), (1, 2, 3)), (np.inner, (2, 3, 3), (2, 3, 3)),
+                      (np.inner, (3,), (3,))]:
+        a, b = arr(sa), arr(sb)
+        assert _same(f(a, b), pb.pullback(f, a, b)[0])
+        if dtype in (np.float64, np.complex128):
+            check_gradient(f, a, b)
+
+
+@pytest.mark.parametrize("ord", [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
+def test_matrix_norms_of_a_matrix_are_numpy_scalars(ord):
+    """Regression: np.linalg.norm of a 2-d input with an axis pair or a matrix ord, and
+    np.linalg.matrix_norm, returned a 0-d array where NumPy returns a NumPy scalar."""
+    a = rand(3, 4)
+    fs = [lambda x: np.linalg.norm(x, ord=ord, axis=(0, 1)),
+          lambda x: np.linalg.norm(x, ord=ord, axis=(1, 0))]
+    if ord is not None:
+        fs += [lambda x: np.linalg.norm(x, ord=ord), lambda x: np.linalg.matrix_norm(x, ord=ord)]
+    for f in fs:
+        assert _same(f(a), pb.pullback(f, a)[0])
+    assert _same(np.linalg.matrix_norm(a), pb.pullback(np.linalg.matrix_norm, a)[0])
+    b = rand(2, 3, 4)
+    f = lambda x: np.linalg.norm(x, ord=ord, axis=(2, 0))  # noqa: E731
+    assert _same(f(b), pb.pullback(f, b)[0])
+    check_gradient(fs[0], a)
+
+
+def test_det_and_slogdet_of_a_singular_matrix_differentiate():
+    """Regression: the backward and jvp of det / slogdet raised LinAlgError (inv) at a singular
+    matrix. det's gradient is the adjugate transpose, finite there (by the SVD), at second order
+    too; slogdet's is inf / NaN there (log|det| = -inf), without an error."""
+    s = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(pb.gradient(np.linalg.det, s)[0], [[4, -2], [-2, 1]], rtol=1e-14)
+    assert pb.jvp(np.linalg.det, (s,), (np.eye(2),))[1] == pytest.approx(5, rel=1e-14)
+    batch = np.stack([s, rand(2, 2), np.zeros((2, 2))])
+    g = pb.pullback(np.linalg.det, batch)[1](np.ones(3))[0]
+    cof = np.stack([np.array([[m[1, 1], -m[1, 0]], [-m[0, 1], m[0, 0]]]) for m in batch])
+    np.testing.assert_allclose(g, cof, rtol=1e-13, atol=1e-15)
+    check_gradient(np.linalg.det, batch)
+    r1 = np.outer([1.0, 2.0, 3.0], [0.5, -1.0, 2.0]) * (1 + 0.5j)  # rank 1, complex
+    adj = pb.pullback(np.linalg.det, r1)[1](1.0 + 0j)[0]
+    np.testing.assert_allclose(adj, np.zeros((3, 3)), atol=1e-14)  # adj of rank n-2 is 0
+    sing = np.array([[1.0, 2, 0], [2, 4, 1], [0, 0, 3]])  # LU meets an exact zero pivot
+    assert np.linalg.det(sing) == 0
+    f = lambda a: np.sum(pb.gradient(np.linalg.det, a)[0] * np.arange(9.0).reshape(3, 3))  # noqa: E731
+    check_gradient(f, sing)
+    with np.errstate(all="ignore"):
+        g = pb.pullback(lambda a: np.linalg.slogdet(a)[1], batch)[1](np.ones(3))[0]
+        assert np.all(np.isinf(g[0])) and np.all(np.isfinite(g[1]))
+        pb.jvp(lambda a: np.linalg.slogdet(a)[1], (batch,), (np.ones_like(batch),))
+        pb.pullback(lambda a: np.linalg.slogdet(a)[0], s * 1j)[1](1.0 + 0j)

@@ -505,3 +505,54 @@ def test_full_rank_lstsq_has_no_gauge_with_repeated_singular_values():
         check_gradient(lambda v: np.sum(solve(blocks(v).T, y[:2]) * w), v)
         value = pb.pullback(lambda v: solve(blocks(v), y), v)[0]
         assert value.tobytes() == solve(blocks(v), y).tobytes()
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, 1, -1, np.inf, -np.inf, "fro", "nuc"])
+def test_cond_is_numpys_value_singular_and_float32_included(p):
+    """Regression: np.linalg.cond of float32 (NumPy inverts in double precision) differed in the
+    last bits; a singular matrix gave nan (NumPy: inf) or raised LinAlgError. Now NumPy's own value,
+    and a zero (finite) gradient where the condition number is infinite."""
+    rng = np.random.default_rng(0)
+    s = np.array([[1.0, 2.0], [2.0, 4.0]])
+    for a in (rng.standard_normal((3, 3)).astype(np.float32),
+              rng.standard_normal((2, 3, 3)).astype(np.float32), s, np.zeros((2, 2)),
+              np.stack([s, np.eye(2)]), s * (1 + 0.5j)):
+        f = lambda x: np.linalg.cond(x, p)  # noqa: E731
+        try:
+            want = f(a)
+        except np.linalg.LinAlgError:  # NumPy's 'nuc' of a NaN inverse: its error
+            with pytest.raises(np.linalg.LinAlgError):
+                pb.pullback(f, a)
+            continue
+        got, back = pb.pullback(f, a)
+        assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
+        assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+        assert np.all(np.isfinite(back(np.ones_like(want))[0]))
+    check_gradient(lambda x: np.linalg.cond(x, p), rng.standard_normal((3, 3)))
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 3), (2, 0, 3, 3), (0, 4, 3)])
+def test_zero_size_batches_are_numpys(shape):
+    """Regression: an empty batch of matrices raised in eigh, svd, qr, pinv (packing with -1),
+    solve (SciPy's lu_factor) and cholesky's backward (solve_triangular); NumPy returns empty
+    results. Now NumPy's (types, dtypes, shapes), with empty gradients."""
+    fs = [np.linalg.eigh, np.linalg.eigvalsh, np.linalg.svd, lambda x: np.linalg.svd(x, full_matrices=False),
+          lambda x: np.linalg.svd(x, compute_uv=False), np.linalg.qr,
+          lambda x: np.linalg.qr(x, mode="complete"),
+          np.linalg.pinv, lambda x: np.linalg.solve(x, np.zeros(shape[:-1] + (2,), x.dtype)),
+          np.linalg.eig, np.linalg.inv, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky]
+    for dtype in (np.float64, np.float32, np.complex128):
+        z = np.zeros(shape, dtype)
+        for f in fs:
+            try:
+                want = f(z)
+            except np.linalg.LinAlgError:  # not square
+                with pytest.raises(np.linalg.LinAlgError):
+                    pb.pullback(f, z)
+                continue
+            got, back = pb.pullback(f, z)
+            wants, gots = (want, got) if isinstance(want, tuple) else ((want,), (got,))
+            for w, g in zip(wants, gots, strict=True):
+                assert type(w) is type(g) and w.dtype == g.dtype and w.shape == g.shape
+            seed = tuple(np.ones_like(w) for w in wants) if isinstance(want, tuple) else np.ones_like(want)
+            assert back(seed)[0].shape == shape

@@ -374,3 +374,40 @@ def test_logsumexp_scalar_type_and_broadcast_error_are_scipys():
             assert type(v) is type(w) and v.tobytes() == w.tobytes()
     with pytest.raises(ValueError, match="^Array shapes are incompatible for broadcasting.$"):
         pb.pullback(lambda u: sc.logsumexp(u, b=np.ones(3)), x)
+
+
+def test_removable_singularities_of_the_derivative_rules():
+    """Derivative formulas that are 0/0 or 0*inf where the function is smooth: 1/Gamma at its
+    zeros ``(-1)^n n!`` (second derivative too), spence at 1, E_0 = e^-x / x (SciPy has no E_{-1})."""
+    grad = lambda f, x: pb.gradient(f, x)[0]  # noqa: E731
+    cases = ((0.0, 1.0, 2 * np.euler_gamma), (-1.0, -1.0, 0.8455686701969343), (-3.0, -6.0, 15.0734120211816))
+    for x, d1, d2 in cases:
+        assert grad(sc.rgamma, x) == d1
+        assert grad(lambda t: grad(sc.rgamma, t), x) == pytest.approx(d2, rel=1e-15)
+    x = np.array([0.0, -1.0, -2.0, 0.3, -1.5])
+    expected = np.array([1.0, -1.0, 2.0, *(-sc.rgamma(x[3:]) * sc.digamma(x[3:]))])
+    np.testing.assert_allclose(pb.pullback(sc.rgamma, x)[1](np.ones(5))[0], expected, rtol=1e-15)
+    np.testing.assert_allclose(pb.jvp(sc.rgamma, (x,), (np.ones(5),))[1], expected, rtol=1e-15)
+    assert grad(sc.spence, 1.0) == -1.0
+    assert grad(lambda t: grad(sc.spence, t), 1.0) == 0.5
+    check_gradient(sc.spence, np.array([0.5, 1.0, 2.5]))
+    e0 = lambda t: sc.expn(0, t)  # noqa: E731
+    assert grad(e0, 1.5) == pytest.approx(-np.exp(-1.5) * 2.5 / 1.5**2, rel=1e-15)
+    check_gradient(lambda t: sc.expn(np.array([0, 1, 2]), t), np.array([1.5, 0.7, 2.5]))
+    check_gradient(e0, np.array([0.5, 3.0]))
+
+
+def test_logsumexp_of_empty_reductions_is_scipys():
+    """Regression: logsumexp over an empty axis raised (the max shift has no identity); SciPy
+    returns -inf (sign -1). The gradient is as empty as the input."""
+    for a, kw in [(np.array([]), {}), (np.zeros((0, 3)), dict(axis=0)), (np.zeros((2, 0, 0)), dict(axis=-1)),
+                  (np.zeros((0, 3)), dict(axis=0, return_sign=True)), (np.array([]), dict(return_sign=True)),
+                  (np.zeros((0, 3)), dict(axis=0, b=np.ones(3), keepdims=True))]:
+        f = lambda x: sc.logsumexp(x, **kw)  # noqa: E731
+        want = f(a)
+        got, back = pb.pullback(f, a)
+        for w, g in zip(*((want, got) if kw.get("return_sign") else ((want,), (got,))), strict=True):
+            assert type(w) is type(g) and np.asarray(w).tobytes() == np.asarray(g).tobytes()
+            assert np.shape(w) == np.shape(g)
+        seed = tuple(np.ones_like(w) for w in want) if kw.get("return_sign") else np.ones_like(want)
+        assert back(seed)[0].shape == a.shape

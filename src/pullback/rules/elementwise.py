@@ -433,9 +433,26 @@ defelementwise(np.arctan2, arctan2_dy, arctan2_dx)
 defelementwise(np.hypot, hypot_dx, hypot_dy)
 
 
+# sinc'(x) = sum_k (-1)^k 2k pi^2k x^(2k-1) / (2k+1)!, k >= 1: the coefficients of x, x^3, ...
+_SINC_D_COEFFS = tuple(
+    (-1) ** k * 2 * k * np.pi ** (2 * k) / float(np.prod(np.arange(1, 2 * k + 2, dtype=float)))
+    for k in range(1, 16)
+)
+_SINC_SERIES_BELOW = 0.5
+
+
 def sinc_d(ans, x):
-    safe = _nonzero(x)
-    return np.where(x == 0, 0, (np.cos(np.pi * x) - ans) / safe)
+    """``(cos(pi x) - sinc(x)) / x``, which cancels near 0 (all digits lost by ``|x| ~ 1e-8``):
+    below ``|x| = 1/2`` the Taylor series instead (15 terms, exact to rounding there and, being a
+    polynomial in the traced ``x``, at higher orders too)."""
+    near = np.abs(x) < _SINC_SERIES_BELOW
+    xs = np.where(near, x, 0)
+    x2 = xs * xs
+    series = _SINC_D_COEFFS[-1]
+    for c in reversed(_SINC_D_COEFFS[:-1]):
+        series = series * x2 + c
+    far = np.where(near, 1, x)
+    return np.where(near, series * xs, (np.cos(np.pi * far) - np.sinc(far)) / far)
 
 
 defelementwise(np.sinc, sinc_d)

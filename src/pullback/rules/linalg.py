@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core import Tracer, strip
 from ..errors import NoRuleError
-from .registry import _conj, array_like, defcomposite, defvjp, library_values, strip_tree
+from .registry import _conj, array_like, defcomposite, defvjp, library_values, numpy_scalar, strip_tree
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_tuple
@@ -318,9 +318,9 @@ def _numpy_errors(raw):
 def dot(a, b, out=None):
     if _ndim(a) == 0 or _ndim(b) == 0:
         return np.multiply(a, b)
-    if a.ndim <= 2 and b.ndim <= 2:
+    if a.ndim <= 2 and b.ndim <= 2 and a.dtype.kind != "c" and b.dtype.kind != "c":
         return np.matmul(a, b)
-    return dot_nd(a, b)
+    return dot_nd(a, b)  # complex: NumPy's dot and matmul round differently
 
 
 @library_values(np.dot)
@@ -340,6 +340,13 @@ def inner(a, b):
         return np.multiply(a, b)
     if a.ndim == 1 and b.ndim == 1:
         return np.matmul(a, b)
+    return inner_nd(a, b)
+
+
+@library_values(np.inner)
+def inner_nd(a, b):
+    """``np.inner`` of N-d operands: NumPy's own values (its loop rounds otherwise than
+    tensordot's, for complex and float32 data), with tensordot's derivatives."""
     return np.tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
 
 
@@ -661,7 +668,7 @@ def solve(a, b):
         a_nd >= 2 and b_nd >= 1
         and type(strip(a)) is np.ndarray and type(strip(b)) is np.ndarray  # SciPy's LU: NumPy arrays
         and a.dtype == b.dtype and a.dtype in _LU_TYPES
-        and a.shape[-1] == a.shape[-2] and a.shape[-1] > 0
+        and a.shape[-1] == a.shape[-2] and a.shape[-1] > 0 and a.size > 0  # SciPy: no empty batch
         and ((a_nd == 2 and b_nd in (1, 2)) or (b_nd == a_nd and a.shape[:-2] == b.shape[:-2]))
         and b.shape[-1 if b_nd == 1 else -2] == a.shape[-1]
     )
@@ -689,17 +696,45 @@ def inv_jvp(t, ans, a):
 defvjp(np.linalg.inv, [inv_vjp], [inv_jvp])
 
 
-def _trace_inv_times(a, t):
-    """``trace(inv(a) @ t)`` over the last two axes."""
-    return np.sum(_mT(np.linalg.inv(a)) * t, axis=(-2, -1))
+def _adjugate(a, d, singular):
+    """``adj(a) = det(a) inv(a)`` (``d`` the determinant), which is finite and smooth where ``a`` is
+    singular (batch entries ``singular``): there by the SVD ``a = U S V^H``,
+    ``adj(a) = det(U) det(V^H) V adj(S) U^H`` with ``adj(S)_ii`` the product of the other singular
+    values; ``inv`` runs only on the other entries (the singular ones replaced by the identity, the
+    regular ones by ``diag(1, ..., n)``, whose singular values are distinct)."""
+    n = a.shape[-1]
+    if not np.any(singular):
+        return _col2(d) * np.linalg.inv(a)
+    mask = np.reshape(singular, np.shape(singular) + (1, 1))
+    eye = np.eye(n, dtype=a.dtype)
+    regular = _col2(d) * np.linalg.inv(np.where(mask, eye, a))
+    u, s, vh = np.linalg.svd(np.where(mask, a, np.diag(np.arange(1, n + 1)).astype(a.dtype)))
+    others = np.prod(np.where(np.eye(n, dtype=bool), 1, _row(s)), axis=-1)  # prod_{j != i} s_j
+    scale = _col2(np.linalg.det(u) * np.linalg.det(vh))
+    return np.where(mask, scale * np.matmul(_mH(vh) * _row(others.astype(a.dtype)), _mH(u)), regular)
+
+
+def _singular(d):
+    """The batch entries whose determinant ``d`` is 0 (LAPACK's LU met a zero pivot: no inverse)."""
+    return strip(d) == 0
 
 
 def det_vjp(g, ans, a):
-    return _col2(g * _conj(ans)) * _mH(np.linalg.inv(a))
+    return _col2(g) * _mH(_adjugate(a, ans, _singular(ans)))
 
 
 def det_jvp(t, ans, a):
-    return ans * _trace_inv_times(a, t)
+    return np.sum(_mT(_adjugate(a, ans, _singular(ans))) * t, axis=(-2, -1))
+
+
+def _inv_or_inf(a, singular):
+    """``inv(a)``, and ``adj(a) / 0`` (inf, or NaN where the adjugate is 0) where ``a`` is singular:
+    the derivative of ``log|det a|`` there, without LinAlgError."""
+    if not np.any(singular):
+        return np.linalg.inv(a)
+    one = np.ones(np.shape(singular), dtype=a.dtype)
+    with np.errstate(all="ignore"):
+        return _adjugate(a, one, singular) / _col2(np.where(singular, 0, one))
 
 
 defvjp(np.linalg.det, [det_vjp], [det_jvp])
@@ -710,11 +745,12 @@ def logabsdet_raw(a):
 
 
 def logabsdet_vjp(g, ans, a):
-    return _col2(g) * _mH(np.linalg.inv(a))
+    return _col2(g) * _mH(_inv_or_inf(a, strip(ans) == -np.inf))
 
 
 def logabsdet_jvp(t, ans, a):
-    return _real(_trace_inv_times(a, t))
+    with np.errstate(all="ignore"):
+        return _real(np.sum(_mT(_inv_or_inf(a, strip(ans) == -np.inf)) * t, axis=(-2, -1)))
 
 
 def slogdet_sign_raw(a):
@@ -723,11 +759,13 @@ def slogdet_sign_raw(a):
 
 # sign = exp(i theta) with d theta = Im tr(inv(a) da): d sign = i sign Im tr(inv(a) da)
 def slogdet_sign_vjp(g, ans, a):
-    return -1j * _col2(np.imag(_conj(g) * ans)) * _mH(np.linalg.inv(a))
+    with np.errstate(all="ignore"):
+        return -1j * _col2(np.imag(_conj(g) * ans)) * _mH(_inv_or_inf(a, strip(ans) == 0))
 
 
 def slogdet_sign_jvp(t, ans, a):
-    return 1j * ans * np.imag(_trace_inv_times(a, t))
+    with np.errstate(all="ignore"):
+        return 1j * ans * np.imag(np.sum(_mT(_inv_or_inf(a, strip(ans) == 0)) * t, axis=(-2, -1)))
 
 
 logabsdet = defvjp(
@@ -812,9 +850,11 @@ def _norm_error(x, ord, axis, keepdims):
 
 
 def _finish_norm(r, x, axes, keepdims):
+    """The matrix norm ``r`` (kept axes) reshaped as NumPy returns it: a NumPy scalar, not a 0-d
+    array, when no axis is left."""
     if r is None or keepdims:
         return r
-    return np.reshape(r, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    return numpy_scalar(np.reshape(r, tuple(n for i, n in enumerate(x.shape) if i not in axes)))
 
 
 def norm(x, ord=None, axis=None, keepdims=False):

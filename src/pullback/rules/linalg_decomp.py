@@ -66,7 +66,16 @@ from ..core import Tracer, strip
 from ..errors import GaugeError, NoRuleError
 from .factor_cotangent import FactorCotangent, cholesky_vjp_structured
 from .linalg import _col, _mH, _mT, _numpy_errors, _real, _row
-from .registry import _conj, array_like, defcomposite, defnondiff, defvjp, library_values, strip_tree
+from .registry import (
+    _conj,
+    array_like,
+    defcomposite,
+    defnondiff,
+    defvjp,
+    library_values,
+    strip_tree,
+    value_of,
+)
 
 # ---------------------------------------------------------------- helpers (differentiable)
 
@@ -160,7 +169,7 @@ def _degenerate_check(num, mask, n, what):
 
 
 def _trisolve_raw(t, b, lower=True):
-    if type(t) is np.ndarray and type(b) is np.ndarray:
+    if type(t) is np.ndarray and type(b) is np.ndarray and t.size:  # SciPy: no empty batch
         return scipy.linalg.solve_triangular(t, b, lower=lower, check_finite=False)
     return np.linalg.solve(_tri(t, lower), b)  # other array types (CuPy, Dask) through NumPy's API
 
@@ -202,7 +211,10 @@ def _right_tri_inv(z, t, lower):
 
 
 def _pack(parts, batch):
-    return np.concatenate([np.reshape(p, batch + (-1,)) for p in parts], axis=-1)
+    """The parts' core axes flattened and concatenated (the sizes explicit: an empty batch has no
+    ``-1`` to infer)."""
+    flat = [np.reshape(p, batch + (math.prod(np.shape(p)[len(batch):]),)) for p in parts]
+    return np.concatenate(flat, axis=-1)
 
 
 def _unpack(x, batch, shapes):
@@ -917,18 +929,29 @@ defcomposite(np.linalg.matrix_power, matrix_power)
 
 @_numpy_errors(np.linalg.cond)
 def cond(x, p=None):
-    """NumPy's formulas (ratio of extreme singular values, or ``norm(x) norm(inv(x))``)."""
+    """NumPy's formulas (ratio of extreme singular values, or ``norm(x) norm(inv(x))``) for the
+    derivatives, and NumPy's own value (``value_of``): NumPy inverts float32 in double precision
+    and turns NaN (a failed inverse, 0/0) into inf. Where NumPy's value is not finite (a singular
+    matrix) the derivative is zero and the traced formula runs on the identity instead, so that
+    neither a LinAlgError nor a NaN reaches the gradient."""
     if x.ndim < 2 or x.size == 0:
         return np.linalg.cond(strip(x), p)  # raises NumPy's error
+    if p not in (None, 2, -2) and x.shape[-1] != x.shape[-2]:
+        np.linalg.cond(strip(x), p)  # raises NumPy's error
+    want = np.linalg.cond(strip(x), p)
+    bad = ~np.isfinite(want)
+    if np.any(bad):
+        x = np.where(np.reshape(bad, bad.shape + (1, 1)), np.eye(x.shape[-2], x.shape[-1], dtype=x.dtype), x)
     if p is None or p in (2, -2):
         s = _singular_values(x)  # NumPy's values-only SVD, as NumPy's cond calls it
         with np.errstate(all="ignore"):
             r = s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
     else:
-        if x.shape[-1] != x.shape[-2]:
-            np.linalg.cond(strip(x), p)
+        x = x.astype(np.complex128 if x.dtype.kind == "c" else np.float64)  # NumPy's 'd->d', 'D->D'
         r = np.linalg.norm(x, p, axis=(-2, -1)) * np.linalg.norm(np.linalg.inv(x), p, axis=(-2, -1))
-    return r
+    if np.any(bad):
+        r = np.where(bad, 0, r)
+    return value_of(r.astype(np.asarray(want).dtype), want)
 
 
 defcomposite(np.linalg.cond, cond)

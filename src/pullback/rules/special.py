@@ -10,6 +10,8 @@ name, and their plain calls run SciPy's code unchanged.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.special as sc
 
@@ -142,7 +144,21 @@ def loggamma_d(ans, x):
 
 
 def rgamma_d(ans, x):
-    return -ans * sc.digamma(x)
+    """``-rgamma(x) digamma(x)``, which is ``0 * inf`` (NaN) at the poles of Gamma (0, -1, -2, ...),
+    where 1/Gamma is smooth: there the derivative of the reflection ``Gamma(1-x) sin(pi x) / pi``,
+    ``Gamma(1-x) (cos(pi x) - digamma(1-x) sin(pi x) / pi)`` (``(-1)^n n!`` at ``-n``; the sine
+    and cosine taken of ``pi (x + n)`` times ``(-1)^n``, exact there), whose arguments are safe
+    (``1 - x >= 1``), so that higher orders are right there too."""
+    v = strip(x)
+    pole = (np.imag(v) == 0) & (np.real(v) <= 0) & (np.real(v) == np.floor(np.real(v)))
+    if not np.any(pole):
+        return -ans * sc.digamma(x)
+    xr = np.where(pole, x, 0)
+    n = np.where(pole, np.real(v), 0)  # the pole; sin, cos of pi (x - n) are exact there
+    f = xr - n
+    sign = np.where(n % 2 == 0, 1.0, -1.0)
+    reflected = sign * sc.gamma(1 - xr) * (np.cos(np.pi * f) - sc.digamma(1 - xr) * np.sin(np.pi * f) / np.pi)
+    return np.where(pole, reflected, -np.where(pole, 0, ans) * sc.digamma(np.where(pole, 0.5, x)))
 
 
 def _gamma_density(a, x):
@@ -300,7 +316,15 @@ def log1p_d(ans, x):
 
 
 def spence_d(ans, z):
-    return np.log(z) / (1 - z)
+    """``log z / (1 - z)``, which is 0/0 at ``z = 1``; there its Taylor polynomial
+    ``-1 + u/2 - u^2/3 + u^3/4 - u^4/5`` in ``u = z - 1`` (right to the fourth order)."""
+    one = strip(z) == 1
+    if not np.any(one):
+        return np.log(z) / (1 - z)
+    u = np.where(one, z, 1) - 1
+    series = -1 + u * (1 / 2 + u * (-1 / 3 + u * (1 / 4 - u / 5)))
+    zs = np.where(one, 2, z)
+    return np.where(one, series, np.log(zs) / (1 - zs))
 
 
 def ellipk_d(ans, m):
@@ -399,7 +423,13 @@ def owens_t_da(ans, h, a):
 
 
 def expn_d(ans, n, x):
-    return -sc.expn(n - 1, x)
+    """``-E_{n-1}(x)``; SciPy has no ``E_{-1}`` (NaN), so for ``n = 0`` (``E_0 = e^-x / x``)
+    ``-e^-x (1 + x) / x^2``."""
+    zero = strip(n) == 0
+    if not np.any(zero):
+        return -sc.expn(n - 1, x)
+    x0 = np.where(zero, x, 1)
+    return np.where(zero, -np.exp(-x0) * (1 + x0) / (x0 * x0), -sc.expn(np.where(zero, 1, n) - 1, x))
 
 
 def hyp0f1_d(ans, v, z):
@@ -678,12 +708,15 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         shape = _shape(a) if b is None else np.broadcast_shapes(_shape(a), _shape(b))
     except ValueError:
         raise ValueError("Array shapes are incompatible for broadcasting.") from None  # SciPy's
-    m = _shift(a, shape, axis)
+    empty = math.prod(shape) == 0  # no max to shift by: the sums are 0 (SciPy: -inf)
+    m = 0 if empty else _shift(a, shape, axis)
     e = np.exp(a - m)
     if b is not None:
         e = b * e
     s = np.sum(e, axis=axis, keepdims=True)
-    if return_sign:
+    if empty:  # log 0: SciPy's -inf (library_values) with an (empty) gradient free of 1/0
+        out, sign = s * 0 - np.inf, np.sign(strip(s))
+    elif return_sign:
         ps = strip(s)
         if np.iscomplexobj(ps):
             sign = s / np.abs(s)
