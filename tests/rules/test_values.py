@@ -93,7 +93,8 @@ def test_the_engine_can_compute_numpy_fft_values_instead(monkeypatch):
     got = _traced_value(np.fft.rfft2, x)
     np.testing.assert_allclose(got, np.fft.rfft2(x), rtol=1e-12, atol=1e-12)
     g = pb.gradient(lambda x: np.sum(np.abs(np.fft.fft(x)) ** 2), x)[0]
-    np.testing.assert_allclose(g, 2 * 6 * x, rtol=1e-12)
+    # (another engine's rounding: relative to the largest entry, not to entries near zero)
+    np.testing.assert_allclose(g, 2 * 6 * x, rtol=1e-12, atol=1e-12 * np.max(np.abs(12 * x)))
 
 
 def test_the_angle_of_a_negative_real_bin_is_numpys():
