@@ -587,3 +587,23 @@ def test_check_gradient_takes_tuple_outputs_and_container_arguments():
     pb.testing.check_gradient(lambda x: sp.logsumexp(x, return_sign=True), np.array([0.3, -1.2, 2.0]))
     pb.testing.check_gradient(np.linalg.slogdet, np.eye(3) + 0.2)
     pb.testing.check_gradient(lambda x, d: x * d["k"], np.ones(3), {"k": 2.0})  # held fixed
+
+
+def test_adjoint_rules_take_traced_keyword_arguments():
+    """Regression: a user rule called with a traced keyword argument raised a misleading 'escaped'
+    error (forward mode: a cotangent count mismatch); the keyword is rebound as the positional
+    parameter it is, and a constant keyword's cotangent is dropped."""
+    def scaled(x, a=2.0):
+        return x * a
+
+    @pb.adjoint(scaled)
+    def _scaled(x, a=2.0):
+        return x * a, lambda g: (g * a, np.sum(g * x))
+
+    x = np.array([0.3, 1.0])
+    gx, ga = pb.gradient(lambda x, a: np.sum(scaled(x, a=a) ** 2), x, 1.5)
+    assert np.allclose(gx, 2 * x * 1.5 ** 2) and np.isclose(ga, np.sum(2 * x ** 2 * 1.5))
+    _, t = pb.jvp(lambda x, a: np.sum(scaled(x, a=a) ** 2), (x, 1.5), (np.zeros(2), 1.0))
+    assert np.isclose(t, np.sum(2 * x ** 2 * 1.5))
+    (g,) = pb.gradient(lambda x: np.sum(scaled(x, a=1.5) ** 2), x)
+    assert np.allclose(g, 2 * x * 1.5 ** 2)

@@ -627,10 +627,28 @@ class UserRule(Primitive):
         self.rule = rule
         self.tangent_rule = tangent_rule
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs and any(isinstance(v, Tracer) for v in kwargs.values()):
+            try:  # a traced keyword argument is an argument like any other: its cotangent comes back
+                args, kwargs = move_traced_kwargs(self.raw, args, kwargs)
+            except (TypeError, ValueError) as e:
+                if "keyword-only" in str(e):
+                    raise
+        return super().__call__(*args, **kwargs)
+
+    def _positional_parameters(self) -> int:
+        try:
+            params = inspect.signature(self.raw).parameters.values()
+        except (TypeError, ValueError):
+            return 0
+        return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
     def _call_back(self, back, g, n):
         cts = back(g)
         if not isinstance(cts, (tuple, list)):
             cts = (cts,) if n == 1 else cts
+        if len(cts) > n and len(cts) <= self._positional_parameters():
+            cts = cts[:n]  # one per parameter, some of them passed by keyword (constants here)
         if len(cts) != n:
             raise ValueError(
                 f"pullback: the adjoint of {self.name} returned {len(cts)} cotangents "
