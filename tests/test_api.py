@@ -607,3 +607,9 @@ def test_adjoint_rules_take_traced_keyword_arguments():
     assert np.isclose(t, np.sum(2 * x ** 2 * 1.5))
     (g,) = pb.gradient(lambda x: np.sum(scaled(x, a=1.5) ** 2), x)
     assert np.allclose(g, 2 * x * 1.5 ** 2)
+
+
+def test_jacobian_of_a_function_returning_a_tuple():
+    x = np.array([1.0, 2.0])
+    J = pb.jacobian(lambda x: (x ** 2, np.sum(x)), x)
+    assert isinstance(J, tuple) and np.allclose(J[0], np.diag(2 * x)) and np.allclose(J[1], [1.0, 1.0])

@@ -476,7 +476,8 @@ def jacobian(f: Callable, *args: Any, mode: str | None = None) -> Any:
     ``"reverse"`` forces one. Nested inside another derivative (``jacobian``
     of a ``jacobian``, a gradient of a Hessian) the result stays traced.
 
-    Returns an array for one argument, else a tuple with one per argument.
+    Returns an array for one argument, else a tuple with one per argument; for a function that
+    returns a tuple or list, one such result per output.
 
     Examples
     --------
@@ -492,6 +493,8 @@ def jacobian(f: Callable, *args: Any, mode: str | None = None) -> Any:
         value, back = pullback(f, *args)
     else:
         value, back = f(*args), None
+    if isinstance(value, (tuple, list)):  # one Jacobian per output, as JAX's (its structure kept)
+        return type(value)(jacobian(lambda *a, i=i: f(*a)[i], *args, mode=mode) for i in range(len(value)))
     y = _host(strip(value))
     if mode is None:
         n_in = sum(x.size * (2 if x.dtype.kind == "c" else 1) for x in xs)
