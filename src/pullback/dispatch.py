@@ -653,7 +653,6 @@ class TracedArray0(TracedArray):
         return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
 
 
-
 class TracedWeak(TracedArray):
     """A traced Python float or complex: a NumPy scalar that promotes as NEP 50's weak Python
     numbers do (see :func:`unweaken`)."""
