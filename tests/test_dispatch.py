@@ -211,3 +211,32 @@ def test_python_numbers_promote_as_numpys_weak_scalars(s):
     assert pb.pullback(renamed, x, s)[0].tobytes() == renamed(x, s).tobytes()
     gx, gs = pb.gradient(lambda x, s: np.sum(np.abs(x * s) ** 2), x, s)
     assert gx.dtype == np.float32 and type(gs) is type(s)
+
+
+def test_weak_numbers_in_place_through_python_and_as_results():
+    """Regression (second sweep): y *= s with a traced Python float computed in float64; s.real,
+    s.conjugate(), round(s, 2), s // 0.25 and s * True lost the weak status; a pure-Python result
+    came back as np.float64; divmod(s, x) raised; a traced NumPy scalar times a temporary was
+    swapped where NumPy's scalar arithmetic does not elide."""
+    x = (np.arange(1, 9, dtype=np.float32) / 7).astype(np.float32)
+
+    def in_place(x, s):
+        y = x.copy()
+        y *= s
+        y[2:] += s
+        return y
+
+    programs = [in_place, lambda x, s: x * s.real, lambda x, s: x * s.conjugate(),
+                lambda x, s: x * round(s, 2), lambda x, s: x * (s // 0.25), lambda x, s: x * (s * True),
+                lambda x, s: divmod(s, 0.3)[1] * x, lambda x, s: s * 2, lambda x, s: abs(s)]
+    for f in programs:
+        value, _ = pb.pullback(f, x, 0.7315)
+        want = f(x, 0.7315)
+        assert type(value) is type(want) and np.asarray(value).dtype == np.asarray(want).dtype
+        assert np.asarray(value).tobytes() == np.asarray(want).tobytes()
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((128, 128)) + 1j * rng.standard_normal((128, 128)) for _ in range(2))
+    for f in (lambda a, b: a[0, 0] * np.conj(b), lambda a, b: a.sum() * np.conj(b)):
+        assert pb.pullback(f, a, b)[0].tobytes() == f(a, b).tobytes()
+    value, _ = pb.pullback(lambda b, s: s * np.conj(b), b, 0.3 + 0.7j)
+    assert value.tobytes() == ((0.3 + 0.7j) * np.conj(b)).tobytes()

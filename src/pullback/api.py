@@ -176,7 +176,10 @@ def _tangent_value(t: Any, x: Any) -> Any:
 
 
 def _unwrap(o: Any, trace) -> Any:
-    return o._value if isinstance(o, Tracer) and o._trace is trace else o
+    if not (isinstance(o, Tracer) and o._trace is trace):
+        return o
+    v = o._value
+    return v.item() if type(o) is TracedWeak and isinstance(v, np.generic) else v  # a Python number
 
 
 # ---------------------------------------------------------------- reverse mode

@@ -106,7 +106,7 @@ def refuse_subclasses(values) -> None:
 # numbers stays weak (``c ** 2 * 0.1``). NumPy functions of them alone give NumPy scalars, as
 # ``np.sin(0.5)`` does.
 
-_PY_NUMBERS = (int, float, complex)
+_PY_NUMBERS = (bool, int, float, complex)
 #: NumPy functions (not ufuncs) whose operands promote together as a ufunc's do.
 _PROMOTING = frozenset((np.where, np.clip))
 
@@ -133,15 +133,19 @@ def unweaken(inputs: tuple) -> tuple:
     return tuple(x.astype(target) if type(x) is TracedWeak and x.dtype != target else x for x in inputs)
 
 
-def _weak_operator(h, a, b):
-    """``h(a, b)`` for an operator with a weak operand: weak again if both are, else the weak one at
-    the other's precision."""
+def _weak_operator(h, a, b, swap=False):
+    """``h(a, b)`` for an operator with a weak operand: weak again if both are (a Python number when
+    the result is plain), else the weak one at the other's precision (``swap``: computed as
+    ``h(b, a)``, NumPy's temporary elision)."""
     if _weak(a) and _weak(b):
         out = h(a, b)
         if type(out) is TracedArray:
             out.__class__ = TracedWeak
+        elif isinstance(out, np.generic):
+            out = out.item()  # Python arithmetic on Python numbers gives a Python number
         return out
-    return h(*unweaken((a, b)))
+    a, b = unweaken((a, b))
+    return h(b, a) if swap else h(a, b)
 
 
 def _binary(u: np.ufunc, reflected: bool = False, rule=_ufunc):
@@ -226,6 +230,8 @@ def _swapped(a, b, a_refs: int, b_refs: int) -> bool:
     vb = strip(b)
     if type(vb) is not np.ndarray or vb.dtype.kind != "c" or vb.nbytes < _ELIDE_BYTES:
         return False
+    if isinstance(strip(a), np.generic) and type(a) is not TracedWeak:
+        return False  # a NumPy scalar multiplies through its own number protocol: no elision
     if np.result_type(strip(a)).kind != "c":
         return False  # a real operand: the same products either way
     return not _overwritable(a, a_refs, b) and _overwritable(b, b_refs, a)
@@ -241,11 +247,10 @@ def _multiply_operator(reflected: bool):
             if type(other) not in _COMMON and not _fast(other):
                 return NotImplemented
             h = operators.get(np.multiply) or ufuncs.get(np.multiply) or _operator(np.multiply)
+            swap = _ELIDES and _swapped(other, self, _NAMED, refs)
             if type(self) is TracedWeak:
-                return _weak_operator(h, other, self)
-            if _ELIDES and _swapped(other, self, _NAMED, refs):
-                return h(self, other)
-            return h(other, self)
+                return _weak_operator(h, other, self, swap)
+            return h(self, other) if swap else h(other, self)
 
         return __rmul__
 
@@ -254,11 +259,10 @@ def _multiply_operator(reflected: bool):
         if type(other) not in _COMMON and not _fast(other):
             return NotImplemented
         h = operators.get(np.multiply) or ufuncs.get(np.multiply) or _operator(np.multiply)
+        swap = _ELIDES and _swapped(self, other, refs, other_refs)
         if type(self) is TracedWeak or type(other) is TracedWeak:
-            return _weak_operator(h, self, other)
-        if _ELIDES and _swapped(self, other, refs, other_refs):
-            return h(other, self)
-        return h(self, other)
+            return _weak_operator(h, self, other, swap)
+        return h(other, self) if swap else h(self, other)
 
     return __mul__
 
@@ -274,6 +278,8 @@ def _inplace(u: np.ufunc, rule=_ufunc):
         if isinstance(strip(self), np.generic):  # a NumPy scalar is immutable: ``s += 1`` makes a new one
             h = R.OPERATORS.get(u) or R.UFUNCS.get(u) or rule(u)
             return _weak_operator(h, self, other) if type(self) is TracedWeak else h(self, other)
+        if type(other) is TracedWeak:
+            other = unweaken((self, other))[1]  # NumPy's in-place loop takes it at the array's precision
         self._assign(rule(u)(self, other), func, (self, other))
         return self
 
@@ -545,6 +551,8 @@ class TracedArray(Tracer):
     real = property(_get_real, _hooked("_set_real"))
     imag = property(_get_imag, _hooked("_set_imag"))
     flat = property(_hooked("_get_flat"), _hooked("_set_flat"))
+    #: ``x.base``: the traced array whose memory a view shares (None for an array that owns its own)
+    base = property(_hooked("_get_base"))
 
     @property
     def T(self):
@@ -561,7 +569,7 @@ class TracedArray(Tracer):
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         dtype = np.dtype(dtype)
-        if not copy and dtype == self.dtype and _has_layout(self._value, order):
+        if not copy and dtype == self.dtype and (order == "K" or _has_layout(self._value, order)):
             return self  # NumPy's astype(copy=False) returns the array itself: writes reach it
         if casting != "unsafe" and not np.can_cast(self.dtype, dtype, casting):
             raise TypeError(f"Cannot cast array data from {self.dtype!r} to {dtype!r} according to the rule "
@@ -655,9 +663,30 @@ class TracedArray0(TracedArray):
 
 class TracedWeak(TracedArray):
     """A traced Python float or complex: a NumPy scalar that promotes as NEP 50's weak Python
-    numbers do (see :func:`unweaken`)."""
+    numbers do (see :func:`unweaken`); what Python gives of a number (its ``real``, ``imag``,
+    ``conjugate()``, ``round``) is weak too."""
 
     __slots__ = ()
+
+    real = property(lambda self: _stays_weak(self, np.real(self)))
+    imag = property(lambda self: _stays_weak(self, np.imag(self)))
+
+    def conjugate(self):
+        return _stays_weak(self, np.conjugate(self))
+
+    conj = conjugate
+
+    def __round__(self, ndigits=None):
+        if ndigits is None:  # Python's round of a number to an int: piecewise constant
+            return round(strip(self).item())
+        out = np.round(self, ndigits)
+        return out.item() if isinstance(out, np.generic) else _stays_weak(self, out)
+
+    def __divmod__(self, other):
+        return self // other, self % other
+
+    def __rdivmod__(self, other):
+        return other // self, other % self
 
 
 def _stays_weak(x, out):

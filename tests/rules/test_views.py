@@ -711,3 +711,33 @@ def test_einsum_broadcast_arrays_and_as_strided_views_alias():
 
     with pytest.raises(NotImplementedError, match="one element of memory"):
         pb.gradient(lambda a: np.sum(overlapping(a)), A)
+
+
+def test_ravel_k_astype_without_copy_strided_values_and_base():
+    """Regression (second sweep): ravel/flatten('K') of a strided view read C order (NumPy reads
+    the axes by decreasing stride); astype(copy=False) of a strided view copied it (writes were
+    lost); an as_strided view's value was a contiguous copy (a matmul of it rounded otherwise);
+    traced arrays had no .base."""
+    u = np.arange(24.0).reshape(2, 3, 4)
+    for sel in (lambda v: v[::2].T, lambda v: v[:, ::-1].T, lambda v: v[:, 1:, ::2].transpose(2, 0, 1)):
+        _same_as_numpy(lambda v, sel=sel: sel(v).ravel("K"), u)
+        _same_as_numpy(lambda v, sel=sel: sel(v).flatten("K"), u)
+
+    def no_copy(x):
+        z = x.copy()
+        y = z[::2].astype(z.dtype, copy=False)
+        y *= 3
+        return z
+
+    _same_as_numpy(no_copy, np.arange(6.0).reshape(3, 2))
+    x = np.random.default_rng(0).normal(size=5)
+    weights = np.array([1.0, 2.0, 3.0])
+    _same_as_numpy(lambda u: np.lib.stride_tricks.as_strided(u, (3, 3), (8, 8)) @ weights, x)
+
+    def bases(x):
+        z = x.copy()
+        v = z[1:]
+        assert v.base is z and v[1:].base is z and z.base is None
+        return v
+
+    pb.pullback(bases, x)

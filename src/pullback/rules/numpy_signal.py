@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import strip
+from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import route
 from .indexing import scatter
 from .registry import array_like as _arr
-from .registry import defcomposite, deflinear, defvjp
+from .registry import defcomposite, deflinear, defvjp, value_of
 
 _swv = np.lib.stride_tricks.sliding_window_view
 
@@ -331,6 +331,10 @@ def as_strided(x, shape=None, strides=None, subok=False, writeable=True):
         raise NoRuleError("numpy.lib.stride_tricks.as_strided with strides that read memory outside "
                           "the array's elements")
     out = np.reshape(x, -1)[pos]
+    if type(value) is np.ndarray and not isinstance(x._value if isinstance(x, Tracer) else None, Tracer):
+        # NumPy's own strided view as the value (read-only: traced values never change), so what
+        # reads it (a matmul, a sum) sees NumPy's layout and rounds as NumPy does
+        out = value_of(out, _as_strided(value, shape, strides, writeable=False))
     return strided_view(out, x, pos, writeable)
 
 

@@ -76,8 +76,17 @@ def reshape(a, /, *args, **kwargs):
 
 
 def ravel(a, order="C"):
-    """``np.ravel`` = ``reshape(a, -1)``."""
-    return _reshape(_arr(a), (-1,), _layout_order(a, order))
+    """``np.ravel`` = ``reshape(a, -1)``; ``order='K'`` of a strided value reads its axes in
+    decreasing stride (each in its own direction), as NumPy does."""
+    a = _arr(a)
+    if order in ("K", "k"):
+        value = strip(a)
+        flags = getattr(value, "flags", None)
+        if flags is not None and not (flags.c_contiguous or flags.f_contiguous) and value.ndim > 1:
+            perm = sorted(range(value.ndim), key=lambda i: -abs(value.strides[i]))
+            if perm != list(range(value.ndim)):
+                return _reshape(np.transpose(a, perm), (-1,), "C")
+    return _reshape(a, (-1,), _layout_order(a, order))
 
 
 defcomposite(np.reshape, reshape)

@@ -689,6 +689,15 @@ def fill(x, value):
 register(TracedArray.fill, fill, "composite")
 
 
+def get_base(x):
+    """``ndarray.base``: a view's owner (NumPy's base of a chain of views is its first array)."""
+    info = _info(x)
+    return info.root if type(info) is ViewInfo else None
+
+
+register(TracedArray.base.fget, get_base, "nondiff")
+
+
 def setflags(x, write=None, align=None, uic=None):
     """``ndarray.setflags``: ``write=False`` makes the array read-only (its later writes raise
     NumPy's error); ``write=True`` only where it is writable anyway. (Alignment is the value's.)"""
