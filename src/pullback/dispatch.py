@@ -310,15 +310,20 @@ class _Flags:
     """A traced array's ``flags``: its value's, to read (``x.flags.c_contiguous``,
     ``x.flags["WRITEABLE"]``); setting one raises instead of changing the value's array."""
 
-    __slots__ = ("_flags",)
+    __slots__ = ("_flags", "_writeable")
 
-    def __init__(self, flags) -> None:
+    def __init__(self, flags, writeable: bool = True) -> None:
         object.__setattr__(self, "_flags", flags)
+        object.__setattr__(self, "_writeable", writeable)  # the traced array's, not its value's
 
     def __getattr__(self, name: str):
+        if name == "writeable":
+            return self._writeable
         return getattr(self._flags, name)
 
     def __getitem__(self, key):
+        if str(key).upper() in ("W", "WRITEABLE"):
+            return self._writeable
         return self._flags[key]
 
     def __setattr__(self, name: str, value) -> None:
@@ -364,7 +369,7 @@ class TracedArray(Tracer):
     def flags(self) -> _Flags:
         """The value's flags, as NumPy reports them for it (``c_contiguous``, ``writeable``, ...),
         read-only: setting one raises (it would change the value's array, perhaps the caller's)."""
-        return _Flags(self._value.flags)
+        return _Flags(self._value.flags, getattr(self._view, "writable", True))
 
     @property
     def strides(self) -> tuple:

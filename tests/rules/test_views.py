@@ -741,3 +741,15 @@ def test_ravel_k_astype_without_copy_strided_values_and_base():
         return v
 
     pb.pullback(bases, x)
+
+
+def test_flags_report_the_traced_arrays_writability():
+    def f(x):
+        y = x * 1.0
+        a = np.lib.stride_tricks.as_strided(y, (2,), (8,), writeable=False)
+        _, row = np.broadcast_arrays(y, y[:1])
+        assert y.flags.writeable and not a.flags.writeable and row.flags.writeable
+        assert not np.diagonal(np.outer(y, y)).flags["WRITEABLE"]
+        return y
+
+    pb.pullback(f, np.arange(3.0))
