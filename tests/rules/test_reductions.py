@@ -128,6 +128,18 @@ def test_float32_stays_float32(case):
     check_gradient(f, *args32)
 
 
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_float32_values_are_numpys_bit_for_bit(case):
+    """Regression (sweep 3a): single-precision values are NumPy's own bits. ``sum(initial=)``
+    accumulates from ``initial``; ``mean``/``var``/``std`` of complex64 divide by the ``intp`` count in
+    complex128; ``nanmean`` sums the NaN-free array without the NaN mask."""
+    _, f, args = case
+    args32 = tuple(a.astype(np.complex64 if a.dtype.kind == "c" else np.float32) for a in args)
+    want = np.asarray(f(*[a.copy() for a in args32]))
+    got = np.asarray(pb.pullback(f, *args32)[0])
+    assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
 def test_max_ties_split_equally():
     a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     for f in (np.max, np.amax, np.maximum.reduce):
@@ -337,3 +349,17 @@ def test_nanmedian():
     np.testing.assert_array_equal(g, [0, 0, 0.5, 0.5, 0])
     h = pb.hessian(lambda u: np.nanmedian(u ** 2), np.array([1.0, np.nan, 3.0]))
     np.testing.assert_array_equal(h, np.diag([1.0, 0.0, 1.0]))
+
+
+def test_complex64_mean_var_std_divide_like_numpy():
+    """Regression (sweep 3a): NumPy divides a complex64 sum by its ``intp`` count in complex128 (then
+    casts back); the traced complex64 division differed by an ulp for some data."""
+    rng = np.random.default_rng(7)
+    fs = [lambda a: a.mean(0), lambda a: a.var(), lambda a: a.std(axis=0), lambda a: np.mean(a, axis=1),
+          lambda a: np.var(a, axis=1, where=a.real > -1)]
+    for _ in range(20):
+        a = (rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))).astype(np.complex64)
+        for f in fs:
+            want, got = np.asarray(f(a)), np.asarray(pb.pullback(f, a)[0])
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    check_gradient(lambda a: np.var(a, axis=0), a)
