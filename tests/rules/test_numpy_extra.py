@@ -277,3 +277,18 @@ def test_vander_polyfit_float32():
                   lambda x, y: np.polyfit(x, y, 2, w=np.arange(1.0, 7.0))):
             want, got = f(x, y), pb.pullback(f, x, y)[0]
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def test_geomspace_values_are_numpys():
+    """Regression (sweep 3a): geomspace went through exp(linspace(log)) where NumPy takes
+    10 ** linspace(log10) (logspace): an ulp off for most inputs, float64 too."""
+    rng = np.random.default_rng(1)
+    for dt in (np.float64, np.float32, np.complex64):
+        for _ in range(10):
+            sg = rng.choice([-1, 1])
+            s, e = ((rng.random(3) + 0.1).astype(dt) * sg for _ in range(2))
+            for kw in ({"num": 5}, {"num": 4, "endpoint": False}, {"num": 6, "axis": 1}):
+                f = lambda s, e: np.geomspace(s, e, **kw)  # noqa: B023, E731
+                want, got = f(s, e), pb.pullback(f, s, e)[0]
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    check_gradient(lambda s, e: np.geomspace(s, e, 5), s, e)

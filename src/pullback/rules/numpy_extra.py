@@ -743,9 +743,10 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     if dt.kind == "c":
         sign = np.where(sign == 0, 1, sign)
     shape = np.broadcast_shapes(start.shape, stop.shape)
-    ls = np.log(start / sign)
-    le = np.log(stop / sign)
-    result = np.exp(linspace(ls, le, num=num, endpoint=endpoint))
+    # NumPy's steps: 10 ** linspace(log10(start), log10(stop)) (exp/log rounded otherwise)
+    ls = np.log10(start / sign)
+    le = np.log10(stop / sign)
+    result = np.logspace(ls, le, num=num, endpoint=endpoint, base=10.0, dtype=dt)
     if num > 0:
         parts = [np.broadcast_to(start / sign, (1,) + shape)]
         last = num - 1 if (num > 1 and endpoint) else num
