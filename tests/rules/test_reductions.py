@@ -363,3 +363,31 @@ def test_complex64_mean_var_std_divide_like_numpy():
             want, got = np.asarray(f(a)), np.asarray(pb.pullback(f, a)[0])
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     check_gradient(lambda a: np.var(a, axis=0), a)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dt", [np.float32, np.complex64, np.float64, np.complex128])
+def test_nanvar_nanstd_follow_numpys_steps(dt):
+    """Regression (sweep 3a): nanvar/nanstd summed with the NaN mask as ``where`` (a different
+    summation order) and squared complex deviations as ``re**2 + im**2``; NumPy sums the NaN-free
+    array and squares as ``d * conj(d)``. Values an ulp off, float64 too; now NumPy's bits."""
+    rng = np.random.default_rng(5)
+    mask = rng.random((3, 4, 5)) > 0.3
+    for _ in range(8):
+        a = rng.standard_normal((3, 4, 5))
+        if np.dtype(dt).kind == "c":
+            a = a + 1j * rng.standard_normal((3, 4, 5))
+        a = a.astype(dt)
+        a[a.real > 1] = np.nan
+        a[2, 1, :] = np.nan
+        mu = np.nanmean(a, axis=1, keepdims=True)
+        fs = [lambda a: np.nanvar(a, axis=1), lambda a: np.nanvar(a, ddof=1),
+              lambda a: np.nanvar(a, axis=2, where=mask), lambda a: np.nanstd(a, axis=(0, 2), keepdims=True),
+              lambda a: np.nanvar(a, axis=1, mean=mu), lambda a: np.nanvar(a, axis=2, ddof=3),  # noqa: B023
+              lambda a: np.nanmean(a, axis=2, where=mask), lambda a: np.nanstd(a, axis=0, correction=1)]
+        for f in fs:
+            want, got = np.asarray(f(a)), np.asarray(pb.pullback(f, a)[0])
+            assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+    b = rng.standard_normal((3, 4)).astype(dt)
+    b[0, 1] = np.nan
+    check_gradient(lambda b: np.nan_to_num(np.nanvar(b, axis=1, ddof=1)), b)

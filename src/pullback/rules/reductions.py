@@ -636,14 +636,35 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
     """``np.nanvar``: the variance over the entries that are not NaN; NaN (NumPy's, positive) where
     the degrees of freedom ``count - ddof`` are <= 0."""
     a = _arr(a)
-    ok = _not_nan(a, where)
-    v = var(_nan_free(a, 0), axis, dtype, None, ddof, keepdims, where=ok, mean=mean, correction=correction)
-    if a.dtype.kind in "fc":
-        dof = _count(a.shape, axis, ok, _kd(keepdims)) - (correction if _given(correction) else ddof)
-        if np.any(dof <= 0):
-            v = np.where(dof <= 0, np.nan, v)
-            if v.ndim == 0:
-                v = np.positive(v)  # NumPy's scalar, as a ufunc gives for a 0-d array (same bits)
+    if a.dtype.kind not in "fc":
+        return var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction)
+    if _given(correction):
+        if ddof != 0:
+            raise ValueError("ddof and correction can't be provided simultaneously.")
+        ddof = correction
+    # NumPy's steps: sums over the NaN-free array (NaNs as zeros, only ``where`` masking), the count
+    # of non-NaN entries, deviations zeroed at the NaNs, complex squared as ``d * conj(d)``
+    kd, wh = _kd(keepdims), _wh(where)
+    ok = _not_nan(a, wh)
+    arr = _nan_free(a, 0)
+    if _given(mean):
+        avg = mean
+    else:
+        avg = _divide_count(np.sum(arr, axis=axis, dtype=dtype, keepdims=True, where=wh),
+                            _count(a.shape, axis, ok, True))
+    d = arr - avg
+    if d.dtype != arr.dtype:  # NumPy subtracts in place into the array
+        d = d.astype(arr.dtype)
+    d = np.where(ok, d, 0)
+    sq = np.real(d * np.conj(d)) if d.dtype.kind == "c" else d * d
+    v = np.sum(sq, axis=axis, dtype=dtype, keepdims=kd, where=wh)
+    dof = _count(a.shape, axis, ok, kd) - ddof
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = _divide_count(v, dof)
+    if np.any(dof <= 0):
+        v = np.where(dof <= 0, np.nan, v)
+        if v.ndim == 0:
+            v = np.positive(v)  # NumPy's scalar, as a ufunc gives for a 0-d array (same bits)
     return v
 
 
