@@ -249,3 +249,46 @@ def test_linspace_and_freqz_keep_single_precision():
         value, _ = pb.pullback(f, x)
         want = f(x)
         assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+
+
+_SINGLE = (np.quantile, np.percentile, np.nanquantile, np.nanpercentile, np.vander, np.polyfit, np.histogram)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in _SINGLE], ids=case_id)
+def test_float32_values_are_numpys_bit_for_bit(case):
+    """Regression (sweep 3a): float32 input, NumPy's own bits: quantiles (NumPy interpolates in
+    float64), vander (NumPy casts x to float64 before its running product), polyfit (NumPy's vander;
+    its in-place weighting keeps float32 y float32), weighted histogram (NumPy's summation order)."""
+    _, f, args = case
+    args32 = tuple(a.astype(np.complex64 if a.dtype.kind == "c" else np.float32) for a in args)
+    want = np.asarray(f(*[a.copy() for a in args32]))
+    got = np.asarray(pb.pullback(f, *args32)[0])
+    assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+    check_gradient(f, *args32)
+
+
+def test_vander_polyfit_float32():
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        x = rng.standard_normal(6).astype(np.float32)
+        y = rng.standard_normal((6, 2)).astype(np.float32)
+        for f in (lambda x, y: np.vander(x, 5, increasing=True), lambda x, y: np.polyfit(x, y, 3),
+                  lambda x, y: np.polyfit(x, y, 2, w=np.arange(1.0, 7.0))):
+            want, got = f(x, y), pb.pullback(f, x, y)[0]
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def test_geomspace_values_are_numpys():
+    """Regression (sweep 3a): geomspace went through exp(linspace(log)) where NumPy takes
+    10 ** linspace(log10) (logspace): an ulp off for most inputs, float64 too."""
+    rng = np.random.default_rng(1)
+    for dt in (np.float64, np.float32, np.complex64):
+        for _ in range(10):
+            sg = rng.choice([-1, 1])
+            s, e = ((rng.random(3) + 0.1).astype(dt) * sg for _ in range(2))
+            for kw in ({"num": 5}, {"num": 4, "endpoint": False}, {"num": 6, "axis": 1}):
+                f = lambda s, e: np.geomspace(s, e, **kw)  # noqa: B023, E731
+                want, got = f(s, e), pb.pullback(f, s, e)[0]
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    check_gradient(lambda s, e: np.geomspace(s, e, 5), s, e)

@@ -122,3 +122,19 @@ def test_as_strided_outside_the_array_or_written_raises():
     with pytest.raises(ValueError, match="read-only"):
         pb.gradient(write_read_only, x)
     assert np.lib.stride_tricks.as_strided(x, (2,), (8,)).flags.writeable  # plain calls unchanged
+
+
+def test_correlate_single_precision_values_are_numpys():
+    """Regression (sweep 3a): float32/complex64 np.correlate summed each lag in the reversed order
+    of the convolution (an ulp off NumPy's); NumPy's own value now, the convolution's gradient."""
+    rng = np.random.default_rng(11)
+    for dt in (np.float32, np.complex64):
+        for _ in range(10):
+            a, v = (rng.standard_normal(k).astype(dt) for k in (4, 7))
+            if dt == np.complex64:
+                a, v = a + 1j * a[::-1], v - 0.5j * v[::-1]
+            for mode in ("valid", "same", "full"):
+                f = lambda a, v: np.correlate(a, v, mode)  # noqa: B023, E731
+                want, got = f(a, v), pb.pullback(f, a, v)[0]
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        check_gradient(lambda a, v: np.correlate(a, v, "same"), a, v)

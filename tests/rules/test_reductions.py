@@ -128,6 +128,18 @@ def test_float32_stays_float32(case):
     check_gradient(f, *args32)
 
 
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_float32_values_are_numpys_bit_for_bit(case):
+    """Regression (sweep 3a): single-precision values are NumPy's own bits. ``sum(initial=)``
+    accumulates from ``initial``; ``mean``/``var``/``std`` of complex64 divide by the ``intp`` count in
+    complex128; ``nanmean`` sums the NaN-free array without the NaN mask."""
+    _, f, args = case
+    args32 = tuple(a.astype(np.complex64 if a.dtype.kind == "c" else np.float32) for a in args)
+    want = np.asarray(f(*[a.copy() for a in args32]))
+    got = np.asarray(pb.pullback(f, *args32)[0])
+    assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
 def test_max_ties_split_equally():
     a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     for f in (np.max, np.amax, np.maximum.reduce):
@@ -337,3 +349,45 @@ def test_nanmedian():
     np.testing.assert_array_equal(g, [0, 0, 0.5, 0.5, 0])
     h = pb.hessian(lambda u: np.nanmedian(u ** 2), np.array([1.0, np.nan, 3.0]))
     np.testing.assert_array_equal(h, np.diag([1.0, 0.0, 1.0]))
+
+
+def test_complex64_mean_var_std_divide_like_numpy():
+    """Regression (sweep 3a): NumPy divides a complex64 sum by its ``intp`` count in complex128 (then
+    casts back); the traced complex64 division differed by an ulp for some data."""
+    rng = np.random.default_rng(7)
+    fs = [lambda a: a.mean(0), lambda a: a.var(), lambda a: a.std(axis=0), lambda a: np.mean(a, axis=1),
+          lambda a: np.var(a, axis=1, where=a.real > -1)]
+    for _ in range(20):
+        a = (rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))).astype(np.complex64)
+        for f in fs:
+            want, got = np.asarray(f(a)), np.asarray(pb.pullback(f, a)[0])
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    check_gradient(lambda a: np.var(a, axis=0), a)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dt", [np.float32, np.complex64, np.float64, np.complex128])
+def test_nanvar_nanstd_follow_numpys_steps(dt):
+    """Regression (sweep 3a): nanvar/nanstd summed with the NaN mask as ``where`` (a different
+    summation order) and squared complex deviations as ``re**2 + im**2``; NumPy sums the NaN-free
+    array and squares as ``d * conj(d)``. Values an ulp off, float64 too; now NumPy's bits."""
+    rng = np.random.default_rng(5)
+    mask = rng.random((3, 4, 5)) > 0.3
+    for _ in range(8):
+        a = rng.standard_normal((3, 4, 5))
+        if np.dtype(dt).kind == "c":
+            a = a + 1j * rng.standard_normal((3, 4, 5))
+        a = a.astype(dt)
+        a[a.real > 1] = np.nan
+        a[2, 1, :] = np.nan
+        mu = np.nanmean(a, axis=1, keepdims=True)
+        fs = [lambda a: np.nanvar(a, axis=1), lambda a: np.nanvar(a, ddof=1),
+              lambda a: np.nanvar(a, axis=2, where=mask), lambda a: np.nanstd(a, axis=(0, 2), keepdims=True),
+              lambda a: np.nanvar(a, axis=1, mean=mu), lambda a: np.nanvar(a, axis=2, ddof=3),  # noqa: B023
+              lambda a: np.nanmean(a, axis=2, where=mask), lambda a: np.nanstd(a, axis=0, correction=1)]
+        for f in fs:
+            want, got = np.asarray(f(a)), np.asarray(pb.pullback(f, a)[0])
+            assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
+    b = rng.standard_normal((3, 4)).astype(dt)
+    b[0, 1] = np.nan
+    check_gradient(lambda b: np.nan_to_num(np.nanvar(b, axis=1, ddof=1)), b)

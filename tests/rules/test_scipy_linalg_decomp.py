@@ -243,3 +243,23 @@ def test_norm_of_everything_is_a_numpy_scalar():
             value, want = pb.pullback(lambda u: SL.norm(u, o), x)[0], SL.norm(x, o)
             assert type(value) is np.float64 and isinstance(want, float) and value == want
     assert type(pb.pullback(lambda u: SL.norm(u, axis=0), a)[0]) is np.ndarray
+
+
+def test_eigh_vectors_have_scipys_layout():
+    """Regression (sweep 3a): the traced eigenvectors were row-major (unpacked from the primitive's
+    result), SciPy's are column-major; a float32 matmul of them then rounded differently. Now the
+    same strides, and downstream values SciPy's bits."""
+    rng = np.random.default_rng(6)
+    for dt, shape in ((np.float32, (4, 4)), (np.complex64, (4, 4)), (np.float32, (2, 3, 3))):
+        a = rng.standard_normal(shape).astype(dt)
+        if dt == np.complex64:
+            a = a + 1j * np.swapaxes(a, -1, -2)
+        a = a + np.conj(np.swapaxes(a, -1, -2))
+
+        def f(a):
+            w, v = SL.eigh(a)
+            return np.concatenate([np.ravel(np.abs(v) ** 2 @ np.sin(w)[..., None]), np.ravel(w)])
+
+        want, got = f(a), pb.pullback(f, a)[0]
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        assert pb.pullback(lambda a: SL.eigh(a)[1], a)[0].strides == SL.eigh(a)[1].strides

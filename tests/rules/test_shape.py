@@ -499,3 +499,22 @@ def test_insert_and_choose_second_order():
     h = pb.hessian(lambda a: np.sum(np.choose(_IDX[0], [a, a ** 2, np.sin(a)]) ** 2), _V)
     want = pb.hessian(lambda a: np.sum(np.stack([a, a ** 2, np.sin(a)])[_IDX[0], np.arange(4)] ** 2), _V)
     np.testing.assert_allclose(h, want)
+
+
+def test_pad_linear_modes_float32_values_are_numpys():
+    """Regression (sweep 3a): float32 'reflect'/'symmetric' (odd), 'linear_ramp' and 'mean' pads
+    differed from NumPy's by an ulp (a matrix product's rounding): NumPy's own value now, and the
+    composite's gradient."""
+    rng = np.random.default_rng(3)
+    fs = [lambda a: np.pad(a, ((2, 3), (1, 7)), mode="reflect", reflect_type="odd"),
+          lambda a: np.pad(a, ((2, 3), (1, 4)), mode="symmetric", reflect_type="odd"),
+          lambda a: np.pad(a, ((2, 3), (1, 4)), mode="linear_ramp"),
+          lambda a: np.pad(a, ((2, 3), (1, 4)), "linear_ramp", end_values=((1.0, 2.0), (-1, 3))),
+          lambda a: np.pad(a, ((2, 3), (1, 4)), mode="mean")]
+    for dt in (np.float32, np.complex64):
+        a = rng.standard_normal((4, 6)).astype(dt)
+        for f in fs:
+            want, got = f(a), pb.pullback(f, a)[0]
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        check_gradient(fs[0], a)
+        check_gradient(fs[3], a)

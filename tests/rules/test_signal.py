@@ -526,3 +526,19 @@ def test_gustafsson_filtfilt_values_are_scipys(dtype):
         value, _ = pb.pullback(f, b, a, x)
         want = f(b, a, x)
         assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+
+
+def test_conv2d_boundaries_single_precision_are_scipys():
+    """Regression (sweep 3a): float32 convolve2d/correlate2d with a nonzero fill value came back
+    float64 (the fill promoted the padding), and the 'wrap'/'symm' boundaries an ulp off SciPy's;
+    now SciPy's dtype and bits, the padded convolution's gradient."""
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((5, 6)).astype(np.float32), rng.standard_normal((3, 2)).astype(np.float32)
+    for func in (S.convolve2d, S.correlate2d):
+        for mode in ("full", "same"):
+            for bd, fv in (("fill", 1.5), ("wrap", 0), ("symm", 0)):
+                f = lambda a, b: func(a, b, mode, bd, fv)  # noqa: B023, E731
+                want, got = f(a, b), pb.pullback(f, a, b)[0]
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (func, mode, bd)
+    check_gradient(lambda a, b: S.convolve2d(a, b, "full", "fill", 1.5), a, b)
+    check_gradient(lambda a, b: S.correlate2d(a, b, "same", "wrap"), a, b)

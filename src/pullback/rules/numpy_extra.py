@@ -18,13 +18,14 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import warnings
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import Tracer, strip
 from ..intercept import original, route
-from .registry import array_like, defcomposite, deflinear, numpy_scalar
+from .registry import _with_values, array_like, defcomposite, deflinear, numpy_scalar
 
 _arr = array_like
 builtins_range = builtins.range  # histogram's argument ``range`` hides the builtin
@@ -136,7 +137,11 @@ def _quantile(func, a, q, axis, method, keepdims, weights, nan):
         res = res.astype(out_dtype)
     if keepdims:
         res = np.reshape(res, qshape + tuple(1 if i in axes else k for i, k in enumerate(a.shape)))
-    return numpy_scalar(res)
+    # NumPy interpolates float32 in float64 in its own order: its value, the interpolation's gradient
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore")  # the composite gave them
+        want = func(p, q, axis=axis, method=method, keepdims=keepdims, weights=_plain(weights))
+    return numpy_scalar(_with_values(res, want))
 
 
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
@@ -339,7 +344,7 @@ def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
         raise TypeError("expected x and y to have same length")
     if rcond is None:
         rcond = len(x) * np.finfo(strip(x).dtype).eps
-    lhs = x[:, None] ** np.arange(order - 1, -1, -1)
+    lhs = np.vander(x, order)  # NumPy's (float64 running products for float32 x)
     rhs = y
     if w is not None:
         w = _arr(w) + 0.0
@@ -347,8 +352,9 @@ def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
             raise TypeError("expected a 1-d array for weights")
         if w.shape[0] != y.shape[0]:
             raise TypeError("expected w and y to have the same length")
-        lhs = lhs * w[:, None]
-        rhs = rhs * w if rhs.ndim == 1 else rhs * w[:, None]
+        # NumPy scales in place: each keeps its dtype (float32 y: the product rounded to float32)
+        lhs = (lhs * w[:, None]).astype(lhs.dtype)
+        rhs = (rhs * w if rhs.ndim == 1 else rhs * w[:, None]).astype(rhs.dtype)
     scale = np.sqrt(np.sum(lhs * lhs, axis=0))
     lhs = lhs / scale
     c, resids, rank, s = np.linalg.lstsq(lhs, rhs, rcond)
@@ -413,8 +419,9 @@ def vander(x, N=None, increasing=False):
     N = n if N is None else N
     dtype = np.promote_types(x.dtype, int)
     cols = [np.ones((n, min(N, 1)), dtype)]
-    if N > 1:
-        cols.append(np.cumprod(np.broadcast_to(np.reshape(x, (n, 1)), (n, N - 1)), axis=1).astype(dtype))
+    if N > 1:  # NumPy casts x to the result dtype first (float32: the products in float64)
+        xd = x if x.dtype == dtype else x.astype(dtype)
+        cols.append(np.cumprod(np.broadcast_to(np.reshape(xd, (n, 1)), (n, N - 1)), axis=1))
     v = np.concatenate(cols, axis=1) if N > 1 else cols[0].reshape(n, N)
     return v if increasing else np.flip(v, axis=1)
 
@@ -736,9 +743,10 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     if dt.kind == "c":
         sign = np.where(sign == 0, 1, sign)
     shape = np.broadcast_shapes(start.shape, stop.shape)
-    ls = np.log(start / sign)
-    le = np.log(stop / sign)
-    result = np.exp(linspace(ls, le, num=num, endpoint=endpoint))
+    # NumPy's steps: 10 ** linspace(log10(start), log10(stop)) (exp/log rounded otherwise)
+    ls = np.log10(start / sign)
+    le = np.log10(stop / sign)
+    result = np.logspace(ls, le, num=num, endpoint=endpoint, base=10.0, dtype=dt)
     if num > 0:
         parts = [np.broadcast_to(start / sign, (1,) + shape)]
         last = num - 1 if (num > 1 and endpoint) else num
@@ -849,9 +857,11 @@ def histogram(a, bins=10, range=None, density=None, weights=None):
     if isinstance(a, Tracer) and isinstance(bins, (int, np.integer)) and range is None and np.size(pa) \
             and edges[0] != edges[-1] and np.min(pa) < np.max(pa):
         edges = np.linspace(np.min(a), np.max(a), int(bins) + 1)
-    if density:
-        return counts / np.diff(edges) / np.sum(counts), edges
-    return counts, edges
+    out = (counts / np.diff(edges) / np.sum(counts), edges) if density else (counts, edges)
+    if w is not None:  # NumPy sums weights in its own order (cumulative sums for uneven bins): its value
+        want = np.histogram(pa, bins=_plain(bins), range=range, density=density, weights=strip(w))
+        out = _with_values(out, want)
+    return out
 
 
 defcomposite(np.histogram, histogram)

@@ -23,8 +23,8 @@ from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import route
 from .indexing import scatter
+from .registry import _with_values, defcomposite, deflinear, defvjp, value_of
 from .registry import array_like as _arr
-from .registry import defcomposite, deflinear, defvjp, value_of
 
 _swv = np.lib.stride_tricks.sliding_window_view
 
@@ -98,12 +98,15 @@ def correlate(a, v, mode="valid"):
     full = conv_full(a, w)
     mode = _mode(mode)
     if mode == "full":
-        return full
-    if mode == "same":
+        out = full
+    elif mode == "same":
         k = (n - 1) // 2 if m >= n else m // 2
-        return full[k : k + max(m, n)]
-    k = min(m, n) - 1
-    return full[k : k + max(m, n) - min(m, n) + 1]
+        out = full[k : k + max(m, n)]
+    else:
+        k = min(m, n) - 1
+        out = full[k : k + max(m, n) - min(m, n) + 1]
+    # NumPy sums each lag in the other order (float32 rounds differently): its value, this gradient
+    return _with_values(out, np.correlate(strip(a), strip(v), mode))
 
 
 # ---------------------------------------------------------------- interp

@@ -32,6 +32,7 @@ import numpy as np
 from ..core import Tracer, strip
 from .registry import (
     _conj,
+    _with_values,
     defcomposite,
     deflinear,
     defnondiff,
@@ -98,7 +99,11 @@ def _count(shape, axis, where, keepdims):
 
 
 def _divide_count(s, n):
-    """``s / n`` keeping ``s``'s precision (NumPy divides in the result dtype)."""
+    """``s / n`` as NumPy's ``_mean``/``_var`` divide: by an ``intp`` count, in the dtype ``s`` and
+    ``intp`` promote to (complex64: complex128), cast back to ``s``'s dtype."""
+    wide = np.result_type(s.dtype, np.intp)
+    if wide != s.dtype and s.dtype.kind == "c":
+        return (s.astype(wide) / (n if isinstance(n, (int, float)) else n.astype(np.float64))).astype(s.dtype)
     if isinstance(n, (int, float)):
         return s / n
     return s / n.astype(_real_dtype(s.dtype))
@@ -136,9 +141,11 @@ def sum_(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE, w
     s = _sum(a, axis, dtype, _kd(keepdims), _wh(where))
     if not _given(initial):
         return s
-    if isinstance(initial, (int, float, complex)):
-        return s + initial
-    return s + initial.astype(s.dtype)
+    out = s + initial if isinstance(initial, (int, float, complex)) else s + initial.astype(s.dtype)
+    # NumPy starts the accumulation at ``initial`` (a different rounding order): its own value
+    kw = {} if where is True or not _given(where) else {"where": strip(where)}
+    want = np.sum(strip(a), axis=axis, dtype=dtype, keepdims=_kd(keepdims), initial=strip(initial), **kw)
+    return _with_values(out, want)
 
 
 defcomposite(np.sum, sum_)
@@ -275,7 +282,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
         dtype = np.float64
     m = np.mean(a, axis=axis, dtype=dtype, keepdims=True, where=where) if not _given(mean) else mean
     d = a - m
-    sq = np.real(d * np.conj(d)) if d.dtype.kind == "c" else d * d
+    # NumPy's steps: complex as ``re**2 + im**2`` (not ``d * conj(d)``: rounded otherwise)
+    sq = np.square(np.real(d)) + np.square(np.imag(d)) if d.dtype.kind == "c" else np.square(d)
     sdtype = None if dtype is None else _real_dtype(dtype)
     s = np.sum(sq, axis=axis, dtype=sdtype, keepdims=keepdims, where=where)
     n = _count(a.shape, axis, where, keepdims)
@@ -615,7 +623,12 @@ def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     """``np.nanmean``: the mean over the entries that are not NaN."""
     a = _arr(a)
-    return np.mean(_nan_free(a, 0), axis=axis, dtype=dtype, keepdims=keepdims, where=_not_nan(a, where))
+    if a.dtype.kind not in "fc":
+        return np.mean(a, axis=axis, dtype=dtype, keepdims=_kd(keepdims), where=_wh(where))
+    # NumPy's: the sum of the NaN-free array (over ``where`` only) over the count of non-NaN entries
+    keepdims, where = _kd(keepdims), _wh(where)
+    tot = np.sum(_nan_free(a, 0), axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+    return _divide_count(tot, _count(a.shape, axis, _not_nan(a, where), keepdims))
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_NOVALUE,
@@ -623,14 +636,35 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
     """``np.nanvar``: the variance over the entries that are not NaN; NaN (NumPy's, positive) where
     the degrees of freedom ``count - ddof`` are <= 0."""
     a = _arr(a)
-    ok = _not_nan(a, where)
-    v = var(_nan_free(a, 0), axis, dtype, None, ddof, keepdims, where=ok, mean=mean, correction=correction)
-    if a.dtype.kind in "fc":
-        dof = _count(a.shape, axis, ok, _kd(keepdims)) - (correction if _given(correction) else ddof)
-        if np.any(dof <= 0):
-            v = np.where(dof <= 0, np.nan, v)
-            if v.ndim == 0:
-                v = np.positive(v)  # NumPy's scalar, as a ufunc gives for a 0-d array (same bits)
+    if a.dtype.kind not in "fc":
+        return var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction)
+    if _given(correction):
+        if ddof != 0:
+            raise ValueError("ddof and correction can't be provided simultaneously.")
+        ddof = correction
+    # NumPy's steps: sums over the NaN-free array (NaNs as zeros, only ``where`` masking), the count
+    # of non-NaN entries, deviations zeroed at the NaNs, complex squared as ``d * conj(d)``
+    kd, wh = _kd(keepdims), _wh(where)
+    ok = _not_nan(a, wh)
+    arr = _nan_free(a, 0)
+    if _given(mean):
+        avg = mean
+    else:
+        avg = _divide_count(np.sum(arr, axis=axis, dtype=dtype, keepdims=True, where=wh),
+                            _count(a.shape, axis, ok, True))
+    d = arr - avg
+    if d.dtype != arr.dtype:  # NumPy subtracts in place into the array
+        d = d.astype(arr.dtype)
+    d = np.where(ok, d, 0)
+    sq = np.real(d * np.conj(d)) if d.dtype.kind == "c" else d * d
+    v = np.sum(sq, axis=axis, dtype=dtype, keepdims=kd, where=wh)
+    dof = _count(a.shape, axis, ok, kd) - ddof
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = _divide_count(v, dof)
+    if np.any(dof <= 0):
+        v = np.where(dof <= 0, np.nan, v)
+        if v.ndim == 0:
+            v = np.positive(v)  # NumPy's scalar, as a ufunc gives for a 0-d array (same bits)
     return v
 
 

@@ -69,7 +69,7 @@ from .linalg_decomp import (
     svd_jvp,
     svd_vjp,
 )
-from .registry import _conj, array_like, defvjp
+from .registry import _conj, array_like, defvjp, value_of
 from .scipy_linalg import ORIGINALS, _exact, _nf, _plain_args, _route
 
 # ---------------------------------------------------------------- svd, svdvals
@@ -300,7 +300,12 @@ def eigh(a, b=None, *, lower=True, eigvals_only=False, overwrite_a=False, overwr
     n = a.shape[-1]
     ans = _eigh_p(a, b, lower=bool(lower), values_only=bool(eigvals_only), subset=subset, driver=driver)
     w, v = _eigh_split(ans, n, bool(eigvals_only))
-    return w if eigvals_only else (w, v)
+    if eigvals_only:
+        return w
+    # SciPy's layout: each matrix of vectors column-major (LAPACK's). The packed primitive's are
+    # row-major, and a later matmul then rounds differently from the same call on SciPy's (float32)
+    plain = strip(v)
+    return w, value_of(v, np.swapaxes(np.ascontiguousarray(np.swapaxes(plain, -1, -2)), -1, -2))
 
 
 def eigvalsh(a, b=None, *, lower=True, overwrite_a=False, overwrite_b=False, type=1, check_finite=True,

@@ -26,8 +26,8 @@ from ..core import NOT_TRACED, Primitive, Tracer, strip
 from ..errors import NoRuleError
 from .factor_cotangent import MIN_SIZE, FactorCotangent
 from .indexing import scatter
+from .registry import _with_values, defcomposite, deflinear, defnondiff, fit, fit_tangent, strip_tree
 from .registry import array_like as _arr
-from .registry import defcomposite, deflinear, defnondiff, fit, fit_tangent
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
@@ -692,8 +692,12 @@ def pad(array, pad_width, mode="constant", **kwargs):
         return out
     if mode in _GATHER_MODES and kwargs.get("reflect_type") != "odd":  # NumPy: anything else is even
         return _pad_gather(a, pad_width, mode, **kwargs)
-    if mode in ("reflect", "symmetric", "linear_ramp", "mean", "maximum", "minimum", "median"):
+    if mode in ("maximum", "minimum", "median"):
         return _pad_by_axis(a, pad_width, mode, kwargs)
+    if mode in ("reflect", "symmetric", "linear_ramp", "mean"):
+        # the linear modes round differently from NumPy's own steps (float32): NumPy's value
+        out = _pad_by_axis(a, pad_width, mode, kwargs)
+        return _with_values(out, np.pad(strip(a), strip_tree(pad_width), mode, **strip_tree(kwargs)))
     raise NoRuleError("numpy.pad with a callable mode")
 
 

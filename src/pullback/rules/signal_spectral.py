@@ -850,10 +850,11 @@ def resample(x, num, t=None, axis=0, window=None, domain="time"):
         if w is not None:
             n_X = X.shape[-1]
             folded = (w[1:n_X] + np.flip(w[-n_X + 1:])) / 2
-            X = X * np.concatenate([w[:1], folded])
+            # SciPy's ``X *= W``: in X's dtype (a float64 window leaves complex64 X complex64)
+            X = (X * np.concatenate([w[:1], folded])).astype(X.dtype)
         X = X[..., :m2]
         if m % 2 == 0 and num != n_x:
-            weights = np.ones(m2)
+            weights = np.ones(m2, dtype=X.real.dtype)  # SciPy's in-place ``*=``: X's dtype
             weights[m // 2] = 2 if num < n_x else 0.5
             X = X * weights
         x_r = sp_fft.irfft(X / s_fac, n=num)
@@ -867,13 +868,13 @@ def resample(x, num, t=None, axis=0, window=None, domain="time"):
         Y = np.concatenate([X[..., :m2], middle, tail], axis=-1)
         if m % 2 == 0 and num != n_x:
             if num < n_x:  # the unpaired bin collects both halves
-                onehot = np.zeros(num)
+                onehot = np.zeros(num, dtype=X.real.dtype)  # SciPy's in-place ``+=``: Y's dtype
                 onehot[num - m // 2] = 1
                 Y = Y + onehot * X[..., n_x - m // 2: n_x - m // 2 + 1]
             else:  # the unpaired bin splits into a pair
-                half = np.ones(num)
+                half = np.ones(num, dtype=X.real.dtype)
                 half[m // 2] = 0.5
-                onehot = np.zeros(num)
+                onehot = np.zeros(num, dtype=X.real.dtype)
                 onehot[num - m // 2] = 0.5
                 Y = Y * half + onehot * X[..., m // 2: m // 2 + 1]
         x_r = sp_fft.ifft(Y / s_fac, n=num)
