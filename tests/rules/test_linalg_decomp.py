@@ -583,3 +583,24 @@ def test_rank_deficient_pinv_and_lstsq_second_order(which, shape):
     fd = (g(a + 1e-5 * u) - g(a - 1e-5 * u)) / 2e-5
     np.testing.assert_allclose(rr, fd, atol=1e-6 * np.max(np.abs(fd)))
     assert np.array_equal(pb.jvp(f, (a,), (v,))[0], f(a))
+
+
+@pytest.mark.parametrize("dtype", [float, complex])
+def test_rank_deficient_hermitian_pinv_second_order(dtype):
+    """Regression: ``pinv(a, hermitian=True)`` of a rank-deficient matrix went through eigh of
+    ``a`` itself, whose zero eigenvalues are degenerate: its tangents keep only the diagonal of
+    the perturbation on their eigenspace, so the second derivative was wrong. Directions off the
+    Hermitian ones too (NumPy reads the lower triangle)."""
+    rng = np.random.default_rng(3)
+    b = rng.standard_normal((4, 2)).astype(dtype)
+    if dtype is complex:
+        b = b + 1j * rng.standard_normal((4, 2))
+    a = b @ np.diag([1.0, -2.0]) @ b.conj().T
+    w = rng.standard_normal((4, 4))
+    f = lambda a: np.linalg.pinv(a, rcond=1e-3, hermitian=True)  # noqa: E731
+    g = lambda a: pb.gradient(lambda a: np.sum(np.real(w * f(a))), a)[0]  # noqa: E731
+    for v in (rng.standard_normal((4, 4)), (lambda x: x + x.T)(rng.standard_normal((4, 4)))):
+        fd = (g(a + 1e-5 * v) - g(a - 1e-5 * v)) / 2e-5
+        np.testing.assert_allclose(pb.jvp(g, (a,), (v,))[1], fd, atol=1e-6 * np.max(np.abs(fd)))
+    check_gradient(f, a)
+    assert np.array_equal(pb.jvp(f, (a,), (a,))[0], f(a))

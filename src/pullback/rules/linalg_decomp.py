@@ -810,7 +810,7 @@ defcomposite(np.linalg.qr, qr)
 @_numpy_errors(np.linalg.pinv)
 def pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
     """NumPy's own algorithm (svd, cut-off, products); the cut-off is a constant (fixed rank).
-    Rank-deficient (not hermitian): NumPy's value with :func:`truncated_pinv`'s derivatives."""
+    Rank-deficient: NumPy's value with :func:`truncated_pinv`'s derivatives."""
     _check_matrix(a, np.linalg.pinv)
     if rcond is None:
         if rtol is np._NoValue:
@@ -828,12 +828,15 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
     u, s, vt = svd(_conj(a), full_matrices=False, hermitian=hermitian)
     sp = np.asarray(strip(s))
     large = sp > rcond[..., None] * np.max(sp, axis=-1, keepdims=True)
-    if hermitian or np.all(large):
+    if np.all(large):
         s_inv = np.where(large, 1 / np.where(large, s, 1), 0)
         return np.matmul(_mT(vt), _col(s_inv) * _mT(u))
-    # rank-deficient: NumPy's value, truncated_pinv's derivatives
+    # rank-deficient: NumPy's value, truncated_pinv's derivatives (hermitian: of the matrix that
+    # eigh reads, the lower triangle of conj(a) mirrored)
     up, vtp = np.asarray(strip(u)), np.asarray(strip(vt))
     want = np.matmul(_mT(vtp), _col(np.where(large, 1 / np.where(large, sp, 1), 0)) * _mT(up))
+    if hermitian:
+        a = _conj(_herm_from_triangle(_conj(a)))
     return _with_values(truncated_pinv(a, large), want)
 
 
