@@ -604,3 +604,22 @@ def test_rank_deficient_hermitian_pinv_second_order(dtype):
         np.testing.assert_allclose(pb.jvp(g, (a,), (v,))[1], fd, atol=1e-6 * np.max(np.abs(fd)))
     check_gradient(f, a)
     assert np.array_equal(pb.jvp(f, (a,), (a,))[0], f(a))
+
+
+def test_rank_deficient_pinv_small_kept_singular_values():
+    """Regression: truncated_pinv through eigh of a formed ``a^H a`` squared the condition number
+    of the kept singular values (1e-6 of the largest: first derivative 1e-5 off); from the svd's
+    values and vectors it keeps the svd's accuracy, first and second order."""
+    rng = np.random.default_rng(3)
+    u, _, vt = np.linalg.svd(rng.standard_normal((5, 3)), full_matrices=False)
+    v, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 5))
+    a = u @ np.diag([1.0, 1e-6, 1e-15]) @ vt
+    f = lambda a: np.linalg.pinv(a, rcond=1e-8)  # noqa: E731
+    x = f(a)
+    # Golub-Pereyra (a is of rank 2 to rounding)
+    exact = -x @ v @ x + x @ x.T @ v.T @ (np.eye(5) - a @ x) + (np.eye(3) - x @ a) @ v.T @ x.T @ x
+    np.testing.assert_allclose(pb.jvp(f, (a,), (v,))[1], exact, atol=1e-8 * np.max(np.abs(exact)))
+    a = u @ np.diag([1.0, 1e-4, 1e-15]) @ vt
+    g = lambda a: pb.gradient(lambda a: np.sum(w * np.linalg.pinv(a, rcond=1e-6)), a)[0]  # noqa: E731
+    fd = (g(a + 1e-8 * v) - g(a - 1e-8 * v)) / 2e-8
+    np.testing.assert_allclose(pb.jvp(g, (a,), (v,))[1], fd, atol=1e-5 * np.max(np.abs(fd)))
