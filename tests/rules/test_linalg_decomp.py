@@ -556,3 +556,70 @@ def test_zero_size_batches_are_numpys(shape):
                 assert type(w) is type(g) and w.dtype == g.dtype and w.shape == g.shape
             seed = tuple(np.ones_like(w) for w in wants) if isinstance(want, tuple) else np.ones_like(want)
             assert back(seed)[0].shape == shape
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 2), (3, 5, 2), (4, 3, 1), (3, 3, 2)])
+@pytest.mark.parametrize("which", ["np.pinv", "sl.pinv", "np.lstsq", "sl.lstsq"])
+def test_rank_deficient_pinv_and_lstsq_second_order(which, shape):
+    """Regression: pinv/lstsq of a rank-deficient matrix (the cut-off keeps the rank) went through
+    ``V_r S_r^-1 U_r^H``, whose svd tangent cuts ``1/s`` of the dropped singular values to 0 and
+    so lost ``s_j du_j`` (of order one): the first derivative was right, the second was not (not
+    square; square was right, and stays). The value stays the library's, bit for bit."""
+    import scipy.linalg as sl
+
+    m, n, r = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, r)) @ rng.standard_normal((r, n))
+    b, v = rng.standard_normal(m), rng.standard_normal((m, n))
+    f = {"np.pinv": lambda a: np.linalg.pinv(a, rcond=1e-3), "sl.pinv": lambda a: sl.pinv(a, atol=1e-3),
+         "np.lstsq": lambda a: np.linalg.lstsq(a, b, rcond=1e-3)[0],
+         "sl.lstsq": lambda a: sl.lstsq(a, b, cond=1e-3)[0]}[which]
+    w = rng.standard_normal(np.shape(f(a)))
+    g = lambda a: pb.gradient(lambda a: np.sum(w * f(a)), a)[0]  # noqa: E731
+    fd = (g(a + 1e-5 * v) - g(a - 1e-5 * v)) / 2e-5
+    np.testing.assert_allclose(pb.jvp(g, (a,), (v,))[1], fd, atol=1e-6 * np.max(np.abs(fd)))
+    u = rng.standard_normal((m, n))
+    rr = pb.gradient(lambda a: np.sum(u * g(a)), a)[0]  # reverse over reverse
+    fd = (g(a + 1e-5 * u) - g(a - 1e-5 * u)) / 2e-5
+    np.testing.assert_allclose(rr, fd, atol=1e-6 * np.max(np.abs(fd)))
+    assert np.array_equal(pb.jvp(f, (a,), (v,))[0], f(a))
+
+
+@pytest.mark.parametrize("dtype", [float, complex])
+def test_rank_deficient_hermitian_pinv_second_order(dtype):
+    """Regression: ``pinv(a, hermitian=True)`` of a rank-deficient matrix went through eigh of
+    ``a`` itself, whose zero eigenvalues are degenerate: its tangents keep only the diagonal of
+    the perturbation on their eigenspace, so the second derivative was wrong. Directions off the
+    Hermitian ones too (NumPy reads the lower triangle)."""
+    rng = np.random.default_rng(3)
+    b = rng.standard_normal((4, 2)).astype(dtype)
+    if dtype is complex:
+        b = b + 1j * rng.standard_normal((4, 2))
+    a = b @ np.diag([1.0, -2.0]) @ b.conj().T
+    w = rng.standard_normal((4, 4))
+    f = lambda a: np.linalg.pinv(a, rcond=1e-3, hermitian=True)  # noqa: E731
+    g = lambda a: pb.gradient(lambda a: np.sum(np.real(w * f(a))), a)[0]  # noqa: E731
+    for v in (rng.standard_normal((4, 4)), (lambda x: x + x.T)(rng.standard_normal((4, 4)))):
+        fd = (g(a + 1e-5 * v) - g(a - 1e-5 * v)) / 2e-5
+        np.testing.assert_allclose(pb.jvp(g, (a,), (v,))[1], fd, atol=1e-6 * np.max(np.abs(fd)))
+    check_gradient(f, a)
+    assert np.array_equal(pb.jvp(f, (a,), (a,))[0], f(a))
+
+
+def test_rank_deficient_pinv_small_kept_singular_values():
+    """Regression: truncated_pinv through eigh of a formed ``a^H a`` squared the condition number
+    of the kept singular values (1e-6 of the largest: first derivative 1e-5 off); from the svd's
+    values and vectors it keeps the svd's accuracy, first and second order."""
+    rng = np.random.default_rng(3)
+    u, _, vt = np.linalg.svd(rng.standard_normal((5, 3)), full_matrices=False)
+    v, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 5))
+    a = u @ np.diag([1.0, 1e-6, 1e-15]) @ vt
+    f = lambda a: np.linalg.pinv(a, rcond=1e-8)  # noqa: E731
+    x = f(a)
+    # Golub-Pereyra (a is of rank 2 to rounding)
+    exact = -x @ v @ x + x @ x.T @ v.T @ (np.eye(5) - a @ x) + (np.eye(3) - x @ a) @ v.T @ x.T @ x
+    np.testing.assert_allclose(pb.jvp(f, (a,), (v,))[1], exact, atol=1e-8 * np.max(np.abs(exact)))
+    a = u @ np.diag([1.0, 1e-4, 1e-15]) @ vt
+    g = lambda a: pb.gradient(lambda a: np.sum(w * np.linalg.pinv(a, rcond=1e-6)), a)[0]  # noqa: E731
+    fd = (g(a + 1e-8 * v) - g(a - 1e-8 * v)) / 2e-8
+    np.testing.assert_allclose(pb.jvp(g, (a,), (v,))[1], fd, atol=1e-5 * np.max(np.abs(fd)))

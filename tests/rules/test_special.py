@@ -411,3 +411,47 @@ def test_logsumexp_of_empty_reductions_is_scipys():
             assert np.shape(w) == np.shape(g)
         seed = tuple(np.ones_like(w) for w in want) if kw.get("return_sign") else np.ones_like(want)
         assert back(seed)[0].shape == a.shape
+
+
+def _derivatives(f, order):
+    """f and its first ``order`` derivatives (of an elementwise f, summed), by nested gradients."""
+    fs = [f]
+    for _ in range(order):
+        fs.append(lambda t, g=fs[-1]: pb.gradient(lambda u: np.sum(np.real(g(u))), t)[0])
+    return fs
+
+
+@pytest.mark.parametrize("name", ["ellipk", "ellipe", "ellipkm1", "lambertw",
+                                  "boxcox", "boxcox1p", "inv_boxcox", "inv_boxcox1p"])
+def test_removable_singularities_to_higher_order(name):
+    """Rules that were 0/0 at a point (K, E at m = 0, ellipkm1 at p = 1, W at 0, the box-cox
+    family at lmbda = 0) and patched there with a constant: the first derivative was right but the
+    second was zero (ellipkm1's first was NaN). Exact values at the point, and each of the first
+    three derivatives against central differences of the one below, at and near the point."""
+    xs = np.array([0.7, 2.3])
+    f, x0 = {"ellipk": (sc.ellipk, 0.0), "ellipe": (sc.ellipe, 0.0), "ellipkm1": (sc.ellipkm1, 1.0),
+             "lambertw": (sc.lambertw, 0.0),
+             "boxcox": (lambda lm: sc.boxcox(xs, lm), 0.0),
+             "boxcox1p": (lambda lm: sc.boxcox1p(xs, lm), 0.0),
+             "inv_boxcox": (lambda lm: sc.inv_boxcox(xs, lm), 0.0),
+             "inv_boxcox1p": (lambda lm: sc.inv_boxcox1p(xs, lm), 0.0)}[name]
+    fs = _derivatives(f, 3)
+    exact = {"ellipk": (np.pi / 8, 9 * np.pi / 64), "ellipe": (-np.pi / 8, -3 * np.pi / 64),
+             "ellipkm1": (-np.pi / 8, 9 * np.pi / 64), "lambertw": (1.0, -2.0),
+             "boxcox": (np.sum(np.log(xs) ** 2 / 2), np.sum(np.log(xs) ** 3 / 3)),
+             "inv_boxcox": (np.sum(-np.exp(xs) * xs**2 / 2),
+                            np.sum(np.exp(xs) * (xs**4 / 4 + 2 * xs**3 / 3)))}
+    x = np.array([x0])
+    if name in exact:
+        d1, d2 = exact[name]
+        np.testing.assert_allclose(fs[1](x), d1, rtol=1e-13)
+        np.testing.assert_allclose(fs[2](x), d2, rtol=1e-13)
+    h = 1e-4
+    for off in (0.0, 1e-8, -1e-8, 1e-4, -1e-4, 1e-2, -1e-2, 0.05, 0.15):
+        x = np.array([x0 + off])
+        for k in (1, 2, 3):
+            ad, fd = fs[k](x), (fs[k - 1](x + h) - fs[k - 1](x - h)) / (2 * h)
+            if k == 1:
+                fd = np.sum(np.real(fd))
+            assert np.all(np.isfinite(ad)), (off, k)
+            np.testing.assert_allclose(ad, fd, rtol=1e-6, atol=1e-6, err_msg=f"{off=} {k=}")

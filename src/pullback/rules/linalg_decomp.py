@@ -68,6 +68,7 @@ from .factor_cotangent import FactorCotangent, cholesky_vjp_structured
 from .linalg import _col, _mH, _mT, _numpy_errors, _real, _row
 from .registry import (
     _conj,
+    _with_values,
     array_like,
     defcomposite,
     defnondiff,
@@ -808,7 +809,8 @@ defcomposite(np.linalg.qr, qr)
 
 @_numpy_errors(np.linalg.pinv)
 def pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
-    """NumPy's own algorithm (svd, cut-off, products); the cut-off is a constant (fixed rank)."""
+    """NumPy's own algorithm (svd, cut-off, products); the cut-off is a constant (fixed rank).
+    Rank-deficient: NumPy's value with :func:`truncated_pinv`'s derivatives."""
     _check_matrix(a, np.linalg.pinv)
     if rcond is None:
         if rtol is np._NoValue:
@@ -826,8 +828,57 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=np._NoValue):
     u, s, vt = svd(_conj(a), full_matrices=False, hermitian=hermitian)
     sp = np.asarray(strip(s))
     large = sp > rcond[..., None] * np.max(sp, axis=-1, keepdims=True)
-    s_inv = np.where(large, 1 / np.where(large, s, 1), 0)
-    return np.matmul(_mT(vt), _col(s_inv) * _mT(u))
+    if np.all(large):
+        s_inv = np.where(large, 1 / np.where(large, s, 1), 0)
+        return np.matmul(_mT(vt), _col(s_inv) * _mT(u))
+    # rank-deficient: NumPy's value, truncated_pinv's derivatives (hermitian: of the matrix that
+    # eigh reads, the lower triangle of conj(a) mirrored)
+    up, vtp = np.asarray(strip(u)), np.asarray(strip(vt))
+    want = np.matmul(_mT(vtp), _col(np.where(large, 1 / np.where(large, sp, 1), 0)) * _mT(up))
+    if hermitian:
+        a = _conj(_herm_from_triangle(_conj(a)))
+    return _with_values(truncated_pinv(a, large), want)
+
+
+def gram_eigh_raw(b):
+    """``eigh(b^H b)`` (ascending) from the svd of ``b`` (tall or square): ``s^2`` and ``V``, as
+    accurate as the svd (forming ``b^H b`` would square the condition number)."""
+    _, s, vh = np.linalg.svd(b, full_matrices=False)
+    return _pack([np.flip(s * s, axis=-1).astype(vh.dtype), np.flip(_mH(vh), axis=-1)], b.shape[:-2])
+
+
+def gram_eigh_jvp(t, ans, b):
+    """eigh's tangent at ``d(b^H b) = t^H b + b^H t``."""
+    return eigh_jvp(np.matmul(_mH(t), b) + np.matmul(_mH(b), t), ans, np.zeros((b.shape[-1],) * 2))
+
+
+def gram_eigh_vjp(g, ans, b):
+    """``2 b G``, ``G`` eigh's (Hermitian) cotangent of ``b^H b``: ``C + C^H`` of the triangle's."""
+    c = eigh_vjp(g, ans, np.zeros((b.shape[-1],) * 2))
+    return np.matmul(b, c + _mH(c))
+
+
+gram_eigh_p = defvjp(gram_eigh_raw, [gram_eigh_vjp], [gram_eigh_jvp], name="numpy.linalg.svd", key=False)
+
+
+def truncated_pinv(a, large, B=None):
+    """``pinv(a_r) B`` (``B`` the identity when None), ``a_r`` the truncation of ``a`` to its
+    singular values where ``large`` (descending order, as the svd's), written through the
+    eigenvectors of ``a^H a`` (tall or square: ``V_r L_r^-1 V_r^H a^H B``) or of ``a a^H`` (wide:
+    ``a^H U_r L_r^-1 U_r^H B``), taken from the svd (:func:`gram_eigh_raw`). The svd's own form
+    ``V_r S_r^-1 U_r^H`` is right to first order only: the svd's tangent divides by the dropped
+    (near zero) singular values, which it cuts to 0, and so loses ``s_j du_j``, of order one, at
+    the second order; eigh's tangents of ``a^H a`` divide only by gaps to the kept eigenvalues,
+    and the perturbation of ``a^H a`` vanishes on its null space (its degenerate eigenspace)."""
+    m, n = a.shape[-2:]
+    b = a if m >= n else _mH(a)
+    lam, v = _eigh_parts(gram_eigh_p(b), b.shape[-1])
+    kept = np.flip(large, axis=-1)
+    lam_inv = np.where(kept, 1 / np.where(kept, lam, 1), 0)
+    p = np.matmul(v * _row(lam_inv), _mH(v))
+    if m >= n:
+        return np.matmul(p, _mH(a) if B is None else np.matmul(_mH(a), B))
+    return np.matmul(_mH(a), p if B is None else np.matmul(p, B))
 
 
 defcomposite(np.linalg.pinv, pinv)
@@ -862,9 +913,7 @@ def lstsq(a, b, rcond=None):
     if rank == min(m, n):
         x = full_rank_lstsq(a, B)
     else:
-        u, _, vh = _svd_core(a, False)
-        s_inv = np.where(large, 1 / np.where(large, s, 1), 0)
-        x = np.matmul(_mH(vh), _col(s_inv) * np.matmul(_mH(u), B))
+        x = truncated_pinv(a, large, B)
     if rank == n and m > n:
         r = B - np.matmul(a, x)
         resids = np.sum(_real(r * _conj(r)), axis=0)

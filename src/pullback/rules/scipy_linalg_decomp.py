@@ -68,8 +68,9 @@ from .linalg_decomp import (
     qr_vjp,
     svd_jvp,
     svd_vjp,
+    truncated_pinv,
 )
-from .registry import _conj, array_like, defvjp, value_of
+from .registry import _conj, _with_values, array_like, defvjp, value_of
 from .scipy_linalg import ORIGINALS, _exact, _nf, _plain_args, _route
 
 # ---------------------------------------------------------------- svd, svdvals
@@ -496,6 +497,11 @@ def pinv(a, *, atol=None, rtol=None, return_rank=False, check_finite=True):
         raise ValueError("atol and rtol values must be positive.")
     val = atol + maxS * rtol
     rank = np.sum(sp > val)
+    if rank < min(a.shape):  # rank-deficient: SciPy's value, truncated_pinv's derivatives
+        up, vhp = np.asarray(strip(u))[:, :rank], np.asarray(strip(vh))[:rank]
+        want = _conj(_mT(np.matmul(up / sp[:rank], vhp)))
+        B = _with_values(truncated_pinv(a, np.arange(sp.size) < rank), want)
+        return (B, rank) if return_rank else B
     u = u[:, :rank]
     u = u / s[:rank]
     B = _conj(_mT(np.matmul(u, vh[:rank])))
@@ -588,8 +594,8 @@ def _lstsq_raw(a, b, cond=None, driver=None):
 
 
 def _lstsq_formula(a, b, cond=None, driver=None, ans=None):
-    """``x = V_r S_r^{-1} U_r^H b`` at SciPy's rank (of full rank: through a reduced QR, which is
-    unique); residues ``|b - a x|^2``; ``s``."""
+    """``x = pinv(a_r) b`` at SciPy's rank (:func:`truncated_pinv`; of full rank: through a reduced
+    QR, which is unique); residues ``|b - a x|^2``; ``s``."""
     m, n = a.shape
     k = min(m, n)
     rank = int(np.real(ans[-1]))
@@ -598,8 +604,8 @@ def _lstsq_formula(a, b, cond=None, driver=None, ans=None):
         s = np.linalg.svd(a, compute_uv=False)
         x = full_rank_lstsq(a, B)
     else:
-        u, s, vh = np.linalg.svd(a, full_matrices=False)
-        x = np.matmul(_mH(vh[:rank]), np.matmul(_mH(u[:, :rank]), B) / _col(s[:rank]))
+        s = np.linalg.svd(a, compute_uv=False)
+        x = truncated_pinv(a, np.arange(k) < rank, B)
     nres = ans.size - 1 - k - x.size
     parts = [np.ravel(x)]
     if nres:

@@ -327,31 +327,85 @@ def spence_d(ans, z):
     return np.where(one, series, np.log(zs) / (1 - zs))
 
 
+# Taylor coefficients at m = 0 of K'(m) and E'(m): with c_n = (binom(2n, n) / 4^n)^2,
+# K = pi/2 sum c_n m^n and E = -pi/2 sum c_n m^n / (2n - 1).
+_ELLIP_N = 24
+_ELLIP_C = [(math.comb(2 * n, n) / 4.0 ** n) ** 2 for n in range(_ELLIP_N + 1)]
+_ELLIPK_D = [math.pi / 2 * n * _ELLIP_C[n] for n in range(1, _ELLIP_N + 1)]
+_ELLIPE_D = [-math.pi / 2 * n * _ELLIP_C[n] / (2 * n - 1) for n in range(1, _ELLIP_N + 1)]
+# Below this |m| the Taylor polynomials replace the closed forms, which are 0/0 at m = 0 and
+# lose about eps / |m|^k in their k-th derivative near it; the polynomials' truncation error
+# there stays below rounding for the first few derivatives.
+_ELLIP_SMALL = 0.1
+
+
+def _horner(coefs, x):
+    out = coefs[-1]
+    for c in coefs[-2::-1]:
+        out = c + x * out
+    return out
+
+
+def _ellip_split(m):
+    """(near, m where near else 0, m where not near else 0.5): the series variable and the
+    closed form's variable, each kept away from the other's trouble."""
+    near = np.abs(strip(m)) < _ELLIP_SMALL
+    return near, np.where(near, m, 0.0), np.where(near, 0.5, m)
+
+
+def _ellipk_dm(k, m):
+    """K'(m) = (E - (1 - m) K) / (2 m (1 - m)) given k = K(m); a Taylor polynomial near m = 0."""
+    near, small, safe = _ellip_split(m)
+    if not np.any(near):
+        return (sc.ellipe(m) - (1 - m) * k) / (2 * m * (1 - m))
+    k = np.where(near, sc.ellipk(0.5), k)
+    return np.where(near, _horner(_ELLIPK_D, small),
+                    (sc.ellipe(safe) - (1 - safe) * k) / (2 * safe * (1 - safe)))
+
+
 def ellipk_d(ans, m):
-    zero = m == 0
-    safe = np.where(zero, 0.5, m)
-    k = np.where(zero, 1.0, ans)
-    return np.where(zero, np.pi / 8, (sc.ellipe(safe) - (1 - safe) * k) / (2 * safe * (1 - safe)))
+    return _ellipk_dm(ans, m)
 
 
 def ellipe_d(ans, m):
-    zero = m == 0
-    safe = np.where(zero, 0.5, m)
-    e = np.where(zero, 1.0, ans)
-    return np.where(zero, -np.pi / 8, (e - sc.ellipk(safe)) / (2 * safe))
+    """E'(m) = (E - K) / (2 m); a Taylor polynomial near m = 0."""
+    near, small, safe = _ellip_split(m)
+    if not np.any(near):
+        return (ans - sc.ellipk(m)) / (2 * m)
+    e = np.where(near, sc.ellipe(0.5), ans)
+    return np.where(near, _horner(_ELLIPE_D, small), (e - sc.ellipk(safe)) / (2 * safe))
 
 
 def ellipkm1_d(ans, p):
+    """-K'(m) at m = 1 - p; a Taylor polynomial in m near p = 1."""
     m = 1 - p
-    return -(sc.ellipe(m) - p * ans) / (2 * m * p)
+    near, small, _ = _ellip_split(m)
+    if not np.any(near):
+        return -(sc.ellipe(m) - p * ans) / (2 * m * p)
+    ps = np.where(near, 0.5, p)
+    ms = 1 - ps
+    k = np.where(near, sc.ellipkm1(0.5), ans)
+    return np.where(near, -_horner(_ELLIPK_D, small), -(sc.ellipe(ms) - ps * k) / (2 * ms * ps))
 
 
-def _boxcox_dlmbda(x, lmbda, y):
-    """d/d lmbda of (x^lmbda - 1) / lmbda, given its value y; (log x)^2 / 2 at lmbda = 0."""
-    zero = lmbda == 0
-    safe = np.where(zero, 1.0, lmbda)
-    lx = np.log(x)
-    return np.where(zero, lx * lx / 2, (np.exp(safe * lx) * lx - y) / safe)
+# phi(t) = ((t - 1) e^t + 1) / t^2 = sum_j (j + 1) t^j / (j + 2)!, so that
+# d/d lmbda (x^lmbda - 1) / lmbda = (log x)^2 phi(lmbda log x).
+_BOXCOX_PHI = [(j + 1) / math.factorial(j + 2) for j in range(18)]
+_BOXCOX_SMALL = 0.5
+
+
+def _boxcox_dlmbda(lx, lmbda, y):
+    """d/d lmbda of y = (x^lmbda - 1) / lmbda given lx = log x: (x^lmbda log x - y) / lmbda,
+    which is 0/0 at lmbda = 0; where |lmbda log x| is small, (log x)^2 phi(lmbda log x) with
+    phi's Taylor polynomial (right to every order at lmbda = 0)."""
+    near = np.abs(strip(lmbda) * strip(lx)) < _BOXCOX_SMALL
+    if not np.any(near):
+        return (np.exp(lmbda * lx) * lx - y) / lmbda
+    ls = np.where(near, lx, 0.0)
+    series = ls * ls * _horner(_BOXCOX_PHI, np.where(near, lmbda, 0.0) * ls)
+    safe = np.where(near, 1.0, lmbda)
+    lf = np.where(near, 0.0, lx)
+    return np.where(near, series, (np.exp(safe * lf) * lf - np.where(near, 0.0, y)) / safe)
 
 
 def boxcox_dx(ans, x, lmbda):
@@ -359,7 +413,7 @@ def boxcox_dx(ans, x, lmbda):
 
 
 def boxcox_dl(ans, x, lmbda):
-    return _boxcox_dlmbda(x, lmbda, ans)
+    return _boxcox_dlmbda(np.log(x), lmbda, ans)
 
 
 def boxcox1p_dx(ans, x, lmbda):
@@ -367,7 +421,7 @@ def boxcox1p_dx(ans, x, lmbda):
 
 
 def boxcox1p_dl(ans, x, lmbda):
-    return _boxcox_dlmbda(1 + x, lmbda, ans)
+    return _boxcox_dlmbda(np.log1p(x), lmbda, ans)
 
 
 def inv_boxcox_dy(ans, y, lmbda):
@@ -375,7 +429,7 @@ def inv_boxcox_dy(ans, y, lmbda):
 
 
 def inv_boxcox_dl(ans, y, lmbda):
-    return -_boxcox_dlmbda(ans, lmbda, y) * np.exp((1 - lmbda) * np.log(ans))
+    return -_boxcox_dlmbda(np.log(ans), lmbda, y) * np.exp((1 - lmbda) * np.log(ans))
 
 
 def inv_boxcox1p_dy(ans, y, lmbda):
@@ -383,7 +437,7 @@ def inv_boxcox1p_dy(ans, y, lmbda):
 
 
 def inv_boxcox1p_dl(ans, y, lmbda):
-    return -_boxcox_dlmbda(1 + ans, lmbda, y) * np.exp((1 - lmbda) * np.log1p(ans))
+    return -_boxcox_dlmbda(np.log1p(ans), lmbda, y) * np.exp((1 - lmbda) * np.log1p(ans))
 
 
 def poch_da(ans, a, m):
@@ -659,19 +713,28 @@ route(sc.multigammaln)
 # ---------------------------------------------------------------- lambertw (a Python function)
 
 
-def _lambertw_d(w, z):
-    """W'(z) = W / (z (1 + W)), which is 1 at z = 0 (where W = 0)."""
-    zero = z == 0
-    safe = np.where(zero, 1.0, z)
-    return np.where(zero, 1.0, w / (safe * (1 + w)))
+# W'(z) = sum_{n>=1} (-n)^(n-1) / (n-1)! z^(n-1) for the principal branch (radius 1/e).
+_LAMBERTW_D = [float((-n) ** (n - 1) / math.factorial(n - 1)) for n in range(1, 21)]
+_LAMBERTW_SMALL = 0.02
+
+
+def _lambertw_d(w, z, k=0):
+    """W'(z) = W / (z (1 + W)), which is 0/0 at z = 0 on the principal branch (where W = 0);
+    there and near it, its Taylor polynomial (right to every order at z = 0)."""
+    near = (np.abs(strip(z)) < _LAMBERTW_SMALL) & (np.asarray(strip(k)) == 0)
+    if not np.any(near):
+        return w / (z * (1 + w))
+    safe = np.where(near, 1.0, z)
+    ws = np.where(near, 1.0, w)
+    return np.where(near, _horner(_LAMBERTW_D, np.where(near, z, 0.0)), ws / (safe * (1 + ws)))
 
 
 def lambertw_vjp_z(g, ans, z, k=0, tol=1e-8):
-    return g * np.conj(_lambertw_d(ans, z))
+    return g * np.conj(_lambertw_d(ans, z, k))
 
 
 def lambertw_jvp_z(t, ans, z, k=0, tol=1e-8):
-    return t * _lambertw_d(ans, z)
+    return t * _lambertw_d(ans, z, k)
 
 
 _named(defvjp(sc.lambertw, [lambertw_vjp_z, None, None], [lambertw_jvp_z, None, None],
