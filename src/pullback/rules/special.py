@@ -701,10 +701,9 @@ route(sc.zeta)
 def multigammaln(a, d):
     """``log Gamma_d(a) = d (d - 1) / 4 log(pi) + sum_j gammaln(a - j / 2)``, with SciPy's checks."""
     original(sc.multigammaln)(strip(a), d)  # SciPy's errors for a bad d or a <= (d - 1) / 2
-    total = (d * (d - 1) * 0.25) * np.log(np.pi)
-    for j in range(d):
-        total = total + sc.gammaln(a - j / 2)
-    return total
+    res = (d * (d - 1) * 0.25) * np.log(np.pi)
+    # SciPy's steps: the terms stacked and summed in the argument's precision, then added
+    return res + np.sum(np.stack([sc.gammaln(a - (j - 1.0) / 2) for j in range(1, d + 1)]), axis=0)
 
 
 defcomposite(sc.multigammaln, multigammaln)
