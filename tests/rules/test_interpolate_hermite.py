@@ -85,3 +85,23 @@ def test_what_has_no_rule():
         pb.gradient(lambda v: np.sum(S.PchipInterpolator(X, v).derivative()(XQ)), Y)
     with pytest.raises(ValueError, match="only works with real values"):
         pb.gradient(lambda v: np.sum(np.abs(S.PchipInterpolator(X, v + 0j)(XQ))), Y)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("bounds", [{}, {"bounds_error": False, "fill_value": None}, {"bounds_error": False}])
+def test_grid_pchip(dims, bounds):
+    """RegularGridInterpolator / interpn with method='pchip' (it raised NoRuleError with traced
+    values, and crashed with traced points): SciPy's passes of PCHIPs, SciPy's bits."""
+    rng = np.random.default_rng(dims)
+    grid = (X, np.linspace(0.0, 3.0, 5), np.linspace(-1.0, 1.0, 4))[:dims]
+    V = rng.standard_normal(tuple(len(g) for g in grid))
+    xi = np.stack([rng.uniform(g[0], g[-1], 4) for g in grid], axis=-1)
+    if bounds:
+        xi[0, 0] = grid[0][-1] + 0.5
+    for f in (lambda v, q: S.RegularGridInterpolator(grid, v, method="pchip", **bounds)(q),
+              lambda v, q: S.interpn(grid, v, q, method="pchip", **bounds)):
+        value, _ = pb.pullback(f, V, xi)
+        want = f(V, xi)
+        assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+        if bounds.get("fill_value", 0.0) is None or not bounds:
+            check_gradient(f, V, xi)

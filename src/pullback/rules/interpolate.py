@@ -27,8 +27,9 @@ Its attributes holding derived arrays (``c``) raise rather than hand out values 
 the gradient, as do methods without a rule (``derivative``, ``antiderivative``, ``integrate``,
 ``roots``...): :class:`~pullback.NoRuleError`. Traced knots (``x`` of CubicSpline and
 interp1d, ``t`` of BSpline, the grid ``points``), traced boundary-condition values and traced
-fill values also raise :class:`~pullback.NoRuleError`, as does ``RegularGridInterpolator``'s
-``pchip`` method (not linear in the values). The grid's spline methods (``cubic``, ``quintic``)
+fill values also raise :class:`~pullback.NoRuleError`. ``RegularGridInterpolator``'s ``pchip``
+method (not linear in the values) runs SciPy's own passes of 1-d PCHIPs, each a traced
+``PchipInterpolator`` (``interpolate_hermite``). The grid's spline methods (``cubic``, ``quintic``)
 solve for their coefficients with SciPy's default *iterative* solver (``gcrotmk``), so SciPy's
 value is the exact interpolant only up to that solver's tolerance (measured: 1e-5 relative for
 cubic, a few percent for quintic on an 8x7 grid); the gradient in the values is the exact
@@ -565,7 +566,7 @@ def rgi_init(self, points, values, method="linear", bounds_error=True, fill_valu
     values = array_like(values)
     if method not in S.RegularGridInterpolator._ALL_METHODS:  # SciPy's constructor raises
         raise ValueError(f"Method '{method}' is not defined")
-    if _traced(values) and method not in _LINEAR_METHODS:
+    if _traced(values) and method not in _LINEAR_METHODS + ("pchip",):
         raise _no_rule(f"RegularGridInterpolator(method={method!r}) with traced values (not linear "
                        "in them)")
     kw = {}
@@ -593,8 +594,43 @@ def _rgi_xi(xi, d):
     return xi
 
 
+def _rgi_pchip(plain, values, xi):
+    """``RegularGridInterpolator(method='pchip')`` of traced values: SciPy's own passes (a PCHIP
+    along the last axis for every point, then along each earlier axis point by point), each a
+    traced ``PchipInterpolator`` (its slopes are SciPy's formulas: the same bits), the points
+    out of bounds and the NaNs then as SciPy sets them."""
+    _, xi_shape, n, nans, out_of_bounds = plain._prepare_xi(np.asarray(strip(xi), dtype=float))
+    xi = np.reshape(xi, (-1, xi_shape[-1]))
+    if xi.dtype != np.float64:
+        xi = xi.astype(np.float64)
+    axes = tuple(range(values.ndim))
+    values = np.transpose(values, axes[:n][::-1] + axes[n:])
+    grid = plain.grid
+    first = S.PchipInterpolator(grid[n - 1], values, axis=0)(xi[:, n - 1])
+    rows = []
+    for j in range(xi.shape[0]):
+        folded = first[j, ...]
+        for i in range(n - 2, -1, -1):
+            folded = S.PchipInterpolator(grid[i], folded, axis=0)(xi[j, i])
+        rows.append(folded)
+    result = np.stack(rows)
+    if result.dtype != values.dtype:  # (SciPy writes the points into a buffer of the values' dtype)
+        result = result.astype(values.dtype)
+    if not plain.bounds_error and plain.fill_value is not None and np.any(out_of_bounds):
+        mask = np.reshape(out_of_bounds, out_of_bounds.shape + (1,) * (result.ndim - 1))
+        result = np.where(mask, np.asarray(plain.fill_value, dtype=result.dtype), result)
+    if np.any(nans):
+        result = np.where(np.reshape(nans, nans.shape + (1,) * (result.ndim - 1)), np.nan, result)
+    return np.reshape(result, tuple(xi_shape[:-1]) + tuple(values.shape[n:]))
+
+
 def _rgi_eval(obj, plain, values, xi, method, nu, own=False):
     method = plain.method if method is None else method
+    if method == "pchip":  # (traced values or points: SciPy's passes of traced PCHIPs)
+        if nu is not None:
+            raise ValueError(f"Can only compute derivatives for methods "
+                             f"{S.RegularGridInterpolator._SPLINE_METHODS_ndbspl}, got {method =}.")
+        return _rgi_pchip(plain, values, _rgi_xi(xi, len(plain.grid)))
     if _traced(values) and method not in _LINEAR_METHODS:
         raise _no_rule(f"RegularGridInterpolator with method={method!r} and traced values")
     d = len(plain.grid)
@@ -623,7 +659,7 @@ def interpn(points, values, xi, method="linear", bounds_error=True, fill_value=n
     if method not in _INTERPN_METHODS:
         raise ValueError("interpn only understands the methods 'linear', 'nearest', 'slinear', 'cubic', "
                          f"'quintic', 'pchip', and 'splinef2d'. You provided {method}.")
-    if method not in _LINEAR_METHODS:
+    if method not in _LINEAR_METHODS + ("pchip",):
         raise _no_rule(f"interpn with method={method!r} and traced values")
     return S.RegularGridInterpolator(points, values, method=method, bounds_error=bounds_error,
                                      fill_value=fill_value)(xi)
