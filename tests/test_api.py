@@ -587,6 +587,7 @@ def test_check_gradient_takes_tuple_outputs_and_container_arguments():
     pb.testing.check_gradient(lambda x: sp.logsumexp(x, return_sign=True), np.array([0.3, -1.2, 2.0]))
     pb.testing.check_gradient(np.linalg.slogdet, np.eye(3) + 0.2)
     pb.testing.check_gradient(lambda x, d: x * d["k"], np.ones(3), {"k": 2.0})  # held fixed
+    pb.testing.check_gradient(lambda x: (x.sum(), [x[0], x[1]], {"a": x * 2}), np.arange(3.0))
 
 
 def test_adjoint_rules_take_traced_keyword_arguments():

@@ -51,12 +51,15 @@ def _inexact(a: Any) -> bool:
 
 
 def _joined(f: Callable) -> Callable:
-    """``f`` with a tuple or list output raveled and joined (its inexact members), traced or not."""
+    """``f`` with a tuple, list or dict output (nested too) raveled and joined (its inexact leaves),
+    traced or not."""
+    from .tree import flatten
+
     def joined(*args):
         out = f(*args)
-        if not isinstance(out, (tuple, list)):
+        if not isinstance(out, (tuple, list, dict)):
             return out
-        parts = [np.ravel(o) for o in out if np.result_type(strip(o)).kind in "fc"]
+        parts = [np.ravel(o) for o in flatten(out)[0] if np.result_type(strip(o)).kind in "fc"]
         return np.concatenate(parts) if parts else np.zeros(0)
 
     return joined
@@ -86,7 +89,7 @@ def check_gradient(
     (forward mode). Finite differences run in double precision; the
     derivatives run at the arguments' own precision, and their dtypes are
     checked against the arguments'. ``f`` may return any array, real or complex, or a
-    tuple or list of them (checked as one array: the inexact ones raveled and joined).
+    tuple, list or dict of them, nested (checked as one array: the inexact ones raveled and joined).
     Non-floating arguments (integers, strings, containers) are held fixed.
 
     Examples
