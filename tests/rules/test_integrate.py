@@ -301,3 +301,13 @@ def test_plain_calls_outside_a_differentiation_run_scipys_function(monkeypatch):
     I.odeint(lambda y, t: -y, [1.0], [0.0, 1.0])
     with pytest.raises(AssertionError, match="routed"):  # inside one, every call is routed
         pb.gradient(lambda k: I.quad(lambda t: k * t, 0.0, 1.0)[0], 2.0)
+
+
+def test_simpson_of_an_even_count_keeps_single_precision_in_n_d():
+    """Regression: SciPy adds the last interval's correction in place into its (float32) array;
+    the traced result was float64."""
+    y = np.arange(8, dtype=np.float32).reshape(2, 4) ** 1.5
+    for kw in ({}, {"dx": 0.3}):
+        value, _ = pb.pullback(lambda u, kw=kw: I.simpson(u, axis=-1, **kw), y)
+        want = I.simpson(y, axis=-1, **kw)
+        assert value.dtype == want.dtype and value.tobytes() == want.tobytes()

@@ -417,3 +417,11 @@ def test_affine_matrix_checks_raise_scipys_errors():
             with pytest.raises(type(want.value)) as got:
                 pb.pullback(f, *args)
             assert str(got.value) == str(want.value)
+
+
+def test_real_input_into_a_complex_output_raises_scipys_error():
+    x = np.ones((4, 4))
+    for f in (lambda u: nd.zoom(u, 2, output=np.complex128), lambda u: nd.shift(u, 0.5, output=np.complex128),
+              lambda u: nd.rotate(u, 30, output=np.complex128)):
+        with pytest.raises(RuntimeError, match="data type not supported"):
+            pb.pullback(f, x)

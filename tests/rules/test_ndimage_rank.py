@@ -68,3 +68,19 @@ def test_second_order_and_errors():
         pb.gradient(lambda u: np.sum(nd.maximum_filter(u)), X)
     with pytest.raises(pb.NoRuleError, match="cval"):
         pb.gradient(lambda u, c: np.sum(nd.maximum_filter(u, size=2, mode="constant", cval=c)), X, 0.5)
+
+
+def test_rank_filters_into_another_dtype():
+    """Regression: with output=float32 for a float64 input the sources were sought among rounded
+    values (none matched: the gradient was silently zero) and the dtype was float64; an integer
+    output came back float64."""
+    x = np.random.default_rng(0).standard_normal((5, 6))
+    for f in (lambda u: nd.median_filter(u, size=3, output=np.float32),
+              lambda u: nd.maximum_filter(u, 3, output=np.float32),
+              lambda u: nd.rank_filter(u, 2, size=3, output=np.float32)):
+        value, _ = pb.pullback(f, x)
+        want = f(x)
+        assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+        assert pb.gradient(lambda u: np.sum(f(u)), x)[0].sum() == 30.0
+    value, _ = pb.pullback(lambda u: nd.median_filter(u, size=3, output=np.int32), x)
+    assert value.dtype == np.int32

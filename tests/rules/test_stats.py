@@ -577,3 +577,13 @@ def test_autograd_call_forms(case):
         return fun(*full)
 
     check_gradient(f, *[np.asarray(args[i], float) for i in argnums])
+
+
+def test_scalar_results_are_numpy_scalars():
+    """Regression: a 0-d result came back a 0-d array (SciPy returns np.float64)."""
+    import scipy.stats as st
+
+    for f, a in ((lambda x: st.norm.cdf(x), np.float64(0.3)), (lambda x: st.gamma(2.0).logpdf(x), 0.7),
+                 (lambda m: st.poisson.logpmf(3, m), 2.5)):
+        value, _ = pb.pullback(f, a)
+        assert type(value) is type(f(a)) and value == f(a)

@@ -213,8 +213,10 @@ def simpson(y, x=None, *, dx=1.0, axis=-1):
     alpha = _true_divide(2 * h1 ** 2 + 3 * h0 * h1, 6 * (h1 + h0))
     beta = _true_divide(h1 ** 2 + 3.0 * h0 * h1, 6 * h0)
     eta = _true_divide(1 * h1 ** 3, 6 * h0 * (h0 + h1))
-    result = result + (alpha * y[s1] + beta * y[s2] - eta * y[s3])
-    return result + 0.0
+    total = result + (alpha * y[s1] + beta * y[s2] - eta * y[s3])
+    if np.ndim(result) and total.dtype != result.dtype:
+        total = total.astype(result.dtype)  # SciPy adds in place into an array: its dtype stays
+    return total + 0.0
 
 
 def _tupleset(t, i, value):

@@ -452,6 +452,8 @@ def _interpolate(x, coords, output, order, mode, cval, prefilter):
         return out + cval * _interpolate(zeros, strip(coords), output, order, mode, 1.0, prefilter)
     if np.iscomplexobj(cval) and not np.iscomplexobj(strip(x)):
         raise NoRuleError("a complex cval for a real input")
+    if output is not None and np.dtype(output).kind == "c" and not np.iscomplexobj(strip(x)):
+        raise RuntimeError("data type not supported")  # SciPy's: no real-to-complex interpolation
     c, npad = _coefficients(x, order, mode, cval, prefilter)
     if npad:
         coords = coords + npad

@@ -30,7 +30,7 @@ from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import original, route
 from .ndimage import PAD_MODES, _check_mode, _no_output_array
-from .registry import defcomposite
+from .registry import defcomposite, value_of
 
 _NAMES = ("maximum_filter", "minimum_filter", "median_filter", "rank_filter", "percentile_filter",
           "maximum_filter1d", "minimum_filter1d")
@@ -99,8 +99,10 @@ def _rank_rule(name):
         plain = {k: strip(v) for k, v in a.items()}
         y = raw(**plain)  # SciPy's value (and its errors)
         xv = strip(x)
-        if not isinstance(x, Tracer) or xv.dtype.kind != "f":
-            return y
+        if not isinstance(x, Tracer) or xv.dtype.kind != "f" or y.dtype.kind != "f":
+            return y  # (an integer output carries no gradient)
+        if y.dtype != xv.dtype:  # the sources are found in the input's precision, then cast as SciPy does
+            return value_of(rank_filter_rule(**{**a, "output": None}).astype(y.dtype), y)
         if one_d:
             axis = int(a["axis"]) % xv.ndim
             fp, centers, modes = _layout(xv, a["size"], None, a["origin"], a["mode"], (axis,))

@@ -816,6 +816,11 @@ def _jvp(d: Callable) -> Callable:
 _RULES: dict[tuple[type, str], Any] = {}
 
 
+def _numeric(v):
+    """SciPy's result as it is (a NumPy scalar stays one), an array otherwise."""
+    return v if isinstance(v, (np.ndarray, np.generic)) else np.asarray(v)
+
+
 def _rule(cls: type, dist: Any, method: str, discrete: bool):
     """The primitive of (x, loc, scale, *shapes) (discrete: (k, loc, *shapes)) for one method of
     one distribution class: SciPy's value, the formulas' derivatives."""
@@ -829,14 +834,14 @@ def _rule(cls: type, dist: Any, method: str, discrete: bool):
     if discrete:
 
         def raw(k, loc, *shapes, dist):
-            return np.asarray(orig(dist, k, *shapes, loc=loc))
+            return _numeric(orig(dist, k, *shapes, loc=loc))
 
         derivs = [None, None] + [None if (j in spec.constant or spec.lshapes[j] is None)
                                  else _discrete_partial(method, spec, 2 + j) for j in range(n)]
     else:
 
         def raw(x, loc, scale, *shapes, dist):
-            return np.asarray(orig(dist, x, *shapes, loc=loc, scale=scale))
+            return _numeric(orig(dist, x, *shapes, loc=loc, scale=scale))
 
         derivs = [_continuous_partial(method, spec, i) for i in range(3 + n)]
     name = f"scipy.stats.{dist.name}.{method}"
