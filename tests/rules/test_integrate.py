@@ -311,3 +311,12 @@ def test_simpson_of_an_even_count_keeps_single_precision_in_n_d():
         value, _ = pb.pullback(lambda u, kw=kw: I.simpson(u, axis=-1, **kw), y)
         want = I.simpson(y, axis=-1, **kw)
         assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
+
+
+def test_quad_value_is_a_python_float():
+    """SciPy's quad returns a Python float: the traced one is one too (and promotes as one)."""
+    f = lambda p: I.quad(lambda t: np.exp(-p * t), 0.0, 1.0)[0]  # noqa: E731
+    value, _ = pb.pullback(f, 0.5)
+    assert type(value) is float and value == f(0.5)
+    x = np.ones(3, np.float32)
+    assert pb.pullback(lambda p: f(p) * x, np.float64(0.5))[0].dtype == np.float32

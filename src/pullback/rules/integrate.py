@@ -60,6 +60,7 @@ from scipy.integrate._ivp import rk as _rk
 
 from ..core import Tracer, strip
 from ..core.trace import tracing
+from ..dispatch import TracedArray, TracedWeak
 from ..errors import NoRuleError
 from ..intercept import intercept, original, route
 from .registry import UserRule, any_traced, array_like, defcomposite
@@ -415,6 +416,8 @@ def quad(func, a, b, args=(), full_output=0, epsabs=1.49e-8, epsrel=1.49e-8, lim
         vals = np.stack([func(xs[i], *plain_args) for i in range(u.shape[0])])
     F = span * np.sum(w * vals)
     value = out[0] + (F - strip(F))
+    if type(value) is TracedArray and value.ndim == 0:
+        value.__class__ = TracedWeak  # SciPy's value is a Python float: it promotes as one, and is one
     return (value, *out[1:])
 
 
