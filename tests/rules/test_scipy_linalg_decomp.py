@@ -231,17 +231,16 @@ def test_polar_is_scipys_steps_bit_for_bit():
         pb.gradient(lambda u: np.sum(SL.polar(u, "up")[0]), A43)
 
 
-def test_norm_of_everything_is_a_numpy_scalar():
+def test_norm_of_everything_is_a_scalar_of_scipys_type():
     """Regression: a traced scipy.linalg.norm reducing to a scalar returned a 0-d ndarray; SciPy
-    returns np.float64 (or a Python float, whose NumPy twin -- a float subclass -- a traced value
-    holds)."""
+    returns np.float64, or a Python float (its BLAS/LAPACK paths), and so does the traced one."""
     a, v = rand(7, 8, seed=2), rand(9, seed=3)
     matrix_ords = [None, "fro", "nuc", 1, 2, -1, -2, np.inf, -np.inf]
     vector_ords = [None, 1, 2, 0, 3.5, np.inf]
     for x, ords in ((a, matrix_ords), (v, vector_ords)):
         for o in ords:
             value, want = pb.pullback(lambda u: SL.norm(u, o), x)[0], SL.norm(x, o)
-            assert type(value) is np.float64 and isinstance(want, float) and value == want
+            assert type(value) is type(want) and isinstance(want, float) and value == want
     assert type(pb.pullback(lambda u: SL.norm(u, axis=0), a)[0]) is np.ndarray
 
 
@@ -263,3 +262,11 @@ def test_eigh_vectors_have_scipys_layout():
         want, got = f(a), pb.pullback(f, a)[0]
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
         assert pb.pullback(lambda a: SL.eigh(a)[1], a)[0].strides == SL.eigh(a)[1].strides
+
+
+def test_norm_returns_a_python_float_where_scipy_does():
+    x, X = np.arange(1.0, 4.0), np.arange(1.0, 7.0).reshape(2, 3)
+    for a, o in ((x, None), (x.astype(np.float32), 2), (X, 1), (X, np.inf), (X, None), (X, "fro"), (x, 1)):
+        value, _ = pb.pullback(lambda u, o=o: SL.norm(u, o), a)
+        want = SL.norm(a, o)
+        assert type(value) is type(want) and value == want

@@ -47,6 +47,7 @@ import math
 import numpy as np
 
 from ..core import strip
+from ..dispatch import TracedArray, TracedWeak
 from ..errors import NoRuleError
 from .linalg import _col, _mH, _mT, _real
 from .linalg_decomp import (
@@ -578,9 +579,22 @@ def _norm_formula(a, ord=None, axis=None, keepdims=False, ans=None):
 _norm_p = _exact("norm", _norm_raw, _norm_formula, 1)
 
 
+def _python_float(v, ord, axis, keepdims) -> bool:
+    """Whether SciPy's norm of the plain ``v`` is a Python float (its BLAS nrm2 and LAPACK lange
+    paths) rather than NumPy's scalar."""
+    if not (v.size and v.dtype.char in "fdFD" and axis is None and not keepdims):
+        return False
+    if ord in (None, 2) and v.ndim == 1:
+        return True
+    return v.ndim == 2 and (ord == 1 or ord == np.inf) and (np.isfortran(v) or np.isfortran(v.T))
+
+
 def norm(a, ord=None, axis=None, keepdims=False, check_finite=True):
     a = array_like(a)
-    return _norm_p(a, ord=ord, axis=axis, keepdims=keepdims)
+    out = _norm_p(a, ord=ord, axis=axis, keepdims=keepdims)
+    if type(out) is TracedArray and _python_float(np.asarray(strip(a)), ord, axis, keepdims):
+        out.__class__ = TracedWeak  # SciPy's value is a Python float: so is the traced one
+    return out
 
 
 _route("norm", norm)
