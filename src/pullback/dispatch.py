@@ -662,8 +662,7 @@ class TracedArray0(TracedArray):
 
     __slots__ = ()
 
-    def __getitem__(self, index):
-        return R.FUNCTIONS[TracedNDArray.__getitem__](self, index)
+    __getitem__ = TracedNDArray.__getitem__
 
 
 class TracedWeak(TracedArray):
@@ -825,28 +824,18 @@ def _loop_options(ufunc, inputs: tuple, kwargs: dict, out=None) -> tuple:
 
 def _numpy_ufunc_error(ufunc, inputs, out) -> None:
     """Raise NumPy's own error for ``ufunc(*inputs, out=out)`` (shapes that do not broadcast), by the
-    same call on placeholders of the same shapes and dtypes."""
-    def placeholder(a):
-        if isinstance(a, (Tracer, np.ndarray)):
-            return np.broadcast_to(np.zeros((), np.result_type(strip(a))), np.shape(a))
-        return a
-
+    same call on stand-ins of the same shapes and dtypes."""
     outs = out if isinstance(out, tuple) else (out,)
     with np.errstate(all="ignore"):
-        ufunc(*[placeholder(a) for a in inputs],
+        ufunc(*[R.stand_in(a) for a in inputs],
               out=tuple(np.zeros(np.shape(o), np.result_type(strip(o))) for o in outs))
 
 
 def _numpy_out_error(func, args, kwargs, out) -> None:
     """Raise NumPy's own error for ``func(*args, **kwargs, out=out)`` whose result does not have
-    ``out``'s shape (a reduction's ``out=`` never broadcasts), by the same call on placeholders."""
-    def placeholder(a):
-        if isinstance(a, Tracer):
-            return np.broadcast_to(np.zeros((), np.result_type(strip(a))), a.shape)
-        return a
-
+    ``out``'s shape (a reduction's ``out=`` never broadcasts), by the same call on stand-ins."""
     with np.errstate(all="ignore"):
-        func(*[placeholder(a) for a in args], **{k: placeholder(v) for k, v in kwargs.items()},
+        func(*[R.stand_in(a) for a in args], **{k: R.stand_in(v) for k, v in kwargs.items()},
              out=np.zeros(np.shape(out), np.result_type(strip(out))))
 
 

@@ -348,6 +348,19 @@ def test_welch_family_values_are_scipys_bits(dtype):
     assert value[1].tobytes() == S.coherence(xt, y.T, nperseg=32, axis=0, detrend="linear")[1].tobytes()
 
 
+def test_csd_with_one_traced_signal_keeps_scipys_bits():
+    """csd's complex product is computed in NumPy's temporary (operands swapped) whichever of the
+    two signals is traced: with only x traced, a plain array meets a traced temporary, a case the
+    operator's elision emulation cannot see."""
+    rng = np.random.default_rng(9)
+    x, y = rng.standard_normal((3, 300)), rng.standard_normal((3, 300))
+    want = S.csd(x, y, nperseg=64, noverlap=63)[1]
+    for f, args in ((lambda u: S.csd(u, y, nperseg=64, noverlap=63)[1], (x,)),
+                    (lambda v: S.csd(x, v, nperseg=64, noverlap=63)[1], (y,))):
+        value, _ = pb.pullback(f, *args)
+        assert value.tobytes() == want.tobytes()
+
+
 def test_welch_with_an_array_window_differentiates_it():
     """A window passed as an array is an argument like any other: csd scales it as ShortTimeFFT
     does (SciPy's bits) and its gradient flows."""

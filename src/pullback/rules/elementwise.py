@@ -441,18 +441,23 @@ _SINC_D_COEFFS = tuple(
 _SINC_SERIES_BELOW = 0.5
 
 
+def horner(coefs, x):
+    """``sum_k coefs[k] x**k`` by Horner's rule, the coefficients in ascending order (a sequence,
+    or an array along its first axis); coefficients and ``x`` may be traced."""
+    acc = coefs[-1]
+    for k in range(len(coefs) - 2, -1, -1):
+        acc = acc * x + coefs[k]
+    return acc
+
+
 def sinc_d(ans, x):
     """``(cos(pi x) - sinc(x)) / x``, which cancels near 0 (all digits lost by ``|x| ~ 1e-8``):
     below ``|x| = 1/2`` the Taylor series instead (15 terms, exact to rounding there and, being a
     polynomial in the traced ``x``, at higher orders too)."""
     near = np.abs(x) < _SINC_SERIES_BELOW
     xs = np.where(near, x, 0)
-    x2 = xs * xs
-    series = _SINC_D_COEFFS[-1]
-    for c in reversed(_SINC_D_COEFFS[:-1]):
-        series = series * x2 + c
     far = np.where(near, 1, x)
-    return np.where(near, series * xs, (np.cos(np.pi * far) - np.sinc(far)) / far)
+    return np.where(near, horner(_SINC_D_COEFFS, xs * xs) * xs, (np.cos(np.pi * far) - np.sinc(far)) / far)
 
 
 defelementwise(np.sinc, sinc_d)
@@ -578,6 +583,7 @@ def angle(z, deg=False):
 
 
 defcomposite(np.angle, angle)
+
 
 def _complex_sign_raw(z, **kwargs):
     return np.sign(z, **kwargs)

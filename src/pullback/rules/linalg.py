@@ -333,7 +333,6 @@ def dot_nd(a, b):
     return np.tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 2]))
 
 
-
 @_numpy_errors(np.inner)
 def inner(a, b):
     if _ndim(a) == 0 or _ndim(b) == 0:

@@ -334,7 +334,7 @@ def as_strided(x, shape=None, strides=None, subok=False, writeable=True):
         raise NoRuleError("numpy.lib.stride_tricks.as_strided with strides that read memory outside "
                           "the array's elements")
     out = np.reshape(x, -1)[pos]
-    if type(value) is np.ndarray and not isinstance(x._value if isinstance(x, Tracer) else None, Tracer):
+    if type(value) is np.ndarray and not isinstance(getattr(x, "_value", None), Tracer):
         # NumPy's own strided view as the value (read-only: traced values never change), so what
         # reads it (a matmul, a sum) sees NumPy's layout and rounds as NumPy does
         out = value_of(out, _as_strided(value, shape, strides, writeable=False))

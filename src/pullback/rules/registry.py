@@ -864,7 +864,7 @@ def _with_values(out: Any, want: Any) -> Any:
     """``out`` (a composite's result) with each traced array's value replaced by the matching one of
     ``want`` (the library's own result), where shape and dtype agree."""
     if isinstance(out, Tracer):
-        w = want if isinstance(want, (np.ndarray, np.generic)) else np.asarray(want)  # a scalar stays one
+        w = numeric(want)
         if w.shape == out.shape and w.dtype == out.dtype:
             return value_of(out, w)
         return out
@@ -876,6 +876,12 @@ def _with_values(out: Any, want: Any) -> Any:
         parts = [_with_values(o, w) for o, w in zip(out, want)]
         return type(out)(*parts) if hasattr(out, "_fields") else type(out)(parts)
     return out
+
+
+def numeric(v: Any) -> Any:
+    """A library's result as it is when it is NumPy's (an array, or a NumPy scalar, which stays
+    one), else as an array."""
+    return v if isinstance(v, (np.ndarray, np.generic)) else np.asarray(v)
 
 
 def numpy_scalar(x: Any) -> Any:
@@ -938,6 +944,14 @@ def strip_tree(x: Any) -> Any:
         return [strip_tree(v) for v in x]
     if type(x) is dict:
         return {k: strip_tree(v) for k, v in x.items()}
+    return x
+
+
+def stand_in(x: Any) -> Any:
+    """A plain array of a traced ``x``'s shape and dtype (broadcast zeros: no memory), ``x`` itself
+    otherwise: NumPy's own call on stand-ins raises NumPy's own error for those shapes and dtypes."""
+    if isinstance(x, Tracer):
+        return np.broadcast_to(np.zeros((), np.result_type(strip(x))), np.shape(x))
     return x
 
 

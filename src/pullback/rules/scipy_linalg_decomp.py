@@ -614,11 +614,10 @@ def _lstsq_formula(a, b, cond=None, driver=None, ans=None):
     k = min(m, n)
     rank = int(np.real(ans[-1]))
     B = _col(b) if b.ndim == 1 else b
+    s = np.linalg.svd(a, compute_uv=False)
     if rank == k:  # full rank: no singular vectors (their basis is arbitrary where s repeats)
-        s = np.linalg.svd(a, compute_uv=False)
         x = full_rank_lstsq(a, B)
     else:
-        s = np.linalg.svd(a, compute_uv=False)
         x = truncated_pinv(a, np.arange(k) < rank, B)
     nres = ans.size - 1 - k - x.size
     parts = [np.ravel(x)]

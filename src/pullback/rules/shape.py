@@ -872,18 +872,12 @@ def block(arrays):
     try:
         tree = _block_leaves(arrays, leaves)
     except TypeError:
-        return np.block(_strip_nested(arrays))
+        return np.block(strip_tree(arrays))
     dtype = np.result_type(*[strip(v) for v in leaves]) if leaves else None
     if dtype is None or not _inexact(dtype):
-        return np.block(_strip_nested(arrays))
+        return np.block(strip_tree(arrays))
     where = np.block(_block_map(tree, _positions(leaves)))
     return _gather(leaves, where, dtype)
-
-
-def _strip_nested(x):
-    if type(x) in (list, tuple):
-        return type(x)(_strip_nested(v) for v in x)
-    return strip(x)
 
 
 def compress(condition, a, axis=None, out=None):

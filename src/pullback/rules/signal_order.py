@@ -27,18 +27,8 @@ import numpy as np
 import scipy.ndimage as ndi
 import scipy.signal as S
 
-from ..intercept import original, route
-from .registry import array_like, defcomposite
-
-ORIGINALS: dict[str, object] = {}
-
-
-def _route(name, handler):
-    func = getattr(S, name)
-    ORIGINALS[name] = original(func)
-    defcomposite(func, handler)
-    route(func)
-    return func
+from .registry import array_like
+from .signal import ORIGINALS, _route
 
 
 def _check_dtype(a, name):

@@ -39,6 +39,7 @@ from ..core import Tracer, strip
 from ..engines import buffers
 from ..errors import NoRuleError
 from ..intercept import original, route
+from .elementwise import horner
 from .registry import array_like, defcomposite, deflinear, value_of
 
 ORIGINALS: dict[str, object] = {}
@@ -561,7 +562,9 @@ def csd(x, y, fs=1.0, window="hann_periodic", nperseg=None, noverlap=None, nfft=
     else:
         sxc = sft_stft_detrend(sft, x, detr, **opts).conj()
         # NumPy computes SciPy's `Sx * Sy.conj()` in the temporary conj() when it may (its "temporary
-        # elision": 256 KiB or more, the same shape), operands swapped: other bits for complex numbers
+        # elision": 256 KiB or more, the same shape), operands swapped: other bits for complex numbers.
+        # (Spelled out: with a plain `sy`, the product reaches the tracer through __array_ufunc__,
+        # where the operator's elision emulation cannot see that the conj() is a temporary.)
         pxy = sxc * sy if sxc.shape == sy.shape and sxc.nbytes >= 256 * 1024 else sy * sxc
     if return_onesided:  # the doubling SciPy's csd applies (not ShortTimeFFT's 'onesided2X')
         f_axis = pxy.ndim - 1 + axis if axis < 0 else axis
@@ -924,14 +927,6 @@ for _f in (czt, zoom_fft):
 # ---------------------------------------------------------------- frequency responses
 
 
-def _horner(c, z):
-    """``Σ_k c[k] z**k`` (NumPy's polynomial order), by Horner's rule: ``c`` may be traced."""
-    acc = None
-    for k in range(c.shape[0] - 1, -1, -1):
-        acc = c[k] if acc is None else acc * z + c[k]
-    return acc
-
-
 def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquist=False):
     """SciPy's ``freqz``: an FFT of the padded numerator (FIR case) or Horner's rule at each frequency."""
     import operator
@@ -975,7 +970,7 @@ def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquis
         w = 2 * np.pi * w / fs
     if h is None:
         zm1 = np.exp(-1j * w)
-        h = _horner(b, zm1) / _horner(a, zm1)
+        h = horner(b, zm1) / horner(a, zm1)
     w = w * (fs / (2 * np.pi))
     if plot is not None:
         plot(w, strip(h))

@@ -17,6 +17,7 @@ import scipy.special as sc
 
 from ..core import strip
 from ..intercept import original, route
+from .elementwise import horner
 from .registry import defcomposite, defelementwise, defnondiff, defvjp, library_values
 
 
@@ -339,13 +340,6 @@ _ELLIPE_D = [-math.pi / 2 * n * _ELLIP_C[n] / (2 * n - 1) for n in range(1, _ELL
 _ELLIP_SMALL = 0.1
 
 
-def _horner(coefs, x):
-    out = coefs[-1]
-    for c in coefs[-2::-1]:
-        out = c + x * out
-    return out
-
-
 def _ellip_split(m):
     """(near, m where near else 0, m where not near else 0.5): the series variable and the
     closed form's variable, each kept away from the other's trouble."""
@@ -359,7 +353,7 @@ def _ellipk_dm(k, m):
     if not np.any(near):
         return (sc.ellipe(m) - (1 - m) * k) / (2 * m * (1 - m))
     k = np.where(near, sc.ellipk(0.5), k)
-    return np.where(near, _horner(_ELLIPK_D, small),
+    return np.where(near, horner(_ELLIPK_D, small),
                     (sc.ellipe(safe) - (1 - safe) * k) / (2 * safe * (1 - safe)))
 
 
@@ -373,7 +367,7 @@ def ellipe_d(ans, m):
     if not np.any(near):
         return (ans - sc.ellipk(m)) / (2 * m)
     e = np.where(near, sc.ellipe(0.5), ans)
-    return np.where(near, _horner(_ELLIPE_D, small), (e - sc.ellipk(safe)) / (2 * safe))
+    return np.where(near, horner(_ELLIPE_D, small), (e - sc.ellipk(safe)) / (2 * safe))
 
 
 def ellipkm1_d(ans, p):
@@ -385,7 +379,7 @@ def ellipkm1_d(ans, p):
     ps = np.where(near, 0.5, p)
     ms = 1 - ps
     k = np.where(near, sc.ellipkm1(0.5), ans)
-    return np.where(near, -_horner(_ELLIPK_D, small), -(sc.ellipe(ms) - ps * k) / (2 * ms * ps))
+    return np.where(near, -horner(_ELLIPK_D, small), -(sc.ellipe(ms) - ps * k) / (2 * ms * ps))
 
 
 # phi(t) = ((t - 1) e^t + 1) / t^2 = sum_j (j + 1) t^j / (j + 2)!, so that
@@ -402,7 +396,7 @@ def _boxcox_dlmbda(lx, lmbda, y):
     if not np.any(near):
         return (np.exp(lmbda * lx) * lx - y) / lmbda
     ls = np.where(near, lx, 0.0)
-    series = ls * ls * _horner(_BOXCOX_PHI, np.where(near, lmbda, 0.0) * ls)
+    series = ls * ls * horner(_BOXCOX_PHI, np.where(near, lmbda, 0.0) * ls)
     safe = np.where(near, 1.0, lmbda)
     lf = np.where(near, 0.0, lx)
     return np.where(near, series, (np.exp(safe * lf) * lf - np.where(near, 0.0, y)) / safe)
@@ -725,7 +719,7 @@ def _lambertw_d(w, z, k=0):
         return w / (z * (1 + w))
     safe = np.where(near, 1.0, z)
     ws = np.where(near, 1.0, w)
-    return np.where(near, _horner(_LAMBERTW_D, np.where(near, z, 0.0)), ws / (safe * (1 + ws)))
+    return np.where(near, horner(_LAMBERTW_D, np.where(near, z, 0.0)), ws / (safe * (1 + ws)))
 
 
 def lambertw_vjp_z(g, ans, z, k=0, tol=1e-8):

@@ -84,7 +84,8 @@ from scipy.stats import _distn_infrastructure as D
 from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import original, route
-from .registry import defcomposite, defnondiff, defvjp, strip_tree
+from .elementwise import horner
+from .registry import defcomposite, defnondiff, defvjp, numeric, strip_tree
 
 CONTINUOUS_METHODS = ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf")
 DISCRETE_METHODS = ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf")
@@ -232,19 +233,11 @@ _G_COEFFS = tuple(1 / n for n in range(1, 18))  # -log1p(-v)/v = sum v^(n-1)/n
 _H_COEFFS = tuple((n - 1) / n for n in range(2, 19))  # (v/(1-v) + log1p(-v))/v^2
 
 
-def _poly(v, coeffs):
-    """``sum(coeffs[k] v^k)`` by Horner's rule."""
-    r = coeffs[-1]
-    for c in coeffs[-2::-1]:
-        r = r * v + c
-    return r
-
-
 def _series_or(v, coeffs, direct):
     """``direct(v)`` away from 0, its Taylor series (``coeffs``) for ``|v| < 0.1``: smooth
     through ``v = 0``, where ``direct`` cancels, so every order of derivative is accurate."""
     small = np.abs(strip(v)) < _SERIES_BELOW
-    return np.where(small, _poly(v, coeffs), direct(np.where(small, 0.5, v)))
+    return np.where(small, horner(coeffs, v), direct(np.where(small, 0.5, v)))
 
 
 def _log1p_ratio(v):
@@ -816,11 +809,6 @@ def _jvp(d: Callable) -> Callable:
 _RULES: dict[tuple[type, str], Any] = {}
 
 
-def _numeric(v):
-    """SciPy's result as it is (a NumPy scalar stays one), an array otherwise."""
-    return v if isinstance(v, (np.ndarray, np.generic)) else np.asarray(v)
-
-
 def _rule(cls: type, dist: Any, method: str, discrete: bool):
     """The primitive of (x, loc, scale, *shapes) (discrete: (k, loc, *shapes)) for one method of
     one distribution class: SciPy's value, the formulas' derivatives."""
@@ -834,14 +822,14 @@ def _rule(cls: type, dist: Any, method: str, discrete: bool):
     if discrete:
 
         def raw(k, loc, *shapes, dist):
-            return _numeric(orig(dist, k, *shapes, loc=loc))
+            return numeric(orig(dist, k, *shapes, loc=loc))
 
         derivs = [None, None] + [None if (j in spec.constant or spec.lshapes[j] is None)
                                  else _discrete_partial(method, spec, 2 + j) for j in range(n)]
     else:
 
         def raw(x, loc, scale, *shapes, dist):
-            return _numeric(orig(dist, x, *shapes, loc=loc, scale=scale))
+            return numeric(orig(dist, x, *shapes, loc=loc, scale=scale))
 
         derivs = [_continuous_partial(method, spec, i) for i in range(3 + n)]
     name = f"scipy.stats.{dist.name}.{method}"

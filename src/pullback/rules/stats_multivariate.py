@@ -55,7 +55,7 @@ from scipy.stats import _multivariate as M
 
 from ..core import Tracer, strip
 from ..intercept import original, route
-from .registry import defcomposite, defvjp
+from .registry import defcomposite, defvjp, numeric
 from .stats import no_rule
 
 ORIGINALS: dict[str, Callable] = {}
@@ -474,8 +474,7 @@ def _entropy_d(i, g, ans, pk, qk, base, axis, keepdims):
 
 
 def _entropy_raw(pk, qk, *, base, axis, keepdims, how):
-    out = how(pk, qk)
-    return out if isinstance(out, (np.ndarray, np.generic)) else np.asarray(out)  # (a scalar stays one)
+    return numeric(how(pk, qk))
 
 
 _ENTROPY = defvjp(_entropy_raw, [entropy_vjp_pk, entropy_vjp_qk], [entropy_jvp_pk, entropy_jvp_qk],

@@ -100,7 +100,7 @@ class ViewInfo:
     base's owner (None when it has none), which the view keeps alive.
     """
 
-    __slots__ = ("base", "root", "ops", "component", "writable", "seen", "_positions")
+    __slots__ = ("base", "root", "ops", "component", "writable", "seen", "_positions", "_overlaps")
 
     def __init__(self, base, root, ops, component, writable):
         self.base = base
@@ -110,6 +110,7 @@ class ViewInfo:
         self.writable = writable
         self.seen = base.version
         self._positions = None
+        self._overlaps = None
 
     def positions(self):
         """The flat positions in the base of the view's entries (an integer array of its shape)."""
@@ -118,6 +119,13 @@ class ViewInfo:
             idx = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
             self._positions = _replay(idx, self.ops, None)
         return self._positions
+
+    def overlaps(self) -> bool:
+        """Whether several of the view's entries are one element of the base (found once per view)."""
+        if self._overlaps is None:
+            positions = self.positions()
+            self._overlaps = np.unique(positions).size != positions.size
+        return self._overlaps
 
     def value(self):
         """The base's current traced value."""
@@ -515,13 +523,12 @@ def _into_base(info, new):
         return _cast(new, current.dtype)
     if len(ops) == 1 and ops[0][0] is getitem:
         return setitem(current, new, ops[0][1][0])
-    positions = info.positions()
-    if np.unique(positions).size != positions.size:
+    if info.overlaps():
         raise NotImplementedError(
             "pullback: a write through a view several of whose elements are one element of memory (a "
             "broadcast_arrays array along a broadcast axis, overlapping as_strided windows) is not "
             "supported (NumPy deprecates the first); write into the array it views instead")
-    return replace(current, positions, _cast(new, current.dtype))
+    return replace(current, info.positions(), _cast(new, current.dtype))
 
 
 def _cast(v, dtype):
@@ -593,12 +600,10 @@ def _fits(shape, target) -> bool:
 
 def _numpy_error(func, inputs, x) -> None:
     """Raise NumPy's own error for writing ``func(*inputs)`` into ``x`` (a shape or casting mismatch),
-    by making the same call on placeholder arrays of the same shapes and dtypes."""
+    by making the same call on stand-ins of the same shapes and dtypes."""
     if isinstance(func, np.ufunc):
-        dummies = [np.broadcast_to(np.zeros((), strip(a).dtype), a.shape) if isinstance(a, Tracer) else a
-                   for a in inputs]
         with np.errstate(all="ignore"):
-            func(*dummies, out=np.empty(x.shape, x.dtype))
+            func(*[R.stand_in(a) for a in inputs], out=np.empty(x.shape, x.dtype))
 
 
 def assign(x, result, func=None, inputs=()):
@@ -711,7 +716,7 @@ def setflags(x, write=None, align=None, uic=None):
             raise ValueError("cannot set WRITEABLE flag to True of this array")
         return
     if info is None:
-        x._view = Base(writable=False)
+        mark_read_only(x)
     else:
         info.writable = False
 
@@ -1013,22 +1018,14 @@ def place(arr, mask, vals):
         _write_at(arr, positions, _cycled(vals, positions.size))
 
 
-def _shape_text(shape) -> str:
-    """A shape as NumPy's messages write it: ``(2,3)``, ``(3,)``."""
-    return "(" + ",".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
-
 def copyto(dst, src, casting="same_kind", where=True):
     """``np.copyto``: ``src`` broadcast into ``dst`` where ``where`` holds."""
     if not isinstance(dst, TracedArray):
         raise TracedConversionError("np.copyto of a traced value into a plain array")
     _writable(dst)
     src = R.array_like(src)
-    if not np.can_cast(np.result_type(strip(src)), dst.dtype, casting):
-        np.copyto(np.empty(0, dst.dtype), np.empty(0, np.result_type(strip(src))), casting=casting)
-    if not _fits(src.shape, dst.shape):
-        raise ValueError(f"could not broadcast input array from shape {_shape_text(src.shape)} into shape "
-                         f"{_shape_text(dst.shape)}")
+    if not np.can_cast(np.result_type(strip(src)), dst.dtype, casting) or not _fits(src.shape, dst.shape):
+        np.copyto(np.empty(dst.shape, dst.dtype), R.stand_in(src), casting=casting)  # NumPy's own error
     new = np.broadcast_to(src, dst.shape)
     if where is not True:
         new = np.where(where, new, dst)
