@@ -45,7 +45,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from .core import Tracer
+from .core import Tracer, tracing
 
 #: intercepted function -> (its saved code, kwdefaults, the copy running the original code)
 _SAVED: dict[Any, tuple] = {}
@@ -97,11 +97,11 @@ def _closure_dispatcher_code(freevars: tuple) -> Any:
     return code
 
 
-def _closure_call(original: Callable, rule: Callable) -> Callable:
+def _closure_call(original: Callable, rule: Callable, traced: type = Tracer) -> Callable:
     """What an intercepted closure's code calls: the dispatcher, with the original and the rule."""
 
     def closure_dispatch(*args, **kwargs):
-        return _dispatcher(*args, __pb_original__=original, __pb_rule__=rule, __pb_traced__=Tracer, **kwargs)
+        return _dispatcher(*args, __pb_original__=original, __pb_rule__=rule, __pb_traced__=traced, **kwargs)
 
     return closure_dispatch
 
@@ -118,17 +118,21 @@ def _copy(func: types.FunctionType) -> types.FunctionType:
     return copy
 
 
-def intercept(func: Callable, rule: Callable) -> bool:
+def intercept(func: Callable, rule: Callable, traced: type = Tracer) -> bool:
     """Make calls of ``func`` with a traced argument go to ``rule`` (same signature); others are unchanged.
+
+    ``traced`` is what counts as a traced argument (an ``isinstance`` target): :class:`Always`
+    sends every call made during a differentiation to the rule, for a function taking a callable
+    whose closure may hold traced values.
 
     Returns True when ``func`` itself was changed (every name reaches the rule), False when only
     module attributes could be replaced (a function that is not plain Python).
     """
     if func in _SAVED:  # a new rule for an intercepted function: only the rule changes
         if func.__code__.co_freevars:
-            func.__kwdefaults__ = {"__pb_call__": _closure_call(_SAVED[func][2], rule)}
+            func.__kwdefaults__ = {"__pb_call__": _closure_call(_SAVED[func][2], rule, traced)}
         else:
-            func.__kwdefaults__ = {**func.__kwdefaults__, "__pb_rule__": rule}
+            func.__kwdefaults__ = {**func.__kwdefaults__, "__pb_rule__": rule, "__pb_traced__": traced}
         return True
     if type(func) is not types.FunctionType:
         return _replace_names(func, rule)
@@ -142,13 +146,26 @@ def intercept(func: Callable, rule: Callable) -> bool:
     _SAVED[func] = (func.__code__, func.__kwdefaults__, original)
     func.__code__ = code
     if code is _dispatcher.__code__:
-        func.__kwdefaults__ = {"__pb_original__": original, "__pb_rule__": rule, "__pb_traced__": Tracer}
+        func.__kwdefaults__ = {"__pb_original__": original, "__pb_rule__": rule, "__pb_traced__": traced}
     else:
-        func.__kwdefaults__ = {"__pb_call__": _closure_call(original, rule)}
+        func.__kwdefaults__ = {"__pb_call__": _closure_call(original, rule, traced)}
     if "__signature__" not in func.__dict__:
         func.__signature__ = signature
         func.__dict__["__pb_signature_added__"] = True
     return True
+
+
+class _AlwaysMeta(type):
+    def __instancecheck__(cls, obj):
+        return tracing()
+
+
+class Always(metaclass=_AlwaysMeta):
+    """An ``isinstance`` target that every object matches while a differentiation is in progress
+    in this thread (``intercept(func, rule, traced=Always)``): every call of a function taking a
+    callable, whose closure may hold traced values that no argument shows, then goes to its rule.
+    Outside a differentiation no traced value can be alive, so plain calls run the function
+    directly, at its own speed."""
 
 
 def route(func: Callable) -> bool:

@@ -295,7 +295,7 @@ def test_plain_calls_outside_a_differentiation_run_scipys_function(monkeypatch):
     def no_watch(f):
         raise AssertionError("a plain call outside a differentiation was routed")
 
-    monkeypatch.setattr(integrate_rules, "_Watch", no_watch)
+    monkeypatch.setattr(integrate_rules, "Watch", no_watch)
     assert abs(I.quad(lambda t: t * t, 0.0, 3.0)[0] - 9.0) < 1e-12
     I.solve_ivp(lambda t, y: -y, (0.0, 1.0), [1.0])
     I.odeint(lambda y, t: -y, [1.0], [0.0, 1.0])

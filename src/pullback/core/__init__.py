@@ -14,9 +14,11 @@ from .trace import (
     Trace,
     Tracer,
     backward,
+    depth,
     set_ownable,
     set_tracer_class,
     strip,
+    tracing,
 )
 
 __all__ = [
@@ -29,7 +31,9 @@ __all__ = [
     "Trace",
     "Tracer",
     "backward",
+    "depth",
     "set_ownable",
     "set_tracer_class",
     "strip",
+    "tracing",
 ]

@@ -91,6 +91,12 @@ def tracing() -> bool:
     return getattr(_ACTIVE, "depth", 0) > 0
 
 
+def depth() -> int:
+    """How many differentiations this thread has in progress (nested ones included): the highest
+    order of derivative that values computed now can be asked for."""
+    return getattr(_ACTIVE, "depth", 0)
+
+
 class Trace:
     """A differentiation in progress; ``level`` orders nested traces."""
 

@@ -59,23 +59,17 @@ import scipy.integrate as I
 from scipy.integrate._ivp import rk as _rk
 
 from ..core import Tracer, strip
-from ..core.trace import tracing
 from ..dispatch import TracedArray, TracedWeak
 from ..errors import NoRuleError
-from ..intercept import intercept, original, route
-from .registry import UserRule, any_traced, array_like, defcomposite
+from ..intercept import original, route
+from .callables import Watch, intercept_always
+from .registry import UserRule, any_traced, array_like, defcomposite, strip_tree
 
 ORIGINALS: dict[str, object] = {}
 
 
 def _traced(v) -> bool:
     return isinstance(v, Tracer)
-
-
-def _strip_tree(v):
-    if type(v) in (tuple, list):
-        return type(v)(_strip_tree(a) for a in v)
-    return strip(v)
 
 
 def _route(name, handler):
@@ -86,42 +80,8 @@ def _route(name, handler):
     return func
 
 
-class _AlwaysMeta(type):
-    def __instancecheck__(cls, obj):
-        return tracing()
-
-
-class _Every(metaclass=_AlwaysMeta):
-    """An ``isinstance`` target that every object matches while a differentiation is in progress
-    in this thread: the dispatcher then routes every call of a function taking a callable (whose
-    closure may hold traced values) to its rule. Outside one no traced value can be alive, so
-    plain calls run SciPy's function directly, at its own speed."""
-
-
 def _intercept_always(name, rule):
-    func = getattr(I, name)
-    intercept(func, rule)
-    ORIGINALS[name] = original(func)
-    func.__kwdefaults__ = {**func.__kwdefaults__, "__pb_traced__": _Every}
-    return func
-
-
-class _Watch:
-    """A callable's plain twin: its results stripped of traces, noting whether any was traced."""
-
-    def __init__(self, f):
-        self.f = f
-        self.traced = False
-
-    def __call__(self, *args):
-        r = self.f(*args)
-        if isinstance(r, Tracer):
-            self.traced = True
-            return strip(r)
-        if type(r) in (tuple, list) and any_traced(r):
-            self.traced = True
-            return _strip_tree(r)
-        return r
+    ORIGINALS[name] = intercept_always(getattr(I, name), rule)
 
 
 # ---------------------------------------------------------------- sampled data
@@ -392,9 +352,9 @@ def quad(func, a, b, args=(), full_output=0, epsabs=1.49e-8, epsrel=1.49e-8, lim
     if not callable(func) or type(func).__module__ == "ctypes":  # LowLevelCallable, C functions
         return raw(func, a, b, args, full_output, epsabs, epsrel, limit, points, weight, wvar, wopts,
                    maxp1, limlst, complex_func)
-    watch = _Watch(func)
+    watch = Watch(func)
     pa, pb_ = strip(a), strip(b)
-    out = raw(watch, pa, pb_, _strip_tree(plain_args), full_output, epsabs, epsrel, limit, points,
+    out = raw(watch, pa, pb_, strip_tree(plain_args), full_output, epsabs, epsrel, limit, points,
               weight, wvar, wopts, maxp1, limlst, complex_func)
     if not (watch.traced or traced_in):
         return out
@@ -405,7 +365,7 @@ def quad(func, a, b, args=(), full_output=0, epsabs=1.49e-8, epsrel=1.49e-8, lim
         raise NoRuleError("scipy.integrate.quad with complex_func=True and traced values")
     if not (np.isfinite(pa) and np.isfinite(pb_)):
         raise NoRuleError("scipy.integrate.quad over an infinite interval with traced values")
-    info = out[2] if full_output else raw(watch, pa, pb_, _strip_tree(plain_args), 1, epsabs, epsrel,
+    info = out[2] if full_output else raw(watch, pa, pb_, strip_tree(plain_args), 1, epsabs, epsrel,
                                           limit)[2]
     last = info["last"]
     u, w = _quad_nodes(float(pa), float(pb_), info["alist"][:last], info["blist"][:last])
@@ -424,7 +384,7 @@ def quad(func, a, b, args=(), full_output=0, epsabs=1.49e-8, epsrel=1.49e-8, lim
 def _vectorizes(func, xs, args) -> bool:
     """Whether ``func`` maps an array of nodes to the array of its values at each node: tried on
     the plain nodes and compared with three scalar calls (else the rule calls it node by node)."""
-    xs, args = strip(xs), _strip_tree(args)
+    xs, args = strip(xs), strip_tree(args)
     try:
         r = np.asarray(strip(func(xs, *args)))
     except Exception:  # noqa: BLE001 - a scalar integrand may fail on arrays in any way
@@ -486,10 +446,10 @@ def _dense(cls, fun, t_old, t, y_old, y, f, K, te):
 def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, events=None,
               vectorized=False, args=None, **options):
     raw = ORIGINALS["solve_ivp"]
-    watch = _Watch(fun)
+    watch = Watch(fun)
     traced_in = any_traced((y0, t_eval, t_span, args))
-    plain_args = _strip_tree(args)
-    sol = raw(watch, _strip_tree(t_span), strip(y0), method, strip(t_eval), dense_output, events,
+    plain_args = strip_tree(args)
+    sol = raw(watch, strip_tree(t_span), strip(y0), method, strip(t_eval), dense_output, events,
               vectorized, plain_args, **options)
     if not (watch.traced or traced_in):
         return sol
@@ -503,7 +463,7 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
         if name not in _IMPLICIT:
             raise NoRuleError(f"scipy.integrate.solve_ivp with method={name!r}")
         return _implicit(fun, t_span, y0, name, t_eval, vectorized, args, options, sol, watch)
-    steps = sol.t if t_eval is None else raw(watch, _strip_tree(t_span), strip(y0), method, None, False,
+    steps = sol.t if t_eval is None else raw(watch, strip_tree(t_span), strip(y0), method, None, False,
                                              None, vectorized, plain_args, **options).t
     y = array_like(y0)
     dtype = complex if y.dtype.kind == "c" else float
@@ -736,7 +696,7 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
                    mxords=mxords, printmessg=printmessg)
     args = args if type(args) is tuple else (args,)
     traced_in = any_traced((y0, t)) or any_traced(args)
-    watch = _Watch(func)
+    watch = Watch(func)
     if not traced_in:
         out = raw(watch, y0, t, args, full_output=full_output, tfirst=tfirst, **options)
         if watch.traced:
@@ -746,7 +706,7 @@ def odeint(func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None,
     if Dfun is not None:
         raise NoRuleError("scipy.integrate.odeint with Dfun and traced values")
     f = (lambda y_, t_, *a: func(t_, y_, *a)) if tfirst else func
-    plain = raw(watch, strip(y0), strip(t), _strip_tree(args), full_output=full_output, tfirst=tfirst,
+    plain = raw(watch, strip(y0), strip(t), strip_tree(args), full_output=full_output, tfirst=tfirst,
                 **options)
     if watch.traced:
         raise NoRuleError("scipy.integrate.odeint of a function that closes over traced values "
