@@ -614,3 +614,16 @@ def test_jacobian_of_a_function_returning_a_tuple():
     x = np.array([1.0, 2.0])
     J = pb.jacobian(lambda x: (x ** 2, np.sum(x)), x)
     assert isinstance(J, tuple) and np.allclose(J[0], np.diag(2 * x)) and np.allclose(J[1], [1.0, 1.0])
+
+
+def test_a_dict_subclass_with_its_own_constructor_is_rebuilt():
+    """Regression: pullback rebuilt a returned dict subclass by calling ``cls(dict)``, which fails
+    for one whose constructor takes other arguments (scipy.optimize's RootResults)."""
+
+    class Result(dict):
+        def __init__(self, root, flag):
+            super().__init__(root=root, flag=flag)
+
+    value, back = pb.pullback(lambda x: Result(x * 2.0, "ok"), np.array([1.0, 2.0]))
+    assert type(value) is Result and value["flag"] == "ok"
+    np.testing.assert_array_equal(value["root"], [2.0, 4.0])

@@ -55,6 +55,13 @@ def _rebuild(spec, it):
     if kind == "dict":
         cls, keys = info
         out = dict(zip(keys, values))
-        return out if cls is dict else cls(out)
+        if cls is dict:
+            return out
+        try:
+            return cls(out)
+        except TypeError:  # a dict subclass whose constructor takes other arguments (RootResults)
+            rebuilt = cls.__new__(cls)
+            dict.update(rebuilt, out)
+            return rebuilt
     obj, fields = info
     return dataclasses.replace(obj, **dict(zip(fields, values)))
