@@ -6,13 +6,16 @@ from __future__ import annotations
 class NoRuleError(TypeError):
     """A traced value reached a function that has no differentiation rule."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"pullback has no differentiation rule for {name}. Register one with "
-            f"@pullback.adjoint({name}) (a function with the same signature returning "
-            f"(value, back)), or declare it with pullback.nondifferentiable({name}) if its "
-            "output carries no gradient."
-        )
+    def __init__(self, name: str, reason: str | None = None) -> None:
+        if reason is not None:  # a function with a rule, asked for a derivative it does not have
+            super().__init__(f"pullback cannot differentiate {name}: {reason}")
+        else:
+            super().__init__(
+                f"pullback has no differentiation rule for {name}. Register one with "
+                f"@pullback.adjoint({name}) (a function with the same signature returning "
+                f"(value, back)), or declare it with pullback.nondifferentiable({name}) if its "
+                "output carries no gradient."
+            )
         self.name = name
 
 
