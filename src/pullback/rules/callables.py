@@ -30,10 +30,10 @@ class Watch:
         self.traced = False
         self.arg = None
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if self.arg is None and args:
             self.arg = args[0]
-        r = self.f(*args)
+        r = self.f(*args, **kwargs)
         if isinstance(r, Tracer):
             self.traced = True
             return strip(r)
