@@ -248,3 +248,36 @@ def test_untraced_solves_are_scipys_own(monkeypatch):
     monkeypatch.undo()
     res = pb.gradient(lambda b: b * O.brentq(lambda x: x - 1, 0.0, 3.0), 2.0)[0]
     assert res == 1.0
+
+
+def test_second_derivatives_through_a_minimiser_match_finite_differences():
+    def inner(t, tol=None):
+        return O.minimize(lambda x: np.sum((x - t) ** 4 + x ** 2 + 0.1 * x[0] * x[1]), np.zeros(2),
+                          tol=tol, method="BFGS").x
+
+    t = np.array([0.7, 1.3])
+    H = pb.hessian(lambda t: np.sum(inner(t) ** 3), t)
+
+    def grad(t):  # of a tightly converged solve, so that the differences are clean
+        return pb.gradient(lambda u: np.sum(inner(u, tol=1e-14) ** 3), t)[0]
+
+    h = 1e-5
+    fd = np.stack([(grad(t + h * e) - grad(t - h * e)) / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(H, fd, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(H, H.T, rtol=1e-10)
+
+
+def test_single_precision_parameters_get_single_precision_gradients():
+    g = pb.gradient(lambda a: O.brentq(lambda x: x * x - a, 0.0, 10.0), np.float32(3.0))[0]
+    assert g.dtype == np.float32 and abs(g - 0.5 / np.sqrt(3.0)) < 1e-6
+    b = np.array([1.0, 2.0], np.float32)
+    g = pb.gradient(lambda b: np.sum(O.minimize(lambda x: np.sum((x - b) ** 2), np.zeros(2)).x), b)[0]
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, [1.0, 1.0], rtol=1e-6)
+
+
+def test_generic_checker_in_both_modes():
+    pb.testing.check_gradient(lambda k: O.fsolve(lambda x: x ** 3 + x - k, np.ones(3), xtol=1e-14),
+                              np.array([1.0, 2.0, 3.0]))
+    pb.testing.check_gradient(lambda k: O.brentq(lambda x, k: np.exp(x) - k, -5.0, 5.0, args=(k,),
+                                                 xtol=1e-15), 2.5)

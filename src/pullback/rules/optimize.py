@@ -103,7 +103,17 @@ def _solve(J, r, x, elementwise, what):
 def implicit_root(F, x_star, *, elementwise: bool = False, what: str = "a root finder"):
     """The root ``x*`` of ``F`` (SciPy's, plain) as a function of the traced values ``F`` depends on:
     ``x*`` bit for bit, with the implicit derivatives (see the module). None when ``F`` depends on
-    no traced value (the root is then a constant)."""
+    no traced value (the root is then a constant).
+
+    Examples
+    --------
+    >>> import pullback as pb
+    >>> from pullback.rules.optimize import implicit_root
+    >>> def sqrt(a):  # the root of x**2 - a, found by any means, attached to a
+    ...     return implicit_root(lambda x: x * x - a, 2.0, elementwise=True)
+    >>> pb.gradient(sqrt, 4.0)
+    (0.25,)
+    """
     r0 = F(x_star)
     if not (isinstance(r0, Tracer) or (type(r0) in (tuple, list) and any_traced(r0))):
         return None
