@@ -46,10 +46,9 @@ import numpy as np
 import scipy.optimize as O
 
 from ..core import Tracer, depth, strip
-from ..dispatch import TracedArray, TracedWeak
 from ..errors import NoRuleError
 from .callables import Watch, intercept_always
-from .registry import any_traced, strip_tree
+from .registry import any_traced, like_value, strip_tree
 
 #: Largest number of unknowns for which the Jacobian is formed densely.
 MAX_DENSE = 4096
@@ -144,29 +143,12 @@ def _gradient_of(objective):
     return gradient
 
 
-def like(t, plain):
-    """The traced ``t`` in the form of SciPy's value ``plain``: a Python float, a NumPy scalar or
-    an array of its shape; with ``plain``'s bits (``t`` has them already, up to a zero's sign)."""
-    v = strip(t)
-    if isinstance(plain, np.ndarray):
-        if not isinstance(v, np.ndarray) or v.shape != plain.shape:
-            t = np.reshape(t, plain.shape)
-    elif isinstance(v, np.ndarray):
-        t = np.reshape(t, ())[()]
-    v = strip(t)
-    if np.asarray(v).tobytes() != np.asarray(plain, dtype=np.result_type(v)).tobytes():
-        t = plain + (t - v)  # the same number, SciPy's bits
-    if type(plain) is float and type(t) is TracedArray:
-        t.__class__ = TracedWeak  # SciPy's value is a Python float: so is the traced one
-    return t
-
-
 def with_derivative(plain, traced):
     """SciPy's value ``plain`` carrying the derivative of ``traced`` (the same quantity recomputed
     on traced values)."""
     if not isinstance(traced, Tracer):
         return plain
-    return like(plain + (traced - strip(traced)), plain)
+    return like_value(plain + (traced - strip(traced)), plain)
 
 
 # ---------------------------------------------------------------- calling SciPy on plain values
@@ -235,7 +217,7 @@ def _scalar_root(name):
                           what=f"scipy.optimize.{name}")
         if x is None:
             return out
-        x = like(x, root)
+        x = like_value(x, root)
         if full:
             out[1].root = x
             return (x, out[1])
@@ -259,7 +241,7 @@ def newton(*a, **kw):
                       what="scipy.optimize.newton")
     if x is None:
         return out
-    x = like(x, root)
+    x = like_value(x, root)
     if not full:
         return x
     if hasattr(out[1], "root"):
@@ -280,7 +262,7 @@ def root_scalar(*a, **kw):
     x = implicit_root(_user(f, args, watches["f"].arg, index), out.root, elementwise=True,
                       what="scipy.optimize.root_scalar")
     if x is not None:
-        out.root = like(x, out.root)
+        out.root = like_value(x, out.root)
     return out
 
 
@@ -300,7 +282,7 @@ def fsolve(*a, **kw):
     x = implicit_root(_user(func, args, watch.arg), root, what="scipy.optimize.fsolve")
     if x is None:
         return out
-    x = like(x, root)
+    x = like_value(x, root)
     return (x, *out[1:]) if full else x
 
 
@@ -319,7 +301,7 @@ def root(*a, **kw):
     F = _user(fun, args, watch.arg, index)
     x = implicit_root(F, out.x, what="scipy.optimize.root")
     if x is not None:
-        out.x = like(x, out.x)
+        out.x = like_value(x, out.x)
         out.fun = with_derivative(out.fun, np.reshape(F(out.x), np.shape(out.fun)))
     return out
 
@@ -333,7 +315,7 @@ def fixed_point(*a, **kw):
         return out
     g = _user(func, args, watch.arg)
     x = implicit_root(lambda x: g(x) - x, out, what="scipy.optimize.fixed_point")
-    return out if x is None else like(x, out)
+    return out if x is None else like_value(x, out)
 
 
 def _nonlinear(name):
@@ -345,7 +327,7 @@ def _nonlinear(name):
         if not watch.traced:
             return out
         x = implicit_root(_user(F, (), watch.arg), out, what=f"scipy.optimize.{name}")
-        return out if x is None else like(x, out)
+        return out if x is None else like_value(x, out)
 
     rule.__name__ = rule.__qualname__ = f"{name}_rule"
     return rule
@@ -469,7 +451,7 @@ def minimize(*a, **kw):
     if constraints not in (None, ()) and (not isinstance(constraints, (list, tuple)) or len(constraints)):
         raise NoRuleError("scipy.optimize.minimize", "constraints (only bounds are differentiated)")
     if x is not None:
-        out.x = like(x, out.x)
+        out.x = like_value(x, out.x)
         out.fun = with_derivative(out.fun, objective(out.x))
         if isinstance(out.get("jac"), np.ndarray) and np.shape(out.jac) == np.shape(strip(out.x)):
             out.jac = with_derivative(out.jac, _gradient_of(objective)(out.x))
@@ -484,7 +466,7 @@ def minimize_scalar(*a, **kw):
     if objective is None:
         return out
     if x is not None:
-        out.x = like(x, out.x)
+        out.x = like_value(x, out.x)
         out.fun = with_derivative(out.fun, objective(out.x))
     return out
 
@@ -522,7 +504,7 @@ def _legacy_minimizer(name, fun_key, x0_key=None, value_index=1, grad_index=None
         x = implicit_minimum(objective, x_plain, active=active, what=f"scipy.optimize.{name}")
         if x is None:
             return out
-        x = like(x, x_plain)
+        x = like_value(x, x_plain)
         if not full:
             return x
         items = list(out)
@@ -580,7 +562,7 @@ def least_squares(*a, **kw):
     x = implicit_minimum(cost, out.x, active=out.active_mask != 0,
                          what="scipy.optimize.least_squares")
     if x is not None:
-        out.x = like(x, out.x)
+        out.x = like_value(x, out.x)
         out.cost = with_derivative(out.cost, cost(out.x))
         out.fun = with_derivative(out.fun, residuals(out.x))
     return out
@@ -600,7 +582,7 @@ def leastsq(*a, **kw):
     x = implicit_minimum(lambda x: 0.5 * np.sum(F(x) ** 2), out[0], what="scipy.optimize.leastsq")
     if x is None:
         return out
-    return (like(x, out[0]), *out[1:])
+    return (like_value(x, out[0]), *out[1:])
 
 
 def curve_fit(*a, **kw):
@@ -645,7 +627,7 @@ def curve_fit(*a, **kw):
     x = implicit_minimum(cost, popt, what="scipy.optimize.curve_fit")
     if x is None:
         return out
-    return (like(x, popt), *out[1:])
+    return (like_value(x, popt), *out[1:])
 
 
 # ---------------------------------------------------------------- not differentiated

@@ -947,6 +947,26 @@ def strip_tree(x: Any) -> Any:
     return x
 
 
+def like_value(t: Any, plain: Any) -> Any:
+    """The traced ``t`` in the form of the library's value ``plain``: a Python float, a NumPy scalar or
+    an array of its shape; with ``plain``'s bits (``t`` has them already, up to a zero's sign)."""
+    v = strip(t)
+    if isinstance(plain, np.ndarray):
+        if not isinstance(v, np.ndarray) or v.shape != plain.shape:
+            t = np.reshape(t, plain.shape)
+    elif isinstance(v, np.ndarray):
+        t = np.reshape(t, ())[()]
+    v = strip(t)
+    if np.asarray(v).tobytes() != np.asarray(plain, dtype=np.result_type(v)).tobytes():
+        t = plain + (t - v)  # the same number, SciPy's bits
+    if type(plain) is float:
+        from ..dispatch import TracedArray, TracedWeak
+
+        if type(t) is TracedArray:
+            t.__class__ = TracedWeak  # the library's value is a Python float: so is the traced one
+    return t
+
+
 def stand_in(x: Any) -> Any:
     """A plain array of a traced ``x``'s shape and dtype (broadcast zeros: no memory), ``x`` itself
     otherwise: NumPy's own call on stand-ins raises NumPy's own error for those shapes and dtypes."""
