@@ -1,0 +1,117 @@
+"""scipy.spatial.distance: SciPy's values bit for bit, derivatives of every metric."""
+
+import numpy as np
+import pytest
+import scipy.spatial.distance as D
+
+import pullback as pb
+from pullback.errors import NoRuleError
+from pullback.testing import check_adjoint, check_gradient
+
+rng = np.random.default_rng(0)
+XA = rng.random((5, 3)) + 0.1
+XB = rng.random((4, 3)) + 0.1
+W = rng.random(3) + 0.5
+
+METRICS = [
+    ("euclidean", {}), ("sqeuclidean", {}), ("cityblock", {}), ("chebyshev", {}), ("cosine", {}),
+    ("correlation", {}), ("braycurtis", {}), ("canberra", {}), ("minkowski", {"p": 3.0}),
+    ("minkowski", {"p": 1.5, "w": W}), ("euclidean", {"w": W}), ("sqeuclidean", {"w": W}),
+    ("cityblock", {"w": W}), ("cosine", {"w": W}), ("correlation", {"w": W}), ("chebyshev", {"w": W}),
+    ("seuclidean", {}), ("seuclidean", {"V": W}), ("mahalanobis", {}), ("jensenshannon", {}),
+    ("canberra", {"w": W}), ("braycurtis", {"w": W}),
+]
+
+
+def same(a, b):
+    a = pb.stop_gradient(a)
+    assert type(a) is type(b) and np.shape(a) == np.shape(b) and np.result_type(a) == np.result_type(b)
+    assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+@pytest.mark.parametrize("metric,kw", METRICS, ids=[f"{m}-{sorted(k)}" for m, k in METRICS])
+def test_cdist_and_pdist(metric, kw):
+    if metric == "mahalanobis":  # SciPy's default VI needs more points than coordinates
+        XA_, XB_ = rng.random((6, 3)), rng.random((5, 3))
+    else:
+        XA_, XB_ = XA, XB
+    value, _ = pb.pullback(lambda a, b: D.cdist(a, b, metric, **kw), XA_, XB_)
+    same(value, D.cdist(XA_, XB_, metric, **kw))
+    check_gradient(lambda a, b: D.cdist(a, b, metric, **kw), XA_, XB_)
+    value, _ = pb.pullback(lambda a: D.pdist(a, metric, **kw), XA_)
+    same(value, D.pdist(XA_, metric, **kw))
+    check_gradient(lambda a: D.pdist(a, metric, **kw), XA_)
+
+
+def test_weights_and_parameters_differentiate():
+    check_gradient(lambda w: D.cdist(XA, XB, "euclidean", w=w), W)
+    check_gradient(lambda V: D.pdist(XA, "seuclidean", V=V), W)
+    VI = np.linalg.inv(np.cov(rng.random((8, 3)).T))
+    check_gradient(lambda VI: D.cdist(XA, XB, "mahalanobis", VI=VI), VI)
+
+
+@pytest.mark.parametrize("name,extra", [
+    ("euclidean", ()), ("sqeuclidean", ()), ("cityblock", ()), ("minkowski", (3.0,)), ("chebyshev", ()),
+    ("cosine", ()), ("correlation", ()), ("braycurtis", ()), ("canberra", ()), ("seuclidean", (W,)),
+    ("jensenshannon", ()), ("jensenshannon", (2.0,)),
+])
+def test_two_vector_distances(name, extra):
+    u, v = XA[0], XB[1]
+    f = getattr(D, name)
+    value, _ = pb.pullback(lambda u, v: f(u, v, *extra), u, v)
+    same(value, f(u, v, *extra))
+    check_gradient(lambda u, v: f(u, v, *extra), u, v)
+
+
+def test_a_zero_distance_has_a_zero_gradient_not_nan():
+    g = pb.gradient(lambda X: np.sum(D.cdist(X, X)), XA)[0]
+    assert np.all(np.isfinite(g))
+    # the diagonal (each point to itself) contributes nothing; the rest is twice pdist's
+    np.testing.assert_allclose(g, 2 * pb.gradient(lambda X: np.sum(D.pdist(X)), XA)[0], rtol=1e-12)
+
+
+def test_squareform_is_linear_both_ways():
+    v = D.pdist(XA)
+    value, _ = pb.pullback(D.squareform, v)
+    same(value, D.squareform(v))
+    check_adjoint(D.squareform, v)
+    M = D.squareform(v)
+    value, _ = pb.pullback(D.squareform, M)
+    same(value, D.squareform(M))
+    check_adjoint(lambda m: D.squareform(m, checks=False), M)
+    check_gradient(lambda X: D.squareform(D.pdist(X)) @ np.ones(5), XA)
+
+
+def test_callable_and_boolean_metrics():
+    f = lambda u, v: np.sqrt(np.sum((u - v) ** 2))  # noqa: E731
+    value, _ = pb.pullback(lambda a, b: D.cdist(a, b, f), XA, XB)
+    same(value, D.cdist(XA, XB, f))
+    np.testing.assert_allclose(pb.jacobian(lambda a: D.cdist(a, XB, f), XA),
+                               pb.jacobian(lambda a: D.cdist(a, XB), XA), rtol=1e-12)
+    check_gradient(lambda a: D.pdist(a, f), XA)
+    value, _ = pb.pullback(lambda a: D.pdist(a, "hamming"), XA)  # piecewise constant
+    same(value, D.pdist(XA, "hamming"))
+    assert pb.gradient(lambda a: np.sum(D.pdist(a, "hamming") * a[0, 0]), XA)[0][1, 0] == 0
+
+
+def test_errors_are_scipys():
+    with pytest.raises(ValueError) as plain:
+        D.cdist(XA, XB[:, :2])
+    with pytest.raises(ValueError) as traced:
+        pb.gradient(lambda a: np.sum(D.cdist(a, XB[:, :2])), XA)
+    assert str(traced.value) == str(plain.value)
+    with pytest.raises(NoRuleError, match="out="):
+        pb.gradient(lambda a: np.sum(D.cdist(a, XB, out=np.empty((5, 4)))), XA)
+
+
+def test_gaussian_process_kernel_gradient_in_the_length_scale():
+    X = rng.random((30, 2))
+    y = np.sin(3 * X[:, 0]) + X[:, 1]
+
+    def nll(log_l):
+        K = np.exp(-D.cdist(X, X, "sqeuclidean") / (2 * np.exp(2 * log_l))) + 1e-2 * np.eye(30)
+        L = np.linalg.cholesky(K)
+        a = np.linalg.solve(K, y)
+        return 0.5 * y @ a + np.sum(np.log(np.diag(L)))
+
+    check_gradient(nll, np.array(-0.5))
