@@ -165,9 +165,31 @@ def test_solve_ivp_closure_second_order_float32_and_complex():
 
 
 def test_solve_ivp_unsupported_raise():
-    for kw in ({"dense_output": True}, {"events": lambda t, y, k: y[0]}):
+    for kw in ({"dense_output": True, "method": "Radau"}, {"events": lambda t, y, k: y[0]}):
         with pytest.raises(pb.NoRuleError):
             pb.gradient(lambda y0: np.sum(I.solve_ivp(_rhs, (0, 1), y0, args=(K,), **kw).y), Y0)
+
+
+@pytest.mark.parametrize("method", ["RK45", "RK23", "DOP853"])
+@pytest.mark.parametrize("span", [(0.0, 2.0), (2.0, 0.0)])
+def test_solve_ivp_dense_output(method, span):
+    """sol.sol(t): SciPy's values bit for bit (scalar and array t, on step boundaries and between
+    them), differentiable w.r.t. y0, args, closed-over values and t."""
+    T = np.array([0.3, 1.7, 0.05, 2.0, 0.0, 1.0])
+
+    def dense(y0, k, t):
+        sol = I.solve_ivp(lambda t, y: -k * y + np.sin(t), span, y0, method=method, rtol=1e-8,
+                          dense_output=True)
+        return sol.sol(t)
+
+    plain = I.solve_ivp(lambda t, y: -0.7 * y + np.sin(t), span, Y0, method=method, rtol=1e-8,
+                        dense_output=True).sol
+    for t in (T, 1.3, plain.ts[3]):
+        value, _ = pb.pullback(dense, Y0, 0.7, t)
+        np.testing.assert_array_equal(pb.stop_gradient(value), plain(t))
+        assert np.shape(value) == np.shape(plain(t))
+    check_gradient(dense, Y0, 0.7, T, eps=1e-5, rtol=1e-4, atol=1e-7)
+    check_gradient(lambda k: dense(Y0, k, 1.3), 0.7, eps=1e-5, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("method", ["Radau", "BDF", "LSODA"])

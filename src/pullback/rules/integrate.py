@@ -28,7 +28,9 @@ SciPy converts its inputs with ``np.asarray``, so each function is intercepted
   The steps are the ones SciPy chose for the unperturbed data: on a stiff problem at loose
   tolerances they may be unstable for perturbations the solution never contained (high
   Fourier modes of a PDE), and then so is this derivative; tighten ``rtol``/``atol`` there.
-  ``events``, ``dense_output=True`` and traced ``t_span`` raise :class:`~pullback.NoRuleError`.
+  ``dense_output=True`` gives a ``sol.sol`` whose values are SciPy's and whose derivatives are
+  the replayed steps' interpolants' (w.r.t. the same inputs and the query times).
+  ``events`` and traced ``t_span`` raise :class:`~pullback.NoRuleError`.
 - **solve_ivp** with the implicit methods (Radau, BDF, LSODA) is a primitive in ``y0``, the
   arrays of ``args`` and ``t_eval``, by the adjoint method on SciPy's dense output of the forward
   solution (backward ``a' = -J_y^T a``, ``p' = -J_args^T a`` between output times, by solve_ivp
@@ -63,7 +65,7 @@ from ..dispatch import TracedArray, TracedWeak
 from ..errors import NoRuleError
 from ..intercept import original, route
 from .callables import Watch, intercept_always
-from .registry import UserRule, any_traced, array_like, defcomposite, strip_tree
+from .registry import UserRule, _with_values, any_traced, array_like, defcomposite, strip_tree
 
 ORIGINALS: dict[str, object] = {}
 
@@ -455,8 +457,8 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
         return sol
     name = method if isinstance(method, str) else getattr(method, "__name__", str(method))
     cls = _RK.get(name) if isinstance(method, str) else (method if method in _RK.values() else None)
-    for opt, bad in (("events", events is not None), ("dense_output=True", dense_output),
-                     ("a traced t_span", any_traced(t_span))):
+    for opt, bad in (("events", events is not None), ("a traced t_span", any_traced(t_span)),
+                     (f"dense_output=True and method={name!r}", dense_output and cls is None)):
         if bad:
             raise NoRuleError(f"scipy.integrate.solve_ivp with {opt}")
     if cls is None:
@@ -480,6 +482,7 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
     f = f_(float(steps[0]), y)
     ys = [y]
     pieces = []
+    dense = []
     te = None if t_eval is None else array_like(t_eval)
     forward = float(strip(t_span[1])) > float(strip(t_span[0]))
     if te is not None and not forward:
@@ -490,6 +493,8 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
         t_old, t_new = steps[k - 1], steps[k]
         h = t_new - t_old
         y_new, f_new, K = _rk_step(f_, t_old, y, f, h, A, B, C)
+        if dense_output:
+            dense.append((t_old, t_new, y, y_new, f_new, K))
         if te is None:
             ys.append(y_new)
         else:
@@ -507,7 +512,42 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
         sol.y = np.stack(ys, axis=1)
     elif pieces:
         sol.y = np.concatenate(pieces, axis=1)
+    if dense_output:
+        sol.sol = TracedOdeSolution(sol.sol, cls, f_, dense)
     return sol
+
+
+class TracedOdeSolution:
+    """``sol.sol`` of a traced ``solve_ivp(dense_output=True)``: SciPy's ``OdeSolution`` values, bit
+    for bit, with the derivatives of the replayed steps' interpolants (with respect to everything
+    the solution depends on, and to ``t``). Each time is evaluated on the step SciPy's
+    ``OdeSolution`` picks for it."""
+
+    def __init__(self, plain, cls, fun, steps):
+        self.plain = plain
+        self.cls, self.fun, self.steps = cls, fun, steps
+        self.ts, self.t_min, self.t_max = plain.ts, plain.t_min, plain.t_max
+        self.n_segments, self.ascending = plain.n_segments, plain.ascending
+
+    def __call__(self, t):
+        want = self.plain(strip(t))
+        tp = np.asarray(strip(t), dtype=float)
+        tt = np.reshape(array_like(t), -1)
+        ts = self.ts if self.ascending else self.ts[::-1]
+        ind = np.searchsorted(ts, np.reshape(tp, -1), side="left" if self.ascending else "right")
+        segment = np.minimum(np.maximum(ind - 1, 0), self.n_segments - 1)
+        if not self.ascending:
+            segment = self.n_segments - 1 - segment
+        cols, where = [], []
+        for k in np.unique(segment):
+            idx = np.flatnonzero(segment == k)
+            t_old, t_new, y, y_new, f_new, K = self.steps[k]
+            cols.append(_dense(self.cls, self.fun, t_old, t_new, y, y_new, f_new, K, tt[idx]))
+            where.append(idx)
+        out = np.concatenate(cols, axis=1)[:, np.argsort(np.concatenate(where))]
+        if tp.ndim == 0:
+            out = out[:, 0]
+        return _with_values(out, want)
 
 
 _intercept_always("solve_ivp", solve_ivp)
