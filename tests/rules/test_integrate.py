@@ -107,9 +107,31 @@ def test_quad_args_and_full_output():
 
 
 def test_quad_unsupported_raises_and_plain_is_unchanged():
-    with pytest.raises(pb.NoRuleError, match="infinite"):
-        pb.gradient(lambda c: I.quad(lambda x: np.exp(-c * x), 0, np.inf)[0], 1.0)
+    with pytest.raises(pb.NoRuleError, match="weight"):
+        pb.gradient(lambda c: I.quad(lambda x: np.exp(-c * x), 0, 1, weight="cos", wvar=2.0)[0], 1.0)
     assert I.quad(np.cos, 0, 1) == I.quad(np.cos, 0, 1)  # plain calls: SciPy's answer
+
+
+def test_quad_over_infinite_intervals():
+    """QUADPACK's transformed range (0, 1] and its 15-point rule, traced: every kind of infinite
+    interval, limits reversed, the finite limit traced, second order; SciPy's value."""
+    def gauss(s):  # sqrt(pi / s)
+        return I.quad(lambda x: np.exp(-s * x * x), -np.inf, np.inf)[0]
+
+    s = 1.7
+    value, _ = pb.pullback(gauss, s)
+    assert value == gauss(s) and type(value) is float
+    assert np.isclose(pb.gradient(gauss, s)[0], -0.5 * np.sqrt(np.pi) * s ** -1.5, rtol=1e-10)
+    assert np.isclose(pb.hessian(gauss, s), 0.75 * np.sqrt(np.pi) * s ** -2.5, rtol=1e-8)
+
+    def tail(a, c):  # exp(-c a) / c
+        return I.quad(lambda x, c: np.exp(-c * x), a, np.inf, args=(c,))[0]
+
+    g = pb.gradient(tail, 0.3, 2.0)
+    np.testing.assert_allclose(g, [-np.exp(-0.6), -np.exp(-0.6) * (0.3 / 2 + 1 / 4)], rtol=1e-10)
+    check_gradient(lambda b, c: I.quad(lambda x: np.exp(c * x), -np.inf, b)[0], 0.5, 2.0)
+    check_gradient(lambda b, c: I.quad(lambda x: np.exp(c * x), np.inf, b)[0], 0.5, -2.0)
+    check_gradient(lambda a, c: I.quad(lambda x: np.exp(-c * x * x) * np.cos(x), a, -np.inf)[0], 0.2, 1.3)
 
 
 # ---------------------------------------------------------------- solve_ivp

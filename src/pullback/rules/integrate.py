@@ -16,8 +16,9 @@ SciPy converts its inputs with ``np.asarray``, so each function is intercepted
   -- the same quadrature applied to ``d f / d theta`` for parameters the integrand closes over
   or receives in ``args``, and ``f(b)``, ``-f(a)`` for the limits (the change of variables makes
   them exact for the rule). The derivative is as accurate as that quadrature of ``d f``,
-  typically like quad's own error estimate. Traced infinite limits, ``weight`` and ``points``
-  raise :class:`~pullback.NoRuleError`.
+  typically like quad's own error estimate. Over an infinite interval the same is done on
+  QUADPACK's transformed range ``(0, 1]`` with its 15-point rule (``x = a + (1 - t)/t``).
+  ``weight`` and ``points`` raise :class:`~pullback.NoRuleError`.
 - **solve_ivp** with the explicit Runge-Kutta methods (``RK23``, ``RK45``, ``DOP853``): SciPy
   solves on plain values (step-size control is not differentiated), then the accepted steps
   are replayed with the same Butcher tableau as NumPy operations on traced values, calling
@@ -365,22 +366,63 @@ def quad(func, a, b, args=(), full_output=0, epsabs=1.49e-8, epsrel=1.49e-8, lim
             raise NoRuleError(f"scipy.integrate.quad with {name}= and traced values")
     if complex_func:
         raise NoRuleError("scipy.integrate.quad with complex_func=True and traced values")
-    if not (np.isfinite(pa) and np.isfinite(pb_)):
-        raise NoRuleError("scipy.integrate.quad over an infinite interval with traced values")
     info = out[2] if full_output else raw(watch, pa, pb_, strip_tree(plain_args), 1, epsabs, epsrel,
                                           limit)[2]
     last = info["last"]
-    u, w = _quad_nodes(float(pa), float(pb_), info["alist"][:last], info["blist"][:last])
-    span = b - a
-    xs = a + span * u
-    vals = func(xs, *plain_args) if _vectorizes(func, xs, plain_args) else None
-    if vals is None:
-        vals = np.stack([func(xs[i], *plain_args) for i in range(u.shape[0])])
-    F = span * np.sum(w * vals)
+    if np.isfinite(pa) and np.isfinite(pb_):
+        u, w = _quad_nodes(float(pa), float(pb_), info["alist"][:last], info["blist"][:last])
+        span = b - a
+        F = span * np.sum(w * _integrand(func, a + span * u, plain_args))
+    else:
+        F = _quad_infinite(func, a, b, plain_args, info["alist"][:last], info["blist"][:last])
     value = out[0] + (F - strip(F))
     if type(value) is TracedArray and value.ndim == 0:
         value.__class__ = TracedWeak  # SciPy's value is a Python float: it promotes as one, and is one
     return (value, *out[1:])
+
+
+def _integrand(func, xs, args):
+    """``func`` at every node: one call on the array of nodes where it vectorizes, else one per node."""
+    if _vectorizes(func, xs, args):
+        return func(xs, *args)
+    return np.stack([func(xs[i], *args) for i in range(xs.shape[0])])
+
+
+# QUADPACK's 15-point Kronrod rule (qk15i), used on the transformed range of an infinite interval
+_XGK15 = np.array([
+    0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+    0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+    0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+    0.207784955007898467600689403773245, 0.0])
+_WGK15 = np.array([
+    0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+    0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+    0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+    0.204432940075298892414161999234649, 0.209482141084727828012999174891714])
+_GK15_X = np.concatenate([-_XGK15[:-1], _XGK15[::-1]])
+_GK15_W = np.concatenate([_WGK15[:-1], _WGK15[::-1]])
+
+
+def _quad_infinite(func, a, b, args, alist, blist):
+    """QUADPACK's qagi quadrature on its final partition of ``(0, 1]``, traced: ``x = bound +
+    s (1 - t) / t`` (``s = -1`` towards minus infinity; both tails folded for ``(-inf, inf)``),
+    ``dx = dt / t^2``; limits given as ``b < a`` flip the sign, as quad does."""
+    pa, pb_ = float(strip(a)), float(strip(b))
+    sign = -1.0 if pb_ < pa else 1.0
+    if pb_ < pa:
+        a, b, pa, pb_ = b, a, pb_, pa
+    mid = (np.asarray(alist) + np.asarray(blist)) / 2
+    half = np.abs(np.asarray(blist) - np.asarray(alist)) / 2
+    t = (mid[:, None] + half[:, None] * _GK15_X).ravel()
+    w = (half[:, None] * _GK15_W).ravel() / t ** 2
+    s = (1 - t) / t
+    if np.isinf(pa) and np.isinf(pb_):
+        vals = _integrand(func, s, args) + _integrand(func, -s, args)
+    elif np.isinf(pb_):
+        vals = _integrand(func, a + s, args)
+    else:
+        vals = _integrand(func, b - s, args)
+    return sign * np.sum(w * vals)
 
 
 def _vectorizes(func, xs, args) -> bool:
