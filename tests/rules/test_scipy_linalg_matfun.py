@@ -134,3 +134,18 @@ def test_trigonometric_and_hyperbolic_matrix_functions(name, kind):
     want = f(A)
     assert value.dtype == want.dtype and value.tobytes() == want.tobytes()
     check_gradient(f, A.astype(np.result_type(A, np.float64)))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("name", ["logm", "sqrtm"])
+def test_disp_false_returns_scipys_pair(name):
+    """Regression: logm(A, disp=False) returned the matrix alone where SciPy returns (logm, errest),
+    so ``[0]`` silently took its first row."""
+    A = np.array([[2.0, 0.3], [0.1, 1.5]])
+    f = getattr(SL, name)
+    value, _ = pb.pullback(lambda A: f(A, disp=False), A)
+    plain = f(A, disp=False)
+    assert type(value) is tuple and len(value) == 2
+    np.testing.assert_array_equal(pb.stop_gradient(value[0]), plain[0])
+    assert value[1] == plain[1]
+    check_gradient(lambda A: f(A, disp=False)[0], A)

@@ -134,7 +134,10 @@ _logm_p = defvjp(_logm_raw, [logm_vjp], [logm_jvp], name="scipy.linalg.logm", ke
 def logm(A, disp=None):
     A = array_like(A)
     if disp is not None:
-        ORIGINALS["logm"](strip(A), disp=disp)  # SciPy's deprecation warning
+        # SciPy's deprecated keyword: disp=False returns (logm, errest); errest has no gradient
+        out = ORIGINALS["logm"](strip(A), disp=disp)
+        if disp is False:
+            return _logm_p(A), out[1]
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         ORIGINALS["logm"](strip(A))
     return _logm_p(A)
