@@ -241,3 +241,14 @@ def test_weak_numbers_in_place_through_python_and_as_results():
     value, _ = pb.pullback(lambda b, s: s * np.conj(b), b, 0.3 + 0.7j)
     want = (0.3 + 0.7j) * np.conj(b)  # (outside the assert: pytest's rewriting would name the temporary)
     assert value.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [object, str, "U5", "S3"])
+def test_astype_to_objects_or_text_raises_rather_than_dropping_the_gradient(dtype):
+    """Regression: x.astype(object) returned a plain object array (its floats then added up with
+    no gradient); integer and boolean casts stay untraced (piecewise constant)."""
+    x = np.arange(3.0)
+    with pytest.raises(pb.TracedConversionError, match="astype"):
+        pb.gradient(lambda x: np.sum(x.astype(dtype).astype(float)), x)
+    value, _ = pb.pullback(lambda x: x.astype(int), x)
+    assert type(value) is np.ndarray and value.dtype == int
