@@ -292,3 +292,24 @@ def test_geomspace_values_are_numpys():
                 want, got = f(s, e), pb.pullback(f, s, e)[0]
                 assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     check_gradient(lambda s, e: np.geomspace(s, e, 5), s, e)
+
+
+def test_r_with_a_plain_nan_and_with_more_float16_entries_than_float16_counts():
+    """Regressions: a plain NaN item differs from itself, so np.r_ took it for a traced entry
+    (IndexError); and the entries' positions were counted in float16, which holds integers
+    exactly only up to 2048, so later entries landed in the wrong places."""
+    x = np.arange(3.0)
+    value, _ = pb.pullback(lambda x: np.r_[x, np.nan, 2.0], x)
+    np.testing.assert_array_equal(pb.stop_gradient(value), np.r_[x, np.nan, 2.0])
+    np.testing.assert_array_equal(pb.gradient(lambda x: np.nansum(np.r_[x, np.nan] * 2), x)[0], [2, 2, 2])
+    x16 = (np.arange(5000) % 7).astype(np.float16) + np.float16(0.5)
+
+    def f(x):
+        return np.r_[x, np.ones(3), x[:10]]
+
+    value, _ = pb.pullback(f, x16)
+    np.testing.assert_array_equal(pb.stop_gradient(value), f(x16))
+    w = np.random.default_rng(0).random(5013)
+    want = w[:5000].copy()
+    want[:10] += w[5003:]
+    np.testing.assert_allclose(pb.gradient(lambda x: np.sum(f(x) * w), x16)[0], want, rtol=2e-3)

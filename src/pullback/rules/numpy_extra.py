@@ -1011,7 +1011,8 @@ ORIGINALS = {kind: original(f) for kind, f in POLYNOMIAL_VAL.items()}
 # ``np.r_[a, b]`` is ``AxisConcatenator.__getitem__``, which converts its items with ``np.array``.
 # It only places its items' entries (concatenation, reshaping, transposition): NumPy's own code,
 # run on plain stand-ins of the traced items, tells where each traced entry lands. Three runs:
-# the traced items as 0 and as 1 (the entries that differ are theirs), then as their flat indices.
+# the traced items as 0 and as 1 (the entries that differ are theirs), then as their flat indices
+# (in several runs of digits where the items' dtype cannot hold every index exactly: float16).
 
 
 def _concatenator_getitem(self, key):
@@ -1036,12 +1037,24 @@ def _concatenator_getitem(self, key):
     def ones(k, item):
         return np.ones(item.shape, item.dtype)
 
-    def positions(k, item):
-        return np.reshape(np.arange(starts[k], starts[k] + sizes[k]), item.shape).astype(item.dtype)
+    base, ones_run = run(zeros), run(ones)
+    placed = base != ones_run
+    if base.dtype.kind in "fc":  # a plain item's NaN differs from itself, and is no traced entry
+        placed &= ~(np.isnan(base) & np.isnan(ones_run))
+    # each entry's flat index, in digits of a base every item's dtype holds exactly (float16: 2048)
+    digit = min(2 ** (np.finfo(items[i].dtype).nmant + 1) for i in traced)
+    total = int(sum(sizes))
+    idx = np.zeros(base.shape, np.intp)
+    scale = 1
+    while True:
+        def positions(k, item, scale=scale):
+            flat = np.arange(starts[k], starts[k] + sizes[k]) // scale % digit
+            return np.reshape(flat, item.shape).astype(item.dtype)
 
-    base = run(zeros)
-    placed = base != run(ones)
-    idx = np.where(placed, np.real(run(positions)), 0).astype(np.intp)
+        idx += np.where(placed, np.real(run(positions)), 0).astype(np.intp) * scale
+        scale *= digit
+        if scale >= total:
+            break
     values = np.concatenate([f.astype(base.dtype) if f.dtype != base.dtype else f for f in flat])
     return np.where(placed, np.take(values, idx), base)
 
