@@ -845,3 +845,12 @@ def test_jvp_and_hvp_on_trees_and_dtypes():
     assert np.all(t_int == 0) and float(t_const) == 0.0
     with pytest.raises(ValueError, match="same length"):
         pb.jvp(np.sin, (x, y), (x,))
+
+
+def test_jvp_value_of_a_python_number_is_a_python_number():
+    """Regression: jvp returned np.float64 where the function returns a Python float (as
+    value_and_gradient already did not)."""
+    value, tangent = pb.jvp(lambda a: a * 3, (2.0,), (1.0,))
+    assert type(value) is float and value == 6.0 and tangent == 3.0
+    value, _ = pb.jvp(np.sin, (2.0,), (1.0,))
+    assert type(value) is np.float64

@@ -424,7 +424,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple[Any, Any]:
         values, touts = [], []
         for o in leaves:
             if isinstance(o, Tracer) and o._trace is trace:
-                values.append(o._value)
+                values.append(_unwrap(o, trace))  # a weak number's value is a Python number
                 t = o._aux
                 touts.append(np.zeros_like(strip(o._value)) if t is None else match_chunks(t, o._value))
             else:

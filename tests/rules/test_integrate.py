@@ -364,3 +364,15 @@ def test_quad_value_is_a_python_float():
     assert type(value) is float and value == f(0.5)
     x = np.ones(3, np.float32)
     assert pb.pullback(lambda p: f(p) * x, np.float64(0.5))[0].dtype == np.float32
+
+
+def test_quad_over_an_empty_interval():
+    """Regression: quad(f, a, b) with traced limits and a == b raised IndexError (SciPy partitions
+    nothing); d/db = f(b), d/da = -f(a), and the second derivative f'(b), exactly."""
+    def f(a, b):
+        return I.quad(lambda x: np.sin(x), a, b)[0]
+
+    value, _ = pb.pullback(f, 1.0, 1.0)
+    assert value == 0.0 and type(value) is float
+    np.testing.assert_allclose(pb.gradient(f, 1.0, 1.0), [-np.sin(1.0), np.sin(1.0)], rtol=1e-14)
+    assert np.isclose(pb.hessian(lambda b: f(1.0, b), 1.0), np.cos(1.0), rtol=1e-14)
