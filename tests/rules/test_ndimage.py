@@ -425,3 +425,17 @@ def test_real_input_into_a_complex_output_raises_scipys_error():
               lambda u: nd.rotate(u, 30, output=np.complex128)):
         with pytest.raises(RuntimeError, match="data type not supported"):
             pb.pullback(f, x)
+
+
+def test_functions_taking_callables_raise_a_clear_error():
+    """Regression: generic_filter with a callable closing over a traced value failed with a
+    SystemError inside SciPy's C code (funm's pythran loop with a TypeError); a traced input raised
+    a conversion error. Both now raise NoRuleError naming the function; plain calls are SciPy's."""
+    x = np.random.default_rng(0).random((6, 6))
+    for f in (lambda t: nd.generic_filter(x, lambda v: np.mean(v) * t, size=3),
+              lambda t: nd.geometric_transform(x, lambda c: (c[0] * t, c[1])),
+              lambda t: nd.generic_filter(x * t, np.mean, size=3)):
+        with pytest.raises(pb.NoRuleError, match="scipy.ndimage"):
+            pb.gradient(lambda t: np.sum(f(t)), 0.9)
+    g = pb.gradient(lambda t: np.sum(nd.generic_filter(x, np.mean, size=3) * t), 0.9)[0]
+    assert g == np.sum(nd.generic_filter(x, np.mean, size=3))

@@ -149,3 +149,8 @@ def test_disp_false_returns_scipys_pair(name):
     np.testing.assert_array_equal(pb.stop_gradient(value[0]), plain[0])
     assert value[1] == plain[1]
     check_gradient(lambda A: f(A, disp=False)[0], A)
+
+
+def test_funm_of_a_traced_function_raises_a_clear_error():
+    with pytest.raises(pb.NoRuleError, match="scipy.linalg.funm"):
+        pb.gradient(lambda t: np.sum(SL.funm(np.eye(2), lambda v: np.exp(v * t))), 0.9)

@@ -55,3 +55,32 @@ def shaped_like(x, arg):
     if isinstance(arg, np.ndarray):
         return np.reshape(x, arg.shape)
     return np.reshape(x, ()) if np.ndim(x) else x
+
+
+def refuse(func: Callable, name: str, *callables: str) -> None:
+    """Make ``func`` (which has no rule) raise :class:`~pullback.NoRuleError` naming it, during a
+    differentiation, when an argument is traced or one of its ``callables`` returns traced values
+    (closing over them), instead of failing inside SciPy's compiled code with an unrelated error.
+    Its plain calls run SciPy's function."""
+    import inspect
+
+    from ..errors import NoRuleError
+
+    signature = inspect.signature(func)
+
+    def refused(*args, **kwargs):
+        if any_traced(args) or any_traced(tuple(kwargs.values())):
+            raise NoRuleError(name)
+        bound = signature.bind(*args, **kwargs)
+        watches = []
+        for k in callables:
+            if callable(bound.arguments.get(k)):
+                bound.arguments[k] = w = Watch(bound.arguments[k])
+                watches.append(w)
+        out = raw(*bound.args, **bound.kwargs)
+        if any(w.traced for w in watches):
+            raise NoRuleError(name, "a function argument that depends on traced values")
+        return out
+
+    refused.__name__ = refused.__qualname__ = f"refused_{func.__name__}"
+    raw = intercept_always(func, refused)

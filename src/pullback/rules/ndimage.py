@@ -34,6 +34,7 @@ from scipy.ndimage import _filters as _sf
 from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import original, route
+from .callables import refuse
 from .registry import defcomposite, deflinear, defnondiff, defvjp, value_of
 
 try:  # NumPy >= 2
@@ -729,3 +730,11 @@ for _name in (
     if _f is not None:
         defnondiff(_f, raw=original(_f))
         route(_f)
+
+# Functions taking a Python callable, without a rule: a clear error rather than SciPy's compiled
+# code failing on the callable's traced values (a SystemError) or a conversion error
+for _name, _callables in (("generic_filter", ("function",)), ("generic_filter1d", ("function",)),
+                          ("geometric_transform", ("mapping",)),
+                          ("generic_gradient_magnitude", ("derivative",)),
+                          ("generic_laplace", ("derivative2",))):
+    refuse(getattr(nd, _name), f"scipy.ndimage.{_name}", *_callables)

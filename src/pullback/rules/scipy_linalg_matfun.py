@@ -33,6 +33,7 @@ import numpy as np
 import scipy.linalg as SL
 
 from ..core import strip
+from .callables import refuse
 from .linalg import _mH
 from .registry import array_like, defvjp
 from .scipy_linalg import ORIGINALS, _exact, _nf, _route
@@ -327,3 +328,6 @@ def tanhm(A):
 
 for _f in (cosm, sinm, tanm, coshm, sinhm, tanhm):
     _route(_f.__name__, _f)
+
+# funm(A, func): no rule; a clear error (SciPy's pythran loop rejected the traced values func returns)
+refuse(SL.funm, "scipy.linalg.funm", "func")
