@@ -8,6 +8,8 @@ import pullback as pb
 from pullback.errors import NoRuleError
 from pullback.testing import check_adjoint, check_gradient
 
+from .cases import case_id
+
 rng = np.random.default_rng(0)
 XA = rng.random((5, 3)) + 0.1
 XB = rng.random((4, 3)) + 0.1
@@ -21,6 +23,26 @@ METRICS = [
     ("seuclidean", {}), ("seuclidean", {"V": W}), ("mahalanobis", {}), ("jensenshannon", {}),
     ("canberra", {"w": W}), ("braycurtis", {"w": W}),
 ]
+
+
+CASES = [  # (registry key, f, args): every registered rule of this family, see cases.py
+    (D.cdist, lambda a, b: D.cdist(a, b, "euclidean"), (XA, XB)),
+    (D.pdist, lambda a: D.pdist(a, "cosine"), (XA,)),
+    (D.squareform, lambda v: D.squareform(v), (D.pdist(XA),)),
+    *[(getattr(D, n), (lambda n: lambda u, v: getattr(D, n)(u, v))(n), (XA[0], XB[1]))
+      for n in ("braycurtis", "canberra", "chebyshev", "cityblock", "correlation", "cosine", "euclidean",
+                "jensenshannon", "minkowski", "sqeuclidean")],
+    (D.seuclidean, lambda u, v, V: D.seuclidean(u, v, V), (XA[0], XB[1], W)),
+    (D.mahalanobis, lambda u, v, VI: D.mahalanobis(u, v, VI), (XA[0], XB[1], np.diag(W) + 0.1)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_cases(case):
+    _, f, args = case
+    value, _ = pb.pullback(f, *args)
+    same(value, f(*args))
+    check_gradient(f, *args)
 
 
 def same(a, b):

@@ -13,7 +13,7 @@ FAMILIES = (
     "special", "special_bessel", "numpy_extra", "fft", "scipy_fft", "signal", "signal_fftconv",
     "signal_spectral", "signal_order",
     "ndimage", "ndimage_rank", "ndimage_interp", "numpy_signal", "stats", "stats_multivariate", "nufft",
-    "integrate", "optimize", "spatial", "interpolate", "interpolate_hermite", "scipy_linalg",
+    "integrate", "optimize", "optimize_min", "spatial", "interpolate", "interpolate_hermite", "scipy_linalg",
     "scipy_linalg_factor", "scipy_linalg_decomp", "scipy_linalg_matfun",
     "views",  # last: it makes the view functions' handlers (registered above) return views
 )

@@ -23,10 +23,10 @@ class Watch:
     (``traced``) and the shape and type of the first argument SciPy passed (``arg``: the value
     of its first call), so that a rule can call the user's function as SciPy does."""
 
-    __slots__ = ("f", "traced", "arg")
+    __slots__ = ("f", "traced", "arg", "__wrapped__")
 
     def __init__(self, f: Callable) -> None:
-        self.f = f
+        self.f = self.__wrapped__ = f  # (inspect.signature sees the user's: curve_fit counts on it)
         self.traced = False
         self.arg = None
 

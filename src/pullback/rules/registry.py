@@ -952,13 +952,18 @@ def like_value(t: Any, plain: Any) -> Any:
     an array of its shape; with ``plain``'s bits (``t`` has them already, up to a zero's sign)."""
     v = strip(t)
     if isinstance(plain, np.ndarray):
-        if not isinstance(v, np.ndarray) or v.shape != plain.shape:
+        if not isinstance(v, np.ndarray):  # a scalar: through one dimension, as reshape keeps scalars
+            t = np.reshape(t, (1,))
+        if strip(t).shape != plain.shape:
             t = np.reshape(t, plain.shape)
     elif isinstance(v, np.ndarray):
         t = np.reshape(t, ())[()]
     v = strip(t)
-    if np.asarray(v).tobytes() != np.asarray(plain, dtype=np.result_type(v)).tobytes():
-        t = plain + (t - v)  # the same number, SciPy's bits
+    if np.result_type(v) != np.result_type(plain):
+        t = t.astype(np.result_type(plain))
+        v = strip(t)
+    if np.asarray(v).tobytes() != np.asarray(plain).tobytes():
+        t = plain - (v - t)  # the same number, the library's bits (v - t is +0: -0.0 stays -0.0)
     if type(plain) is float:
         from ..dispatch import TracedArray, TracedWeak
 
