@@ -173,6 +173,44 @@ def test_regular_grid(method):
         check_gradient(g, V3, XO)
 
 
+
+@pytest.mark.parametrize("method", ["linear", "nearest", "slinear", "cubic", "quintic", "pchip"])
+@pytest.mark.parametrize("flip", [(0,), (1,), (0, 1)], ids=str)
+def test_regular_grid_descending_axes(method, flip):
+    """Regression: with a descending grid axis SciPy flips its values; the traced values were not
+    flipped, so the traced value itself was wrong (and the gradient landed on the wrong rows)."""
+    grid = tuple(g[::-1] if a in flip else g for a, g in enumerate((G1, G2)))
+    values = np.flip(V, axis=flip)
+    kw = {"solver": spsolve} if method in ("cubic", "quintic") else {}
+
+    def f(v, xi):
+        return S.RegularGridInterpolator(grid, v, method=method, **kw)(xi)
+
+    _value_is_scipy(f, (values, XI))
+    check_gradient(f, values, XI)
+    if method not in ("cubic", "quintic"):  # (interpn takes no solver)
+        def g(v, xi):
+            return S.interpn(grid, v, xi, method=method)
+
+        _value_is_scipy(g, (values, XI))
+        check_gradient(g, values, XI)
+
+
+def test_regular_grid_query_forms():
+    """Regression: a list of points ``[[x, y]]`` was read as a tuple of coordinate arrays (SciPy
+    reads a tuple so, a list as an array of points): a traced call raised on the shape."""
+    grid = (np.arange(6.0)[::-1], np.arange(7.0))
+    v = np.arange(42.0).reshape(6, 7) ** 0.5
+    f = lambda v: S.RegularGridInterpolator(grid, v)([[1.3, 2.2]])[0]
+    value, (grad,) = pb.value_and_gradient(f, v)
+    assert value == f(v) and type(value) is type(f(v))
+    np.testing.assert_array_equal(np.nonzero(grad)[0], [3, 3, 4, 4])  # rows 3-4 of the flipped grid
+    check_gradient(f, v)
+    for xi in ((XI[:, 0], XI[:, 1]), (XI,), list(XI), XI[0]):
+        r = S.RegularGridInterpolator((G1, G2), V)
+        _value_is_scipy(lambda v, xi=xi: S.RegularGridInterpolator((G1, G2), v)(xi), (V,))
+        np.testing.assert_array_equal(pb.jvp(lambda q: r(q), (XI,), (XI,))[0], r(XI))
+
 def test_regular_grid_interpn_second_order_and_plain():
     def f(v, xi):
         return S.interpn((G1, G2), v, xi, method="linear")

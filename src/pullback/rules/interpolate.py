@@ -577,7 +577,13 @@ def rgi_init(self, points, values, method="linear", bounds_error=True, fill_valu
     ORIGINALS["RegularGridInterpolator.__init__"](self, points, strip(values), method, bounds_error,
                                                   fill_value, **kw)
     self.__dict__["_pb_solver"] = (solver, solver_args)
-    _become_traced(self, None, values, _rgi_call)
+    _become_traced(self, None, _ascending(values, getattr(self, "_descending_dimensions", ())), _rgi_call)
+
+
+def _ascending(values, descending):
+    """The grid ``values`` in the order of SciPy's (ascending) grid: flipped along the axes whose
+    points were given descending, as SciPy flips its own copy."""
+    return np.flip(values, axis=descending) if descending else values
 
 
 def _rgi_model(obj, method, solver=None, solver_args=None, own=False):
@@ -586,11 +592,16 @@ def _rgi_model(obj, method, solver=None, solver_args=None, own=False):
 
 
 def _rgi_xi(xi, d):
-    if type(xi) in (tuple, list):
-        xi = np.stack(np.broadcast_arrays(*[array_like(v) for v in xi]), axis=-1)
+    """The query points as SciPy reads them (``_ndim_coords_from_arrays``): a tuple holds one array
+    per coordinate, anything else (a list too) is an array of points, a 1-d one reshaped to rows of
+    ``d``."""
+    if type(xi) is tuple and len(xi) == 1:
+        xi = xi[0]
+    if type(xi) is tuple:
+        return np.stack(np.broadcast_arrays(*[array_like(v) for v in xi]), axis=-1)
     xi = array_like(xi)
-    if d == 1 and (xi.ndim == 0 or xi.shape[-1] != 1):
-        xi = xi[..., None]
+    if xi.ndim == 1:
+        xi = np.reshape(xi, (-1, d))
     return xi
 
 
