@@ -144,6 +144,51 @@ def test_interp1d_unsorted_axis_and_plain_object():
     check_gradient(lambda xq: it(xq), XIN)
 
 
+
+def _polynomial(cls, **kw):
+    """``cls(X, y, **kw)``; the barycentric weights drawn from a fixed generator (SciPy permutes
+    the points at random when it computes them)."""
+    if cls is S.BarycentricInterpolator:
+        return lambda y: cls(X, y, rng=np.random.default_rng(0), **kw)
+    return lambda y: cls(X, y, **kw)
+
+
+@pytest.mark.parametrize("cls", [S.BarycentricInterpolator, S.KroghInterpolator])
+def test_polynomial_interpolators(cls):
+    """Regression: a plain Krogh or barycentric interpolant at traced query points raised
+    AttributeError (the interp1d rule answered their shared ``_Interpolator1D.__call__``), and
+    traced y raised on conversion. Values and derivatives (``derivative`` too), both layouts."""
+    y3 = rand(3, 8, 2, seed=6)
+    make, make1 = _polynomial(cls, axis=1), _polynomial(cls)
+    xq = XIN[:4].reshape(2, 2)
+    _value_is_scipy(lambda y, xq: make(y)(xq), (y3, xq))
+    check_gradient(lambda y, xq: make(y)(xq), y3, xq)
+    check_gradient(lambda y, xq: make(y).derivative(xq, 2), y3, xq)
+    check_gradient(lambda y, xq: make1(y)(xq), Y[:, 0], X[2:5])  # at the nodes
+    check_adjoint(lambda y: make1(y)(XIN), Y)
+    plain = make1(Y)
+    _value_is_scipy(lambda xq: plain(xq), (XIN,))
+    check_gradient(lambda xq: plain(xq), XIN)
+    check_gradient(lambda xq: plain.derivative(xq), XIN[0])
+    check_gradient(lambda xq: pb.grad(lambda xq: np.sum(plain(xq) ** 3))(xq), XIN)
+    assert type(make1(Y)) is cls and type(plain(XIN[0])) is np.ndarray
+    with pytest.raises(pb.NoRuleError, match="traced xi"):
+        pb.gradient(lambda x: np.sum(cls(x, Y)(XIN)), X)
+    with pytest.raises(pb.NoRuleError, match="derivatives"):
+        pb.gradient(lambda y: np.sum(make1(y).derivatives(XIN)), Y)
+    with pytest.raises(pb.NoRuleError, match="'yi'"):
+        pb.gradient(lambda y: np.sum(make1(y).yi), Y)
+
+
+def test_polynomial_interpolate_functions():
+    y = Y[:, 0]
+    f = lambda y, xq: S.krogh_interpolate(X, y, xq, der=1)
+    _value_is_scipy(f, (y, XIN))
+    check_gradient(f, y, XIN)
+    g = lambda y, xq: S.barycentric_interpolate(X, y, xq, rng=np.random.default_rng(1))
+    _value_is_scipy(g, (y, XIN))
+    check_gradient(g, y, XIN)
+
 G1, G2 = np.linspace(0, 1, 7), np.linspace(0, 2, 8)
 V = rand(7, 8, seed=4)
 V3 = rand(7, 8, 3, seed=5)
