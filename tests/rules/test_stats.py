@@ -479,6 +479,26 @@ def test_zscore():
         pb.gradient(lambda a: np.sum(st.zscore(a, nan_policy="omit")), PK)
 
 
+
+def test_zscore_complex():
+    """Regression: the rule assumed real data; SciPy's std of complex data is that of |a - mean|,
+    so the derivative of the std projects on Re(conj(z) t)."""
+    z = np.array([0.3 + 0.1j, -0.2 + 0.5j, 1 - 0.3j])
+    w = np.array([0.7, -1.3, 0.4])
+    g = pb.gradient(lambda z: np.sum(w * np.real(st.zscore(z))), z)[0]
+    np.testing.assert_allclose(g, [1.39968875, -1.22337972 - 0.61034193j, -0.17630902 + 0.61034193j],
+                               atol=1e-8)
+    zk = PK + 1j * QK
+    for kw in ({}, {"axis": 1, "ddof": 1}, {"axis": None}):
+        def f(a):
+            return st.zscore(a, **kw)
+
+        check_gradient(f, zk)
+        check_gradient(f, zk.astype(np.complex64))
+        value = pb.pullback(f, zk)[0]
+        assert value.dtype == f(zk).dtype and value.tobytes() == f(zk).tobytes()
+    _check_second_order(lambda a: st.zscore(a, axis=1, ddof=1), zk)
+
 # ---------------------------------------------------------------- registry coverage (test_cases runs these)
 
 _X = LOC + SCALE * Z["positive"]

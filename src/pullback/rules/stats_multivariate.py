@@ -32,7 +32,8 @@ the value ``S`` in nats: ``∂S/∂pk = -(log p + S) / Σpk`` (Shannon), ``∂D/
 
 **zscore** ``(a, axis=0, ddof=0, nan_policy='propagate')``: ``z = (a - mean) / std``, whose
 Jacobian is symmetric: ``J t = (t - mean(t)) / std - z Σ(z t) / ((n - ddof) std)`` along
-``axis``, used for both modes.
+``axis``, used for both modes; for complex data (whose std is that of ``|a - mean|``) ``Σ(z t)``
+is ``Re Σ(conj(z) t)``.
 
 Examples
 --------
@@ -500,11 +501,16 @@ def entropy(pk: Any, qk: Any = None, base: float | None = None, axis: int | None
 
 
 def _zscore_j(t, ans, a, axis, ddof):
-    """The symmetric Jacobian of zscore applied to ``t``."""
+    """The Jacobian of zscore applied to ``t``; self-adjoint, complex data included (as a map of
+    real and imaginary parts: the std is that of ``|a - mean|``, so its derivative projects on
+    ``Re(conj(z) t)``)."""
     sd = np.std(a, axis=axis, ddof=ddof, keepdims=True)
     n = np.size(strip(a)) if axis is None else np.shape(strip(a))[axis]
-    return ((t - np.mean(t, axis=axis, keepdims=True)) / sd
-            - ans * np.sum(ans * t, axis=axis, keepdims=True) / ((n - ddof) * sd))
+    if np.iscomplexobj(strip(ans)):
+        along = np.real(np.sum(np.conj(ans) * t, axis=axis, keepdims=True))
+    else:
+        along = np.sum(ans * t, axis=axis, keepdims=True)
+    return (t - np.mean(t, axis=axis, keepdims=True)) / sd - ans * along / ((n - ddof) * sd)
 
 
 def zscore_vjp(g, ans, a, *, axis, ddof, how):
