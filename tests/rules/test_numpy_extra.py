@@ -181,6 +181,24 @@ def test_polynomial_plain_calls_are_untouched():
     np.testing.assert_allclose(g, series.deriv()(x), rtol=1e-12)
 
 
+def test_mapdomain_old_and_new_differentiate():
+    """Regression: ``old`` and ``new`` were stripped (their gradient was 0)."""
+    mapdomain = P["mapdomain"]
+    xq = np.linspace(-1.0, 1.2, 7)
+    g = pb.gradient(lambda o: np.sum(mapdomain(xq, np.stack([o, 1.2]), [0, 3])), -1.0)[0]
+    np.testing.assert_allclose(g, np.sum(3 * (xq - 1.2) / 2.2**2), rtol=1e-13)
+    check_gradient(lambda o: mapdomain(xq, [o, 1.2], [0, 3]), -1.0)
+    check_gradient(lambda x, o, n: mapdomain(x, o, n), xq, np.array([-1.0, 1.2]), np.array([0.5, 3.0]))
+    check_gradient(lambda o, n: mapdomain(0.3, o, n), np.array([-1.0, 1.2]) + 0.5j, np.array([0.5j, 3.0]))
+    for args in [(0.3, np.array([-1.0, 1.2]), [0, 3]), (xq, np.array([-1.0, 1.2]), [0.5, 3.0]),
+                 (0.3, [-1.0, 1.2], [0.0, 3.0])]:
+        want = mapdomain(*args)
+        for i in (0, 1):
+            if isinstance(args[i], list):
+                continue
+            got = pb.pullback(lambda t, i=i, args=args: mapdomain(*args[:i], t, *args[i + 1:]), args[i])[0]
+            assert type(got) is type(want) and np.asarray(got).tobytes() == np.asarray(want).tobytes()
+
 def test_list_conversion_says_what_to_use():
     for f in (lambda a: np.array([a[0], a[1]]), lambda a: np.asarray((a, a)), lambda a: np.r_[[a[0], a[1]]]):
         with pytest.raises(pb.TracedConversionError, match=r"np\.stack"):

@@ -25,7 +25,15 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import Tracer, strip
 from ..intercept import original, route
-from .registry import _with_values, array_like, defcomposite, deflinear, numpy_scalar
+from .registry import (
+    _with_values,
+    array_like,
+    defcomposite,
+    deflinear,
+    like_value,
+    numpy_scalar,
+    strip_tree,
+)
 
 _arr = array_like
 builtins_range = builtins.range  # histogram's argument ``range`` hides the builtin
@@ -521,13 +529,19 @@ for _f, _kind in _polynomial_modules():
 
 
 def mapdomain(x, old, new):
-    """``numpy.polynomial.polyutils.mapdomain`` (what the series classes call on their argument)."""
+    """``numpy.polynomial.polyutils.mapdomain`` (what the series classes call on their argument),
+    differentiable in ``x``, ``old`` and ``new``: NumPy's own arithmetic (``mapparms``, plain
+    Python, runs on traced values), the result in NumPy's type (a scalar ``x`` gives a scalar)."""
     from numpy.polynomial import polyutils
 
     if isinstance(x, (list, tuple)):
         x = np.stack([_arr(v) for v in x])
-    off, scl = polyutils.mapparms(_plain(old), _plain(new))
-    return off + x * scl
+    off, scl = polyutils.mapparms(old, new)
+    out = off + scl * x
+    if isinstance(x, np.ndarray) or not isinstance(out, Tracer):
+        return out
+    plain = ORIGINALS["mapdomain"](*[strip_tree(a) for a in (x, old, new)])
+    return out if isinstance(plain, np.ndarray) else like_value(out, plain)
 
 
 def _mapdomain():
