@@ -607,3 +607,22 @@ def test_scalar_results_are_numpy_scalars():
                  (lambda m: st.poisson.logpmf(3, m), 2.5)):
         value, _ = pb.pullback(f, a)
         assert type(value) is type(f(a)) and value == f(a)
+
+
+def test_multivariate_scalar_results_are_numpy_scalars():
+    """Regression: multivariate_normal.logpdf/pdf of one point (frozen or not), its entropy and
+    dirichlet.logpdf/pdf gave a 0-d array where SciPy returns np.float64."""
+    for f, a in ((lambda x: st.multivariate_normal.logpdf(x, MEAN, COV), XS[0]),
+                 (lambda m: st.multivariate_normal.pdf(XS[0], m, COV), MEAN),
+                 (lambda m: st.multivariate_normal(m, COV).logpdf(XS[0]), MEAN),
+                 (lambda c: st.multivariate_normal(MEAN, c).pdf(XS[0]), COV),
+                 (lambda c: st.multivariate_normal(MEAN, c).entropy(), COV),
+                 (lambda x: st.multivariate_normal.logpdf(x, 0.1, 2.0), 0.5),
+                 (lambda a: st.dirichlet.logpdf(DX[:, 0], a), ALPHA),
+                 (lambda a: st.dirichlet(a).pdf(DX[:, 0]), ALPHA),
+                 (lambda x: st.dirichlet.logpdf(x, ALPHA), DX[:3, 0])):  # (the last is 1 - sum)
+        value, _ = pb.pullback(f, a)
+        want = f(a)
+        assert type(value) is type(want) is np.float64 and value == want
+        assert type(pb.jvp(f, (a,), (a,))[0]) is np.float64
+        check_gradient(f, a)

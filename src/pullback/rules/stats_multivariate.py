@@ -172,7 +172,7 @@ def _mvn_jvp(i: int, pdf: bool) -> Callable:
 
 
 def _mvn_raw(x, mean, cov, *, how, ctx):
-    return np.asarray(how(x, mean, cov))
+    return numeric(how(x, mean, cov))  # (a NumPy scalar for one point, as SciPy returns)
 
 
 _MVN = {pdf: defvjp(_mvn_raw, [_mvn_vjp(i, pdf) for i in range(3)], [_mvn_jvp(i, pdf) for i in range(3)],
@@ -228,7 +228,7 @@ def mvn_entropy_jvp_mean(t, ans, mean, cov, *, ctx, how):
 
 
 def _mvn_entropy_raw(mean, cov, *, ctx, how):
-    return np.asarray(how(mean, cov))
+    return numeric(how(mean, cov))
 
 
 _MVN_ENTROPY = defvjp(_mvn_entropy_raw, [mvn_entropy_vjp_mean, mvn_entropy_vjp_cov],
@@ -401,7 +401,7 @@ def _dirichlet_jvp(i: int, pdf: bool) -> Callable:
 
 
 def _dirichlet_raw(x, alpha, *, how):
-    return np.asarray(how(x, alpha))
+    return numeric(how(x, alpha))
 
 
 _DIRICHLET = {pdf: defvjp(_dirichlet_raw, [_dirichlet_vjp(i, pdf) for i in range(2)],
