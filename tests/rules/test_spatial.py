@@ -22,6 +22,20 @@ METRICS = [
     ("canberra", {"w": W}), ("braycurtis", {"w": W}),
 ]
 
+VI = np.linalg.inv(np.cov(np.random.default_rng(1).random((8, 3)).T))
+
+CASES = [  # (registry key, f, args): the registered rules of this family, see cases.py
+    (D.cdist, lambda a, b: D.cdist(a, b, "cosine"), (XA, XB)),
+    (D.pdist, lambda a: D.pdist(a, "minkowski", p=3.0), (XA,)),
+    (D.squareform, lambda a: D.squareform(D.pdist(a)), (XA,)),
+    (D.minkowski, lambda u, v: D.minkowski(u, v, 3.0, W), (XA[0], XB[1])),
+    (D.seuclidean, lambda u, v, V: D.seuclidean(u, v, V), (XA[0], XB[1], W)),
+    (D.mahalanobis, lambda u, v: D.mahalanobis(u, v, VI), (XA[0], XB[1])),
+    (D.jensenshannon, lambda u, v: D.jensenshannon(u, v, 2.0), (XA[0], XB[1])),
+] + [(getattr(D, name), lambda u, v, w, name=name: getattr(D, name)(u, v, w), (XA[0], XB[1], W))
+     for name in ("euclidean", "sqeuclidean", "cityblock", "chebyshev", "cosine", "correlation",
+                  "braycurtis", "canberra")]
+
 
 def same(a, b):
     a = pb.stop_gradient(a)
