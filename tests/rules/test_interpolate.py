@@ -179,6 +179,13 @@ def test_polynomial_interpolators(cls):
     with pytest.raises(pb.NoRuleError, match="'yi'"):
         pb.gradient(lambda y: np.sum(make1(y).yi), Y)
 
+    class Other(S.BarycentricInterpolator.__mro__[2]):  # SciPy's _Interpolator1D, not one pullback knows
+        def _evaluate(self, x):
+            return x[:, None]
+
+    with pytest.raises(pb.NoRuleError, match="Other"):
+        pb.gradient(lambda xq: np.sum(Other(X, Y[:, 0], 0)(xq)), XIN)
+
 
 def test_polynomial_interpolate_functions():
     y = Y[:, 0]

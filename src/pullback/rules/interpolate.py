@@ -553,8 +553,11 @@ def _interp1d_call(self, x):
 def interp1d_call(self, x):
     """``interp1d.__call__`` with traced query points (plain data). The method is SciPy's
     ``_Interpolator1D.__call__``, which Krogh's and the barycentric interpolator share."""
-    if not isinstance(self, S.interp1d):
+    if isinstance(self, (S.KroghInterpolator, S.BarycentricInterpolator)):
         return poly_call(self, x)
+    if not isinstance(self, S.interp1d):
+        raise _no_rule(f"{type(self).__name__} (a 1-D interpolator pullback has no rule for) at traced "
+                       "query points")
     x = array_like(x)
     data = np.moveaxis(self.y, self.axis, 0) if self.axis else self.y
     out = evaluate(data, x, _interp1d_model(self, data.shape[0]), 0)
