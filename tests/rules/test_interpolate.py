@@ -144,6 +144,58 @@ def test_interp1d_unsorted_axis_and_plain_object():
     check_gradient(lambda xq: it(xq), XIN)
 
 
+
+def _polynomial(cls, **kw):
+    """``cls(X, y, **kw)``; the barycentric weights drawn from a fixed generator (SciPy permutes
+    the points at random when it computes them)."""
+    if cls is S.BarycentricInterpolator:
+        return lambda y: cls(X, y, rng=np.random.default_rng(0), **kw)
+    return lambda y: cls(X, y, **kw)
+
+
+@pytest.mark.parametrize("cls", [S.BarycentricInterpolator, S.KroghInterpolator])
+def test_polynomial_interpolators(cls):
+    """Regression: a plain Krogh or barycentric interpolant at traced query points raised
+    AttributeError (the interp1d rule answered their shared ``_Interpolator1D.__call__``), and
+    traced y raised on conversion. Values and derivatives (``derivative`` too), both layouts."""
+    y3 = rand(3, 8, 2, seed=6)
+    make, make1 = _polynomial(cls, axis=1), _polynomial(cls)
+    xq = XIN[:4].reshape(2, 2)
+    _value_is_scipy(lambda y, xq: make(y)(xq), (y3, xq))
+    check_gradient(lambda y, xq: make(y)(xq), y3, xq)
+    check_gradient(lambda y, xq: make(y).derivative(xq, 2), y3, xq)
+    check_gradient(lambda y, xq: make1(y)(xq), Y[:, 0], X[2:5])  # at the nodes
+    check_adjoint(lambda y: make1(y)(XIN), Y)
+    plain = make1(Y)
+    _value_is_scipy(lambda xq: plain(xq), (XIN,))
+    check_gradient(lambda xq: plain(xq), XIN)
+    check_gradient(lambda xq: plain.derivative(xq), XIN[0])
+    check_gradient(lambda xq: pb.grad(lambda xq: np.sum(plain(xq) ** 3))(xq), XIN)
+    assert type(make1(Y)) is cls and type(plain(XIN[0])) is np.ndarray
+    with pytest.raises(pb.NoRuleError, match="traced xi"):
+        pb.gradient(lambda x: np.sum(cls(x, Y)(XIN)), X)
+    with pytest.raises(pb.NoRuleError, match="derivatives"):
+        pb.gradient(lambda y: np.sum(make1(y).derivatives(XIN)), Y)
+    with pytest.raises(pb.NoRuleError, match="'yi'"):
+        pb.gradient(lambda y: np.sum(make1(y).yi), Y)
+
+    class Other(S.BarycentricInterpolator.__mro__[2]):  # SciPy's _Interpolator1D, not one pullback knows
+        def _evaluate(self, x):
+            return x[:, None]
+
+    with pytest.raises(pb.NoRuleError, match="Other"):
+        pb.gradient(lambda xq: np.sum(Other(X, Y[:, 0], 0)(xq)), XIN)
+
+
+def test_polynomial_interpolate_functions():
+    y = Y[:, 0]
+    f = lambda y, xq: S.krogh_interpolate(X, y, xq, der=1)
+    _value_is_scipy(f, (y, XIN))
+    check_gradient(f, y, XIN)
+    g = lambda y, xq: S.barycentric_interpolate(X, y, xq, rng=np.random.default_rng(1))
+    _value_is_scipy(g, (y, XIN))
+    check_gradient(g, y, XIN)
+
 G1, G2 = np.linspace(0, 1, 7), np.linspace(0, 2, 8)
 V = rand(7, 8, seed=4)
 V3 = rand(7, 8, 3, seed=5)
@@ -172,6 +224,44 @@ def test_regular_grid(method):
         _value_is_scipy(g, (V3, XO))
         check_gradient(g, V3, XO)
 
+
+
+@pytest.mark.parametrize("method", ["linear", "nearest", "slinear", "cubic", "quintic", "pchip"])
+@pytest.mark.parametrize("flip", [(0,), (1,), (0, 1)], ids=str)
+def test_regular_grid_descending_axes(method, flip):
+    """Regression: with a descending grid axis SciPy flips its values; the traced values were not
+    flipped, so the traced value itself was wrong (and the gradient landed on the wrong rows)."""
+    grid = tuple(g[::-1] if a in flip else g for a, g in enumerate((G1, G2)))
+    values = np.flip(V, axis=flip)
+    kw = {"solver": spsolve} if method in ("cubic", "quintic") else {}
+
+    def f(v, xi):
+        return S.RegularGridInterpolator(grid, v, method=method, **kw)(xi)
+
+    _value_is_scipy(f, (values, XI))
+    check_gradient(f, values, XI)
+    if method not in ("cubic", "quintic"):  # (interpn takes no solver)
+        def g(v, xi):
+            return S.interpn(grid, v, xi, method=method)
+
+        _value_is_scipy(g, (values, XI))
+        check_gradient(g, values, XI)
+
+
+def test_regular_grid_query_forms():
+    """Regression: a list of points ``[[x, y]]`` was read as a tuple of coordinate arrays (SciPy
+    reads a tuple so, a list as an array of points): a traced call raised on the shape."""
+    grid = (np.arange(6.0)[::-1], np.arange(7.0))
+    v = np.arange(42.0).reshape(6, 7) ** 0.5
+    f = lambda v: S.RegularGridInterpolator(grid, v)([[1.3, 2.2]])[0]
+    value, (grad,) = pb.value_and_gradient(f, v)
+    assert value == f(v) and type(value) is type(f(v))
+    np.testing.assert_array_equal(np.nonzero(grad)[0], [3, 3, 4, 4])  # rows 3-4 of the flipped grid
+    check_gradient(f, v)
+    for xi in ((XI[:, 0], XI[:, 1]), (XI,), list(XI), XI[0]):
+        r = S.RegularGridInterpolator((G1, G2), V)
+        _value_is_scipy(lambda v, xi=xi: S.RegularGridInterpolator((G1, G2), v)(xi), (V,))
+        np.testing.assert_array_equal(pb.jvp(lambda q: r(q), (XI,), (XI,))[0], r(XI))
 
 def test_regular_grid_interpn_second_order_and_plain():
     def f(v, xi):

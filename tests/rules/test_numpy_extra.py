@@ -181,6 +181,69 @@ def test_polynomial_plain_calls_are_untouched():
     np.testing.assert_allclose(g, series.deriv()(x), rtol=1e-12)
 
 
+def test_mapdomain_old_and_new_differentiate():
+    """Regression: ``old`` and ``new`` were stripped (their gradient was 0)."""
+    mapdomain = P["mapdomain"]
+    xq = np.linspace(-1.0, 1.2, 7)
+    g = pb.gradient(lambda o: np.sum(mapdomain(xq, np.stack([o, 1.2]), [0, 3])), -1.0)[0]
+    np.testing.assert_allclose(g, np.sum(3 * (xq - 1.2) / 2.2**2), rtol=1e-13)
+    check_gradient(lambda o: mapdomain(xq, [o, 1.2], [0, 3]), -1.0)
+    check_gradient(lambda x, o, n: mapdomain(x, o, n), xq, np.array([-1.0, 1.2]), np.array([0.5, 3.0]))
+    check_gradient(lambda o, n: mapdomain(0.3, o, n), np.array([-1.0, 1.2]) + 0.5j, np.array([0.5j, 3.0]))
+    for args in [(0.3, np.array([-1.0, 1.2]), [0, 3]), (xq, np.array([-1.0, 1.2]), [0.5, 3.0]),
+                 (0.3, [-1.0, 1.2], [0.0, 3.0])]:
+        want = mapdomain(*args)
+        for i in (0, 1):
+            if isinstance(args[i], list):
+                continue
+            got = pb.pullback(lambda t, i=i, args=args: mapdomain(*args[:i], t, *args[i + 1:]), args[i])[0]
+            assert type(got) is type(want) and np.asarray(got).tobytes() == np.asarray(want).tobytes()
+
+def _same_tree(got, want):
+    assert type(got) is type(want)
+    if isinstance(want, (tuple, list)):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            _same_tree(g, w)
+    else:
+        assert got.shape == want.shape and got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def test_histogram_traced_bins():
+    """Regression: with traced edges (``bins``) the returned edges and the density carried no
+    gradient (the edges were stripped); histogram2d/histogramdd raised RecursionError."""
+    d = np.array([0.1, 0.35, 0.4, 0.8, 0.55, 0.9, 0.2])
+    e = np.array([0.0, 0.3, 0.6, 1.0])
+    np.testing.assert_array_equal(pb.gradient(lambda e: np.histogram(d, bins=e)[1][1], e)[0], [0, 1, 0, 0])
+    g = pb.gradient(lambda e: np.histogram(d, bins=e, density=True)[0][0], e)[0]
+    np.testing.assert_allclose(g, [2 / 7 / 0.3**2, -2 / 7 / 0.3**2, 0, 0], rtol=1e-12)
+    s2 = np.stack([d, d[::-1]], axis=1)
+    e2 = np.array([0.05, 0.5, 0.7, 0.95])
+    calls = [
+        lambda e: np.histogram(d, bins=e),
+        lambda e: np.histogram(d, bins=e, density=True),
+        lambda e: np.histogram(d, bins=e, weights=d, density=True),
+        lambda e: np.histogram2d(d, d[::-1], bins=e),
+        lambda e: np.histogram2d(d, d[::-1], bins=e, density=True),
+        lambda e: np.histogram2d(d, d[::-1], bins=[e, 3], density=True),
+        lambda e: np.histogramdd(s2, bins=[e, e2], density=True),
+        lambda e: np.histogramdd(s2, bins=np.stack([e, e2])),
+    ]
+    for f in calls:
+        _same_tree(pb.pullback(f, e)[0], f(e))
+        check_gradient(lambda e: _float_parts(f(e)), e)
+    d32, e32 = d.astype(np.float32), e.astype(np.float32)
+    check_gradient(lambda e: np.histogram(d32, bins=e, density=True)[0], e32)
+    with pytest.raises(pb.TracedConversionError):  # NumPy's dispatch does not look into a list of edges
+        pb.gradient(lambda e: np.sum(np.histogram(d, bins=[0.0, e[1], 0.6, 1])[1]), e)
+
+
+def _float_parts(tree):
+    """The floating arrays of a histogram's result (integer counts left out), raveled and joined."""
+    if isinstance(tree, (tuple, list)):
+        return np.concatenate([_float_parts(t) for t in tree])
+    return np.ravel(tree) if tree.dtype.kind == "f" else np.zeros(0)
+
 def test_list_conversion_says_what_to_use():
     for f in (lambda a: np.array([a[0], a[1]]), lambda a: np.asarray((a, a)), lambda a: np.r_[[a[0], a[1]]]):
         with pytest.raises(pb.TracedConversionError, match=r"np\.stack"):

@@ -24,6 +24,20 @@ METRICS = [
     ("canberra", {"w": W}), ("braycurtis", {"w": W}),
 ]
 
+VI = np.linalg.inv(np.cov(np.random.default_rng(1).random((8, 3)).T))
+
+_MORE = [  # weighted and parametrised forms, added to CASES below
+    (D.cdist, lambda a, b: D.cdist(a, b, "cosine"), (XA, XB)),
+    (D.pdist, lambda a: D.pdist(a, "minkowski", p=3.0), (XA,)),
+    (D.squareform, lambda a: D.squareform(D.pdist(a)), (XA,)),
+    (D.minkowski, lambda u, v: D.minkowski(u, v, 3.0, W), (XA[0], XB[1])),
+    (D.seuclidean, lambda u, v, V: D.seuclidean(u, v, V), (XA[0], XB[1], W)),
+    (D.mahalanobis, lambda u, v: D.mahalanobis(u, v, VI), (XA[0], XB[1])),
+    (D.jensenshannon, lambda u, v: D.jensenshannon(u, v, 2.0), (XA[0], XB[1])),
+] + [(getattr(D, name), lambda u, v, w, name=name: getattr(D, name)(u, v, w), (XA[0], XB[1], W))
+     for name in ("euclidean", "sqeuclidean", "cityblock", "chebyshev", "cosine", "correlation",
+                  "braycurtis", "canberra")]
+
 
 CASES = [  # (registry key, f, args): every registered rule of this family, see cases.py
     (D.cdist, lambda a, b: D.cdist(a, b, "euclidean"), (XA, XB)),
@@ -34,6 +48,7 @@ CASES = [  # (registry key, f, args): every registered rule of this family, see 
                 "jensenshannon", "minkowski", "sqeuclidean")],
     (D.seuclidean, lambda u, v, V: D.seuclidean(u, v, V), (XA[0], XB[1], W)),
     (D.mahalanobis, lambda u, v, VI: D.mahalanobis(u, v, VI), (XA[0], XB[1], np.diag(W) + 0.1)),
+    *_MORE,
 ]
 
 

@@ -3,6 +3,7 @@ entropy and zscore; SciPy's values, derivatives checked against finite differenc
 
 import numpy as np
 import pytest
+import scipy.special as sc
 import scipy.stats as st
 from hypothesis import given, settings
 from hypothesis import strategies as hs
@@ -479,6 +480,26 @@ def test_zscore():
         pb.gradient(lambda a: np.sum(st.zscore(a, nan_policy="omit")), PK)
 
 
+
+def test_zscore_complex():
+    """Regression: the rule assumed real data; SciPy's std of complex data is that of |a - mean|,
+    so the derivative of the std projects on Re(conj(z) t)."""
+    z = np.array([0.3 + 0.1j, -0.2 + 0.5j, 1 - 0.3j])
+    w = np.array([0.7, -1.3, 0.4])
+    g = pb.gradient(lambda z: np.sum(w * np.real(st.zscore(z))), z)[0]
+    np.testing.assert_allclose(g, [1.39968875, -1.22337972 - 0.61034193j, -0.17630902 + 0.61034193j],
+                               atol=1e-8)
+    zk = PK + 1j * QK
+    for kw in ({}, {"axis": 1, "ddof": 1}, {"axis": None}):
+        def f(a):
+            return st.zscore(a, **kw)
+
+        check_gradient(f, zk)
+        check_gradient(f, zk.astype(np.complex64))
+        value = pb.pullback(f, zk)[0]
+        assert value.dtype == f(zk).dtype and value.tobytes() == f(zk).tobytes()
+    _check_second_order(lambda a: st.zscore(a, axis=1, ddof=1), zk)
+
 # ---------------------------------------------------------------- registry coverage (test_cases runs these)
 
 _X = LOC + SCALE * Z["positive"]
@@ -512,6 +533,8 @@ CASES = [_gamma_case(m) for m in METHODS] + [_poisson_case(m) for m in DISCRETE_
     (M.dirichlet_frozen.__init__, lambda a: st.dirichlet(a).logpdf(DX), (ALPHA,)),
     (_entropy.entropy, lambda p, q: st.entropy(p, q), (PK, QK)),
     (_stats_py.zscore, lambda a: st.zscore(a), (PK,)),
+    (D.rv_generic.support, lambda loc, s: np.stack(st.uniform(loc, s).support()), (LOC, SCALE)),
+    (D.rv_continuous.expect, lambda m, s: st.norm(m, s).expect(lambda x: np.cos(x)), (LOC[0], SCALE[0, 0])),
 ]
 
 
@@ -587,3 +610,84 @@ def test_scalar_results_are_numpy_scalars():
                  (lambda m: st.poisson.logpmf(3, m), 2.5)):
         value, _ = pb.pullback(f, a)
         assert type(value) is type(f(a)) and value == f(a)
+
+
+def test_multivariate_scalar_results_are_numpy_scalars():
+    """Regression: multivariate_normal.logpdf/pdf of one point (frozen or not), its entropy and
+    dirichlet.logpdf/pdf gave a 0-d array where SciPy returns np.float64."""
+    for f, a in ((lambda x: st.multivariate_normal.logpdf(x, MEAN, COV), XS[0]),
+                 (lambda m: st.multivariate_normal.pdf(XS[0], m, COV), MEAN),
+                 (lambda m: st.multivariate_normal(m, COV).logpdf(XS[0]), MEAN),
+                 (lambda c: st.multivariate_normal(MEAN, c).pdf(XS[0]), COV),
+                 (lambda c: st.multivariate_normal(MEAN, c).entropy(), COV),
+                 (lambda x: st.multivariate_normal.logpdf(x, 0.1, 2.0), 0.5),
+                 (lambda a: st.dirichlet.logpdf(DX[:, 0], a), ALPHA),
+                 (lambda a: st.dirichlet(a).pdf(DX[:, 0]), ALPHA),
+                 (lambda x: st.dirichlet.logpdf(x, ALPHA), DX[:3, 0])):  # (the last is 1 - sum)
+        value, _ = pb.pullback(f, a)
+        want = f(a)
+        assert type(value) is type(want) is np.float64 and value == want
+        assert type(pb.jvp(f, (a,), (a,))[0]) is np.float64
+        check_gradient(f, a)
+
+
+# ---------------------------------------------------------------- lists of traced numbers, support, expect
+
+
+def test_lists_of_traced_scalars_are_stacked():
+    """Regression: a list of traced scalars (x or a parameter) reached SciPy's code still traced,
+    through the intercepted method again: RecursionError. SciPy reads it as an array."""
+    t = np.float64(1.3)
+    for f in (lambda t: st.norm.cdf([t, 2 * t]), lambda t: st.norm.cdf(0.3, [t, 2 * t], [1.0, t]),
+              lambda t: st.gamma(2.5).logpdf([t, t * t]), lambda t: st.poisson.pmf([1, 2], [t, 2.0])):
+        value = pb.pullback(f, t)[0]
+        want = f(t)
+        assert type(value) is type(want) and value.shape == want.shape
+        assert value.tobytes() == want.tobytes()
+        check_gradient(f, t)
+    g = pb.gradient(lambda t: np.sum(st.norm.cdf([t, 2 * t])), t)[0]
+    np.testing.assert_allclose(g, st.norm.pdf(t) + 2 * st.norm.pdf(2 * t), rtol=1e-14)
+
+
+def test_support():
+    """Regression: support() with a traced scale raised AttributeError ('int' object has no
+    attribute 'all'): it is loc + scale * (a, b), SciPy's values and types."""
+    for f, args in ((lambda s: st.uniform(0.2, s).support(), (1.3,)),
+                    (lambda loc, s: st.uniform.support(loc, s), (LOC, SCALE)),
+                    (lambda loc, s: st.norm(loc, s).support(), (0.3, 1.3)),
+                    (lambda a, s: st.gamma(a, 0.1, s).support(), (2.5, 1.3)),
+                    (lambda loc: st.poisson(2.0, loc).support(), (1.5,)),
+                    (lambda s: st.uniform(0.2, s).support(), (-1.0,))):  # invalid: SciPy's nan
+        want = f(*args)
+        got = pb.pullback(f, *args)[0]
+        assert type(got) is tuple and len(got) == 2
+        for g_, w_ in zip(got, want):
+            assert type(g_) is type(w_) and np.asarray(g_).tobytes() == np.asarray(w_).tobytes()
+    assert pb.gradient(lambda s: st.uniform(0.2, s).support()[1], 1.3) == (1.0,)
+    check_gradient(lambda loc, s: np.stack(st.uniform.support(loc, s)), LOC, SCALE)
+    g = pb.gradient(lambda loc, s: st.norm(loc, s).support()[0], 0.3, 1.3)
+    assert g == (0.0, 0.0)  # an infinite endpoint is a constant
+    with pytest.raises(NoRuleError, match="genpareto.support"):
+        pb.gradient(lambda c: st.genpareto(c).support()[0], 0.5)
+
+
+def test_expect():
+    """Regression: norm(traced_loc, 1).expect(f) raised RecursionError (a list of traced limits),
+    then TracedConversionError (SciPy's last np.array). SciPy's steps, traced; its value."""
+    cases = [
+        (lambda m: st.norm(m, 1).expect(lambda x: x**2), (1.3,)),
+        (lambda m, s: st.norm.expect(lambda x: np.sin(x), loc=m, scale=s, lb=0.2, ub=m + 1,
+                                     conditional=True), (0.3, 0.9)),
+        (lambda a, s: st.gamma(a, scale=s).expect(), (2.5, 1.5)),
+        (lambda a: st.gamma(a).expect(lambda x: np.log(x)), (2.5,)),
+        (lambda w: st.norm(0.5, 1).expect(lambda x: np.exp(-w * x**2)), (0.8,)),  # func traced only
+    ]
+    for f, args in cases:
+        want = f(*args)
+        got = pb.pullback(f, *args)[0]
+        assert type(got) is type(want) is np.float64 and got == want
+        check_gradient(f, *args, rtol=1e-5, atol=1e-7)
+    g = pb.gradient(lambda m, s: st.norm(m, s).expect(lambda x: x**2), 1.3, 0.7)
+    np.testing.assert_allclose(g, (2.6, 1.4), rtol=1e-8)  # E x^2 = m^2 + s^2
+    np.testing.assert_allclose(pb.gradient(lambda a: st.gamma(a).expect(lambda x: np.log(x)), 2.5)[0],
+                               sc.polygamma(1, 2.5), rtol=1e-7)  # E log x = digamma(a)

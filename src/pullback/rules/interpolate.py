@@ -1,5 +1,5 @@
 """Rules: ``scipy.interpolate`` (CubicSpline, PPoly, make_interp_spline, BSpline, interp1d,
-RegularGridInterpolator, interpn).
+KroghInterpolator, BarycentricInterpolator, RegularGridInterpolator, interpn).
 
 Every interpolant here is *linear in its data* (the values ``y``, the B-spline coefficients
 ``c``, the grid ``values``) for fixed knots, up to an affine part (boundary-condition values,
@@ -381,25 +381,30 @@ def _refused_attribute(name):
     return property(get)
 
 
-def _traced_class(cls, call):
+def _traced_class(cls, call, methods=None, refused=()):
+    """The traced twin class of ``cls``: ``__call__`` is ``call``, ``methods`` (name -> function)
+    are answered too, every other method and attribute that reads the data refuses."""
     sub = _TRACED_CLASSES.get(cls)
     if sub is None:
         attrs = {"__call__": call, "__module__": __name__, "__doc__": cls.__doc__}
-        for name in ("derivative", "antiderivative", "integrate", "roots", "solve", "extend",
-                     "insert_design_matrix", "design_matrix", "__reduce__"):
+        for name in ("derivative", "derivatives", "antiderivative", "integrate", "roots", "solve",
+                     "extend", "insert_design_matrix", "design_matrix", "set_yi", "add_xi",
+                     "__reduce__"):
             if hasattr(cls, name):
                 attrs[name] = _refuse(name)
-        for name in ("c", "y", "_y", "values", "_values", "_spline"):
+        for name in ("c", "y", "_y", "values", "_values", "_spline") + tuple(refused):
             attrs[name] = _refused_attribute(name)
+        attrs.update(methods or {})
         sub = type(cls.__name__, (cls,), attrs)
         _TRACED_CLASSES[cls] = sub
     return sub
 
 
-def _become_traced(obj, model, data, call):
-    """Turn the (plain) SciPy object ``obj`` into its traced twin holding ``data`` and ``model``."""
+def _become_traced(obj, model, data, call, methods=None, refused=()):
+    """Turn the (plain) SciPy object ``obj`` into its traced twin holding ``data`` and ``model``
+    (``methods``, ``refused``: :func:`_traced_class`'s)."""
     twin = copy.copy(obj)
-    obj.__class__ = _traced_class(type(obj), call)
+    obj.__class__ = _traced_class(type(obj), call, methods, refused)
     obj.__dict__["_pb_model"] = model
     obj.__dict__["_pb_data"] = data
     obj.__dict__["_pb_plain"] = twin
@@ -525,15 +530,17 @@ def _interp1d_kind(obj):
     return {0: "zero", 1: "slinear", 2: "quadratic", 3: "cubic"}.get(obj._spline.k, obj._spline.k)
 
 
-def _interp1d_out(self, out, x):
-    ax = self.axis
-    if ax == 0:
+def _query_at_axis(out, xn, axis):
+    """``out`` (the ``xn`` query dimensions first) with them at ``axis`` of the data's shape, as
+    SciPy's 1-D interpolators place them (``_finish_y``)."""
+    if axis == 0 or xn == 0:
         return out
-    nd = out.ndim
-    ax_list = list(range(nd))
-    xn = np.ndim(x)
-    # interp1d puts the query dimensions at `axis` of y's shape
-    return np.transpose(out, ax_list[xn:xn + ax] + ax_list[:xn] + ax_list[xn + ax:])
+    ax = list(range(out.ndim))
+    return np.transpose(out, ax[xn:xn + axis] + ax[:xn] + ax[xn + axis:])
+
+
+def _interp1d_out(self, out, x):
+    return _query_at_axis(out, np.ndim(x), self.axis)
 
 
 def _interp1d_call(self, x):
@@ -544,12 +551,118 @@ def _interp1d_call(self, x):
 
 
 def interp1d_call(self, x):
-    """``interp1d.__call__`` with traced query points (plain data)."""
+    """``interp1d.__call__`` with traced query points (plain data). The method is SciPy's
+    ``_Interpolator1D.__call__``, which Krogh's and the barycentric interpolator share."""
+    if isinstance(self, (S.KroghInterpolator, S.BarycentricInterpolator)):
+        return poly_call(self, x)
+    if not isinstance(self, S.interp1d):
+        raise _no_rule(f"{type(self).__name__} (a 1-D interpolator pullback has no rule for) at traced "
+                       "query points")
     x = array_like(x)
     data = np.moveaxis(self.y, self.axis, 0) if self.axis else self.y
     out = evaluate(data, x, _interp1d_model(self, data.shape[0]), 0)
     return _interp1d_out(self, out, x)
 
+
+# ---------------------------------------------------------------- KroghInterpolator, BarycentricInterpolator
+
+
+class PolyModel(_Model1D):
+    """``KroghInterpolator`` / ``BarycentricInterpolator``: the polynomial through ``(xi, data)``
+    (Krogh's repeated ``xi`` take derivative values), linear in the data, a polynomial (a rational
+    formula, for the barycentric form) in the query points.
+
+    ``obj`` is a plain interpolant of the data ``own`` (the very array): evaluated for it, so the
+    value is SciPy's own; other data (the basis, tangents) get an interpolant of the same ``xi``
+    (and barycentric weights: SciPy draws them with a random permutation).
+    """
+
+    def __init__(self, obj, own):
+        self.obj, self.own, self.n = obj, own, len(obj.xi)
+        self.h = self
+
+    def _interpolant(self, data):
+        obj = self.obj
+        if data is self.own:
+            return obj
+        if isinstance(obj, S.BarycentricInterpolator):
+            return type(obj)(obj.xi, data, axis=0, wi=obj.wi)
+        return type(obj)(obj.xi, data, axis=0)
+
+    def value(self, data, xq, nu):
+        p = self._interpolant(data)
+        out = p(xq) if nu == 0 else p.derivative(xq, nu)
+        return _query_first(out, np.ndim(xq), p._y_axis)
+
+
+def _query_first(out, xn, axis):
+    """Undo SciPy's placement of the ``xn`` query dimensions at ``axis`` (``_finish_y``)."""
+    if axis == 0 or xn == 0:
+        return out
+    ax = list(range(out.ndim))
+    return np.transpose(out, ax[axis:axis + xn] + ax[:axis] + ax[axis + xn:])
+
+
+def _poly_eval(obj, data, model, x, nu):
+    x = array_like(x)
+    return _query_at_axis(evaluate(data, x, model, int(nu)), x.ndim, obj._y_axis)
+
+
+def _poly_plain(obj):
+    """The model and data of a plain Krogh or barycentric interpolant (traced query points)."""
+    data = np.reshape(obj.yi, (obj.yi.shape[0],) + tuple(obj._y_extra_shape))
+    return PolyModel(obj, data), data
+
+
+def poly_call(self, x):
+    """``__call__`` of a plain ``KroghInterpolator`` / ``BarycentricInterpolator`` at traced
+    query points."""
+    if getattr(self, "yi", None) is None:  # SciPy's own error (no y values yet)
+        return ORIGINALS["interp1d.__call__"](self, strip(x))
+    model, data = _poly_plain(self)
+    return _poly_eval(self, data, model, x, 0)
+
+
+def poly_derivative(self, x, der=1):
+    """``derivative`` of a plain ``KroghInterpolator`` / ``BarycentricInterpolator`` at traced
+    query points."""
+    model, data = _poly_plain(self)
+    return _poly_eval(self, data, model, x, der)
+
+
+def _poly_traced_call(self, x):
+    d = self.__dict__
+    return _poly_eval(d["_pb_plain"], d["_pb_data"], d["_pb_model"], x, 0)
+
+
+def _poly_traced_derivative(self, x, der=1):
+    d = self.__dict__
+    return _poly_eval(d["_pb_plain"], d["_pb_data"], d["_pb_model"], x, der)
+
+
+def _poly_become_traced(obj, yi):
+    data = np.moveaxis(yi, obj._y_axis, 0) if obj._y_axis else yi
+    _become_traced(obj, None, data, _poly_traced_call, {"derivative": _poly_traced_derivative},
+                   ("yi", "_diff_baryint"))
+    obj.__dict__["_pb_model"] = PolyModel(obj.__dict__["_pb_plain"], strip(data))
+
+
+def krogh_init(self, xi, yi, axis=0):
+    if _traced(xi):
+        raise _no_rule("KroghInterpolator with traced xi (differentiate w.r.t. yi and the query "
+                       "points)")
+    yi = array_like(yi)
+    ORIGINALS["KroghInterpolator.__init__"](self, xi, strip(yi), axis)
+    _poly_become_traced(self, yi)
+
+
+def barycentric_init(self, xi, yi=None, axis=0, *, wi=None, rng=None):
+    if _traced(xi) or _traced(wi):
+        raise _no_rule("BarycentricInterpolator with traced xi or weights (differentiate w.r.t. yi "
+                       "and the query points)")
+    yi = array_like(yi)
+    ORIGINALS["BarycentricInterpolator.__init__"](self, xi, strip(yi), axis, wi=wi, rng=rng)
+    _poly_become_traced(self, yi)
 
 # ---------------------------------------------------------------- RegularGridInterpolator, interpn
 
@@ -577,7 +690,13 @@ def rgi_init(self, points, values, method="linear", bounds_error=True, fill_valu
     ORIGINALS["RegularGridInterpolator.__init__"](self, points, strip(values), method, bounds_error,
                                                   fill_value, **kw)
     self.__dict__["_pb_solver"] = (solver, solver_args)
-    _become_traced(self, None, values, _rgi_call)
+    _become_traced(self, None, _ascending(values, getattr(self, "_descending_dimensions", ())), _rgi_call)
+
+
+def _ascending(values, descending):
+    """The grid ``values`` in the order of SciPy's (ascending) grid: flipped along the axes whose
+    points were given descending, as SciPy flips its own copy."""
+    return np.flip(values, axis=descending) if descending else values
 
 
 def _rgi_model(obj, method, solver=None, solver_args=None, own=False):
@@ -586,11 +705,16 @@ def _rgi_model(obj, method, solver=None, solver_args=None, own=False):
 
 
 def _rgi_xi(xi, d):
-    if type(xi) in (tuple, list):
-        xi = np.stack(np.broadcast_arrays(*[array_like(v) for v in xi]), axis=-1)
+    """The query points as SciPy reads them (``_ndim_coords_from_arrays``): a tuple holds one array
+    per coordinate, anything else (a list too) is an array of points, a 1-d one reshaped to rows of
+    ``d``."""
+    if type(xi) is tuple and len(xi) == 1:
+        xi = xi[0]
+    if type(xi) is tuple:
+        return np.stack(np.broadcast_arrays(*[array_like(v) for v in xi]), axis=-1)
     xi = array_like(xi)
-    if d == 1 and (xi.ndim == 0 or xi.shape[-1] != 1):
-        xi = xi[..., None]
+    if xi.ndim == 1:
+        xi = np.reshape(xi, (-1, d))
     return xi
 
 
@@ -698,7 +822,11 @@ _hook(S.interp1d, "__init__", "interp1d.__init__", interp1d_init)
 _hook(S.RegularGridInterpolator, "__init__", "RegularGridInterpolator.__init__", rgi_init)
 _hook(S.PPoly, "__call__", "PPoly.__call__", ppoly_call)
 _hook(S.BSpline, "__call__", "BSpline.__call__", bspline_call)
-_hook(S.interp1d, "__call__", "interp1d.__call__", interp1d_call)
+_hook(S.interp1d, "__call__", "interp1d.__call__", interp1d_call)  # (_Interpolator1D's, shared)
+_hook(S.KroghInterpolator, "__init__", "KroghInterpolator.__init__", krogh_init)
+_hook(S.BarycentricInterpolator, "__init__", "BarycentricInterpolator.__init__", barycentric_init)
+_hook(S.KroghInterpolator, "derivative", "KroghInterpolator.derivative", poly_derivative)
+_hook(S.BarycentricInterpolator, "derivative", "BarycentricInterpolator.derivative", poly_derivative)
 _hook(S.RegularGridInterpolator, "__call__", "RegularGridInterpolator.__call__", rgi_call)
 for _name, _f in (("make_interp_spline", make_interp_spline), ("interpn", interpn)):
     _func = getattr(S, _name)

@@ -723,9 +723,8 @@ for _name in _FOURIER:
 for _name in (
     "label", "find_objects", "maximum_position", "minimum_position", "value_indices", "watershed_ift",
     "binary_erosion", "binary_dilation", "binary_opening", "binary_closing", "binary_fill_holes",
-    "binary_hit_or_miss", "binary_propagation", "distance_transform_edt", "distance_transform_cdt",
-    "distance_transform_bf",
-):
+    "binary_hit_or_miss", "binary_propagation", "distance_transform_cdt",
+):  # (distance_transform_edt/_bf: ndimage_distance)
     _f = getattr(nd, _name, None)
     if _f is not None:
         defnondiff(_f, raw=original(_f))

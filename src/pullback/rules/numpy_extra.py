@@ -25,7 +25,16 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import Tracer, strip
 from ..intercept import original, route
-from .registry import _with_values, array_like, defcomposite, deflinear, numpy_scalar
+from .registry import (
+    _with_values,
+    any_traced,
+    array_like,
+    defcomposite,
+    deflinear,
+    like_value,
+    numpy_scalar,
+    strip_tree,
+)
 
 _arr = array_like
 builtins_range = builtins.range  # histogram's argument ``range`` hides the builtin
@@ -521,13 +530,19 @@ for _f, _kind in _polynomial_modules():
 
 
 def mapdomain(x, old, new):
-    """``numpy.polynomial.polyutils.mapdomain`` (what the series classes call on their argument)."""
+    """``numpy.polynomial.polyutils.mapdomain`` (what the series classes call on their argument),
+    differentiable in ``x``, ``old`` and ``new``: NumPy's own arithmetic (``mapparms``, plain
+    Python, runs on traced values), the result in NumPy's type (a scalar ``x`` gives a scalar)."""
     from numpy.polynomial import polyutils
 
     if isinstance(x, (list, tuple)):
         x = np.stack([_arr(v) for v in x])
-    off, scl = polyutils.mapparms(_plain(old), _plain(new))
-    return off + x * scl
+    off, scl = polyutils.mapparms(old, new)
+    out = off + scl * x
+    if isinstance(x, np.ndarray) or not isinstance(out, Tracer):
+        return out
+    plain = ORIGINALS["mapdomain"](*[strip_tree(a) for a in (x, old, new)])
+    return out if isinstance(plain, np.ndarray) else like_value(out, plain)
 
 
 def _mapdomain():
@@ -838,12 +853,24 @@ def bincount(x, weights=None, minlength=0):
 defcomposite(np.bincount, bincount)
 
 
+def _given_edges(bins):
+    """Bin edges given as a traced array or a list of (traced) numbers: NumPy's ``asarray(bins)``."""
+    if type(bins) in (list, tuple):
+        return np.stack([array_like(b) for b in bins])
+    return bins
+
+
 def histogram(a, bins=10, range=None, density=None, weights=None):
     """``np.histogram``: the counts are linear in ``weights``; the edges, when NumPy computes them from
-    ``a``'s range, are differentiable in ``a``; which bin an entry falls in carries no gradient."""
+    ``a``'s range, are differentiable in ``a``, and when given (``bins``) are those, traced, which
+    the density differentiates through (the widths); which bin an entry falls in carries no
+    gradient."""
     pa = _plain(a)
     w = None if weights is None else _arr(weights)
-    counts, edges = np.histogram(pa, bins=_plain(bins), range=range)
+    plain_bins = strip_tree(bins)
+    counts, edges = np.histogram(pa, bins=plain_bins, range=range)
+    if np.ndim(plain_bins) == 1 and any_traced([bins]):
+        edges = _given_edges(bins)
     if w is not None:
         pa_flat = np.ravel(np.asarray(pa))
         nb = len(edges) - 1
@@ -857,9 +884,9 @@ def histogram(a, bins=10, range=None, density=None, weights=None):
     if isinstance(a, Tracer) and isinstance(bins, (int, np.integer)) and range is None and np.size(pa) \
             and edges[0] != edges[-1] and np.min(pa) < np.max(pa):
         edges = np.linspace(np.min(a), np.max(a), int(bins) + 1)
-    out = (counts / np.diff(edges) / np.sum(counts), edges) if density else (counts, edges)
+    out = (counts / _widths(edges) / np.sum(counts), edges) if density else (counts, edges)
     if w is not None:  # NumPy sums weights in its own order (cumulative sums for uneven bins): its value
-        want = np.histogram(pa, bins=_plain(bins), range=range, density=density, weights=strip(w))
+        want = np.histogram(pa, bins=plain_bins, range=range, density=density, weights=strip(w))
         out = _with_values(out, want)
     return out
 
@@ -867,12 +894,18 @@ def histogram(a, bins=10, range=None, density=None, weights=None):
 defcomposite(np.histogram, histogram)
 
 
+def _widths(edges):
+    """The bin widths as NumPy divides by them (in float64)."""
+    db = np.diff(edges)
+    return db if db.dtype == np.float64 else db.astype(np.float64)
+
+
 def histogramdd(sample, bins=10, range=None, density=None, weights=None):
     """``np.histogramdd`` (NumPy's binning, on the plain values): linear in ``weights``; the edges
     NumPy computes from the sample's range are differentiable in the sample."""
     traced_seq = not hasattr(sample, "shape")
     plain = np.atleast_2d([_plain(s_) for s_ in sample]).T if traced_seq else _plain(sample)
-    _, edges = np.histogramdd(plain, bins=_plain(bins), range=range)
+    _, edges = np.histogramdd(plain, bins=strip_tree(bins), range=range)
     N, D = plain.shape
     nbin = np.array([len(e) + 1 for e in edges], np.intp)
     ncount = tuple(np.searchsorted(edges[i], plain[:, i], side="right") for i in builtins_range(D))
@@ -895,6 +928,8 @@ def histogramdd(sample, bins=10, range=None, density=None, weights=None):
         if (isinstance(col, Tracer) and np.ndim(per_dim[i]) == 0 and (range is None or range[i] is None)
                 and N and np.min(plain[:, i]) < np.max(plain[:, i])):
             edges[i] = np.linspace(np.min(col), np.max(col), int(per_dim[i]) + 1)
+        elif any_traced([per_dim[i]]):  # edges given, traced
+            edges[i] = _given_edges(per_dim[i])
     if density:
         total = np.sum(hist)
         for i in builtins_range(D):
@@ -906,7 +941,22 @@ def histogramdd(sample, bins=10, range=None, density=None, weights=None):
 
 
 defcomposite(np.histogramdd, histogramdd)
-defcomposite(np.histogram2d, getattr(np.histogram2d, "_implementation", np.histogram2d))
+
+
+def histogram2d(x, y, bins=10, range=None, density=None, weights=None):
+    """``np.histogram2d``: NumPy's reading of ``bins`` (one edge array for both axes when it is
+    neither one nor two items), then :func:`histogramdd`."""
+    try:
+        n = len(bins)
+    except TypeError:
+        n = 1
+    if n != 1 and n != 2:
+        bins = [bins, bins]
+    hist, edges = np.histogramdd([x, y], bins, range, density, weights)
+    return hist, edges[0], edges[1]
+
+
+defcomposite(np.histogram2d, histogram2d)
 
 
 # ---------------------------------------------------------------- cov, corrcoef

@@ -61,6 +61,12 @@ piecewise constant in them, as ``np.floor`` is): a traced value there is used as
 output carries no gradient. Other discrete distributions: ``k`` and ``loc`` likewise carry no
 gradient; a traced shape parameter raises :class:`pullback.NoRuleError`.
 
+A list of traced numbers (as ``x`` or a parameter) is stacked, as SciPy's ``np.asarray`` reads
+it. ``support()`` is ``loc + scale * (a, b)`` (an infinite endpoint is a constant; a support that
+depends on a traced shape raises :class:`pullback.NoRuleError`). A continuous distribution's
+``expect`` runs SciPy's steps (three ``quad`` calls) traced, for traced parameters, limits or a
+``func`` closing over traced values.
+
 Examples
 --------
 >>> import numpy as np, pullback as pb, scipy.stats as st
@@ -82,10 +88,20 @@ from scipy.stats import _discrete_distns as Dd
 from scipy.stats import _distn_infrastructure as D
 
 from ..core import Tracer, strip
-from ..errors import NoRuleError
+from ..errors import NoRuleError, TracedConversionError
 from ..intercept import original, route
+from .callables import intercept_always
 from .elementwise import horner
-from .registry import defcomposite, defnondiff, defvjp, numeric, strip_tree
+from .registry import (
+    any_traced,
+    array_like,
+    defcomposite,
+    defnondiff,
+    defvjp,
+    like_value,
+    numeric,
+    strip_tree,
+)
 
 CONTINUOUS_METHODS = ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf")
 DISCRETE_METHODS = ("pmf", "logpmf", "cdf", "logcdf", "sf", "logsf")
@@ -880,9 +896,25 @@ def _spec(cls: type, discrete: bool, nshapes: int = 0) -> Spec:
     return spec
 
 
+def _stacked(v: Any) -> Any:
+    """A (nested) list or tuple holding traced numbers as the array SciPy's ``np.asarray`` makes of
+    it, stacked so that it stays traced; anything else unchanged."""
+    if type(v) in (list, tuple) and any_traced(v):
+        return np.stack([_stacked(e) if type(e) in (list, tuple) else array_like(e) for e in v])
+    return v
+
+
+def _listless(v: Any) -> Any:
+    """A list or tuple (of traced numbers too: they carry no gradient here) as an array, which the
+    derivative formulas compute with; anything else unchanged."""
+    return np.asarray(strip_tree(v)) if type(v) in (list, tuple) else v
+
+
 def _continuous_handler(method: str) -> Callable:
     def traced(self, x, *args, **kwds):
         shapes, loc, scale = self._parse_args(*args, **kwds)
+        x, loc, scale = _stacked(x), _stacked(loc), _stacked(scale)
+        shapes = tuple(_stacked(v) for v in shapes)
         spec = _spec(type(self), False, len(shapes))
         if spec.lz is None and method in ("pdf", "logpdf") and any(
                 isinstance(v, Tracer) for v in (x, loc, scale)):
@@ -899,6 +931,7 @@ def _continuous_handler(method: str) -> Callable:
 def _discrete_handler(method: str) -> Callable:
     def traced(self, k, *args, **kwds):
         shapes, loc, _ = self._parse_args(*args, **kwds)
+        k, loc, shapes = _listless(k), _listless(loc), tuple(_stacked(v) for v in shapes)
         spec = _spec(type(self), True, len(shapes))
         _check_shapes(self, method, spec, shapes)
         shapes = tuple(strip(s) if j in spec.constant else s for j, s in enumerate(shapes))
@@ -917,21 +950,93 @@ def _frozen_init(self, dist, *args, **kwds):
     self.args, self.kwds = args, kwds
 
 
-ORIGINALS[("frozen", "__init__")] = original(D.rv_frozen.__init__)
+# ---------------------------------------------------------------- support, expect
+
+
+def _endpoint(end, loc, scale, want):
+    """A support endpoint ``end * scale + loc`` (SciPy's order), traced where SciPy's value ``want``
+    is finite; SciPy's own (a constant: an infinite endpoint, or the bad value) elsewhere."""
+    finite = np.isfinite(strip(want))
+    t = np.where(finite, end, 0) * scale + loc
+    return like_value(np.where(finite, t, want), want)
+
+
+def support(self, *args, **kwargs):
+    """``support()`` with traced parameters: ``loc + scale * (a, b)``, SciPy's values and types."""
+    shapes, loc, scale = self._parse_args(*args, **kwargs)
+    shapes = tuple(_stacked(v) for v in shapes)
+    plain = ORIGINALS[("generic", "support")](self, *strip_tree(args), **strip_tree(kwargs))
+    arrs = np.broadcast_arrays(*shapes, _stacked(loc), _stacked(scale))
+    try:
+        ends = self._get_support(*arrs[:-2])
+    except TracedConversionError:
+        raise no_rule(f"scipy.stats.{self.name}.support", "a shape parameter its support depends on "
+                      "(SciPy computes it on plain arrays)") from None
+    return tuple(_endpoint(e, arrs[-2], arrs[-1], w) for e, w in zip(ends, plain))
+
+
+def _limit(v):
+    """An integration limit: traced where finite; an infinite one is a constant (it stays infinite)."""
+    return v if np.isfinite(strip(v)) else strip(v)
+
+
+def continuous_expect(self, func=None, args=(), loc=0, scale=1, lb=None, ub=None, conditional=False,
+                      **kwds):
+    """``rv_continuous.expect`` with traced parameters, limits or a traced ``func``: SciPy's steps
+    (``quad`` over three pieces split at the 5% and 95% quantiles), traced. The split points are
+    constants (moving them does not change the integral), as are infinite limits, so only the
+    density's formulas (and the cdf's, for ``conditional``) are differentiated. SciPy's value, a
+    NumPy scalar."""
+    from scipy import integrate
+
+    if func is None and not any_traced([args, loc, scale, lb, ub]):
+        return ORIGINALS[("continuous", "expect")](self, None, args, loc, scale, lb, ub, conditional,
+                                                   **kwds)
+    args, loc, scale = tuple(_stacked(a) for a in args), _stacked(loc), _stacked(scale)
+    lockwds = {"loc": loc, "scale": scale}
+    _a, _b = self._get_support(*args)
+
+    def fun(x, *args):
+        return (x if func is None else func(x)) * self.pdf(x, *args, **lockwds)
+
+    lb = _limit(loc + _a * scale if lb is None else lb)
+    ub = _limit(loc + _b * scale if ub is None else ub)
+    plain = {"loc": strip(loc), "scale": strip(scale)}
+    cdf_bounds = self.cdf([strip(lb), strip(ub)], *strip_tree(args), **plain)
+    invfac = cdf_bounds[1] - cdf_bounds[0]
+    cdf_inner_bounds = cdf_bounds[0] + invfac * np.array([0.05, 0.95])
+    c, d = plain["loc"] + self._ppf(cdf_inner_bounds, *strip_tree(args)) * plain["scale"]
+    kwds["args"] = args
+    vals = (integrate.quad(fun, lb, c, **kwds)[0] + integrate.quad(fun, c, d, **kwds)[0]
+            + integrate.quad(fun, d, ub, **kwds)[0])
+    if conditional:
+        traced_bounds = self.cdf([lb, ub], *args, **lockwds)
+        vals = vals / (traced_bounds[1] - traced_bounds[0])
+    # SciPy's np.array(vals)[()]: a NumPy scalar (a traced Python float reshaped is one)
+    return np.reshape(vals, ()) if isinstance(vals, Tracer) else np.array(vals)[()]
+
+# (ORIGINALS: taken once intercepted, so they run SciPy's code itself, never the dispatcher)
 defcomposite(D.rv_frozen.__init__, _frozen_init)
 route(D.rv_frozen.__init__)
+ORIGINALS[("frozen", "__init__")] = original(D.rv_frozen.__init__)
+defcomposite(D.rv_generic.support, support)
+route(D.rv_generic.support)
+ORIGINALS[("generic", "support")] = original(D.rv_generic.support)
+# expect's func may close over traced values, which no argument shows: every call while differentiating
+defcomposite(D.rv_continuous.expect, continuous_expect)
+ORIGINALS[("continuous", "expect")] = intercept_always(D.rv_continuous.expect, continuous_expect)
 
 for _m in CONTINUOUS_METHODS:
     _f = getattr(D.rv_continuous, _m)
-    ORIGINALS[("continuous", _m)] = original(_f)
     defcomposite(_f, _continuous_handler(_m))
     route(_f)
+    ORIGINALS[("continuous", _m)] = original(_f)
 
 for _m in DISCRETE_METHODS + ("ppf", "isf"):
     _f = getattr(D.rv_discrete, _m)
+    route(_f)
     ORIGINALS[("discrete", _m)] = original(_f)
     if _m in ("ppf", "isf"):
         defnondiff(_f, raw=ORIGINALS[("discrete", _m)])  # integer-valued
     else:
         defcomposite(_f, _discrete_handler(_m))
-    route(_f)

@@ -32,7 +32,8 @@ the value ``S`` in nats: ``∂S/∂pk = -(log p + S) / Σpk`` (Shannon), ``∂D/
 
 **zscore** ``(a, axis=0, ddof=0, nan_policy='propagate')``: ``z = (a - mean) / std``, whose
 Jacobian is symmetric: ``J t = (t - mean(t)) / std - z Σ(z t) / ((n - ddof) std)`` along
-``axis``, used for both modes.
+``axis``, used for both modes; for complex data (whose std is that of ``|a - mean|``) ``Σ(z t)``
+is ``Re Σ(conj(z) t)``.
 
 Examples
 --------
@@ -171,7 +172,7 @@ def _mvn_jvp(i: int, pdf: bool) -> Callable:
 
 
 def _mvn_raw(x, mean, cov, *, how, ctx):
-    return np.asarray(how(x, mean, cov))
+    return numeric(how(x, mean, cov))  # (a NumPy scalar for one point, as SciPy returns)
 
 
 _MVN = {pdf: defvjp(_mvn_raw, [_mvn_vjp(i, pdf) for i in range(3)], [_mvn_jvp(i, pdf) for i in range(3)],
@@ -227,7 +228,7 @@ def mvn_entropy_jvp_mean(t, ans, mean, cov, *, ctx, how):
 
 
 def _mvn_entropy_raw(mean, cov, *, ctx, how):
-    return np.asarray(how(mean, cov))
+    return numeric(how(mean, cov))
 
 
 _MVN_ENTROPY = defvjp(_mvn_entropy_raw, [mvn_entropy_vjp_mean, mvn_entropy_vjp_cov],
@@ -400,7 +401,7 @@ def _dirichlet_jvp(i: int, pdf: bool) -> Callable:
 
 
 def _dirichlet_raw(x, alpha, *, how):
-    return np.asarray(how(x, alpha))
+    return numeric(how(x, alpha))
 
 
 _DIRICHLET = {pdf: defvjp(_dirichlet_raw, [_dirichlet_vjp(i, pdf) for i in range(2)],
@@ -500,11 +501,16 @@ def entropy(pk: Any, qk: Any = None, base: float | None = None, axis: int | None
 
 
 def _zscore_j(t, ans, a, axis, ddof):
-    """The symmetric Jacobian of zscore applied to ``t``."""
+    """The Jacobian of zscore applied to ``t``; self-adjoint, complex data included (as a map of
+    real and imaginary parts: the std is that of ``|a - mean|``, so its derivative projects on
+    ``Re(conj(z) t)``)."""
     sd = np.std(a, axis=axis, ddof=ddof, keepdims=True)
     n = np.size(strip(a)) if axis is None else np.shape(strip(a))[axis]
-    return ((t - np.mean(t, axis=axis, keepdims=True)) / sd
-            - ans * np.sum(ans * t, axis=axis, keepdims=True) / ((n - ddof) * sd))
+    if np.iscomplexobj(strip(ans)):
+        along = np.real(np.sum(np.conj(ans) * t, axis=axis, keepdims=True))
+    else:
+        along = np.sum(ans * t, axis=axis, keepdims=True)
+    return (t - np.mean(t, axis=axis, keepdims=True)) / sd - ans * along / ((n - ddof) * sd)
 
 
 def zscore_vjp(g, ans, a, *, axis, ddof, how):
