@@ -443,3 +443,18 @@ def test_resample_single_precision_dtype_and_bits(dt):
         assert got.dtype == want.dtype and got.shape == want.shape
         assert got.tobytes() == want.tobytes()
     check_gradient(fs[0], x)
+
+
+def test_czt_differentiates_in_w_and_a():
+    """Regression (sweep): ``czt(x, m, a=traced)`` and ``CZT(n, m, w=traced)(x)`` raised a TypeError in
+    the backward pass (SciPy's ``transpose(0)`` of a 1-d array); the chirp ``w**(k**2 / 2)`` and
+    ``a**-k`` differentiate, with SciPy's values."""
+    x = x50[:9]
+    w0, a0 = np.exp(-0.3j) * 1.01, 1.1 * np.exp(0.2j)
+    fs = [(lambda a: S.czt(x, 6, w=w0, a=a), (a0,)), (lambda a: S.czt(x, 6, a=a), (1.1,)),
+          (lambda w: S.CZT(9, 6, w=w, a=1.1)(x), (w0,)), (lambda w, x: S.czt(x, 6, w=w, a=a0), (w0, x)),
+          (lambda w: S.CZT(9, 6, w=w).points(), (w0,)), (lambda w: S.CZT(9, w=w)(X350.T[:9], axis=0), (w0,))]
+    for f, args in fs:
+        want, got = f(*args), pb.pullback(f, *args)[0]
+        assert type(got) is type(want) and got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        check_gradient(f, *args)
