@@ -1167,7 +1167,7 @@ route(S.detrend)
 
 # ---------------------------------------------------------------- non-differentiable designs
 
-for _name in ("get_window", "firwin", "firwin2", "find_peaks", "argrelmax", "argrelmin", "argrelextrema",
+for _name in ("firwin", "firwin2", "find_peaks", "argrelmax", "argrelmin", "argrelextrema",
               "peak_prominences", "peak_widths", "choose_conv_method"):
     if hasattr(S, _name):
         ORIGINALS[_name] = original(getattr(S, _name))

@@ -16,7 +16,9 @@ after the FFT, as SciPy does (its value bit for bit).
 The window, when passed as an array, is an argument like any other and differentiates (the
 scalings that depend on it included): a traced window, a detrend, or another array type takes
 the general path (frames by one integer-array index, window products and shifted sums on the
-tape). A window given by name is a constant (``get_window``).
+tape). A window given by name is a constant; a window tuple with a traced parameter
+(``("kaiser", beta)``) is ``get_window``'s traced window (``signal_windows``), which takes the
+general path.
 
 The values are SciPy's bit for bit: each function takes SciPy's steps in SciPy's order (``welch``,
 ``csd``, ``periodogram`` and ``coherence`` those of SciPy 1.17, a ``ShortTimeFFT`` spectrogram;
