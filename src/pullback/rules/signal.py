@@ -1167,8 +1167,8 @@ route(S.detrend)
 
 # ---------------------------------------------------------------- non-differentiable designs
 
-for _name in ("firwin", "firwin2", "find_peaks", "argrelmax", "argrelmin", "argrelextrema",
-              "peak_prominences", "peak_widths", "choose_conv_method"):
+for _name in ("find_peaks", "argrelmax", "argrelmin", "argrelextrema", "peak_prominences", "peak_widths",
+              "choose_conv_method"):
     if hasattr(S, _name):
         ORIGINALS[_name] = original(getattr(S, _name))
         defnondiff(getattr(S, _name), raw=ORIGINALS[_name])
