@@ -458,3 +458,51 @@ def test_czt_differentiates_in_w_and_a():
         want, got = f(*args), pb.pullback(f, *args)[0]
         assert type(got) is type(want) and got.dtype == want.dtype and got.tobytes() == want.tobytes()
         check_gradient(f, *args)
+
+
+W7 = np.linspace(0.1, 3, 7)
+FREQZ_TRACED_FREQUENCIES = [
+    (lambda w: S.freqz([0.5, 1.0], [1, 0.4], worN=w), (W7,)),
+    (lambda w: S.freqz([0.5, 1.0], [1, 0.4], worN=w, fs=10.0), (W7,)),
+    (lambda w: S.freqz([0.5, 1.0 + 0.3j], [1, 0.4], worN=w), (W7,)),
+    (lambda w: S.freqz([0.5, 1.0], [1, 0.4], worN=[0.1, w, 2.0]), (0.7,)),
+    (lambda w, b, a: S.freqz(b, a, worN=w), (W7, BB, AA)),
+    (lambda fs: S.freqz(BB, AA, worN=W7, fs=fs), (10.0,)),
+    (lambda fs: S.freqz(BB, AA, worN=16, fs=fs), (10.0,)),  # w = fs / 2pi times SciPy's grid
+    (lambda fs: S.freqz(BB, worN=16, fs=fs, whole=True), (10.0,)),
+    (lambda w: S.freqz_sos(sos_of(SOS5), worN=w), (W7,)),
+    (lambda w, fs: S.sosfreqz(sos_of(SOS5), worN=w, fs=fs), (W7, 9.0)),
+]
+
+
+@pytest.mark.parametrize("f, args", FREQZ_TRACED_FREQUENCIES)
+def test_freqz_in_traced_frequencies_and_fs(f, args):
+    """Regression (sweep): freqz and freqz_sos dropped a traced worN (np.asarray of its plain
+    value): H(w) and the returned w had gradient 0. Now H = B(e^{-iw}) / A(e^{-iw}) at the traced
+    frequencies, w and the fs scaling differentiate, with SciPy's values."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want, got = f(*args), pb.pullback(f, *args)[0]
+        for g, w in zip(got, want):
+            assert type(g) is type(w) and g.dtype == w.dtype and g.tobytes() == w.tobytes()
+        check_gradient(f, *args)
+
+
+def test_freqz_traced_frequency_matches_the_sweeps_finite_differences():
+    g = pb.gradient(lambda w: np.abs(S.freqz([0.5, 1.0], [1, 0.4], worN=np.stack([w]))[1][0]), 0.7)[0]
+    assert abs(g + 0.0154) < 1e-4
+    sos = sos_of(SOS5)
+    f = lambda w: np.abs(S.freqz_sos(sos, worN=np.stack([w]))[1][0])
+    np.testing.assert_allclose(pb.gradient(f, 0.7)[0], (f(0.7 + 1e-6) - f(0.7 - 1e-6)) / 2e-6, rtol=1e-6)
+
+
+def test_freqz_single_precision_traced_frequencies():
+    b32, a32 = np.array([0.5, 1.0], np.float32), np.array([1, 0.4], np.float32)
+    f = lambda w: S.freqz(b32, a32, worN=w)
+    want, got = f(W7.astype(np.float32)), pb.pullback(f, W7.astype(np.float32))[0]
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.tobytes() == w.tobytes()
+    loss = lambda w, dt: np.sum(np.abs(S.freqz(b32.astype(dt), a32.astype(dt), worN=w)[1]) ** 2)
+    g32 = pb.gradient(lambda w: loss(w, np.float32), W7.astype(np.float32))[0]
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, pb.gradient(lambda w: loss(w, np.float64), W7)[0], rtol=1e-5)

@@ -36,13 +36,14 @@ import numpy as np
 import scipy.fft as sp_fft
 import scipy.signal as S
 import scipy.signal._arraytools as _at
+from scipy.signal._arraytools import _validate_fs
 
 from ..core import Tracer, strip
 from ..engines import buffers
 from ..errors import NoRuleError
 from ..intercept import original, route
 from .elementwise import horner
-from .registry import array_like, defcomposite, deflinear, value_of
+from .registry import any_traced, array_like, defcomposite, deflinear, value_of
 
 ORIGINALS: dict[str, object] = {}
 
@@ -929,8 +930,28 @@ for _f in (czt, zoom_fft):
 # ---------------------------------------------------------------- frequency responses
 
 
+def _sampling_rate(fs):
+    """SciPy's ``_validate_fs(fs, allow_none=False)``; a traced scalar kept (it differentiates)."""
+    if isinstance(fs, Tracer):
+        if fs.ndim != 0:
+            raise ValueError("Sampling frequency fs must be a single scalar.")
+        return fs
+    return _validate_fs(fs, allow_none=False)
+
+
+def _frequencies(worN, dtype):
+    """``worN`` as an array of ``dtype`` (SciPy's ``asarray(worN, dtype=...)``): a traced array, or
+    a list of traced numbers stacked."""
+    if type(worN) in (list, tuple) and any_traced(worN):
+        worN = np.stack([array_like(v) for v in worN])
+    if isinstance(worN, Tracer):
+        return worN if worN.dtype == dtype else worN.astype(dtype)
+    return np.asarray(worN, dtype=dtype)
+
+
 def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquist=False):
-    """SciPy's ``freqz``: an FFT of the padded numerator (FIR case) or Horner's rule at each frequency."""
+    """SciPy's ``freqz``: an FFT of the padded numerator (FIR case) or Horner's rule at each frequency
+    (``B(e^{-iw}) / A(e^{-iw})``, in ``b``, ``a``, traced frequencies ``worN`` and ``fs``)."""
     import operator
 
     b, a = array_like(b), array_like(a)
@@ -940,7 +961,7 @@ def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquis
     real_dtype = np.finfo(res_dtype).dtype if res_dtype.kind in "fc" else np.dtype(np.float64)
     b = np.atleast_1d(b)
     a = np.atleast_1d(a)
-    fs = float(fs)
+    fs = _sampling_rate(fs)
     if worN is None:
         worN = 512
     h = None
@@ -966,7 +987,7 @@ def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquis
     else:
         if isinstance(worN, complex):
             worN = worN.real
-        w = np.atleast_1d(np.asarray(strip(worN), dtype=res_dtype))
+        w = np.atleast_1d(_frequencies(worN, res_dtype))  # (traced frequencies differentiate)
         if w.dtype.kind in "iu":
             w = w.astype(np.float64)
         w = 2 * np.pi * w / fs
