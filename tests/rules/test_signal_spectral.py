@@ -506,3 +506,20 @@ def test_freqz_single_precision_traced_frequencies():
     g32 = pb.gradient(lambda w: loss(w, np.float32), W7.astype(np.float32))[0]
     assert g32.dtype == np.float32
     np.testing.assert_allclose(g32, pb.gradient(lambda w: loss(w, np.float64), W7)[0], rtol=1e-5)
+
+
+def test_zoom_fft_differentiates_in_its_band_and_fs():
+    """``zoom_fft``/``ZoomFFT`` with a traced band or ``fs`` raised a conversion error (SciPy's
+    ``cmath.exp``): the chirp now differentiates, with SciPy's values."""
+    x = x50[:9]
+    fs = [(lambda f: S.zoom_fft(x, [f, 0.8]), (0.2,)), (lambda f: S.zoom_fft(x, f, m=6), (0.7,)),
+          (lambda fs: S.zoom_fft(x, [0.1, 0.8], fs=fs, endpoint=True), (2.0,)),
+          (lambda f, x: S.ZoomFFT(9, f, m=7, fs=3.0)(x), (np.array([0.2, 1.1]), x)),
+          (lambda f: S.ZoomFFT(9, [f, 0.8], m=7).points(), (0.2,)),
+          (lambda f: S.ZoomFFT(9, [f, 0.8])(X350.T[:9], axis=0), (0.2,))]
+    for f, args in fs:
+        want, got = f(*args), pb.pullback(f, *args)[0]
+        assert type(got) is type(want) and got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        check_gradient(f, *args)
+    plain = S.ZoomFFT(9, [0.1, 0.6], m=7)
+    np.testing.assert_array_equal(plain(x), Z9(x))

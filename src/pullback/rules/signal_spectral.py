@@ -18,7 +18,10 @@ scalings that depend on it included): a traced window, a detrend, or another arr
 the general path (frames by one integer-array index, window products and shifted sums on the
 tape). A window given by name is a constant; a window tuple with a traced parameter
 (``("kaiser", beta)``) is ``get_window``'s traced window (``signal_windows``), which takes the
-general path.
+general path. A chirp z-transform differentiates in its ``w`` and ``a`` (SciPy's ``CZT`` computes
+its chirp with NumPy arithmetic, which follows them) and a zoom FFT in its band ``fn`` and ``fs``
+(``ZoomFFT.__init__`` has a rule: SciPy's ``cmath.exp`` there cannot take a traced number);
+``freqz`` in traced frequencies ``worN`` and ``fs``.
 
 The values are SciPy's bit for bit: each function takes SciPy's steps in SciPy's order (``welch``,
 ``csd``, ``periodogram`` and ``coherence`` those of SciPy 1.17, a ``ShortTimeFFT`` spectrogram;
@@ -920,9 +923,45 @@ def zoom_fft(x, fn, m=None, *, fs=2, endpoint=False, axis=-1):
     return S.ZoomFFT(x.shape[axis], fn, m=m, fs=fs, endpoint=endpoint)(x, axis=axis)
 
 
+def zoom_fft_init(self, n, fn, m=None, *, fs=2, endpoint=False):
+    """``ZoomFFT.__init__`` with a traced band ``fn`` or ``fs``: SciPy's chirp (``w``, ``a`` and the
+    Bluestein kernels) from NumPy calls, each attribute valued by SciPy's own (its ``cmath.exp``)."""
+    from scipy.signal._czt import _validate_sizes
+
+    plain = S.ZoomFFT.__new__(S.ZoomFFT)  # SciPy's own object: its checks, its values
+    ORIGINALS["ZoomFFT.__init__"](plain, n, _plain_band(fn), m, fs=strip(fs), endpoint=endpoint)
+    m = _validate_sizes(n, m)
+    k = np.arange(max(m, n), dtype=np.min_scalar_type(-max(m, n) ** 2))
+    if np.size(_plain_band(fn)) == 2:
+        f1, f2 = fn
+    else:
+        f1, f2 = 0.0, fn
+    scale = ((f2 - f1) * m) / (fs * (m - 1)) if endpoint else (f2 - f1) / fs
+    wk2 = np.exp(-(1j * np.pi * scale * k ** 2) / m)
+    self.f1, self.f2, self.fs = f1, f2, fs
+    self.w = value_of(np.exp(-2j * np.pi / m * scale), np.asarray(plain.w))[()]
+    self.a = value_of(np.exp(2j * np.pi * f1 / fs), np.asarray(plain.a))[()]
+    self.m, self.n = m, n
+    self._Awk2 = value_of(np.exp(-2j * np.pi * f1 / fs * k[:n]) * wk2[:n], plain._Awk2)
+    self._nfft = plain._nfft
+    self._Fwk2 = value_of(sp_fft.fft(1 / np.concatenate((wk2[n - 1:0:-1], wk2[:m])), self._nfft), plain._Fwk2)
+    self._wk2 = value_of(wk2[:m], plain._wk2)
+    self._yidx = plain._yidx
+
+
+def _plain_band(fn):
+    """``fn`` without its traces (a list or tuple of numbers stays one)."""
+    if type(fn) in (list, tuple):
+        return type(fn)(strip(v) for v in fn)
+    return strip(fn)
+
+
 ORIGINALS["CZT.__call__"] = original(S.CZT.__call__)
 defcomposite(S.CZT.__call__, czt_call)
 route(S.CZT.__call__)
+route(S.ZoomFFT.__init__)
+ORIGINALS["ZoomFFT.__init__"] = original(S.ZoomFFT.__init__)
+defcomposite(S.ZoomFFT.__init__, zoom_fft_init)
 for _f in (czt, zoom_fft):
     _route(_f.__name__, _f)
 
