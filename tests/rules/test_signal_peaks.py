@@ -54,7 +54,7 @@ def test_the_sweeps_cases():
     np.testing.assert_array_equal(g, [0, 0, 0, 1, 0])
 
 
-CASES = [
+MEASURES = [
     (lambda x: S.peak_prominences(x, PEAKS), (SIG,)),
     (lambda x: S.peak_prominences(x, PEAKS, wlen=7), (SIG,)),
     (lambda x: S.peak_widths(x, PEAKS), (SIG,)),
@@ -71,7 +71,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("f, args", CASES)
+@pytest.mark.parametrize("f, args", MEASURES)
 def test_peak_measures_differentiate(f, args):
     _check(f, *args)
 
