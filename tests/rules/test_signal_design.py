@@ -12,6 +12,14 @@ from pullback.testing import check_gradient
 
 from .cases import rand
 
+CASES = [  # the generic checks (test_cases.py), one per rule
+    (S.firwin, lambda c: S.firwin(11, c), (np.array([0.3]),)),
+    (S.firwin2, lambda g: S.firwin2(15, [0, 0.3, 0.6, 1], g), (np.array([1.0, 0.8, 0.2, 0.1]),)),
+    (S.normalize, lambda b, a: S.normalize(b, a)[0], (np.array([0.3, 1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
+    (S.lp2lp, lambda b, a: S.lp2lp(b, a, 2.0)[1], (np.array([1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
+    (S.lp2hp, lambda b, a: S.lp2hp(b, a, 2.0)[0], (np.array([1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
+]
+
 
 def _same(got, want):
     if isinstance(want, tuple):

@@ -16,6 +16,12 @@ _T = np.linspace(0, 6, 80)
 SIG = np.sin(3 * _T) + 0.3 * np.sin(7.3 * _T) + 0.05 * np.random.default_rng(1).standard_normal(80)
 PEAKS = S.find_peaks(SIG)[0]
 
+CASES = [  # the generic checks (test_cases.py), one per rule
+    (S.find_peaks, lambda x: S.find_peaks(x, width=0)[1]["widths"], (SIG,)),
+    (S.peak_prominences, lambda x: S.peak_prominences(x, PEAKS)[0], (SIG,)),
+    (S.peak_widths, lambda x: S.peak_widths(x, PEAKS)[3], (SIG,)),
+]
+
 
 def _floats(out):
     """The float outputs of a peak function (a tuple, or find_peaks' properties)."""

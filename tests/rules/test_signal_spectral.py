@@ -89,6 +89,7 @@ CASES = [
     (S.ShortTimeFFT.istft, lambda z: SFT2X.istft(z, 3, 45), (SFT2X.stft(x50),)),
     (S.ShortTimeFFT.istft, lambda z: SFTC.istft(z, -5, 30, f_axis=0, t_axis=2), (SFTC.stft(X350.T, axis=0),)),
     (S.sosfreqz, _quiet(lambda s: S.sosfreqz(sos_of(s), worN=32, whole=True)[1]), (SOS5,)),
+    (S.ZoomFFT.__init__, lambda f: S.ZoomFFT(9, f, m=7)(x50[:9]), (np.array([0.2, 0.8]),)),
 ]
 
 

@@ -8,12 +8,22 @@ import pytest
 import scipy.signal as S
 
 import pullback as pb
+from pullback.errors import TracedConversionError
 from pullback.testing import check_gradient
 
 from .cases import rand
 
 W = S.windows
 x64, y64 = rand(64, seed=31), rand(64, seed=32)
+
+CASES = [  # the generic checks (test_cases.py), one per rule
+    (W.kaiser, lambda b: W.kaiser(11, b), (3.1,)),
+    (W.kaiser_bessel_derived, lambda b: W.kaiser_bessel_derived(12, b), (3.1,)),
+    (W.tukey, lambda a: W.tukey(11, a), (0.31,)),
+    (W.general_cosine, lambda a: W.general_cosine(11, a), (np.array([0.5, 0.3, 0.2]),)),
+    (W.general_hamming, lambda a: W.general_hamming(11, a), (0.6,)),
+    (S.get_window, lambda b: S.get_window(("kaiser", b), 11), (3.1,)),
+]
 
 
 def _same(got, want):
@@ -87,12 +97,19 @@ def test_get_window_kaiser_matches_finite_differences():
     assert abs(g + 0.1387) < 1e-3
 
 
-@pytest.mark.parametrize("f", [lambda p: W.chebwin(11, p), lambda p: W.taylor(11, 4, p),
-                               lambda p: W.dpss(11, p / 20), lambda p: S.get_window(("chebwin", p), 11),
+@pytest.mark.parametrize("f", [lambda p: S.get_window(("chebwin", p), 11),
                                lambda p: S.get_window(("taylor", 4, p), 11),
-                               lambda p: S.get_window(("dpss", p / 20), 11)])
-def test_windows_without_a_rule_raise(f):
-    with pytest.raises(pb.NoRuleError, match="scipy.signal.windows"):
+                               lambda p: S.get_window(("dpss", p / 20), 11),
+                               lambda p: S.get_window(("dpss_periodic", p / 20), 11)])
+def test_get_window_without_a_rule_for_the_parameter_raises(f):
+    with pytest.raises(pb.NoRuleError, match="get_window"):
+        pb.gradient(lambda p: np.sum(f(p)), 50.0)
+
+
+@pytest.mark.parametrize("f", [lambda p: W.chebwin(11, p), lambda p: W.taylor(11, 4, p),
+                               lambda p: W.dpss(11, p / 20)])
+def test_windows_without_a_rule_refuse_a_traced_parameter(f):
+    with pytest.raises(TracedConversionError):
         pb.gradient(lambda p: np.sum(f(p)), 50.0)
 
 

@@ -16,11 +16,12 @@ written with NumPy calls on the traced parameter, valued by SciPy's own window (
 ``gaussian``, ``general_gaussian`` and ``exponential`` need no rule: SciPy's own code is NumPy
 arithmetic on the parameter, which the traced scalar follows. ``chebwin``, ``taylor`` and
 ``dpss`` (a Chebyshev polynomial's DFT, a product formula, an eigenvector) have no rule in their
-parameter: a traced one raises :class:`pullback.NoRuleError`.
+parameters (called directly, they raise pullback's conversion error).
 
 ``get_window`` is SciPy's own dispatch (its checks, its names and aliases, ``fftbins``): it calls
 the intercepted window functions, so a traced parameter in a window tuple reaches the rules
-above; a traced number as the window is a Kaiser ``beta``, as in SciPy. The spectral functions,
+above; a traced number as the window is a Kaiser ``beta``, as in SciPy; a traced parameter of
+another window raises :class:`pullback.NoRuleError`. The spectral functions,
 ``firwin``, ``firwin2`` and ``resample_poly`` take their windows from ``get_window``: a traced
 parameter in their ``window`` tuple differentiates through them.
 """
@@ -33,6 +34,7 @@ import numbers
 import numpy as np
 import scipy.signal as S
 import scipy.special as special
+from scipy.signal.windows._windows import _WIN_FUNCS
 
 from ..core import Tracer, strip
 from ..errors import NoRuleError
@@ -162,29 +164,30 @@ for _func, _rule in ((W.kaiser, kaiser), (W.kaiser_bessel_derived, kaiser_bessel
     _route(_func, _rule)
 
 
-def _no_rule(func, parameters):
-    """A handler for a window without a rule in its parameters: a traced one raises."""
-    name = func.__name__
-
-    def traced(*args, **kwargs):
-        raise NoRuleError(f"scipy.signal.windows.{name}",
-                          f"no rule for a traced {parameters} (only kaiser, kaiser_bessel_derived, "
-                          "tukey, gaussian, general_gaussian, exponential, general_cosine and "
-                          "general_hamming differentiate in their parameters)")
-
-    traced.__name__ = f"traced_{name}"
-    defcomposite(func, traced)
-    route(func)
+#: The windows whose parameters differentiate (SciPy's own code, or a rule above).
+DIFFERENTIABLE = frozenset({W.kaiser, W.kaiser_bessel_derived, W.tukey, W.general_cosine, W.general_hamming,
+                            W.gaussian, W.general_gaussian, W.exponential})
 
 
-_no_rule(W.chebwin, "attenuation `at`")
-_no_rule(W.taylor, "`nbar`, `sll` or `norm`")
-_no_rule(W.dpss, "`NW` or `Kmax`")
+def _window_function(name):
+    """The window function SciPy's ``get_window`` calls for ``name`` (None if it knows none)."""
+    for suffix in ("_symmetric", "_periodic"):
+        if name.endswith(suffix):
+            name = name[:-len(suffix)]
+    entry = _WIN_FUNCS.get(name)
+    return None if entry is None else entry[0]
 
 
 def get_window(window, Nx, fftbins=True, *, xp=None, device=None):
     """SciPy's ``get_window``: a traced number is a Kaiser ``beta``; a tuple's traced parameter
     reaches its window's rule through SciPy's own dispatch."""
+    if isinstance(window, tuple) and window and isinstance(window[0], str) and any_traced(window[1:]):
+        func = _window_function(window[0])
+        if func is not None and func not in DIFFERENTIABLE:
+            raise NoRuleError("scipy.signal.get_window", f"no rule for a traced parameter of the "
+                              f"{func.__name__} window (its parameters differentiate for kaiser, "
+                              "kaiser_bessel_derived, tukey, gaussian, general_gaussian, exponential, "
+                              "general_cosine and general_hamming)")
     if isinstance(window, Tracer):
         if not (Nx > 0 and isinstance(Nx, numbers.Integral)):
             raise ValueError(f"Parameter {Nx=} is not a positive integer")
