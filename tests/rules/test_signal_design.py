@@ -1,4 +1,5 @@
-"""scipy.signal filter design with traced parameters (firwin, firwin2, normalize, lp2lp, lp2hp):
+"""scipy.signal filter design with traced parameters (firwin, firwin2, normalize, lp2lp, lp2hp,
+lp2bp, lp2bs, bilinear):
 finite differences in both modes, SciPy's values bit for bit, SciPy's errors."""
 
 import warnings
@@ -18,6 +19,9 @@ CASES = [  # the generic checks (test_cases.py), one per rule
     (S.normalize, lambda b, a: S.normalize(b, a)[0], (np.array([0.3, 1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
     (S.lp2lp, lambda b, a: S.lp2lp(b, a, 2.0)[1], (np.array([1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
     (S.lp2hp, lambda b, a: S.lp2hp(b, a, 2.0)[0], (np.array([1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
+    (S.lp2bp, lambda b, a: S.lp2bp(b, a, 2.0, 0.5)[1], (np.array([1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
+    (S.lp2bs, lambda b, a: S.lp2bs(b, a, 2.0, 0.5)[0], (np.array([1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
+    (S.bilinear, lambda b, a: S.bilinear(b, a, 3.0)[0], (np.array([1.0, 0.5]), np.array([2.0, 2.0, 1.0]))),
 ]
 
 
@@ -118,13 +122,22 @@ TRANSFORMS = [
     (S.normalize, (np.array([0.3, 1.0, 0.5]), A3)),
     (lambda b, a: S.normalize([b, 2 * b], a), (np.array([0.3, 1.0, 0.5]), A3)),
     (lambda a: S.normalize(B3, np.concatenate([np.zeros(2), a])), (A3,)),
+    (lambda w, bw: S.lp2bp([1.0], [1.0, 2.0, 1.0], w, bw), (2.0, 3.0)),
+    (lambda b, a: S.lp2bp(b, a, 2.0, 0.5), (rand(4, seed=44), A3)),
+    (lambda w, bw: S.lp2bs([1.0, 3.0], [1.0, 2.0, 1.0], w, bw), (2.0, 3.0)),
+    (lambda b, a: S.lp2bs(b, a, wo=2.0, bw=0.5), (rand(4, seed=45), A3)),
+    (lambda fs: S.bilinear([1.0], [1.0, 2.0, 1.0], fs=fs), (2.0,)),
+    (lambda fs: S.bilinear([1], [1, 2], fs), (2.0,)),
+    (lambda b, a, fs: S.bilinear(b, a, fs), (rand(4, seed=46), A3, 5.0)),
+    (lambda a: S.bilinear([0.0, 1.0, 0.0, 0.0], a, fs=2.0), (A3,)),  # a leading zero dropped
 ]
 
 
 @pytest.mark.parametrize("f, args", TRANSFORMS)
 def test_frequency_transforms_differentiate(f, args):
     """Regression (sweep): lp2lp and lp2hp with a traced wo raised "'TracedWeak' object is not
-    subscriptable" (SciPy's float(wo), then wo[0]); b, a and wo now differentiate."""
+    subscriptable" (SciPy's float(wo), then wo[0]), bilinear with a traced fs "fs must be a single
+    scalar", lp2bp/lp2bs a conversion error; b, a, wo, bw and fs now differentiate."""
     _check(f, *args)
 
 

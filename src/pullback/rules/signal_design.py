@@ -1,5 +1,5 @@
 """Rules: ``scipy.signal`` filter design with traced parameters (``firwin``, ``firwin2``,
-``normalize``, ``lp2lp``, ``lp2hp``).
+``normalize``, ``lp2lp``, ``lp2hp``, ``lp2bp``, ``lp2bs``, ``bilinear``).
 
 Each is a *composite*: SciPy's own formula written with NumPy calls on the traced values, valued
 by SciPy's own result (``registry.library_values``: bit for bit, its dtype), so reverse mode,
@@ -16,7 +16,9 @@ coefficients are zero) are piecewise constant.
   frequencies are moved apart by SciPy's ``eps`` (a constant shift).
 - ``normalize``: leading zeros of the denominator dropped, both divided by its first coefficient.
 - ``lp2lp`` and ``lp2hp``: the coefficients scaled by powers of ``wo`` (all of ``b``, ``a`` and
-  ``wo`` differentiate), then ``normalize``.
+  ``wo`` differentiate), then ``normalize``; ``lp2bp`` and ``lp2bs``: SciPy's sums of binomial
+  terms in ``wo`` and ``bw``; ``bilinear``: the polynomials in ``(z + 1) / sqrt(2 fs)`` and
+  ``(z - 1) sqrt(2 fs)`` by convolutions (``b``, ``a`` and ``fs``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from math import ceil, log
 import numpy as np
 import scipy.fft as sp_fft
 import scipy.signal as S
+import scipy.special as special
 from scipy.signal._arraytools import _validate_fs
 
 from ..core import Tracer, strip
@@ -56,10 +59,10 @@ def _number(v):
     return v if isinstance(v, Tracer) else float(v)
 
 
-def _sampling_rate(fs):
-    """SciPy's ``_validate_fs`` (a traced scalar kept), 2 by default."""
+def _sampling_rate(fs, default=2):
+    """SciPy's ``_validate_fs`` (a traced scalar kept); ``default`` for None (None: SciPy's error)."""
     if fs is None:
-        return 2
+        return _validate_fs(fs, allow_none=False) if default is None else default
     if isinstance(fs, Tracer):
         if fs.ndim != 0:
             raise ValueError("Sampling frequency fs must be a single scalar.")
@@ -319,5 +322,100 @@ def lp2hp(b, a, wo=1.0):
     return S.normalize(outb, outa)
 
 
-for _func, _rule in ((S.normalize, normalize), (S.lp2lp, lp2lp), (S.lp2hp, lp2hp)):
+def _stacked(values, dtype):
+    """SciPy's coefficients assigned one by one into an array of ``dtype``: stacked, then cast."""
+    return np.stack([array_like(v) for v in values]).astype(dtype)
+
+
+def _band_sum(coefs, count, terms):
+    """``[sum of terms(i, k) * coefs[-1 - i] over the (i, k) pairs of degree j]`` for the degrees
+    ``count - 1 .. 0`` (SciPy's loops of ``lp2bp`` and ``lp2bs``: one ``val += ...`` per term, in its
+    order, ``val`` starting at 0.0). ``terms(j)`` lists the pairs with their factors."""
+    out = []
+    for j in range(count):
+        val = 0.0
+        for i, factor in terms(j):
+            val = val + factor * coefs[coefs.shape[0] - 1 - i]
+        out.append(val)
+    return out[::-1]
+
+
+def lp2bp(b, a, wo=1.0, bw=1.0):
+    """SciPy's low-pass to band-pass substitution ``s -> (s^2 + wo^2) / (bw s)``: each coefficient
+    a sum of ``comb(i, k) c[N - i] wo^(2(i - k)) / bw^i`` (SciPy's loops), then ``normalize``."""
+    b, a = _promoted(b, a)
+    D, N = a.shape[0] - 1, b.shape[0] - 1
+    ma = max(N, D)
+    wosq = wo * wo
+
+    def terms(n):
+        def of_degree(j):
+            return [(i, special.comb(i, k) * wosq ** (i - k) / bw ** i)
+                    for i in range(n + 1) for k in range(i + 1) if ma - i + 2 * k == j]
+        return of_degree
+
+    bprime = _stacked(_band_sum(b, N + ma + 1, terms(N)), b.dtype)
+    aprime = _stacked(_band_sum(a, D + ma + 1, terms(D)), a.dtype)
+    return S.normalize(bprime, aprime)
+
+
+def lp2bs(b, a, wo=1.0, bw=1.0):
+    """SciPy's low-pass to band-stop substitution ``s -> bw s / (s^2 + wo^2)``: each coefficient a
+    sum of ``comb(M - i, k) c[N - i] wo^(2(M - i - k)) bw^i`` (SciPy's loops), then ``normalize``."""
+    b, a = _promoted(b, a)
+    D, N = a.shape[0] - 1, b.shape[0] - 1
+    M = max(N, D)
+    wosq = wo * wo
+
+    def terms(n):
+        def of_degree(j):
+            return [(i, special.comb(M - i, k) * wosq ** (M - i - k) * bw ** i)
+                    for i in range(n + 1) for k in range(M - i + 1) if i + 2 * k == j]
+        return of_degree
+
+    bprime = _stacked(_band_sum(b, 2 * M + 1, terms(N)), b.dtype)
+    aprime = _stacked(_band_sum(a, 2 * M + 1, terms(D)), a.dtype)
+    return S.normalize(bprime, aprime)
+
+
+def _power(p, n):
+    """The polynomial ``p ** n`` (ascending coefficients) by repeated convolution."""
+    out = np.ones(1)
+    for _ in range(n):
+        out = np.convolve(out, p)
+    return out
+
+
+def _substituted(coefs, zp1, zm1, n):
+    """``sum_q c_q zp1^(n - q) zm1^q`` (``c`` ascending), SciPy's polynomial sum; ascending
+    coefficients, its trailing exact zeros trimmed (NumPy's ``Polynomial`` arithmetic trims them)."""
+    total = 0
+    for q in range(coefs.shape[0]):
+        total = total + coefs[q] * np.convolve(_power(zp1, n - q), _power(zm1, q))
+    keep = np.flatnonzero(strip(total))
+    return total[:keep[-1] + 1] if keep.size else total[:1]
+
+
+def bilinear(b, a, fs=1.0):
+    """The bilinear transform ``s -> 2 fs (z - 1) / (z + 1)``, as SciPy computes it (the factor
+    ``sqrt(2 fs)`` split between ``(z + 1)`` and ``(z - 1)``), then ``normalize``: ``b``, ``a`` and
+    ``fs`` differentiate."""
+    b, a = np.atleast_1d(_array(b)), np.atleast_1d(_array(a))
+    if a.ndim != 1:
+        raise ValueError(f"Parameter a is not a 1d array since {a.shape=}")
+    if b.ndim != 1:
+        raise ValueError(f"Parameter b is not a 1d array since {b.shape=}")
+    b, a = b[_leading_zeros(strip(b)):], a[_leading_zeros(strip(a)):]
+    fs = _sampling_rate(fs, default=None)
+    fac = np.sqrt(fs * 2)
+    zp1 = np.stack([array_like(1.0 / fac), array_like(1.0 / fac)])
+    zm1 = np.stack([array_like(-1 * fac), array_like(1 * fac)])
+    n = max(a.shape[0], b.shape[0]) - 1
+    numerator = _substituted(np.flip(b), zp1, zm1, n)
+    denominator = _substituted(np.flip(a), zp1, zm1, n)
+    return S.normalize(np.flip(numerator), np.flip(denominator))
+
+
+for _func, _rule in ((S.normalize, normalize), (S.lp2lp, lp2lp), (S.lp2hp, lp2hp), (S.lp2bp, lp2bp),
+                     (S.lp2bs, lp2bs), (S.bilinear, bilinear)):
     _route(_func, _rule)
