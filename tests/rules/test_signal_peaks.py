@@ -112,3 +112,21 @@ def test_peak_errors_are_scipys():
 
 def test_peak_widths_second_order():
     check_gradient(lambda x: pb.gradient(lambda x: np.sum(S.peak_widths(x, PEAKS)[0] ** 2), x)[0], SIG)
+
+
+@pytest.mark.parametrize("rel_height", [0.1, 0.5, 1.0])
+def test_crossings_are_scipys_own(rel_height):
+    """The walks to the crossings (all peaks at once, in doubling windows) stop where SciPy's do: the
+    interpolation formula alone, without SciPy's values, gives its bits. On a rising signal every
+    left base lies far away (a scan of each peak's whole base interval was quadratic there)."""
+    from pullback.rules import signal_peaks as R
+
+    rng = np.random.default_rng(5)
+    x = np.linspace(0, 50, 20000) + 0.3 * rng.standard_normal(20000)
+    peaks = S.find_peaks(x)[0]
+    _, left_bases, right_bases = S.peak_prominences(x, peaks)
+    want = S.peak_widths(x, peaks, rel_height=rel_height)
+    got = R._widths(x, peaks, rel_height, R._prominences(x, peaks, left_bases, right_bases), left_bases,
+                    right_bases, want[1])
+    for g, w in zip(got, want):
+        _same(g, w)
