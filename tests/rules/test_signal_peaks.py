@@ -130,3 +130,17 @@ def test_crossings_are_scipys_own(rel_height):
                     right_bases, want[1])
     for g, w in zip(got, want):
         _same(g, w)
+
+
+def test_plain_calls_are_scipys():
+    from pullback.rules import signal_peaks as R
+
+    for name, args, kw in [("find_peaks", (SIG,), {"width": 0, "height": 0}),
+                           ("peak_prominences", (SIG, PEAKS), {}),
+                           ("peak_widths", (SIG, PEAKS), {"rel_height": 0.7})]:
+        got, want = getattr(S, name)(*args, **kw), R.ORIGINALS[name](*args, **kw)
+        if isinstance(want[1], dict):
+            _same(got[0], want[0])
+            got, want = list(got[1].values()), list(want[1].values())
+        for g, w in zip(got, want):
+            _same(g, w)
