@@ -518,3 +518,13 @@ def test_pad_linear_modes_float32_values_are_numpys():
             assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
         check_gradient(fs[0], a)
         check_gradient(fs[3], a)
+
+
+def test_transpose_by_one_integer_axis():
+    """Regression (sweep, via SciPy's CZT): ``v.transpose(k)`` and ``np.transpose(v, k)`` of a 1-d
+    array take one integer axis, and its adjoint iterated over it (TypeError in the backward pass)."""
+    w = np.arange(3.0)
+    for f in (lambda a: a.transpose(np.int64(0)), lambda a: np.transpose(a, 0), lambda a: a.transpose(-1)):
+        assert pb.pullback(f, v4[:3])[0].tobytes() == f(v4[:3]).tobytes()
+        np.testing.assert_array_equal(pb.gradient(lambda a: np.sum(f(a) * w), v4[:3])[0], w)
+        check_gradient(f, v4[:3])

@@ -191,7 +191,7 @@ def test_plain_calls_return_scipy_values():
         np.testing.assert_array_equal(got, want)
 
 
-def test_designs_and_peaks_carry_no_gradient():
+def test_peak_positions_and_named_windows_carry_no_gradient():
     def f(x):
         peaks, _ = S.find_peaks(x)
         w = S.get_window("hann", 7)

@@ -89,6 +89,7 @@ CASES = [
     (S.ShortTimeFFT.istft, lambda z: SFT2X.istft(z, 3, 45), (SFT2X.stft(x50),)),
     (S.ShortTimeFFT.istft, lambda z: SFTC.istft(z, -5, 30, f_axis=0, t_axis=2), (SFTC.stft(X350.T, axis=0),)),
     (S.sosfreqz, _quiet(lambda s: S.sosfreqz(sos_of(s), worN=32, whole=True)[1]), (SOS5,)),
+    (S.ZoomFFT.__init__, lambda f: S.ZoomFFT(9, f, m=7)(x50[:9]), (np.array([0.2, 0.8]),)),
 ]
 
 
@@ -443,3 +444,83 @@ def test_resample_single_precision_dtype_and_bits(dt):
         assert got.dtype == want.dtype and got.shape == want.shape
         assert got.tobytes() == want.tobytes()
     check_gradient(fs[0], x)
+
+
+def test_czt_differentiates_in_w_and_a():
+    """Regression (sweep): ``czt(x, m, a=traced)`` and ``CZT(n, m, w=traced)(x)`` raised a TypeError in
+    the backward pass (SciPy's ``transpose(0)`` of a 1-d array); the chirp ``w**(k**2 / 2)`` and
+    ``a**-k`` differentiate, with SciPy's values."""
+    x = x50[:9]
+    w0, a0 = np.exp(-0.3j) * 1.01, 1.1 * np.exp(0.2j)
+    fs = [(lambda a: S.czt(x, 6, w=w0, a=a), (a0,)), (lambda a: S.czt(x, 6, a=a), (1.1,)),
+          (lambda w: S.CZT(9, 6, w=w, a=1.1)(x), (w0,)), (lambda w, x: S.czt(x, 6, w=w, a=a0), (w0, x)),
+          (lambda w: S.CZT(9, 6, w=w).points(), (w0,)), (lambda w: S.CZT(9, w=w)(X350.T[:9], axis=0), (w0,))]
+    for f, args in fs:
+        want, got = f(*args), pb.pullback(f, *args)[0]
+        assert type(got) is type(want) and got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        check_gradient(f, *args)
+
+
+W7 = np.linspace(0.1, 3, 7)
+FREQZ_TRACED_FREQUENCIES = [
+    (lambda w: S.freqz([0.5, 1.0], [1, 0.4], worN=w), (W7,)),
+    (lambda w: S.freqz([0.5, 1.0], [1, 0.4], worN=w, fs=10.0), (W7,)),
+    (lambda w: S.freqz([0.5, 1.0 + 0.3j], [1, 0.4], worN=w), (W7,)),
+    (lambda w: S.freqz([0.5, 1.0], [1, 0.4], worN=[0.1, w, 2.0]), (0.7,)),
+    (lambda w, b, a: S.freqz(b, a, worN=w), (W7, BB, AA)),
+    (lambda fs: S.freqz(BB, AA, worN=W7, fs=fs), (10.0,)),
+    (lambda fs: S.freqz(BB, AA, worN=16, fs=fs), (10.0,)),  # w = fs / 2pi times SciPy's grid
+    (lambda fs: S.freqz(BB, worN=16, fs=fs, whole=True), (10.0,)),
+    (lambda w: S.freqz_sos(sos_of(SOS5), worN=w), (W7,)),
+    (lambda w, fs: S.sosfreqz(sos_of(SOS5), worN=w, fs=fs), (W7, 9.0)),
+]
+
+
+@pytest.mark.parametrize("f, args", FREQZ_TRACED_FREQUENCIES)
+def test_freqz_in_traced_frequencies_and_fs(f, args):
+    """Regression (sweep): freqz and freqz_sos dropped a traced worN (np.asarray of its plain
+    value): H(w) and the returned w had gradient 0. Now H = B(e^{-iw}) / A(e^{-iw}) at the traced
+    frequencies, w and the fs scaling differentiate, with SciPy's values."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want, got = f(*args), pb.pullback(f, *args)[0]
+        for g, w in zip(got, want):
+            assert type(g) is type(w) and g.dtype == w.dtype and g.tobytes() == w.tobytes()
+        check_gradient(f, *args)
+
+
+def test_freqz_traced_frequency_matches_the_sweeps_finite_differences():
+    g = pb.gradient(lambda w: np.abs(S.freqz([0.5, 1.0], [1, 0.4], worN=np.stack([w]))[1][0]), 0.7)[0]
+    assert abs(g + 0.0154) < 1e-4
+    sos = sos_of(SOS5)
+    f = lambda w: np.abs(S.freqz_sos(sos, worN=np.stack([w]))[1][0])
+    np.testing.assert_allclose(pb.gradient(f, 0.7)[0], (f(0.7 + 1e-6) - f(0.7 - 1e-6)) / 2e-6, rtol=1e-6)
+
+
+def test_freqz_single_precision_traced_frequencies():
+    b32, a32 = np.array([0.5, 1.0], np.float32), np.array([1, 0.4], np.float32)
+    f = lambda w: S.freqz(b32, a32, worN=w)
+    want, got = f(W7.astype(np.float32)), pb.pullback(f, W7.astype(np.float32))[0]
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.tobytes() == w.tobytes()
+    loss = lambda w, dt: np.sum(np.abs(S.freqz(b32.astype(dt), a32.astype(dt), worN=w)[1]) ** 2)
+    g32 = pb.gradient(lambda w: loss(w, np.float32), W7.astype(np.float32))[0]
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, pb.gradient(lambda w: loss(w, np.float64), W7)[0], rtol=1e-5)
+
+
+def test_zoom_fft_differentiates_in_its_band_and_fs():
+    """``zoom_fft``/``ZoomFFT`` with a traced band or ``fs`` raised a conversion error (SciPy's
+    ``cmath.exp``): the chirp now differentiates, with SciPy's values."""
+    x = x50[:9]
+    fs = [(lambda f: S.zoom_fft(x, [f, 0.8]), (0.2,)), (lambda f: S.zoom_fft(x, f, m=6), (0.7,)),
+          (lambda fs: S.zoom_fft(x, [0.1, 0.8], fs=fs, endpoint=True), (2.0,)),
+          (lambda f, x: S.ZoomFFT(9, f, m=7, fs=3.0)(x), (np.array([0.2, 1.1]), x)),
+          (lambda f: S.ZoomFFT(9, [f, 0.8], m=7).points(), (0.2,)),
+          (lambda f: S.ZoomFFT(9, [f, 0.8])(X350.T[:9], axis=0), (0.2,))]
+    for f, args in fs:
+        want, got = f(*args), pb.pullback(f, *args)[0]
+        assert type(got) is type(want) and got.dtype == want.dtype and got.tobytes() == want.tobytes()
+        check_gradient(f, *args)
+    plain = S.ZoomFFT(9, [0.1, 0.6], m=7)
+    np.testing.assert_array_equal(plain(x), Z9(x))

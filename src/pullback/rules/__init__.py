@@ -10,10 +10,11 @@ import importlib.util
 
 FAMILIES = (
     "creation", "elementwise", "indexing", "reductions", "shape", "linalg", "linalg_decomp",
-    "special", "special_bessel", "numpy_extra", "fft", "scipy_fft", "signal", "signal_fftconv",
-    "signal_spectral", "signal_order", "ndimage", "ndimage_rank", "ndimage_interp", "ndimage_distance",
-    "numpy_signal", "stats", "stats_multivariate", "nufft",
-    "integrate", "optimize", "optimize_min", "spatial", "interpolate", "interpolate_hermite", "scipy_linalg",
+    "special", "special_bessel", "numpy_extra", "fft", "scipy_fft", "signal", "signal_windows",
+    "signal_design", "signal_peaks", "signal_fftconv", "signal_spectral", "signal_order",
+    "ndimage", "ndimage_rank", "ndimage_interp", "ndimage_distance", "numpy_signal", "stats",
+    "stats_multivariate", "nufft", "integrate", "optimize", "optimize_min", "spatial", "interpolate",
+    "interpolate_hermite", "scipy_linalg",
     "scipy_linalg_factor", "scipy_linalg_decomp", "scipy_linalg_matfun",
     "views",  # last: it makes the view functions' handlers (registered above) return views
 )

@@ -156,8 +156,12 @@ defcomposite(np.atleast_3d, _atleast_nd(3))
 
 
 def transpose_adjoint(g, in_shape, in_dtype, /, axes=None):
+    """The inverse permutation. ``axes`` may be one integer (NumPy takes ``np.transpose(v, 0)``
+    and ``v.transpose(k)`` of a 1-d ``v``: SciPy's ``CZT`` transposes so)."""
     if axes is None:
         return np.transpose(g)
+    if np.ndim(axes) == 0:
+        axes = (axes,)
     return np.transpose(g, np.argsort([a % len(in_shape) for a in axes]))
 
 

@@ -1165,10 +1165,10 @@ ORIGINALS["detrend"] = original(S.detrend)
 route(S.detrend)
 
 
-# ---------------------------------------------------------------- non-differentiable designs
+# ---------------------------------------------------------------- non-differentiable: extrema positions, the
+# convolution method (window and filter designs: signal_windows, signal_design; peak measures: signal_peaks)
 
-for _name in ("get_window", "firwin", "firwin2", "find_peaks", "argrelmax", "argrelmin", "argrelextrema",
-              "peak_prominences", "peak_widths", "choose_conv_method"):
+for _name in ("argrelmax", "argrelmin", "argrelextrema", "choose_conv_method"):
     if hasattr(S, _name):
         ORIGINALS[_name] = original(getattr(S, _name))
         defnondiff(getattr(S, _name), raw=ORIGINALS[_name])

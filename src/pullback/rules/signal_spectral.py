@@ -16,7 +16,12 @@ after the FFT, as SciPy does (its value bit for bit).
 The window, when passed as an array, is an argument like any other and differentiates (the
 scalings that depend on it included): a traced window, a detrend, or another array type takes
 the general path (frames by one integer-array index, window products and shifted sums on the
-tape). A window given by name is a constant (``get_window``).
+tape). A window given by name is a constant; a window tuple with a traced parameter
+(``("kaiser", beta)``) is ``get_window``'s traced window (``signal_windows``), which takes the
+general path. A chirp z-transform differentiates in its ``w`` and ``a`` (SciPy's ``CZT`` computes
+its chirp with NumPy arithmetic, which follows them) and a zoom FFT in its band ``fn`` and ``fs``
+(``ZoomFFT.__init__`` has a rule: SciPy's ``cmath.exp`` there cannot take a traced number);
+``freqz`` in traced frequencies ``worN`` and ``fs``.
 
 The values are SciPy's bit for bit: each function takes SciPy's steps in SciPy's order (``welch``,
 ``csd``, ``periodogram`` and ``coherence`` those of SciPy 1.17, a ``ShortTimeFFT`` spectrogram;
@@ -34,13 +39,14 @@ import numpy as np
 import scipy.fft as sp_fft
 import scipy.signal as S
 import scipy.signal._arraytools as _at
+from scipy.signal._arraytools import _validate_fs
 
 from ..core import Tracer, strip
 from ..engines import buffers
 from ..errors import NoRuleError
 from ..intercept import original, route
 from .elementwise import horner
-from .registry import array_like, defcomposite, deflinear, value_of
+from .registry import any_traced, array_like, defcomposite, deflinear, value_of
 
 ORIGINALS: dict[str, object] = {}
 
@@ -917,9 +923,45 @@ def zoom_fft(x, fn, m=None, *, fs=2, endpoint=False, axis=-1):
     return S.ZoomFFT(x.shape[axis], fn, m=m, fs=fs, endpoint=endpoint)(x, axis=axis)
 
 
+def zoom_fft_init(self, n, fn, m=None, *, fs=2, endpoint=False):
+    """``ZoomFFT.__init__`` with a traced band ``fn`` or ``fs``: SciPy's chirp (``w``, ``a`` and the
+    Bluestein kernels) from NumPy calls, each attribute valued by SciPy's own (its ``cmath.exp``)."""
+    from scipy.signal._czt import _validate_sizes
+
+    plain = S.ZoomFFT.__new__(S.ZoomFFT)  # SciPy's own object: its checks, its values
+    ORIGINALS["ZoomFFT.__init__"](plain, n, _plain_band(fn), m, fs=strip(fs), endpoint=endpoint)
+    m = _validate_sizes(n, m)
+    k = np.arange(max(m, n), dtype=np.min_scalar_type(-max(m, n) ** 2))
+    if np.size(_plain_band(fn)) == 2:
+        f1, f2 = fn
+    else:
+        f1, f2 = 0.0, fn
+    scale = ((f2 - f1) * m) / (fs * (m - 1)) if endpoint else (f2 - f1) / fs
+    wk2 = np.exp(-(1j * np.pi * scale * k ** 2) / m)
+    self.f1, self.f2, self.fs = f1, f2, fs
+    self.w = value_of(np.exp(-2j * np.pi / m * scale), np.asarray(plain.w))[()]
+    self.a = value_of(np.exp(2j * np.pi * f1 / fs), np.asarray(plain.a))[()]
+    self.m, self.n = m, n
+    self._Awk2 = value_of(np.exp(-2j * np.pi * f1 / fs * k[:n]) * wk2[:n], plain._Awk2)
+    self._nfft = plain._nfft
+    self._Fwk2 = value_of(sp_fft.fft(1 / np.concatenate((wk2[n - 1:0:-1], wk2[:m])), self._nfft), plain._Fwk2)
+    self._wk2 = value_of(wk2[:m], plain._wk2)
+    self._yidx = plain._yidx
+
+
+def _plain_band(fn):
+    """``fn`` without its traces (a list or tuple of numbers stays one)."""
+    if type(fn) in (list, tuple):
+        return type(fn)(strip(v) for v in fn)
+    return strip(fn)
+
+
 ORIGINALS["CZT.__call__"] = original(S.CZT.__call__)
 defcomposite(S.CZT.__call__, czt_call)
 route(S.CZT.__call__)
+route(S.ZoomFFT.__init__)
+ORIGINALS["ZoomFFT.__init__"] = original(S.ZoomFFT.__init__)
+defcomposite(S.ZoomFFT.__init__, zoom_fft_init)
 for _f in (czt, zoom_fft):
     _route(_f.__name__, _f)
 
@@ -927,8 +969,28 @@ for _f in (czt, zoom_fft):
 # ---------------------------------------------------------------- frequency responses
 
 
+def _sampling_rate(fs):
+    """SciPy's ``_validate_fs(fs, allow_none=False)``; a traced scalar kept (it differentiates)."""
+    if isinstance(fs, Tracer):
+        if fs.ndim != 0:
+            raise ValueError("Sampling frequency fs must be a single scalar.")
+        return fs
+    return _validate_fs(fs, allow_none=False)
+
+
+def _frequencies(worN, dtype):
+    """``worN`` as an array of ``dtype`` (SciPy's ``asarray(worN, dtype=...)``): a traced array, or
+    a list of traced numbers stacked."""
+    if type(worN) in (list, tuple) and any_traced(worN):
+        worN = np.stack([array_like(v) for v in worN])
+    if isinstance(worN, Tracer):
+        return worN if worN.dtype == dtype else worN.astype(dtype)
+    return np.asarray(worN, dtype=dtype)
+
+
 def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquist=False):
-    """SciPy's ``freqz``: an FFT of the padded numerator (FIR case) or Horner's rule at each frequency."""
+    """SciPy's ``freqz``: an FFT of the padded numerator (FIR case) or Horner's rule at each frequency
+    (``B(e^{-iw}) / A(e^{-iw})``, in ``b``, ``a``, traced frequencies ``worN`` and ``fs``)."""
     import operator
 
     b, a = array_like(b), array_like(a)
@@ -938,7 +1000,7 @@ def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquis
     real_dtype = np.finfo(res_dtype).dtype if res_dtype.kind in "fc" else np.dtype(np.float64)
     b = np.atleast_1d(b)
     a = np.atleast_1d(a)
-    fs = float(fs)
+    fs = _sampling_rate(fs)
     if worN is None:
         worN = 512
     h = None
@@ -964,7 +1026,7 @@ def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquis
     else:
         if isinstance(worN, complex):
             worN = worN.real
-        w = np.atleast_1d(np.asarray(strip(worN), dtype=res_dtype))
+        w = np.atleast_1d(_frequencies(worN, res_dtype))  # (traced frequencies differentiate)
         if w.dtype.kind in "iu":
             w = w.astype(np.float64)
         w = 2 * np.pi * w / fs
