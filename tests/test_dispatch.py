@@ -252,3 +252,11 @@ def test_astype_to_objects_or_text_raises_rather_than_dropping_the_gradient(dtyp
         pb.gradient(lambda x: np.sum(x.astype(dtype).astype(float)), x)
     value, _ = pb.pullback(lambda x: x.astype(int), x)
     assert type(value) is np.ndarray and value.dtype == int
+
+
+def test_numpy_astype_function():
+    """Regression: NumPy 2's np.astype(x, dtype) had no rule."""
+    x = np.arange(3.0)
+    value, _ = pb.pullback(lambda x: np.astype(x, np.float32), x)
+    assert value.dtype == np.float32
+    check_gradient(lambda x: np.astype(x, np.float64) * 2, x)

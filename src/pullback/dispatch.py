@@ -575,7 +575,8 @@ class TracedArray(Tracer):
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         dtype = np.dtype(dtype)
         if dtype.kind in "OSUV" and (casting == "unsafe" or np.can_cast(self.dtype, dtype, casting)):
-            raise TracedConversionError(f"astype({dtype.name}) (Python objects or text)")
+            name = "object" if dtype.kind == "O" else dtype
+            raise TracedConversionError(f"astype({name}) (Python objects or text)")
         if not copy and dtype == self.dtype and (order == "K" or _has_layout(self._value, order)):
             return self  # NumPy's astype(copy=False) returns the array itself: writes reach it
         if casting != "unsafe" and not np.can_cast(self.dtype, dtype, casting):

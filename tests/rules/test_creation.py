@@ -22,6 +22,7 @@ CASES = [
     (np.empty_like, lambda x: _fill(x, lambda v: np.empty_like(v) * 0) + x, (x,)),
     (np.full_like, lambda x, c: np.full_like(x, c) * x, (x, np.array(1.5))),
     (np.copy, lambda x: np.copy(x) * x, (z,)),
+    (np.astype, lambda x: np.astype(x, np.complex128) * x, (z,)),
     (
         TracedArray.astype,
         lambda x: x.astype(np.complex128) * 1j + x.astype(np.float64) + x.astype(complex).real,

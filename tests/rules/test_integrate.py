@@ -376,3 +376,24 @@ def test_quad_over_an_empty_interval():
     assert value == 0.0 and type(value) is float
     np.testing.assert_allclose(pb.gradient(f, 1.0, 1.0), [-np.sin(1.0), np.sin(1.0)], rtol=1e-14)
     assert np.isclose(pb.hessian(lambda b: f(1.0, b), 1.0), np.cos(1.0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA"])
+def test_a_plain_solution_at_traced_times(method):
+    """Regression: sol.sol(t) of an untraced solve raised a conversion error for a traced t; the
+    derivative in t is the interpolant's own (SciPy's NumPy code), the value SciPy's. A step's
+    DenseOutput likewise (DOP853's accumulates in place into a plain buffer: done functionally)."""
+    sol = I.solve_ivp(lambda t, y: -0.7 * y, (0, 2), [1.0, 2.0], dense_output=True, method=method,
+                      rtol=1e-9, atol=1e-12)
+    T = np.array([0.3, 1.9, 0.0, 2.0, 1.0])
+    for t in (T, 0.3):
+        value, _ = pb.pullback(lambda t: sol.sol(t), t)
+        np.testing.assert_array_equal(pb.stop_gradient(value), sol.sol(t))
+    J = pb.jacobian(lambda t: sol.sol(t)[1], T)
+    np.testing.assert_allclose(np.diag(J), -1.4 * np.exp(-0.7 * T), rtol=1e-4)
+    check_gradient(lambda t: sol.sol(t), T, eps=1e-6)
+    step = sol.sol.interpolants[0]
+    t0 = float(sol.t[0] + 1e-3)
+    value, _ = pb.pullback(lambda t: step(t), t0)
+    np.testing.assert_array_equal(pb.stop_gradient(value), step(t0))
+    check_gradient(lambda t: step(t), t0, eps=1e-7)

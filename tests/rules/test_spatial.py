@@ -152,3 +152,20 @@ def test_gaussian_process_kernel_gradient_in_the_length_scale():
         return 0.5 * y @ a + np.sum(np.log(np.diag(L)))
 
     check_gradient(nll, np.array(-0.5))
+
+
+def test_regressions_from_a_sweep():
+    """float32 two-vector distances kept float64 values; squareform of an empty vector had shape
+    (0, 0), not SciPy's (1, 1); a traced minkowski p raised 'unhashable'; a list V raised."""
+    u, v = XA[0].astype(np.float32), XB[1].astype(np.float32)
+    for name in ("sqeuclidean", "cityblock", "chebyshev", "cosine", "correlation", "jensenshannon"):
+        value, _ = pb.pullback(lambda u: getattr(D, name)(u, v), u)
+        same(value, getattr(D, name)(u, v))
+    value, _ = pb.pullback(D.squareform, np.zeros(0))
+    same(value, D.squareform(np.zeros(0)))
+    check_gradient(lambda p: D.minkowski(XA[0], XB[1], p), 1.5)
+    check_gradient(lambda p: D.cdist(XA, XB, "minkowski", p=p), 2.0)
+    value, _ = pb.pullback(lambda a: D.cdist(a, XB, "seuclidean", V=[1.0, 2.0, 0.5]), XA)
+    same(value, D.cdist(XA, XB, "seuclidean", V=[1.0, 2.0, 0.5]))
+    with pytest.raises(NoRuleError, match="p = 0"):
+        pb.gradient(lambda a: np.sum(D.cdist(a, XB, "minkowski", p=0)), XA)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core import Tracer, strip
 from ..dispatch import TracedArray
-from .registry import deflinear, defnondiff, register
+from .registry import defcomposite, deflinear, defnondiff, register
 
 
 def _top_trace(*args):
@@ -66,6 +66,17 @@ def astype_adjoint(g, shape, dtype, new_dtype, order="K"):
 
 
 deflinear(TracedArray.astype, astype_adjoint, raw=astype_raw, name="astype")
+
+
+def astype_function(x, dtype, /, *, copy=True, device=None):
+    """``np.astype`` (NumPy 2's function form of the method)."""
+    if device not in (None, "cpu"):
+        np.astype(np.zeros(0, strip(x).dtype), dtype, copy=copy, device=device)  # NumPy's own error
+    return x.astype(dtype, copy=copy)
+
+
+if hasattr(np, "astype"):
+    defcomposite(np.astype, astype_function)
 
 
 # dtype and shape queries: their answers carry no gradient

@@ -60,11 +60,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.integrate as I
 from scipy.integrate._ivp import rk as _rk
+from scipy.integrate._ivp.base import DenseOutput
+from scipy.integrate._ivp.common import OdeSolution
 
 from ..core import Tracer, strip
 from ..dispatch import TracedArray, TracedWeak
 from ..errors import NoRuleError
-from ..intercept import original, route
+from ..intercept import intercept, original, route
 from .callables import Watch, intercept_always
 from .registry import UserRule, _with_values, any_traced, array_like, defcomposite, strip_tree
 
@@ -562,11 +564,29 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
     return sol
 
 
+def _piecewise(sol, evaluate, t):
+    """``sol(t)`` of an ``OdeSolution``-like ``sol`` at traced times: each time on the segment
+    SciPy's ``OdeSolution`` picks for it, ``evaluate(segment, times)`` giving (n, len(times))."""
+    tp = np.asarray(strip(t), dtype=float)
+    tt = np.reshape(array_like(t), -1)
+    ts = sol.ts if sol.ascending else sol.ts[::-1]
+    ind = np.searchsorted(ts, np.reshape(tp, -1), side="left" if sol.ascending else "right")
+    segment = np.minimum(np.maximum(ind - 1, 0), sol.n_segments - 1)
+    if not sol.ascending:
+        segment = sol.n_segments - 1 - segment
+    cols, where = [], []
+    for k in np.unique(segment):
+        idx = np.flatnonzero(segment == k)
+        cols.append(evaluate(k, tt[idx]))
+        where.append(idx)
+    out = np.concatenate(cols, axis=1)[:, np.argsort(np.concatenate(where))]
+    return out[:, 0] if tp.ndim == 0 else out
+
+
 class TracedOdeSolution:
     """``sol.sol`` of a traced ``solve_ivp(dense_output=True)``: SciPy's ``OdeSolution`` values, bit
     for bit, with the derivatives of the replayed steps' interpolants (with respect to everything
-    the solution depends on, and to ``t``). Each time is evaluated on the step SciPy's
-    ``OdeSolution`` picks for it."""
+    the solution depends on, and to ``t``)."""
 
     def __init__(self, plain, cls, fun, steps):
         self.plain = plain
@@ -574,25 +594,47 @@ class TracedOdeSolution:
         self.ts, self.t_min, self.t_max = plain.ts, plain.t_min, plain.t_max
         self.n_segments, self.ascending = plain.n_segments, plain.ascending
 
+    def _segment(self, k, t):
+        t_old, t_new, y, y_new, f_new, K = self.steps[k]
+        return _dense(self.cls, self.fun, t_old, t_new, y, y_new, f_new, K, t)
+
     def __call__(self, t):
-        want = self.plain(strip(t))
-        tp = np.asarray(strip(t), dtype=float)
-        tt = np.reshape(array_like(t), -1)
-        ts = self.ts if self.ascending else self.ts[::-1]
-        ind = np.searchsorted(ts, np.reshape(tp, -1), side="left" if self.ascending else "right")
-        segment = np.minimum(np.maximum(ind - 1, 0), self.n_segments - 1)
-        if not self.ascending:
-            segment = self.n_segments - 1 - segment
-        cols, where = [], []
-        for k in np.unique(segment):
-            idx = np.flatnonzero(segment == k)
-            t_old, t_new, y, y_new, f_new, K = self.steps[k]
-            cols.append(_dense(self.cls, self.fun, t_old, t_new, y, y_new, f_new, K, tt[idx]))
-            where.append(idx)
-        out = np.concatenate(cols, axis=1)[:, np.argsort(np.concatenate(where))]
-        if tp.ndim == 0:
-            out = out[:, 0]
-        return _with_values(out, want)
+        return _with_values(_piecewise(self, self._segment, t), self.plain(strip(t)))
+
+
+def _interpolant(dense, t):
+    """A step's ``DenseOutput`` at traced times ``t``: its own NumPy code, except DOP853's, which
+    accumulates into a plain buffer in place (here the same steps, functionally)."""
+    if not isinstance(dense, _rk.Dop853DenseOutput):
+        return dense._call_impl(t)
+    x = (t - dense.t_old) / dense.h
+    if np.ndim(x):
+        x = x[:, None]
+    y = None
+    for i, f in enumerate(reversed(dense.F)):
+        y = f + 0 * x if y is None else y + f  # SciPy starts from zeros: 0 + f == f
+        y = y * x if i % 2 == 0 else y * (1 - x)
+    return (y + dense.y_old).T
+
+
+def _ode_solution_call(self, t):
+    """A plain ``OdeSolution`` at traced times: SciPy's interpolants (NumPy code) evaluated on
+    them, so the derivative in ``t`` is the interpolant's; SciPy's values."""
+    def segment(k, tt):
+        return _interpolant(self.interpolants[k], tt)
+
+    return _with_values(_piecewise(self, segment, t), original(OdeSolution.__call__)(self, strip(t)))
+
+
+def _dense_output_call(self, t):
+    """One step's ``DenseOutput`` at traced times (its NumPy code), with SciPy's values."""
+    if np.ndim(strip(t)) > 1:
+        raise ValueError("`t` must be a float or a 1-D array.")
+    return _with_values(_interpolant(self, array_like(t)), original(DenseOutput.__call__)(self, strip(t)))
+
+
+intercept(OdeSolution.__call__, _ode_solution_call)
+intercept(DenseOutput.__call__, _dense_output_call)
 
 
 _intercept_always("solve_ivp", solve_ivp)

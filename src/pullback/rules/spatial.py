@@ -31,7 +31,7 @@ import numpy as np
 import scipy.spatial.distance as D
 from scipy.special import rel_entr
 
-from ..core import strip
+from ..core import Tracer, strip
 from ..errors import NoRuleError
 from ..intercept import original, route
 from .registry import _with_values, array_like, defcomposite, like_value, strip_tree
@@ -58,13 +58,16 @@ def _mean(x, w):
 
 def _metric(name, U, V, kw):
     """The distance of broadcast rows ``U``, ``V`` (last axis: the coordinates)."""
+    kw = {k: (array_like(v) if k in ("w", "V", "VI") and v is not None else v) for k, v in kw.items()}
     w = kw.get("w")
-    if w is not None:
-        w = array_like(w)
     d = U - V
     if name == "minkowski":
         p = kw.get("p", 2.0)
-        name = {1: "cityblock", 2: "euclidean", np.inf: "chebyshev"}.get(p, name)
+        if not strip(p) > 0:
+            raise NoRuleError("scipy.spatial.distance.minkowski", f"p = {strip(p)} (the distance is "
+                              "infinite or undefined)")
+        if not isinstance(p, Tracer):  # a traced p takes the general formula, for its derivative
+            name = {1: "cityblock", 2: "euclidean", np.inf: "chebyshev"}.get(float(p), name)
     if name == "sqeuclidean":
         return np.sum(_weighted(w, d * d), axis=-1)
     if name == "euclidean":
@@ -149,7 +152,11 @@ def _exact(func, composite):
         out = composite(*args, **kwargs)
         if out is None:
             return want
-        return like_value(out, want) if type(want) is float else _with_values(out, want)
+        if isinstance(want, np.ndarray):
+            if strip(out).dtype != want.dtype:
+                out = out.astype(want.dtype)
+            return _with_values(out, want)
+        return like_value(out, want)  # a Python float or a NumPy scalar, of SciPy's precision
 
     with_scipys_value.__name__ = with_scipys_value.__qualname__ = f"{func.__name__}_rule"
     defcomposite(func, with_scipys_value)
@@ -188,7 +195,7 @@ def squareform(X, force="no", checks=True):
     to_matrix = force.lower() == "tomatrix" or (force.lower() != "tovector" and X.ndim == 1)
     if to_matrix:
         n = X.shape[0]
-        d = int(np.ceil(np.sqrt(n * 2)))
+        d = max(int(np.ceil(np.sqrt(n * 2))), 1)  # SciPy: an empty vector is the 1 x 1 zero matrix
         index = np.full((d, d), n)
         i, j = np.triu_indices(d, 1)
         index[i, j] = np.arange(n)
@@ -196,6 +203,11 @@ def squareform(X, force="no", checks=True):
         return np.concatenate([X, np.zeros(1, X.dtype)])[index]
     i, j = np.triu_indices(X.shape[0], 1)
     return X[i, j]
+
+
+def _floating(u):
+    """``u`` in its own floating precision (SciPy computes float32 vectors' distances in float32)."""
+    return u if np.result_type(strip(u)).kind in "fc" else u.astype(float)
 
 
 def _two(name):
@@ -207,12 +219,12 @@ def _two(name):
             axis = kw.pop("axis", 0)
             keepdims = kw.pop("keepdims", False)
             u, v = np.moveaxis(u, axis, -1), np.moveaxis(v, axis, -1)
-            r = _metric(name, u.astype(float), v.astype(float), kw)
+            r = _metric(name, _floating(u), _floating(v), kw)
             return np.expand_dims(r, axis) if keepdims else r
         if name in ("seuclidean", "mahalanobis"):
             key = "V" if name == "seuclidean" else "VI"
             kw[key] = array_like(kw[key])
-        return _metric(name, u.astype(float), v.astype(float), kw)
+        return _metric(name, _floating(u), _floating(v), kw)
 
     distance.__name__ = distance.__qualname__ = name
     return distance
