@@ -18,7 +18,8 @@ SciPy converts its inputs with ``np.asarray``, so each function is intercepted
   them exact for the rule). The derivative is as accurate as that quadrature of ``d f``,
   typically like quad's own error estimate. Over an infinite interval the same is done on
   QUADPACK's transformed range ``(0, 1]`` with its 15-point rule (``x = a + (1 - t)/t``).
-  ``weight`` and ``points`` raise :class:`~pullback.NoRuleError`.
+  ``weight`` and ``points`` raise :class:`~pullback.NoRuleError`. The error estimate and
+  ``full_output``'s ``infodict`` are SciPy's plain values (diagnostics: not differentiated).
 - **solve_ivp** with the explicit Runge-Kutta methods (``RK23``, ``RK45``, ``DOP853``): SciPy
   solves on plain values (step-size control is not differentiated), then the accepted steps
   are replayed with the same Butcher tableau as NumPy operations on traced values, calling
