@@ -39,7 +39,6 @@ import numpy as np
 import scipy.fft as sp_fft
 import scipy.signal as S
 import scipy.signal._arraytools as _at
-from scipy.signal._arraytools import _validate_fs
 
 from ..core import Tracer, strip
 from ..engines import buffers
@@ -47,6 +46,7 @@ from ..errors import NoRuleError
 from ..intercept import original, route
 from .elementwise import horner
 from .registry import any_traced, array_like, defcomposite, deflinear, value_of
+from .signal_design import _sampling_rate
 
 ORIGINALS: dict[str, object] = {}
 
@@ -969,15 +969,6 @@ for _f in (czt, zoom_fft):
 # ---------------------------------------------------------------- frequency responses
 
 
-def _sampling_rate(fs):
-    """SciPy's ``_validate_fs(fs, allow_none=False)``; a traced scalar kept (it differentiates)."""
-    if isinstance(fs, Tracer):
-        if fs.ndim != 0:
-            raise ValueError("Sampling frequency fs must be a single scalar.")
-        return fs
-    return _validate_fs(fs, allow_none=False)
-
-
 def _frequencies(worN, dtype):
     """``worN`` as an array of ``dtype`` (SciPy's ``asarray(worN, dtype=...)``): a traced array, or
     a list of traced numbers stacked."""
@@ -1000,7 +991,7 @@ def freqz(b, a=1, worN=512, whole=False, plot=None, fs=2 * np.pi, include_nyquis
     real_dtype = np.finfo(res_dtype).dtype if res_dtype.kind in "fc" else np.dtype(np.float64)
     b = np.atleast_1d(b)
     a = np.atleast_1d(a)
-    fs = _sampling_rate(fs)
+    fs = _sampling_rate(fs, default=None)  # (None: SciPy's error)
     if worN is None:
         worN = 512
     h = None
