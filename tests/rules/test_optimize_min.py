@@ -205,3 +205,18 @@ def test_a_custom_method_receives_the_users_bounds():
     g = pb.gradient(lambda a: O.minimize(lambda x: np.sum((x - a) ** 2), np.zeros(1), method=method,
                                          bounds=bounds).x[0], 0.5)
     assert seen[0] is bounds and abs(g[0] - 1.0) < 1e-9
+
+
+def test_a_bounds_object_with_traced_limits():
+    """Regression: Bounds(traced, ...) raised a conversion error in its constructor; its traced
+    limits are now kept, and a coordinate one holds follows it."""
+    f = lambda x: np.sum((x - 5.0) ** 2)  # noqa: E731
+    for method in ("L-BFGS-B", "TNC", "SLSQP"):
+        g = pb.gradient(lambda u: O.minimize(f, np.zeros(2), method=method,
+                                             bounds=O.Bounds([-1.0, -1.0], [u, 10.0])).x[0], 1.0)
+        assert abs(g[0] - 1.0) < 1e-12, method
+    g = pb.gradient(lambda u: O.least_squares(lambda x: x - 5.0, np.zeros(1),
+                                              bounds=O.Bounds(-1.0, u)).x[0], 1.0)
+    assert abs(g[0] - 1.0) < 1e-12
+    b = O.Bounds([0, 1], [2, 3])  # plain: SciPy's own
+    assert type(b.lb) is np.ndarray and b.lb.tolist() == [0, 1]

@@ -46,6 +46,7 @@ import scipy.optimize as O
 
 from ..core import Tracer, depth, strip
 from ..errors import NoRuleError
+from ..intercept import intercept, original
 from .callables import Watch, intercept_always
 from .registry import any_traced, like_value, strip_tree
 
@@ -240,7 +241,7 @@ def _call(raw, ba, **replace):
             continue
         v = arguments[p.name]
         if p.name not in replace and _holds_traced(v):
-            v = strip_tree(v)  # (untraced values are passed as they are: the same objects)
+            v = _plain(v)  # (untraced values are passed as they are: the same objects)
         if p.kind is p.VAR_POSITIONAL:
             args.extend(v)
         elif p.kind is p.VAR_KEYWORD:
@@ -257,7 +258,33 @@ def _holds_traced(v):
         return True
     if type(v) in (tuple, list):
         return any_traced(v)
+    if isinstance(v, O.Bounds):
+        return isinstance(v.lb, Tracer) or isinstance(v.ub, Tracer)
     return type(v) is dict and any_traced(tuple(v.values()))
+
+
+def _plain(v):
+    """``v`` without its traces, for SciPy (a ``Bounds`` with traced limits: a plain copy)."""
+    if isinstance(v, O.Bounds):
+        return O.Bounds(strip(v.lb), strip(v.ub), v.keep_feasible)
+    return strip_tree(v)
+
+
+def _bounds_init(self, lb=-np.inf, ub=np.inf, keep_feasible=False):
+    """``Bounds`` with traced limits: SciPy's checks on the plain values, the traced limits kept
+    (the minimisers read them: a coordinate held by a traced bound follows it)."""
+    def traced(b):
+        b = np.stack(list(b)) if type(b) in (list, tuple) and any_traced(b) else b
+        return np.atleast_1d(b)
+
+    original(O.Bounds.__init__)(self, strip_tree(lb), strip_tree(ub), keep_feasible)
+    if _holds_traced(lb):
+        self.lb = traced(lb)
+    if _holds_traced(ub):
+        self.ub = traced(ub)
+
+
+intercept(O.Bounds.__init__, _bounds_init)
 
 
 def warn_unconverged(name, ok, message=""):
