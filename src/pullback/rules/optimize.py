@@ -117,16 +117,14 @@ def _solve(J, r, x, elementwise, what):
 
 
 #: Largest Newton correction from SciPy's solution, relative to ``1 + |x|``, for which it is
-#: differentiated (beyond it the point does not determine a solution: a valley of minima, a
-#: redundant parametrisation, a solve stopped far from convergence).
+#: differentiated (beyond it the point is not near a solution: a solve stopped far from converging).
 MAX_CORRECTION = 1e-2
 
 
 def _check_determined(J, F0, x, elementwise, what):
-    """Raise unless SciPy's solution is one to within :data:`MAX_CORRECTION`: the Newton correction
-    ``J^{-1} F0`` that its residual ``F0`` calls for is small. Catches the solutions a tiny
-    curvature leaves undetermined (a valley of minima, a redundant fit), whose Jacobian the
-    solver's own residual keeps from being singular."""
+    """Raise unless SciPy's point is a solution to within :data:`MAX_CORRECTION`: the Newton
+    correction ``J^{-1} F0`` its residual ``F0`` calls for is small. (A valley of minima is not
+    caught here: its gradient points across the valley, where the curvature is large.)"""
     if elementwise:
         correction = np.abs(np.asarray(F0, dtype=float) / np.asarray(J, dtype=float))
         size = 1 + np.abs(np.asarray(x, dtype=float))
@@ -134,10 +132,9 @@ def _check_determined(J, F0, x, elementwise, what):
         correction = np.linalg.norm(np.linalg.solve(np.asarray(J, dtype=float), np.reshape(F0, -1)))
         size = 1 + np.linalg.norm(np.asarray(x, dtype=float))
     if np.any(correction > MAX_CORRECTION * size):
-        raise NoRuleError(what, "the point it returned does not determine a solution: a Newton step "
-                          f"from it moves it by {np.max(correction):.2g} (the solution is not locally "
-                          "unique, a valley of minima or a redundant fit, or the solve stopped far "
-                          "from converging: tighten its tolerance)")
+        raise NoRuleError(what, "the point it returned is not near a solution: a Newton step from it "
+                          f"moves it by {np.max(correction):.2g} (the solve stopped far from "
+                          "converging: tighten its tolerance)")
 
 
 def _arrayed(F):
