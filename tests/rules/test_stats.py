@@ -535,7 +535,19 @@ CASES = [_gamma_case(m) for m in METHODS] + [_poisson_case(m) for m in DISCRETE_
     (_stats_py.zscore, lambda a: st.zscore(a), (PK,)),
     (D.rv_generic.support, lambda loc, s: np.stack(st.uniform(loc, s).support()), (LOC, SCALE)),
     (D.rv_continuous.expect, lambda m, s: st.norm(m, s).expect(lambda x: np.cos(x)), (LOC[0], SCALE[0, 0])),
+    (D.rv_discrete.ppf, lambda loc: st.binom.ppf(np.array([0.1, 0.3, 0.8]), 10, 0.4, loc=loc), (LOC[0],)),
+    (D.rv_discrete.isf, lambda loc: st.poisson.isf(np.array([0.1, 0.3, 0.8]), 2.5, loc=loc), (LOC[0],)),
 ]
+
+
+def test_discrete_quantiles_follow_loc():
+    """Regression: a discrete ppf/isf (an integer plus loc) was declared non-differentiable, so a
+    traced loc had a zero gradient (also in median and interval, which call ppf)."""
+    for f in (lambda c: st.binom.ppf(0.3, 10, 0.4, loc=c), lambda c: st.poisson.isf(0.3, 2.5, loc=c),
+              lambda c: st.binom(10, 0.4, loc=c).ppf(0.3), lambda c: st.binom.median(10, 0.4, loc=c),
+              lambda c: st.binom.interval(0.9, 10, 0.4, loc=c)[1]):
+        value, (g,) = pb.value_and_gradient(f, np.float64(0.37))
+        assert g == 1.0 and value == f(0.37) and type(value) is type(f(0.37))
 
 
 # ---------------------------------------------------------------- HIPS autograd's call forms

@@ -96,7 +96,6 @@ from .registry import (
     any_traced,
     array_like,
     defcomposite,
-    defnondiff,
     defvjp,
     like_value,
     numeric,
@@ -1032,11 +1031,23 @@ for _m in CONTINUOUS_METHODS:
     route(_f)
     ORIGINALS[("continuous", _m)] = original(_f)
 
+def _discrete_quantile(method: str) -> Callable:
+    """A discrete ``ppf``/``isf``: an integer ``k`` (piecewise constant in ``q`` and the shapes)
+    plus ``loc``, so its derivative is ``loc``'s; SciPy's values (bit for bit, types kept)."""
+    def traced(self, q, *args, **kwds):
+        plain = ORIGINALS[("discrete", method)](self, strip_tree(q), *strip_tree(args), **strip_tree(kwds))
+        _, loc, _ = self._parse_args(*args, **kwds)
+        loc = _listless(loc)
+        if not isinstance(loc, Tracer):
+            return plain
+        return like_value(plain - (strip(loc) - loc), plain)  # (+0 added: -0.0 and nan kept)
+
+    traced.__name__ = traced.__qualname__ = f"rv_discrete_{method}"
+    return traced
+
+
 for _m in DISCRETE_METHODS + ("ppf", "isf"):
     _f = getattr(D.rv_discrete, _m)
     route(_f)
     ORIGINALS[("discrete", _m)] = original(_f)
-    if _m in ("ppf", "isf"):
-        defnondiff(_f, raw=ORIGINALS[("discrete", _m)])  # integer-valued
-    else:
-        defcomposite(_f, _discrete_handler(_m))
+    defcomposite(_f, (_discrete_quantile if _m in ("ppf", "isf") else _discrete_handler)(_m))
