@@ -270,3 +270,14 @@ def test_norm_returns_a_python_float_where_scipy_does():
         value, _ = pb.pullback(lambda u, o=o: SL.norm(u, o), a)
         want = SL.norm(a, o)
         assert type(value) is type(want) and value == want
+
+
+def test_a_traced_norm_order_raises_a_clear_error():
+    """Regression: scipy.linalg.norm(x, ord=traced) recursed (RecursionError)."""
+    import scipy.linalg as SL
+
+    v = np.array([1.0, 2.0])
+    for f in (lambda c: SL.norm(v, ord=c), lambda c: SL.norm(v * c, ord=c),
+              lambda c: np.linalg.norm(v * c, ord=c)):
+        with pytest.raises(pb.NoRuleError, match="traced ord"):
+            pb.gradient(f, 3.0)

@@ -857,6 +857,8 @@ def _finish_norm(r, x, axes, keepdims):
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
+    if isinstance(ord, Tracer):
+        raise NoRuleError("numpy.linalg.norm", "a traced ord (the order of the norm)")
     nd = x.ndim
     if axis is None:
         if ord is None or (nd == 2 and ord in ("fro", "f")) or (nd == 1 and ord == 2):

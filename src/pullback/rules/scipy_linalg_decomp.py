@@ -46,7 +46,7 @@ import math
 
 import numpy as np
 
-from ..core import strip
+from ..core import Tracer, strip
 from ..dispatch import TracedArray, TracedWeak
 from ..errors import NoRuleError
 from .linalg import _col, _mH, _mT, _real
@@ -590,6 +590,8 @@ def _python_float(v, ord, axis, keepdims) -> bool:
 
 
 def norm(a, ord=None, axis=None, keepdims=False, check_finite=True):
+    if isinstance(ord, Tracer):
+        raise NoRuleError("scipy.linalg.norm", "a traced ord (the order of the norm)")
     a = array_like(a)
     out = _norm_p(a, ord=ord, axis=axis, keepdims=keepdims)
     if type(out) is TracedArray and _python_float(np.asarray(strip(a)), ord, axis, keepdims):
