@@ -220,3 +220,39 @@ def test_a_bounds_object_with_traced_limits():
     assert abs(g[0] - 1.0) < 1e-12
     b = O.Bounds([0, 1], [2, 3])  # plain: SciPy's own
     assert type(b.lb) is np.ndarray and b.lb.tolist() == [0, 1]
+
+
+def test_covariances_jacobians_and_inverse_hessians_differentiate():
+    """Regression: curve_fit's pcov, leastsq's cov_x, least_squares' jac and BFGS's hess_inv were
+    SciPy's plain values (a silent zero gradient). Their values stay SciPy's; their derivatives
+    are those of inv(J^T J) (times the residual variance), of the residuals' Jacobian and of the
+    inverse Hessian, at the traced solution."""
+    def model(x, a, b):
+        return a * np.exp(-b * x)
+
+    xd = np.linspace(0, 1, 8)
+    yd = 2 * np.exp(-1.3 * xd) + 0.05 * np.sin(7 * xd)
+    tol = {"ftol": 1e-15, "xtol": 1e-15, "gtol": 1e-15}
+    cases = [
+        (lambda c: O.curve_fit(model, xd, yd + c * xd ** 2, p0=[2, 1.3], **tol)[1][1, 1], 0.1),
+        (lambda c: O.curve_fit(model, xd * c, yd, p0=[2, 1.3], method="trf", **tol)[1][0, 1], 1.0),
+        (lambda c: O.curve_fit(model, xd, yd, p0=[2, 1.3], sigma=1 + c * xd, absolute_sigma=True,
+                               **tol)[1][1, 1], 0.5),
+        (lambda c: O.leastsq(lambda p: model(xd, *p) - yd * c, [2, 1.3], full_output=True, ftol=1e-15,
+                             xtol=1e-15)[1][1, 1], 1.0),
+        (lambda c: O.least_squares(lambda p: model(xd, *p) - yd - c * xd ** 2, [2, 1.3],
+                                   **tol).jac[3, 0], 0.1),
+    ]
+    for f, c in cases:
+        value, (g,) = pb.value_and_gradient(f, c)
+        assert value == f(c)
+        h = 1e-5
+        assert abs(g - (f(c + h) - f(c - h)) / (2 * h)) < 2e-3 * abs(g) + 1e-6
+    # hess_inv approximates inv(H) = inv(c H1): its derivative is -inv(H) / c
+    def hess_inv(c):
+        return O.minimize(lambda x: c * np.sum((x - 1) ** 2 * (1 + 0.1 * x ** 2)), [0.5, 0.5],
+                          method="BFGS", options={"gtol": 1e-12}).hess_inv[0, 0]
+
+    value, (g,) = pb.value_and_gradient(hess_inv, 1.0)
+    assert value == hess_inv(1.0)
+    assert abs(g + 1 / 2.2) < 1e-6  # d/dc of 1 / (c * 2.2): the Hessian's (0, 0) entry at x = 1 is 2.2 c

@@ -22,10 +22,14 @@ Also :class:`~pullback.NoRuleError`: general constraints (``minimize``'s ``const
 ``fmin_cobyla``, ``fmin_slsqp``), a callable ``loss`` of ``least_squares``, ``curve_fit``'s
 ``nan_policy``, and the global optimisers (``differential_evolution``, ``basinhopping``,
 ``dual_annealing``, ``shgo``, ``direct``, ``brute``: polish their result with ``minimize``). A
-minimum SciPy reports as not converged is differentiated with a ``RuntimeWarning``. The
-approximations a solver returns beside its solution (BFGS's ``hess_inv``, ``curve_fit``'s
-``pcov``, ``leastsq``'s ``cov_x``, ``least_squares``' ``jac``) are SciPy's plain values: their
-derivatives are not taken.
+minimum SciPy reports as not converged is differentiated with a ``RuntimeWarning``.
+
+What a solver returns beside its solution keeps SciPy's values and carries the derivative of the
+quantity it estimates, at the traced solution: ``curve_fit``'s ``pcov`` and ``leastsq``'s
+``cov_x`` that of ``inv(J^T J)`` (times the residual variance where SciPy scales it),
+``least_squares``' ``jac`` (linear loss) that of the residuals' Jacobian, BFGS's ``hess_inv``
+that of the inverse Hessian (each costs a Jacobian, formed only for a traced solve). L-BFGS-B's
+``hess_inv`` (an operator) and a robust loss's rescaled ``jac`` are SciPy's plain values.
 """
 
 from __future__ import annotations
@@ -186,6 +190,29 @@ def _bounded_minimum(what, objective, x, bounds, *, pairs=True, active=None, nea
                             what=what)
 
 
+def _jacobian_at(f, x):
+    """The Jacobian of ``f`` (vector-valued) at the traced ``x``, traced, as a (m, n) matrix."""
+    return np.reshape(_api().jacobian(f, x), (-1, np.size(strip(x))))
+
+
+def _inverse_hessian(objective, x):
+    """The inverse Hessian of ``objective`` at the traced ``x``: what BFGS's ``hess_inv``
+    approximates, so its derivative is that of the quantity SciPy's value estimates."""
+    gradient = _gradient_of(_scalar_valued(objective))
+    return np.linalg.inv(_jacobian_at(lambda v: np.reshape(gradient(v), -1), x))
+
+
+def _covariance(residuals, x, scaled):
+    """``inv(J^T J)`` of the residuals' Jacobian at the traced ``x`` (what ``cov_x`` and ``pcov``
+    are), times the residual variance ``sum(r^2) / (m - n)`` when ``scaled``."""
+    J = _jacobian_at(lambda v: np.reshape(residuals(v), -1), x)
+    cov = np.linalg.inv(J.T @ J)
+    if scaled:
+        r = np.reshape(residuals(x), -1)
+        cov = cov * (np.sum(r * r) / (r.shape[0] - np.size(strip(x))))
+    return cov
+
+
 # ---------------------------------------------------------------- minimize, minimize_scalar
 
 #: minimize's methods that take bounds (the others ignore them, with SciPy's warning)
@@ -227,6 +254,8 @@ def minimize(*a, **kw):
         out.fun = with_derivative(out.fun, _scalar_valued(objective)(out.x))
         if isinstance(out.get("jac"), np.ndarray) and np.shape(out.jac) == np.shape(strip(out.x)):
             out.jac = with_derivative(out.jac, _gradient_of(_scalar_valued(objective))(out.x))
+        if isinstance(out.get("hess_inv"), np.ndarray):  # BFGS's (an operator elsewhere: plain)
+            out.hess_inv = with_derivative(out.hess_inv, _inverse_hessian(objective, out.x))
     return out
 
 
@@ -297,6 +326,7 @@ def _legacy(name):
             if grad_index is not None and isinstance(items[grad_index], np.ndarray):
                 gradient = _gradient_of(_scalar_valued(objective))(x)
                 items[grad_index] = with_derivative(items[grad_index], gradient)
+                items[grad_index + 1] = with_derivative(items[grad_index + 1], _inverse_hessian(objective, x))
         return type(out)(items)
 
     rule.__name__ = rule.__qualname__ = f"{name}_rule"
@@ -344,6 +374,8 @@ def least_squares(*a, **kw):
         out.cost = with_derivative(out.cost, cost(out.x))
         out.fun = with_derivative(out.fun, residuals(out.x))
         out.grad = with_derivative(out.grad, _gradient_of(cost)(out.x))
+        if loss == "linear" and isinstance(out.jac, np.ndarray):  # (a robust loss's is rescaled: plain)
+            out.jac = with_derivative(out.jac, _jacobian_at(lambda v: np.reshape(residuals(v), -1), out.x))
     return out
 
 
@@ -361,6 +393,8 @@ def leastsq(*a, **kw):
     x = like_value(x, out[0])
     if len(out) > 2:  # full_output: (x, cov_x, infodict, mesg, ier)
         out[2]["fvec"] = with_derivative(out[2]["fvec"], np.reshape(F(x), np.shape(out[2]["fvec"])))
+        if out[1] is not None:
+            return (x, with_derivative(out[1], _covariance(F, x, scaled=False)), *out[2:])
     return (x, *out[1:])
 
 
@@ -395,7 +429,15 @@ def curve_fit(*a, **kw):
                          pairs=False)
     if x is None:
         return out
-    return (like_value(x, popt), *out[1:])
+    x = like_value(x, popt)
+    pcov = out[1]
+    if np.all(np.isfinite(pcov)):
+        def residuals(p):
+            model = f(xd, *[p[i] for i in range(popt.shape[0])])
+            return weighted(np.reshape(model, -1) - np.reshape(y, -1))
+
+        pcov = with_derivative(pcov, _covariance(residuals, x, scaled=not ba.arguments["absolute_sigma"]))
+    return (x, pcov, *out[2:])
 
 
 # ---------------------------------------------------------------- not differentiated
