@@ -256,3 +256,12 @@ def test_covariances_jacobians_and_inverse_hessians_differentiate():
     value, (g,) = pb.value_and_gradient(hess_inv, 1.0)
     assert value == hess_inv(1.0)
     assert abs(g + 1 / 2.2) < 1e-6  # d/dc of 1 / (c * 2.2): the Hessian's (0, 0) entry at x = 1 is 2.2 c
+
+
+def test_constraints_holding_traced_values_raise():
+    """Regression: a constraint dict's traced args were stripped and the minimum returned as a
+    constant when the objective itself depended on nothing traced (gradient 0, not 0.5)."""
+    for wrap in (lambda c: c, lambda c: [c]):
+        with pytest.raises(NoRuleError, match="constraints"):
+            pb.gradient(lambda k: O.minimize(lambda x: np.sum(x ** 2), [1.0, 1.0], constraints=wrap(
+                {"type": "eq", "fun": lambda x, k: x[0] + x[1] - k, "args": (k,)})).x[0], 1.0)

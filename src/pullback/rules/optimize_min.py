@@ -231,6 +231,17 @@ def _run(ba, raw, fun_key):
     return _call(raw, ba, **replace), watch
 
 
+def _constraints_traced(constraints) -> bool:
+    """Whether constraints (a dict, a constraint object, or a sequence of them) hold traced values:
+    a dict's ``args``, a ``LinearConstraint``'s or ``NonlinearConstraint``'s matrix or bounds."""
+    items = constraints if isinstance(constraints, (list, tuple)) else (constraints,)
+    for c in items:
+        values = c.values() if isinstance(c, dict) else getattr(c, "__dict__", {}).values()
+        if any(_holds_traced(v) for v in values):
+            return True
+    return False
+
+
 def minimize(*a, **kw):
     raw, ba = _bind("minimize", a, kw)
     method, bounds, constraints = ba.arguments["method"], ba.arguments["bounds"], ba.arguments["constraints"]
@@ -240,6 +251,9 @@ def minimize(*a, **kw):
     if name is not None and name not in _BOUNDED and callable(method) is False:
         bounds = None  # SciPy ignores them (with a warning)
     args = _args_tuple(ba.arguments["args"])
+    if _constraints_traced(constraints):
+        raise NoRuleError("scipy.optimize.minimize", "constraints that depend on traced values (only "
+                          "bounds are differentiated)")
     out, watch = _run(ba, raw, "fun")
     if not (watch.traced or any_traced(args) or _holds_traced(bounds)):
         return out
