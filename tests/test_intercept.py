@@ -122,3 +122,18 @@ def test_a_closure_is_changed_in_place():
     finally:
         restore(f)
     assert not intercepted(f) and f([3.0, 4.0]) == 50.0
+
+
+def test_a_new_rule_keeps_a_function_routed_on_every_call():
+    """A function intercepted for every call during a differentiation (it takes a callable whose
+    closure may hold traced values: quad, minimize) stays so when a new rule replaces its own."""
+    import scipy.integrate as I
+
+    from pullback.intercept import Always, intercept
+
+    before = I.quad.__kwdefaults__["__pb_rule__"]
+    try:
+        intercept(I.quad, before)  # e.g. what pb.adjoint(scipy.integrate.quad) does
+        assert I.quad.__kwdefaults__["__pb_traced__"] is Always
+    finally:
+        intercept(I.quad, before)

@@ -103,6 +103,7 @@ def _closure_call(original: Callable, rule: Callable, traced: type = Tracer) -> 
     def closure_dispatch(*args, **kwargs):
         return _dispatcher(*args, __pb_original__=original, __pb_rule__=rule, __pb_traced__=traced, **kwargs)
 
+    closure_dispatch.traced = traced
     return closure_dispatch
 
 
@@ -118,10 +119,11 @@ def _copy(func: types.FunctionType) -> types.FunctionType:
     return copy
 
 
-def intercept(func: Callable, rule: Callable, traced: type = Tracer) -> bool:
+def intercept(func: Callable, rule: Callable, traced: type | None = None) -> bool:
     """Make calls of ``func`` with a traced argument go to ``rule`` (same signature); others are unchanged.
 
-    ``traced`` is what counts as a traced argument (an ``isinstance`` target): :class:`Always`
+    ``traced`` is what counts as a traced argument (an ``isinstance`` target; ``Tracer`` by
+    default, and unchanged when a new rule replaces an intercepted function's): :class:`Always`
     sends every call made during a differentiation to the rule, for a function taking a callable
     whose closure may hold traced values.
 
@@ -130,10 +132,13 @@ def intercept(func: Callable, rule: Callable, traced: type = Tracer) -> bool:
     """
     if func in _SAVED:  # a new rule for an intercepted function: only the rule changes
         if func.__code__.co_freevars:
-            func.__kwdefaults__ = {"__pb_call__": _closure_call(_SAVED[func][2], rule, traced)}
+            before = func.__kwdefaults__["__pb_call__"].traced
+            func.__kwdefaults__ = {"__pb_call__": _closure_call(_SAVED[func][2], rule, traced or before)}
         else:
+            traced = traced or func.__kwdefaults__["__pb_traced__"]
             func.__kwdefaults__ = {**func.__kwdefaults__, "__pb_rule__": rule, "__pb_traced__": traced}
         return True
+    traced = traced or Tracer
     if type(func) is not types.FunctionType:
         return _replace_names(func, rule)
     code = _dispatcher.__code__
